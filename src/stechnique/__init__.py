@@ -1,0 +1,84 @@
+"""stechnique: administrative support procedures as versioned state machines with an audit trail."""
+
+from stechnique.audit import AuditReport, Violation, audit
+from stechnique.definition import (
+    ANY_ACTIVE,
+    CaseRole,
+    ConfidentialField,
+    Guard,
+    GuardContext,
+    Procedure,
+    ReadOnlyStore,
+    Role,
+    State,
+    Transition,
+)
+from stechnique.engine import Clock, Engine, utc_now
+from stechnique.errors import (
+    ConcurrencyConflict,
+    DefinitionError,
+    FailedGuard,
+    FieldProblem,
+    GuardFailed,
+    HistoryCorrupted,
+    IdempotencyKeyReused,
+    InvalidData,
+    InvalidEvent,
+    MigrationRefused,
+    PermissionDenied,
+    SchemaOutOfDate,
+    StechniqueError,
+    StorageError,
+    UnknownCase,
+    UnknownProcedure,
+)
+from stechnique.explanation import Explanation, Reason
+from stechnique.records import Actor, Case, Record
+from stechnique.registry import Registry
+from stechnique.schema import Field
+from stechnique.visibility import is_redacted
+from stechnique.workflows import default_registry
+
+__all__ = [
+    "ANY_ACTIVE",
+    "Actor",
+    "AuditReport",
+    "Case",
+    "CaseRole",
+    "Clock",
+    "ConcurrencyConflict",
+    "ConfidentialField",
+    "DefinitionError",
+    "Engine",
+    "Explanation",
+    "FailedGuard",
+    "Field",
+    "FieldProblem",
+    "Guard",
+    "GuardContext",
+    "GuardFailed",
+    "HistoryCorrupted",
+    "IdempotencyKeyReused",
+    "InvalidData",
+    "InvalidEvent",
+    "MigrationRefused",
+    "PermissionDenied",
+    "Procedure",
+    "ReadOnlyStore",
+    "Reason",
+    "Record",
+    "Registry",
+    "Role",
+    "SchemaOutOfDate",
+    "State",
+    "StechniqueError",
+    "StorageError",
+    "Transition",
+    "UnknownCase",
+    "UnknownProcedure",
+    "Violation",
+    "audit",
+    "default_registry",
+    "is_redacted",
+    "utc_now",
+]

@@ -1,0 +1,321 @@
+"""Procedure definitions: frozen values that read like the source document.
+
+A ``Procedure`` is one version of an administrative procedure: its roles, the facts recorded at
+start, its states, the transitions between them (who may fire them, which guards must hold,
+which payload they carry), its guards and its confidentiality rules. Building one validates it
+and reports every problem at once in ``DefinitionError``.
+
+Its canonical form (the library converter's plain data, without guard code) is hashed into a
+``fingerprint``; every case records the fingerprint of the version it runs under, so a changed
+definition is detected when a case is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from stechnique.errors import DefinitionError
+from stechnique.records import Actor, Case, Record, canonical_json, converter
+from stechnique.schema import Field
+
+if TYPE_CHECKING:
+    from stechnique.storage.base import Storage
+
+__all__ = [
+    "ANY_ACTIVE",
+    "RESERVED_EVENTS",
+    "CaseRole",
+    "ConfidentialField",
+    "Guard",
+    "GuardContext",
+    "Procedure",
+    "ReadOnlyStore",
+    "Role",
+    "State",
+    "Transition",
+]
+
+#: Source of a transition that may fire from every non-terminal state (``withdraw``, ``abandon``).
+ANY_ACTIVE = "*"
+#: Events the engine writes itself; a procedure may not declare them.
+RESERVED_EVENTS = frozenset({"start", "migrate"})
+
+_NOT_CANONICAL = {"canonical": False}
+
+
+def _tuple(value: Iterable[Any] | str) -> tuple[Any, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(dict(value).items()))
+
+
+@attrs.frozen
+class Role:
+    """A role an actor may hold in the procedure."""
+
+    id: str
+    fr: str
+    en: str
+
+
+@attrs.frozen
+class CaseRole:
+    """A role that depends on the case: which concrete role it means is read from a fact.
+
+    ``CaseRole("manager", "management", {"association": "administrator", ...})`` makes
+    ``manager`` mean ``administrator`` on a case whose ``management`` fact is ``association``.
+    """
+
+    id: str
+    fact: str
+    roles: tuple[tuple[str, str], ...] = attrs.field(converter=_pairs)
+    fr: str = ""
+    en: str = ""
+
+    def resolve(self, facts: Mapping[str, Any]) -> str | None:
+        """The concrete role this case role means for a case with these facts."""
+        return dict(self.roles).get(str(facts.get(self.fact)))
+
+
+@attrs.frozen
+class State:
+    """A state of the procedure, with its French and English labels."""
+
+    id: str
+    fr: str
+    en: str
+    initial: bool = False
+    terminal: bool = False
+
+
+@attrs.frozen
+class Transition:
+    """An event that moves a case from one of ``sources`` to ``target``.
+
+    Only actors holding one of ``roles`` may fire it, every guard in ``guards`` must hold, and its
+    payload must match ``payload``. ``sources`` may be ``ANY_ACTIVE`` (every non-terminal state).
+    """
+
+    event: str
+    sources: tuple[str, ...] = attrs.field(converter=_tuple)
+    target: str
+    roles: tuple[str, ...] = attrs.field(converter=_tuple)
+    guards: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    payload: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
+    fr: str = ""
+    en: str = ""
+    note: str = ""
+
+
+@attrs.frozen
+class Guard:
+    """A named rule that must hold for an event to fire, stated in French and English.
+
+    ``check`` receives a ``GuardContext`` and returns whether the rule holds. Guards with
+    ``uses_payload`` judge the payload of the event and cannot be decided before it is known.
+    """
+
+    name: str
+    fr: str
+    en: str
+    check: Callable[[GuardContext], bool] = attrs.field(eq=False, metadata=_NOT_CANONICAL)
+    uses_payload: bool = False
+
+
+@attrs.frozen
+class ConfidentialField:
+    """A payload field only ``readers`` may see, and ``opens_to`` too once ``opens_at`` is reached.
+
+    Roles may be case roles (``manager``). A viewer who may not see the field gets a redaction
+    marker in its place carrying ``fr`` / ``en`` as the reason.
+    """
+
+    event: str
+    field: str
+    readers: tuple[str, ...] = attrs.field(converter=_tuple)
+    opens_to: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    opens_at: str | None = None
+    fr: str = ""
+    en: str = ""
+
+
+class ReadOnlyStore:
+    """The part of a store a guard may use: reading other cases, never writing."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def get(self, case_id: str) -> Case | None:
+        """The stored case, or ``None``."""
+        return self._storage.get(case_id)
+
+    def records(self, case_id: str) -> Sequence[Record]:
+        """The history of a case."""
+        return self._storage.records(case_id)
+
+    def cases(
+        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+    ) -> Sequence[Case]:
+        """Cases matching the filters."""
+        return self._storage.cases(name=name, version=version, state=state)
+
+
+@attrs.define
+class GuardContext:
+    """What a guard may look at: the case, its history, the actor, the payload, the clock.
+
+    ``case`` is ``None`` for guards of ``start``. The history is loaded on first use only, so
+    events whose guards never look at it cost no extra read.
+    """
+
+    procedure: Procedure
+    case: Case | None
+    facts: Mapping[str, Any]
+    actor: Actor
+    event: str
+    payload: Mapping[str, Any]
+    now: datetime
+    store: ReadOnlyStore
+    _history: Sequence[Record] | None = None
+
+    def history(self) -> Sequence[Record]:
+        """The case's records so far (empty at start)."""
+        if self._history is None:
+            self._history = () if self.case is None else self.store.records(self.case.id)
+        return self._history
+
+    def role_of(self, role: str) -> str | None:
+        """The concrete role a (case) role means on this case."""
+        return self.procedure.resolve_role(role, self.facts)
+
+
+@attrs.frozen
+class _Tables:
+    """Lookup tables derived once from a valid procedure."""
+
+    by_source: Mapping[tuple[str, str], Transition]
+    events_from: Mapping[str, tuple[str, ...]]
+    states: Mapping[str, State]
+    guards: Mapping[str, Guard]
+    case_roles: Mapping[str, CaseRole]
+    fingerprint: str
+
+
+@attrs.frozen
+class Procedure:
+    """One version of a procedure, validated when built. See the module docstring."""
+
+    name: str
+    version: str
+    fr: str
+    en: str
+    roles: tuple[Role, ...] = attrs.field(converter=tuple)
+    states: tuple[State, ...] = attrs.field(converter=tuple)
+    transitions: tuple[Transition, ...] = attrs.field(converter=tuple)
+    facts: tuple[Field, ...] = attrs.field(converter=tuple)
+    start_roles: tuple[str, ...] = attrs.field(converter=_tuple)
+    start_guards: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    guards: tuple[Guard, ...] = attrs.field(default=(), converter=tuple)
+    case_roles: tuple[CaseRole, ...] = attrs.field(default=(), converter=tuple)
+    confidential: tuple[ConfidentialField, ...] = attrs.field(default=(), converter=tuple)
+    source: str = ""
+    _tables: _Tables = attrs.field(init=False, eq=False, repr=False, metadata=_NOT_CANONICAL)
+
+    def __attrs_post_init__(self) -> None:
+        from stechnique._validation import problems_of
+
+        problems = problems_of(self)
+        if problems:
+            raise DefinitionError(f"{self.name}@{self.version}", problems)
+        object.__setattr__(self, "_tables", self._build_tables())
+
+    def _build_tables(self) -> _Tables:
+        by_source: dict[tuple[str, str], Transition] = {}
+        events: dict[str, list[str]] = {state.id: [] for state in self.states}
+        for transition in self.transitions:
+            for source in self.sources_of(transition):
+                by_source[(source, transition.event)] = transition
+                events[source].append(transition.event)
+        digest = hashlib.sha256(canonical_json(self.canonical()).encode("utf-8")).hexdigest()
+        return _Tables(
+            by_source=by_source,
+            events_from={state: tuple(names) for state, names in events.items()},
+            states={state.id: state for state in self.states},
+            guards={guard.name: guard for guard in self.guards},
+            case_roles={role.id: role for role in self.case_roles},
+            fingerprint=digest,
+        )
+
+    @property
+    def key(self) -> str:
+        """``name@version``."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical form: changes whenever the definition changes."""
+        return self._tables.fingerprint
+
+    @property
+    def initial(self) -> State:
+        """The state every case starts in."""
+        return next(state for state in self.states if state.initial)
+
+    def canonical(self) -> dict[str, Any]:
+        """The plain-data form the fingerprint covers (guard code excluded, texts included)."""
+        return converter.unstructure(self)  # type: ignore[no-any-return]
+
+    def state(self, state_id: str) -> State:
+        """The state with that id (``KeyError`` if none)."""
+        return self._tables.states[state_id]
+
+    def guard(self, name: str) -> Guard:
+        """The guard with that name (``KeyError`` if none)."""
+        return self._tables.guards[name]
+
+    def transition(self, state: str, event: str) -> Transition | None:
+        """The transition ``event`` takes from ``state``, if any."""
+        return self._tables.by_source.get((state, event))
+
+    def events_from(self, state: str) -> tuple[str, ...]:
+        """The events that may fire from ``state``, in declaration order."""
+        return self._tables.events_from.get(state, ())
+
+    def sources_of(self, transition: Transition) -> tuple[str, ...]:
+        """The concrete source states of a transition (``ANY_ACTIVE`` expanded)."""
+        if transition.sources == (ANY_ACTIVE,):
+            return tuple(state.id for state in self.states if not state.terminal)
+        return transition.sources
+
+    def resolve_role(self, role: str, facts: Mapping[str, Any]) -> str | None:
+        """The concrete role ``role`` means on a case with ``facts`` (itself if not a case role)."""
+        case_role = self._tables.case_roles.get(role)
+        return role if case_role is None else case_role.resolve(facts)
+
+    def allowed_roles(self, roles: Iterable[str], facts: Mapping[str, Any]) -> tuple[str, ...]:
+        """The concrete roles that ``roles`` (possibly case roles) mean for these facts."""
+        resolved = (self.resolve_role(role, facts) for role in roles)
+        return tuple(role for role in resolved if role is not None)
+
+
+def _register_canonical_hooks() -> None:
+    """Teach the library converter to leave guard code and derived tables out."""
+    for cls in (Guard, Procedure):
+        omitted = {
+            attribute.name: override(omit=True)
+            for attribute in attrs.fields(cls)
+            if not attribute.metadata.get("canonical", True)
+        }
+        hook = make_dict_unstructure_fn(cls, converter, **omitted)  # type: ignore[arg-type]
+        converter.register_unstructure_hook(cls, hook)
+
+
+_register_canonical_hooks()

@@ -1,0 +1,367 @@
+"""The ``Engine``: start cases, fire events, explain refusals, read histories.
+
+Firing is one optimistic step: load the case, resolve the event in its procedure version, check
+the actor's roles, the payload and the guards (through the shared ``transitions`` machine), then
+append the record and the updated case in one atomic storage call that only succeeds if the case
+is still at the seq that was read. Any refusal raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+from stechnique.audit import AuditReport, audit
+
+from stechnique import _machine
+from stechnique.definition import GuardContext, Procedure, ReadOnlyStore, Transition
+from stechnique.errors import (
+    ConcurrencyConflict,
+    GuardFailed,
+    HistoryCorrupted,
+    IdempotencyKeyReused,
+    InvalidData,
+    InvalidEvent,
+    PermissionDenied,
+    UnknownCase,
+)
+from stechnique.explanation import Explanation, reasons
+from stechnique.records import GENESIS_HASH, Actor, Case, Record, seal
+from stechnique.registry import Registry
+from stechnique.schema import validate
+from stechnique.storage.base import Storage
+from stechnique.storage.memory import MemoryStorage
+from stechnique.visibility import redact
+
+__all__ = ["Clock", "Engine", "utc_now"]
+
+#: A callable returning the current time as an aware UTC datetime.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The default clock: the system time in UTC."""
+    return datetime.now(UTC)
+
+
+class Engine:
+    """Runs procedures over a store. See ``DESIGN.md`` for the contract.
+
+    ``storage`` defaults to a fresh ``MemoryStorage``, ``registry`` to the published procedures,
+    ``clock`` to ``utc_now``.
+    """
+
+    def __init__(
+        self,
+        storage: Storage | None = None,
+        registry: Registry | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if registry is None:
+            from stechnique.workflows import default_registry
+
+            registry = default_registry()
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.registry = registry
+        self.clock: Clock = clock or utc_now
+        self._reader = ReadOnlyStore(self.storage)
+
+    # -- commands -------------------------------------------------------------------------
+
+    def start(
+        self,
+        name: str,
+        *,
+        actor: Actor,
+        facts: Mapping[str, Any],
+        version: str | None = None,
+        case_id: str | None = None,
+    ) -> Case:
+        """Open a case of ``name`` (latest version unless given) with its start facts."""
+        procedure = self.registry.get(name, version)
+        allowed = procedure.allowed_roles(procedure.start_roles, facts)
+        if not actor.has_any(allowed):
+            raise PermissionDenied(None, "start", actor.id, actor.roles, allowed)
+        clean = validate(procedure.facts, facts, f"facts of {procedure.key}")
+        now = self._now()
+        context = self._context(procedure, None, clean, actor, "start", clean, now)
+        failed = _machine.failed_guards_of(procedure.start_guards, context)
+        if failed:
+            raise GuardFailed(None, "start", failed)
+        case_id = case_id or str(uuid.uuid4())
+        record = self._record(
+            procedure,
+            case_id,
+            1,
+            "start",
+            None,
+            procedure.initial.id,
+            actor,
+            now,
+            clean,
+            None,
+            GENESIS_HASH,
+        )
+        case = Case(
+            case_id,
+            procedure.name,
+            procedure.version,
+            procedure.fingerprint,
+            record.target,
+            1,
+            clean,
+            now,
+            now,
+            record.hash,
+        )
+        self.storage.create(case, record)
+        return case
+
+    def fire(
+        self,
+        case_id: str,
+        event: str,
+        *,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        expected_seq: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Case:
+        """Fire ``event`` on the case as ``actor``; return the case after it.
+
+        With ``expected_seq`` the command fails with ``ConcurrencyConflict`` unless the case is
+        still at that seq. With ``idempotency_key`` a command already applied returns the case
+        as that first application left it, without appending again.
+        """
+        case, procedure = self._load(case_id)
+        if idempotency_key is not None:
+            done = self._replayed(case, procedure, event, actor, payload, idempotency_key)
+            if done is not None:
+                return done
+        if expected_seq is not None and expected_seq != case.seq:
+            raise ConcurrencyConflict(case_id, expected_seq, case.seq)
+        transition = self._transition(case, procedure, event)
+        self._check_roles(case, procedure, transition, actor)
+        clean = validate(transition.payload, payload, f"payload of {event!r}")
+        now = self._now()
+        context = self._context(procedure, case, case.facts, actor, event, clean, now)
+        target = _machine.fire(procedure, case.state, event, context)
+        record = self._record(
+            procedure,
+            case.id,
+            case.seq + 1,
+            event,
+            case.state,
+            target,
+            actor,
+            now,
+            clean,
+            idempotency_key,
+            case.head,
+        )
+        after = attrs.evolve(case, state=target, seq=record.seq, updated_at=now, head=record.hash)
+        try:
+            self.storage.append(after, record)
+        except ConcurrencyConflict:
+            if idempotency_key is not None:
+                done = self._replayed(case, procedure, event, actor, payload, idempotency_key)
+                if done is not None:
+                    return done
+            raise
+        return after
+
+    # -- queries --------------------------------------------------------------------------
+
+    def case(self, case_id: str) -> Case:
+        """The stored case (its fingerprint checked against the registry)."""
+        return self._load(case_id)[0]
+
+    def procedure(self, name: str, version: str | None = None) -> Procedure:
+        """A registered procedure version (the latest when ``version`` is None)."""
+        return self.registry.get(name, version)
+
+    def available_events(self, case_id: str, actor: Actor) -> list[str]:
+        """The events ``actor`` may fire now: roles and guards evaluated.
+
+        Guards that judge the payload cannot be decided without it and are not counted.
+        """
+        case, procedure = self._load(case_id)
+        now = self._now()
+        available = []
+        for event in procedure.events_from(case.state):
+            transition = procedure.transition(case.state, event)
+            assert transition is not None
+            if not actor.has_any(procedure.allowed_roles(transition.roles, case.facts)):
+                continue
+            context = self._context(procedure, case, case.facts, actor, event, {}, now)
+            if not _machine.failed_guards(transition, context, judge_payload=False):
+                available.append(event)
+        return available
+
+    def explain(
+        self, case_id: str, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
+    ) -> Explanation:
+        """Every reason ``event`` would be refused now for ``actor`` (empty when it would fire).
+
+        Payload fields and payload guards are judged only when ``payload`` is given.
+        """
+        case, procedure = self._load(case_id)
+        found = reasons(
+            procedure, case, event, actor, payload, self._context_factory(procedure, case, actor)
+        )
+        return Explanation(case.id, event, case.state, tuple(found))
+
+    def history(self, case_id: str, viewer: Actor | None = None) -> list[Record]:
+        """The case's records; as ``viewer`` sees them when given (confidential fields redacted)."""
+        case, _ = self._load(case_id)
+        records = self.storage.records(case_id)
+        return redact(records, viewer, case.facts, self._procedure_of_record)
+
+    def cases(
+        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+    ) -> list[Case]:
+        """Stored cases matching every filter given, oldest first."""
+        return list(self.storage.cases(name=name, version=version, state=state))
+
+    def audit(self, case_id: str | None = None) -> AuditReport:
+        """Verify stored histories against their pinned procedure versions."""
+        return audit(self.storage, registry=self.registry, case_id=case_id)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError(
+                f"the engine clock returned a naive datetime {now!r}; return aware UTC"
+            )
+        return now.astimezone(UTC)
+
+    def _load(self, case_id: str) -> tuple[Case, Procedure]:
+        case = self.storage.get(case_id)
+        if case is None:
+            raise UnknownCase(case_id)
+        procedure = self.registry.by_fingerprint(case.fingerprint)
+        if procedure is None or (procedure.name, procedure.version) != (case.name, case.version):
+            raise HistoryCorrupted(
+                case_id,
+                case.seq,
+                f"pinned to {case.name}@{case.version} fingerprint {case.fingerprint[:12]}, "
+                "which no registered definition has",
+            )
+        return case, procedure
+
+    def _procedure_of_record(self, record: Record) -> Procedure:
+        procedure = self.registry.by_fingerprint(record.fingerprint)
+        if procedure is None:
+            raise HistoryCorrupted(
+                record.case_id, record.seq, f"unknown fingerprint {record.fingerprint[:12]}"
+            )
+        return procedure
+
+    def _transition(self, case: Case, procedure: Procedure, event: str) -> Transition:
+        transition = procedure.transition(case.state, event)
+        if transition is None:
+            raise InvalidEvent(case.id, event, case.state, procedure.events_from(case.state))
+        return transition
+
+    def _check_roles(
+        self, case: Case, procedure: Procedure, transition: Transition, actor: Actor
+    ) -> None:
+        allowed = procedure.allowed_roles(transition.roles, case.facts)
+        if not actor.has_any(allowed):
+            raise PermissionDenied(case.id, transition.event, actor.id, actor.roles, allowed)
+
+    def _context(
+        self,
+        procedure: Procedure,
+        case: Case | None,
+        facts: Mapping[str, Any],
+        actor: Actor,
+        event: str,
+        payload: Mapping[str, Any],
+        now: datetime,
+    ) -> GuardContext:
+        return GuardContext(procedure, case, facts, actor, event, payload, now, self._reader)
+
+    def _context_factory(
+        self, procedure: Procedure, case: Case, actor: Actor
+    ) -> Callable[[str, Mapping[str, Any]], GuardContext]:
+        now = self._now()
+        return lambda event, payload: self._context(
+            procedure, case, case.facts, actor, event, payload, now
+        )
+
+    def _record(
+        self,
+        procedure: Procedure,
+        case_id: str,
+        seq: int,
+        event: str,
+        source: str | None,
+        target: str,
+        actor: Actor,
+        now: datetime,
+        payload: dict[str, Any],
+        idempotency_key: str | None,
+        prev_hash: str,
+    ) -> Record:
+        return seal(
+            Record(
+                case_id,
+                seq,
+                event,
+                source,
+                target,
+                actor,
+                now,
+                payload,
+                procedure.name,
+                procedure.version,
+                procedure.fingerprint,
+                idempotency_key,
+                prev_hash,
+                "",
+            )
+        )
+
+    def _replayed(
+        self,
+        case: Case,
+        procedure: Procedure,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None,
+        key: str,
+    ) -> Case | None:
+        """The case as the first use of ``key`` left it, or None if the key is new."""
+        first = self.storage.record_by_key(case.id, key)
+        if first is None:
+            return None
+        if (
+            first.event != event
+            or first.actor.id != actor.id
+            or not _same_payload(procedure, first, payload)
+        ):
+            raise IdempotencyKeyReused(case.id, key, first.event, event)
+        return attrs.evolve(
+            case,
+            state=first.target,
+            seq=first.seq,
+            updated_at=first.at,
+            head=first.hash,
+            version=first.version,
+            fingerprint=first.fingerprint,
+        )
+
+
+def _same_payload(procedure: Procedure, first: Record, payload: Mapping[str, Any] | None) -> bool:
+    schemas = [t.payload for t in procedure.transitions if t.event == first.event]
+    try:
+        clean = validate(schemas[0], payload, "payload") if schemas else dict(payload or {})
+    except InvalidData:
+        return False
+    return clean == first.payload

@@ -1,0 +1,253 @@
+"""Every error stechnique raises, under one root.
+
+The tree::
+
+    StechniqueError
+    ├── DefinitionError        a procedure definition is inconsistent (all problems listed)
+    ├── UnknownProcedure       no procedure registered under that name / version / fingerprint
+    ├── UnknownCase            no case with that id in the store
+    ├── InvalidEvent           the event does not exist or is not allowed in the current state
+    ├── PermissionDenied       the actor has none of the roles allowed to fire the event
+    ├── GuardFailed            one or more guards refused the event (each with fr / en text)
+    ├── InvalidData            facts or payload fields are missing or malformed (each named)
+    ├── ConcurrencyConflict    the case moved on since it was read (lost race, stale seq)
+    ├── IdempotencyKeyReused   an idempotency key was replayed with a different command
+    ├── MigrationRefused       a case cannot move to another procedure version
+    ├── HistoryCorrupted       a stored history is tampered, inconsistent or unknown
+    └── StorageError           the store failed (driver error, unreachable server, ...)
+        └── SchemaOutOfDate    the SQL schema is behind and automatic upgrade is disabled
+
+Every error keeps its context as attributes and builds its message in ``__init__``, so the
+message a user reads and the attributes a program inspects always agree. A refused command
+(any of ``InvalidEvent`` to ``MigrationRefused``) never changes the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+__all__ = [
+    "ConcurrencyConflict",
+    "DefinitionError",
+    "FailedGuard",
+    "FieldProblem",
+    "GuardFailed",
+    "HistoryCorrupted",
+    "IdempotencyKeyReused",
+    "InvalidData",
+    "InvalidEvent",
+    "MigrationRefused",
+    "PermissionDenied",
+    "SchemaOutOfDate",
+    "StechniqueError",
+    "StorageError",
+    "UnknownCase",
+    "UnknownProcedure",
+]
+
+
+class StechniqueError(Exception):
+    """Root of every error raised by stechnique."""
+
+
+class DefinitionError(StechniqueError):
+    """A procedure definition is inconsistent; ``problems`` lists every problem found."""
+
+    def __init__(self, procedure: str, problems: Sequence[str]) -> None:
+        self.procedure = procedure
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(
+            f"procedure {procedure} is not valid ({len(self.problems)} problems):\n{lines}"
+        )
+
+
+class UnknownProcedure(StechniqueError):
+    """No procedure is registered under that name, version or fingerprint."""
+
+    def __init__(self, name: str, version: str | None = None, known: Iterable[str] = ()) -> None:
+        self.name = name
+        self.version = version
+        self.known = tuple(known)
+        wanted = name if version is None else f"{name}@{version}"
+        hint = f"; registered: {', '.join(self.known)}" if self.known else ""
+        super().__init__(f"unknown procedure {wanted}{hint}")
+
+
+class UnknownCase(StechniqueError):
+    """No case with that id exists in the store."""
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(f"unknown case {case_id!r}")
+
+
+class InvalidEvent(StechniqueError):
+    """The event is not allowed in the case's current state; ``allowed`` lists those that are."""
+
+    def __init__(self, case_id: str, event: str, state: str, allowed: Iterable[str]) -> None:
+        self.case_id = case_id
+        self.event = event
+        self.state = state
+        self.allowed = tuple(allowed)
+        choices = ", ".join(self.allowed) if self.allowed else "none (the case is closed)"
+        super().__init__(
+            f"event {event!r} is not allowed on case {case_id} in state {state!r}; "
+            f"allowed events: {choices}"
+        )
+
+
+class PermissionDenied(StechniqueError):
+    """The actor holds none of the roles allowed to fire the event."""
+
+    def __init__(
+        self,
+        case_id: str | None,
+        event: str,
+        actor_id: str,
+        roles: Iterable[str],
+        allowed: Iterable[str],
+    ) -> None:
+        self.case_id = case_id
+        self.event = event
+        self.actor_id = actor_id
+        self.roles = tuple(sorted(roles))
+        self.allowed = tuple(allowed)
+        held = ", ".join(self.roles) or "no role"
+        where = f" on case {case_id}" if case_id else ""
+        super().__init__(
+            f"actor {actor_id!r} ({held}) may not fire {event!r}{where}; "
+            f"allowed roles: {', '.join(self.allowed) or 'none'}"
+        )
+
+
+@attrs.frozen
+class FailedGuard:
+    """One guard that refused an event, with the rule it enforces in French and English."""
+
+    name: str
+    fr: str
+    en: str
+
+    def __str__(self) -> str:
+        return f"{self.name} « {self.fr} » ({self.en})"
+
+
+class GuardFailed(StechniqueError):
+    """One or more guards refused the event; ``failed_guards`` lists every one of them."""
+
+    def __init__(
+        self, case_id: str | None, event: str, failed_guards: Iterable[FailedGuard]
+    ) -> None:
+        self.case_id = case_id
+        self.event = event
+        self.failed_guards = tuple(failed_guards)
+        where = f" on case {case_id}" if case_id else ""
+        lines = "; ".join(str(guard) for guard in self.failed_guards)
+        super().__init__(f"event {event!r} refused{where}: {lines}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of the failed guards, in declaration order."""
+        return tuple(guard.name for guard in self.failed_guards)
+
+
+@attrs.frozen
+class FieldProblem:
+    """One bad field: its dotted path (``actions[0].group``) and what is wrong with it."""
+
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
+
+
+class InvalidData(StechniqueError):
+    """Facts or payload are malformed; ``problems`` names each bad field."""
+
+    def __init__(self, what: str, problems: Iterable[FieldProblem]) -> None:
+        self.what = what
+        self.problems = tuple(problems)
+        details = "; ".join(str(problem) for problem in self.problems)
+        super().__init__(f"invalid {what}: {details}")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The paths of the bad fields."""
+        return tuple(problem.field for problem in self.problems)
+
+
+class ConcurrencyConflict(StechniqueError):
+    """The case is no longer at the seq the command was based on; reload and try again."""
+
+    def __init__(self, case_id: str, expected_seq: int | None, actual_seq: int | None) -> None:
+        self.case_id = case_id
+        self.expected_seq = expected_seq
+        self.actual_seq = actual_seq
+        if expected_seq is None:
+            detail = "it already exists"
+        elif actual_seq is None:
+            detail = f"expected seq {expected_seq} but another writer got there first"
+        else:
+            detail = f"expected seq {expected_seq} but it is at seq {actual_seq}"
+        super().__init__(
+            f"case {case_id} changed concurrently: {detail}; reload the case and retry"
+        )
+
+
+class IdempotencyKeyReused(StechniqueError):
+    """An idempotency key already used on the case was sent with a different command."""
+
+    def __init__(self, case_id: str, key: str, first_event: str, event: str) -> None:
+        self.case_id = case_id
+        self.key = key
+        self.first_event = first_event
+        self.event = event
+        super().__init__(
+            f"idempotency key {key!r} on case {case_id} was first used for {first_event!r} "
+            f"with other data; use a new key for {event!r}"
+        )
+
+
+class MigrationRefused(StechniqueError):
+    """A case cannot be migrated to the requested procedure version."""
+
+    def __init__(self, case_id: str, from_version: str, to_version: str, reason: str) -> None:
+        self.case_id = case_id
+        self.from_version = from_version
+        self.to_version = to_version
+        self.reason = reason
+        super().__init__(
+            f"case {case_id} cannot move from {from_version} to {to_version}: {reason}"
+        )
+
+
+class HistoryCorrupted(StechniqueError):
+    """A stored history is tampered with, inconsistent, or pinned to an unknown definition."""
+
+    def __init__(self, case_id: str, seq: int | None, reason: str) -> None:
+        self.case_id = case_id
+        self.seq = seq
+        self.reason = reason
+        at = f" at seq {seq}" if seq is not None else ""
+        super().__init__(f"history of case {case_id} is corrupted{at}: {reason}")
+
+
+class StorageError(StechniqueError):
+    """The store failed; the underlying driver error is chained as ``__cause__``."""
+
+
+class SchemaOutOfDate(StorageError):
+    """The SQL schema is behind this version of stechnique and automatic upgrade is disabled."""
+
+    def __init__(self, current: str | None, head: str, how: str) -> None:
+        self.current = current
+        self.head = head
+        self.how = how
+        super().__init__(
+            f"the stechnique schema is at revision {current or 'none (empty database)'} "
+            f"but this version needs {head}; {how}"
+        )

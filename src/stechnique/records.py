@@ -1,0 +1,143 @@
+"""The values a history is made of: who acted (`Actor`), the case (`Case`), each step (`Record`).
+
+Records form a hash chain: each record's ``hash`` is the SHA-256 of its canonical form, which
+includes the previous record's hash (``prev_hash``). Changing, removing or reordering any record
+breaks the chain from that point on.
+
+The canonical form is the library-owned cattrs ``converter``'s unstructured value, dumped as
+compact JSON with sorted keys (``canonical_json``). Datetimes are ISO 8601 in UTC with
+microseconds, role sets are sorted lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, get_origin
+
+import attrs
+import cattrs
+
+__all__ = [
+    "GENESIS_HASH",
+    "Actor",
+    "Case",
+    "Record",
+    "canonical_json",
+    "converter",
+    "from_iso",
+    "record_hash",
+    "seal",
+    "to_iso",
+]
+
+#: ``prev_hash`` of the first record of every case.
+GENESIS_HASH = "0" * 64
+
+JSON = dict[str, Any]
+
+
+def _roles(value: Iterable[str] | str) -> frozenset[str]:
+    # A bare string would be split into letters; treat it as one role.
+    return frozenset([value]) if isinstance(value, str) else frozenset(value)
+
+
+@attrs.frozen
+class Actor:
+    """Someone who acts on a case: an id and the roles held for this action."""
+
+    id: str
+    roles: frozenset[str] = attrs.field(factory=frozenset, converter=_roles)
+
+    def has_any(self, roles: Iterable[str]) -> bool:
+        """Whether the actor holds at least one of ``roles``."""
+        return not self.roles.isdisjoint(roles)
+
+
+@attrs.frozen
+class Case:
+    """The current state of one case: a cache derived from (and written with) its history.
+
+    ``head`` is the hash of the last record, so appending needs no extra read.
+    """
+
+    id: str
+    name: str
+    version: str
+    fingerprint: str
+    state: str
+    seq: int
+    facts: JSON
+    created_at: datetime
+    updated_at: datetime
+    head: str
+
+
+@attrs.frozen
+class Record:
+    """One step of a case's history. Record 1 is ``start`` with the facts as payload."""
+
+    case_id: str
+    seq: int
+    event: str
+    source: str | None
+    target: str
+    actor: Actor
+    at: datetime
+    payload: JSON
+    name: str
+    version: str
+    fingerprint: str
+    idempotency_key: str | None
+    prev_hash: str
+    hash: str
+
+    def body(self) -> JSON:
+        """The canonical form that ``hash`` covers (everything but the hash itself)."""
+        body = converter.unstructure(self)
+        del body["hash"]
+        return body  # type: ignore[no-any-return]
+
+
+def to_iso(moment: datetime) -> str:
+    """ISO 8601 text of an aware datetime, in UTC, always with microseconds."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: stechnique only stores aware UTC times")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str) -> datetime:
+    """Parse what ``to_iso`` wrote."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_unstructure_hook(datetime, to_iso)
+    conv.register_structure_hook(datetime, lambda value, _: from_iso(value))
+    # Role sets hash the same whatever their iteration order.
+    conv.register_unstructure_hook_func(
+        lambda cls: cls is frozenset or get_origin(cls) is frozenset, sorted
+    )
+    return conv
+
+
+#: The library's cattrs converter: the one place where values become plain data and back.
+converter = _make_converter()
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys, the form every hash and fingerprint is taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(body: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a record body; the body includes ``prev_hash``, chaining the records."""
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def seal(record: Record) -> Record:
+    """Return ``record`` with its ``hash`` computed over its body (``hash`` given is ignored)."""
+    return attrs.evolve(record, hash=record_hash(record.body()))

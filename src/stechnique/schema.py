@@ -1,0 +1,224 @@
+"""Schemas for the facts of a case and the payload of an event.
+
+A schema is a tuple of ``Field`` values. ``validate`` checks data against it, reports *every*
+bad field by its path in one ``InvalidData``, and returns the data normalised to plain JSON
+(dates become ISO 8601 strings), which is what records store and hashes cover. Fields that the
+schema does not declare are refused: a history keeps only what the procedure defines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal
+
+import attrs
+
+from stechnique.errors import FieldProblem, InvalidData
+
+__all__ = ["KINDS", "Field", "Kind", "validate"]
+
+Kind = Literal[
+    "text", "email", "choice", "choices", "list", "integer", "boolean", "date", "object", "objects"
+]
+#: Every field kind, for loaders that read kinds from data files.
+KINDS: tuple[str, ...] = (
+    "text",
+    "email",
+    "choice",
+    "choices",
+    "list",
+    "integer",
+    "boolean",
+    "date",
+    "object",
+    "objects",
+)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@attrs.frozen
+class Field:
+    """One named field of facts or payload.
+
+    ``kind`` says what the value is: ``text`` (non-empty string), ``email``, ``choice`` (one of
+    ``options``), ``choices`` (non-empty list of distinct ``options``), ``list`` (non-empty list
+    of non-empty strings), ``integer`` (at least ``minimum`` when given), ``boolean``, ``date``
+    (ISO 8601 string or ``date``), ``object`` (nested ``fields``), ``objects`` (non-empty list of
+    objects). ``required_when=("kind", "collective")`` makes an optional field required when a
+    sibling field has that value.
+    """
+
+    name: str
+    kind: Kind = "text"
+    required: bool = True
+    options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    fields: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
+    minimum: int | None = None
+    required_when: tuple[str, str] | None = None
+    fr: str = ""
+    en: str = ""
+
+    def describe(self) -> str:
+        """A short English description of what the field accepts."""
+        if self.kind in ("choice", "choices"):
+            return f"{self.kind} of {', '.join(self.options)}"
+        if self.kind == "integer" and self.minimum is not None:
+            return f"integer >= {self.minimum}"
+        return self.kind
+
+
+def validate(schema: Sequence[Field], data: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    """Check ``data`` against ``schema``; return it normalised or raise ``InvalidData``."""
+    problems: list[FieldProblem] = []
+    result = _check_object(schema, data if data is not None else {}, "", problems)
+    if problems:
+        raise InvalidData(what, problems)
+    return result
+
+
+def _check_object(
+    schema: Sequence[Field], data: Any, prefix: str, problems: list[FieldProblem]
+) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        problems.append(FieldProblem(prefix or "(root)", f"expected an object, got {_kind(data)}"))
+        return {}
+    known = {field.name for field in schema}
+    for extra in sorted(set(data) - known, key=str):
+        expected = ", ".join(sorted(known)) or "no field"
+        problems.append(
+            FieldProblem(f"{prefix}{extra}", f"unexpected field (expected: {expected})")
+        )
+    result: dict[str, Any] = {}
+    for field in schema:
+        path = f"{prefix}{field.name}"
+        if field.name not in data or data[field.name] is None:
+            if _is_required(field, data):
+                problems.append(FieldProblem(path, f"missing (expected {field.describe()})"))
+            continue
+        value = _check_value(field, data[field.name], path, problems)
+        if value is not None:
+            result[field.name] = value
+    return result
+
+
+def _is_required(field: Field, data: Mapping[str, Any]) -> bool:
+    if field.required_when is not None:
+        sibling, value = field.required_when
+        return bool(data.get(sibling) == value)
+    return field.required
+
+
+def _check_value(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    before = len(problems)
+    result = _CHECKS[field.kind](field, value, path, problems)
+    return result if len(problems) == before else None
+
+
+def _text(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        problems.append(FieldProblem(path, f"expected non-empty text, got {_kind(value)}"))
+    return value
+
+
+def _email(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    if not isinstance(value, str) or not _EMAIL.match(value):
+        problems.append(FieldProblem(path, f"expected an e-mail address, got {value!r}"))
+    return value
+
+
+def _choice(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    if value not in field.options:
+        problems.append(FieldProblem(path, f"{value!r} is not one of {', '.join(field.options)}"))
+    return value
+
+
+def _choices(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        problems.append(
+            FieldProblem(path, f"expected a non-empty list of {', '.join(field.options)}")
+        )
+        return value
+    bad = [item for item in value if item not in field.options]
+    if bad:
+        problems.append(FieldProblem(path, f"{bad!r} not among {', '.join(field.options)}"))
+    elif len(set(value)) != len(value):
+        problems.append(FieldProblem(path, "duplicate entries"))
+    return list(value)
+
+
+def _list(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        problems.append(
+            FieldProblem(path, f"expected a non-empty list of text, got {_kind(value)}")
+        )
+        return value
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            problems.append(FieldProblem(f"{path}[{index}]", "expected non-empty text"))
+    return list(value)
+
+
+def _integer(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(FieldProblem(path, f"expected an integer, got {_kind(value)}"))
+    elif field.minimum is not None and value < field.minimum:
+        problems.append(FieldProblem(path, f"{value} is below the minimum {field.minimum}"))
+    return value
+
+
+def _boolean(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    if not isinstance(value, bool):
+        problems.append(FieldProblem(path, f"expected true or false, got {_kind(value)}"))
+    return value
+
+
+def _date(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    problems.append(FieldProblem(path, f"expected an ISO 8601 date (2017-06-30), got {value!r}"))
+    return value
+
+
+def _object(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    return _check_object(field.fields, value, f"{path}.", problems)
+
+
+def _objects(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
+    if isinstance(value, str | Mapping) or not isinstance(value, Sequence) or not value:
+        problems.append(
+            FieldProblem(path, f"expected a non-empty list of objects, got {_kind(value)}")
+        )
+        return value
+    return [
+        _check_object(field.fields, item, f"{path}[{i}].", problems) for i, item in enumerate(value)
+    ]
+
+
+_CHECKS = {
+    "text": _text,
+    "email": _email,
+    "choice": _choice,
+    "choices": _choices,
+    "list": _list,
+    "integer": _integer,
+    "boolean": _boolean,
+    "date": _date,
+    "object": _object,
+    "objects": _objects,
+}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return f"text {value!r}" if value.strip() else "empty text"
+    return type(value).__name__

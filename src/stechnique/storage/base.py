@@ -1,0 +1,70 @@
+"""The storage contract: what every adapter must do, and the only place its semantics are written.
+
+An adapter stores two things: the current ``Case`` (a cache derived from the history) and the
+append-only list of ``Record`` values of each case. It moves these values as they are; it does
+not validate procedures, evaluate guards or compute hashes (the engine does). Adapters document
+only where they differ from this contract.
+
+Rules every adapter follows:
+
+* **Atomic steps.** ``create`` writes the case and its first record, ``append`` writes one record
+  and the updated case, each all or nothing. After a failure the store is exactly as before.
+* **Optimistic concurrency.** ``append`` succeeds only if the stored case is still at
+  ``record.seq - 1``; otherwise it raises ``ConcurrencyConflict`` and writes nothing. ``create``
+  raises ``ConcurrencyConflict`` if the case id exists. Two records of a case with the same
+  non-null ``idempotency_key`` are refused the same way.
+* **Faithful round trip.** Every field comes back equal: unicode text, large JSON payloads,
+  datetimes as aware UTC with microseconds, roles as a frozenset.
+* **Ordering.** ``records`` and ``iter_records`` yield records by ``(case_id, seq)``; ``cases``
+  yields cases by ``(created_at, id)``.
+* **Errors.** Driver failures surface as ``StorageError`` (chained with ``from``), never as the
+  driver's own exception types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from stechnique.records import Case, Record
+
+__all__ = ["Storage"]
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What the engine needs from a store of cases and their histories."""
+
+    def create(self, case: Case, first: Record) -> None:
+        """Store a new case (``case.seq == 1``) with its first record, atomically.
+
+        Raises ``ConcurrencyConflict`` if a case with ``case.id`` already exists.
+        """
+
+    def append(self, case: Case, record: Record) -> None:
+        """Append ``record`` and replace the stored case by ``case``, atomically.
+
+        ``record.seq == case.seq`` and the stored case must still be at ``record.seq - 1``;
+        otherwise (lost race, or a duplicate ``idempotency_key`` on the case) raise
+        ``ConcurrencyConflict`` and write nothing. Raises ``UnknownCase`` if the case is absent.
+        """
+
+    def get(self, case_id: str) -> Case | None:
+        """The stored case, or ``None`` if there is no such case."""
+
+    def records(self, case_id: str, after_seq: int = 0) -> Sequence[Record]:
+        """The case's records with ``seq > after_seq``, in seq order (empty if none)."""
+
+    def record_by_key(self, case_id: str, idempotency_key: str) -> Record | None:
+        """The record of the case carrying that idempotency key, if any."""
+
+    def cases(
+        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+    ) -> Sequence[Case]:
+        """The stored cases matching every filter given, by ``(created_at, id)``."""
+
+    def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
+        """Stream records (of one case, or of all) by ``(case_id, seq)`` in constant memory."""
+
+    def close(self) -> None:
+        """Release connections and files; the storage is unusable afterwards."""
