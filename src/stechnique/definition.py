@@ -34,6 +34,7 @@ __all__ = [
     "ConfidentialField",
     "Guard",
     "GuardContext",
+    "Invariant",
     "Procedure",
     "ReadOnlyStore",
     "Role",
@@ -128,6 +129,22 @@ class Guard:
     en: str
     check: Callable[[GuardContext], bool] = attrs.field(eq=False, metadata=_NOT_CANONICAL)
     uses_payload: bool = False
+
+
+@attrs.frozen
+class Invariant:
+    """A property every history of the procedure keeps, stated in French and English.
+
+    ``check`` receives a case's records in seq order and returns a description of the breach,
+    or ``None`` when the history keeps the property. Property tests check every invariant after
+    every step. Invariants are claims about the definition, not part of it: they are left out of
+    the fingerprint, so one can be added to a published version.
+    """
+
+    name: str
+    fr: str
+    en: str
+    check: Callable[[Sequence[Record]], str | None] = attrs.field(eq=False, metadata=_NOT_CANONICAL)
 
 
 @attrs.frozen
@@ -227,6 +244,9 @@ class Procedure:
     case_roles: tuple[CaseRole, ...] = attrs.field(default=(), converter=tuple)
     confidential: tuple[ConfidentialField, ...] = attrs.field(default=(), converter=tuple)
     source: str = ""
+    invariants: tuple[Invariant, ...] = attrs.field(
+        default=(), converter=tuple, metadata=_NOT_CANONICAL
+    )
     _tables: _Tables = attrs.field(init=False, eq=False, repr=False, metadata=_NOT_CANONICAL)
 
     def __attrs_post_init__(self) -> None:
@@ -308,7 +328,7 @@ class Procedure:
 
 def _register_canonical_hooks() -> None:
     """Teach the library converter to leave guard code and derived tables out."""
-    for cls in (Guard, Procedure):
+    for cls in (Guard, Invariant, Procedure):
         omitted = {
             attribute.name: override(omit=True)
             for attribute in attrs.fields(cls)
