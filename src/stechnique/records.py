@@ -118,10 +118,12 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(datetime, to_iso)
     conv.register_structure_hook(datetime, lambda value, _: from_iso(value))
     # Role sets hash the same whatever their iteration order.
-    conv.register_unstructure_hook_func(
-        lambda cls: cls is frozenset or get_origin(cls) is frozenset, sorted
-    )
+    conv.register_unstructure_hook_func(_is_frozenset, sorted)
     return conv
+
+
+def _is_frozenset(cls: Any) -> bool:
+    return cls is frozenset or get_origin(cls) is frozenset
 
 
 #: The library's cattrs converter: the one place where values become plain data and back.
