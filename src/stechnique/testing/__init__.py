@@ -1,0 +1,7 @@
+"""Public test tools for partners: the storage contract suite and hypothesis strategies.
+
+A partner who writes its own storage adapter subclasses the contract suite with a ``storage``
+fixture; a partner who declares its own procedure runs the generated state machine on it.
+"""
+
+__all__: list[str] = []
