@@ -65,13 +65,25 @@ def _condition(transition: Transition) -> Any:
     return guards_hold
 
 
+def _conditions(transition: Transition) -> list[Any]:
+    conditions = []
+    if transition.when is not None:
+        # Among transitions sharing an event and a source, the payload picks one; only the
+        # picked one's guards run, so the failures reported are the relevant ones.
+        field, value = transition.when
+        conditions.append(lambda event_data: event_data.model.context.payload.get(field) == value)
+    if transition.guards:
+        conditions.append(_condition(transition))
+    return conditions
+
+
 def _compile(procedure: Procedure) -> Any:
     transitions = [
         {
             "trigger": t.event,
             "source": list(procedure.sources_of(t)),
             "dest": t.target,
-            "conditions": [_condition(t)] if t.guards else [],
+            "conditions": _conditions(t),
         }
         for t in procedure.transitions
     ]

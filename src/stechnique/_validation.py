@@ -49,7 +49,7 @@ def _transitions(procedure: Procedure) -> list[str]:
 
     states = {state.id: state for state in procedure.states}
     problems: list[str] = []
-    seen: Counter[tuple[str, str]] = Counter()
+    seen: dict[tuple[str, str], list[Transition]] = {}
     for t in procedure.transitions:
         if t.event in RESERVED_EVENTS:
             problems.append(f"event {t.event!r} is reserved by the engine")
@@ -65,13 +65,42 @@ def _transitions(procedure: Procedure) -> list[str]:
                 problems.append(f"terminal state {source!r} has an exit: {t.event!r}")
         if not t.roles:
             problems.append(f"transition {t.event!r} names no role: nobody could fire it")
-        seen.update((source, t.event) for source in _concrete_sources(procedure, t))
+        problems += _when(t)
+        for source in _concrete_sources(procedure, t):
+            seen.setdefault((source, t.event), []).append(t)
     problems += [
         f"event {event!r} is ambiguous from state {source!r}"
-        for (source, event), count in sorted(seen.items())
-        if count > 1
+        for (source, event), group in sorted(seen.items())
+        if len(group) > 1 and not _decided_by_payload(group)
     ]
     return problems
+
+
+def _when(transition: Transition) -> list[str]:
+    if transition.when is None:
+        return []
+    field, value = transition.when
+    fields = {f.name: f for f in transition.payload}
+    if field not in fields or fields[field].kind != "choice" or not fields[field].required:
+        return [
+            f"transition {transition.event!r} is decided by {field!r}, not a required choice field"
+        ]
+    if value not in fields[field].options:
+        return [
+            f"transition {transition.event!r} is decided by {field!r} = {value!r}, not an option"
+        ]
+    return []
+
+
+def _decided_by_payload(group: list[Transition]) -> bool:
+    """Whether transitions sharing an event and source are told apart by their payload."""
+    whens = [t.when for t in group]
+    if any(when is None for when in whens) or len({when[0] for when in whens if when}) != 1:
+        return False
+    field = next(f for f in group[0].payload if f.name == whens[0][0])  # type: ignore[index]
+    covered = {when[1] for when in whens if when} == set(field.options)
+    distinct = len(set(whens)) == len(whens)
+    return covered and distinct and len({(t.roles, t.payload) for t in group}) == 1
 
 
 def _concrete_sources(procedure: Procedure, transition: Transition) -> list[str]:

@@ -123,7 +123,7 @@ class Replay:
             self._violation(
                 record.seq, f"source {record.source!r} but the case was in {self.state!r}"
             )
-        transition = procedure.transition(self.state or "", record.event)
+        transition = procedure.transition(self.state or "", record.event, record.payload)
         if transition is None:
             self._violation(record.seq, f"{record.event!r} is not allowed from {self.state!r}")
         elif transition.target != record.target:

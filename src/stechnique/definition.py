@@ -103,6 +103,11 @@ class Transition:
 
     Only actors holding one of ``roles`` may fire it, every guard in ``guards`` must hold, and its
     payload must match ``payload``. ``sources`` may be ``ANY_ACTIVE`` (every non-terminal state).
+
+    Several transitions may share an event and a source state when the payload decides between
+    them: each names ``when=(field, value)``, the same choice field with a different value
+    (« arbitrage » ``approve`` moves on, ``rework`` stays). They must then agree on roles and
+    payload, since both are checked before the payload picks one.
     """
 
     event: str
@@ -114,6 +119,9 @@ class Transition:
     fr: str = ""
     en: str = ""
     note: str = ""
+    when: tuple[str, str] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
 
 
 @attrs.frozen
@@ -218,7 +226,7 @@ class GuardContext:
 class _Tables:
     """Lookup tables derived once from a valid procedure."""
 
-    by_source: Mapping[tuple[str, str], Transition]
+    by_source: Mapping[tuple[str, str], tuple[Transition, ...]]
     events_from: Mapping[str, tuple[str, ...]]
     states: Mapping[str, State]
     guards: Mapping[str, Guard]
@@ -258,12 +266,14 @@ class Procedure:
         object.__setattr__(self, "_tables", self._build_tables())
 
     def _build_tables(self) -> _Tables:
-        by_source: dict[tuple[str, str], Transition] = {}
+        by_source: dict[tuple[str, str], tuple[Transition, ...]] = {}
         events: dict[str, list[str]] = {state.id: [] for state in self.states}
         for transition in self.transitions:
             for source in self.sources_of(transition):
-                by_source[(source, transition.event)] = transition
-                events[source].append(transition.event)
+                key = (source, transition.event)
+                if key not in by_source:
+                    events[source].append(transition.event)
+                by_source[key] = (*by_source.get(key, ()), transition)
         digest = hashlib.sha256(canonical_json(self.canonical()).encode("utf-8")).hexdigest()
         return _Tables(
             by_source=by_source,
@@ -301,9 +311,23 @@ class Procedure:
         """The guard with that name (``KeyError`` if none)."""
         return self._tables.guards[name]
 
-    def transition(self, state: str, event: str) -> Transition | None:
-        """The transition ``event`` takes from ``state``, if any."""
-        return self._tables.by_source.get((state, event))
+    def transition(
+        self, state: str, event: str, payload: Mapping[str, Any] | None = None
+    ) -> Transition | None:
+        """The transition ``event`` takes from ``state``, if any.
+
+        When the payload decides between several (``Transition.when``), the one it selects is
+        returned, or ``None`` if it selects none; without a payload, the first one stands for
+        them all (they share roles and payload schema).
+        """
+        candidates = self.candidates(state, event)
+        if payload is None or len(candidates) < 2:
+            return candidates[0] if candidates else None
+        return next((t for t in candidates if t.when and payload.get(t.when[0]) == t.when[1]), None)
+
+    def candidates(self, state: str, event: str) -> tuple[Transition, ...]:
+        """Every transition ``event`` may take from ``state`` (several when the payload decides)."""
+        return self._tables.by_source.get((state, event), ())
 
     def events_from(self, state: str) -> tuple[str, ...]:
         """The events that may fire from ``state``, in declaration order."""

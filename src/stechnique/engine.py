@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
-from stechnique.audit import AuditReport, audit
 
 from stechnique import _machine
+from stechnique.audit import AuditReport, audit
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore, Transition
 from stechnique.errors import (
     ConcurrencyConflict,
@@ -146,6 +146,8 @@ class Engine:
         transition = self._transition(case, procedure, event)
         self._check_roles(case, procedure, transition, actor)
         clean = validate(transition.payload, payload, f"payload of {event!r}")
+        if transition.when is not None:
+            transition = self._transition(case, procedure, event, clean)
         now = self._now()
         context = self._context(procedure, case, case.facts, actor, event, clean, now)
         target = _machine.fire(procedure, case.state, event, context)
@@ -192,12 +194,12 @@ class Engine:
         now = self._now()
         available = []
         for event in procedure.events_from(case.state):
-            transition = procedure.transition(case.state, event)
-            assert transition is not None
-            if not actor.has_any(procedure.allowed_roles(transition.roles, case.facts)):
-                continue
             context = self._context(procedure, case, case.facts, actor, event, {}, now)
-            if not _machine.failed_guards(transition, context, judge_payload=False):
+            if any(
+                actor.has_any(procedure.allowed_roles(t.roles, case.facts))
+                and not _machine.failed_guards(t, context, judge_payload=False)
+                for t in procedure.candidates(case.state, event)
+            ):
                 available.append(event)
         return available
 
@@ -262,8 +264,10 @@ class Engine:
             )
         return procedure
 
-    def _transition(self, case: Case, procedure: Procedure, event: str) -> Transition:
-        transition = procedure.transition(case.state, event)
+    def _transition(
+        self, case: Case, procedure: Procedure, event: str, payload: Mapping[str, Any] | None = None
+    ) -> Transition:
+        transition = procedure.transition(case.state, event, payload)
         if transition is None:
             raise InvalidEvent(case.id, event, case.state, procedure.events_from(case.state))
         return transition

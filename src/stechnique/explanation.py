@@ -69,8 +69,14 @@ def reasons(
         except InvalidData as error:
             found += [_bad_field(problem.field, problem.problem) for problem in error.problems]
     context = context_for(event, clean)
-    for guard in _machine.failed_guards(transition, context, judge_payload=payload is not None):
-        found.append(Reason("guard", guard.name, guard.fr, guard.en))
+    judged = procedure.candidates(case.state, event) or (transition,)
+    if payload is not None:
+        judged = (procedure.transition(case.state, event, clean) or transition,)
+    failures = [
+        _machine.failed_guards(t, context, judge_payload=payload is not None) for t in judged
+    ]
+    if all(failures):
+        found += [Reason("guard", guard.name, guard.fr, guard.en) for guard in failures[0]]
     return found
 
 
