@@ -129,7 +129,8 @@ class Guard:
     """A named rule that must hold for an event to fire, stated in French and English.
 
     ``check`` receives a ``GuardContext`` and returns whether the rule holds. Guards with
-    ``uses_payload`` judge the payload of the event and cannot be decided before it is known.
+    ``uses_payload`` judge the payload of the event and cannot be decided before it is known;
+    guards with ``reads_other_cases`` look beyond the case's own history.
     """
 
     name: str
@@ -137,6 +138,9 @@ class Guard:
     en: str
     check: Callable[[GuardContext], bool] = attrs.field(eq=False, metadata=_NOT_CANONICAL)
     uses_payload: bool = False
+    # Whether the check looks at other cases: such a guard cannot be re-judged from one history
+    # alone (audit skips it). A property of the code, so outside the fingerprint.
+    reads_other_cases: bool = attrs.field(default=False, metadata=_NOT_CANONICAL)
 
 
 @attrs.frozen
