@@ -39,9 +39,11 @@ from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.visibility import is_redacted
 from stechnique.workflows import default_registry
+from stechnique.workflows.guards import GUARDS
 
 __all__ = [
     "ANY_ACTIVE",
+    "GUARDS",
     "Actor",
     "AuditReport",
     "Case",
