@@ -13,7 +13,7 @@ from stechnique.errors import InvalidData
 from stechnique.records import Actor, Case
 from stechnique.schema import validate
 
-__all__ = ["Explanation", "Reason", "reasons"]
+__all__ = ["Explanation", "Reason"]
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from stechnique.definition import Procedure
 from stechnique.errors import DefinitionError, UnknownProcedure
 
-__all__ = ["Registry", "version_order"]
+__all__ = ["Registry"]
 
 
 def version_order(version: str) -> tuple[tuple[int, str], ...]:
