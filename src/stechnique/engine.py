@@ -164,7 +164,18 @@ class Engine:
             idempotency_key,
             case.head,
         )
-        after = attrs.evolve(case, state=target, seq=record.seq, updated_at=now, head=record.hash)
+        after = Case(
+            case.id,
+            case.name,
+            case.version,
+            case.fingerprint,
+            target,
+            record.seq,
+            case.facts,
+            case.created_at,
+            now,
+            record.hash,
+        )
         try:
             self.storage.append(after, record)
         except ConcurrencyConflict:

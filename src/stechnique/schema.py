@@ -72,6 +72,8 @@ class Field:
 
 def validate(schema: Sequence[Field], data: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
     """Check ``data`` against ``schema``; return it normalised or raise ``InvalidData``."""
+    if not schema and not data:
+        return {}
     problems: list[FieldProblem] = []
     result = _check_object(schema, data if data is not None else {}, "", problems)
     if problems:
