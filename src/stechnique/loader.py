@@ -1,0 +1,195 @@
+"""Procedures declared as data files: the loader a partner uses instead of writing Python.
+
+A procedure version can be written as a TOML file (the format is documented in
+``docs/data-files.md``) and loaded with ``load_procedure``. The file names its rules: guards are
+referenced by name from a library of guard functions (``stechnique.GUARDS`` plus the partner's
+own), never written as code. The file is checked before anything is built, and every problem is
+reported at once in a ``ProcedureFileError`` naming the file, the key path, the line when it can
+be found, and what is wrong. A procedure loaded from a file is an ordinary ``Procedure``: same
+validation, same fingerprint, same behaviour as the same procedure declared in Python.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stechnique._datafile import Checker, FileProblem, check_document, ids
+from stechnique.definition import (
+    CaseRole,
+    ConfidentialField,
+    Guard,
+    Procedure,
+    Role,
+    State,
+    Transition,
+)
+from stechnique.errors import DefinitionError
+from stechnique.schema import Field
+
+__all__ = ["FileProblem", "ProcedureFileError", "load_procedure"]
+
+
+class ProcedureFileError(DefinitionError):
+    """A procedure data file is not valid; ``file_problems`` locates each problem.
+
+    ``problems`` (inherited) holds the same problems as text, so code that handles any
+    ``DefinitionError`` reads them the same way.
+    """
+
+    def __init__(self, file: str, problems: Sequence[FileProblem]) -> None:
+        self.file = file
+        self.file_problems = tuple(problems)
+        super().__init__(file, [str(problem) for problem in self.file_problems])
+
+
+def load_procedure(
+    path_or_text: str | os.PathLike[str], *, guards: Mapping[str, Guard] | None = None
+) -> Procedure:
+    """Load a procedure version from a TOML data file (a path) or from TOML text.
+
+    A ``Path`` (or any path-like), or a ``str`` of one line, is read as a file path; a ``str``
+    of several lines is the TOML text itself. Guard names in the file are resolved in
+    ``stechnique.GUARDS`` merged with ``guards`` (a partner's own rules, by name; they may not
+    reuse a built-in name). Raises ``ProcedureFileError`` listing every problem of the file.
+    """
+    file, text = _read(path_or_text)
+    library = _library(guards)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ProcedureFileError(file, [_syntax_problem(file, error)]) from None
+    checker = Checker(file, text, library)
+    check_document(document, checker)
+    if checker.problems:
+        raise ProcedureFileError(file, checker.problems)
+    try:
+        return _procedure(document, library)
+    except DefinitionError as error:
+        located = [FileProblem(file, "", None, problem) for problem in error.problems]
+        raise ProcedureFileError(file, located) from error
+
+
+def _read(source: str | os.PathLike[str]) -> tuple[str, str]:
+    if isinstance(source, str) and "\n" in source:
+        return "<text>", source
+    path = Path(source)
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        problem = FileProblem(str(path), "", None, f"not UTF-8 text ({error.reason})")
+        raise ProcedureFileError(str(path), [problem]) from None
+
+
+def _syntax_problem(file: str, error: tomllib.TOMLDecodeError) -> FileProblem:
+    found = re.search(r"at line (\d+)", str(error))
+    line = int(found.group(1)) if found else None
+    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+    return FileProblem(file, "", line, f"not valid TOML: {message}")
+
+
+def _library(extra: Mapping[str, Guard] | None) -> dict[str, Guard]:
+    from stechnique.workflows.guards import GUARDS
+
+    library = dict(GUARDS)
+    problems = []
+    for name, guard in (extra or {}).items():
+        if guard.name != name:
+            problems.append(f"guard given as {name!r} is named {guard.name!r}")
+        elif name in GUARDS and guard is not GUARDS[name]:
+            problems.append(f"guard {name!r} is built in; give your own rule another name")
+        else:
+            library[name] = guard
+    if problems:
+        raise DefinitionError("(guards given to load_procedure)", problems)
+    return library
+
+
+def _procedure(document: dict[str, Any], library: Mapping[str, Guard]) -> Procedure:
+    start = document["start"]
+    payloads = {name: _fields(fields) for name, fields in document.get("payloads", {}).items()}
+    transitions = [_transition(item, payloads) for item in document["transitions"]]
+    used = ids(start.get("guards", [])) + [g for t in transitions for g in t.guards]
+    names = document.get("guards", list(dict.fromkeys(used)))
+    return Procedure(
+        name=document["name"],
+        version=document["version"],
+        fr=document["fr"],
+        en=document["en"],
+        roles=[Role(id, role["fr"], role["en"]) for id, role in document["roles"].items()],
+        states=[_state(id, state) for id, state in document["states"].items()],
+        transitions=transitions,
+        facts=_fields(document.get("facts", {})),
+        start_roles=ids(start["roles"]),
+        start_guards=ids(start.get("guards", [])),
+        guards=[library[name] for name in names],
+        case_roles=[_case_role(id, role) for id, role in document.get("case_roles", {}).items()],
+        confidential=[_confidential(rule) for rule in document.get("confidential", [])],
+        source=document.get("source", ""),
+    )
+
+
+def _state(id: str, state: Mapping[str, Any]) -> State:
+    return State(
+        id,
+        state["fr"],
+        state["en"],
+        initial=state.get("initial", False),
+        terminal=state.get("terminal", False),
+    )
+
+
+def _case_role(id: str, role: Mapping[str, Any]) -> CaseRole:
+    return CaseRole(id, role["fact"], role["roles"], role.get("fr", ""), role.get("en", ""))
+
+
+def _fields(table: Mapping[str, Any]) -> tuple[Field, ...]:
+    return tuple(_field(name, spec) for name, spec in table.items())
+
+
+def _field(name: str, spec: Mapping[str, Any]) -> Field:
+    when = spec.get("required_when")
+    return Field(
+        name,
+        spec.get("kind", "text"),
+        required=spec.get("required", True),
+        options=spec.get("options", ()),
+        fields=_fields(spec.get("fields", {})),
+        minimum=spec.get("minimum"),
+        required_when=next(iter(when.items())) if when else None,
+        fr=spec.get("fr", ""),
+        en=spec.get("en", ""),
+    )
+
+
+def _transition(item: Mapping[str, Any], payloads: Mapping[str, tuple[Field, ...]]) -> Transition:
+    payload = item.get("payload", {})
+    when = item.get("when")
+    return Transition(
+        item["event"],
+        ids(item["from"]),
+        item["to"],
+        ids(item["roles"]),
+        guards=ids(item.get("guards", [])),
+        payload=payloads[payload] if isinstance(payload, str) else _fields(payload),
+        fr=item.get("fr", ""),
+        en=item.get("en", ""),
+        note=item.get("note", ""),
+        when=next(iter(when.items())) if when else None,
+    )
+
+
+def _confidential(rule: Mapping[str, Any]) -> ConfidentialField:
+    return ConfidentialField(
+        rule["event"],
+        rule["field"],
+        ids(rule["readers"]),
+        opens_to=ids(rule.get("opens_to", [])),
+        opens_at=rule.get("opens_at"),
+        fr=rule.get("fr", ""),
+        en=rule.get("en", ""),
+    )
