@@ -54,6 +54,11 @@ def _tuple(value: Iterable[Any] | str) -> tuple[Any, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def _items(value: Iterable[Any]) -> tuple[Any, ...]:
+    # A typed converter: mypy's attrs plugin cannot solve the type variable of ``tuple``.
+    return tuple(value)
+
+
 def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(dict(value).items()))
 
@@ -115,7 +120,7 @@ class Transition:
     target: str
     roles: tuple[str, ...] = attrs.field(converter=_tuple)
     guards: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    payload: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
+    payload: tuple[Field, ...] = attrs.field(default=(), converter=_items)
     fr: str = ""
     en: str = ""
     note: str = ""
@@ -246,18 +251,18 @@ class Procedure:
     version: str
     fr: str
     en: str
-    roles: tuple[Role, ...] = attrs.field(converter=tuple)
-    states: tuple[State, ...] = attrs.field(converter=tuple)
-    transitions: tuple[Transition, ...] = attrs.field(converter=tuple)
-    facts: tuple[Field, ...] = attrs.field(converter=tuple)
+    roles: tuple[Role, ...] = attrs.field(converter=_items)
+    states: tuple[State, ...] = attrs.field(converter=_items)
+    transitions: tuple[Transition, ...] = attrs.field(converter=_items)
+    facts: tuple[Field, ...] = attrs.field(converter=_items)
     start_roles: tuple[str, ...] = attrs.field(converter=_tuple)
     start_guards: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    guards: tuple[Guard, ...] = attrs.field(default=(), converter=tuple)
-    case_roles: tuple[CaseRole, ...] = attrs.field(default=(), converter=tuple)
-    confidential: tuple[ConfidentialField, ...] = attrs.field(default=(), converter=tuple)
+    guards: tuple[Guard, ...] = attrs.field(default=(), converter=_items)
+    case_roles: tuple[CaseRole, ...] = attrs.field(default=(), converter=_items)
+    confidential: tuple[ConfidentialField, ...] = attrs.field(default=(), converter=_items)
     source: str = ""
     invariants: tuple[Invariant, ...] = attrs.field(
-        default=(), converter=tuple, metadata=_NOT_CANONICAL
+        default=(), converter=_items, metadata=_NOT_CANONICAL
     )
     _tables: _Tables = attrs.field(init=False, eq=False, repr=False, metadata=_NOT_CANONICAL)
 
