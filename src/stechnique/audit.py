@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from stechnique.definition import Procedure
+from stechnique.migration import MIGRATE, replay_problems
 from stechnique.records import GENESIS_HASH, Case, Record, record_hash
 from stechnique.registry import Registry
 from stechnique.storage.base import Storage
@@ -123,6 +124,13 @@ class Replay:
             self._violation(
                 record.seq, f"source {record.source!r} but the case was in {self.state!r}"
             )
+        if record.event == MIGRATE:
+            for problem in replay_problems(
+                self.registry, self.last, self.state, self.facts, record
+            ):
+                self._violation(record.seq, problem)
+            self.facts = dict(record.payload.get("facts") or {})
+            return
         transition = procedure.transition(self.state or "", record.event, record.payload)
         if transition is None:
             self._violation(record.seq, f"{record.event!r} is not allowed from {self.state!r}")

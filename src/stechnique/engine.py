@@ -29,6 +29,7 @@ from stechnique.errors import (
     UnknownCase,
 )
 from stechnique.explanation import Explanation, reasons
+from stechnique.migration import MigrationPlan, plan_migration
 from stechnique.records import GENESIS_HASH, Actor, Case, Record, seal
 from stechnique.registry import Registry
 from stechnique.schema import validate
@@ -185,6 +186,32 @@ class Engine:
                     return done
             raise
         return after
+
+    def migrate(
+        self,
+        case_id: str,
+        to_version: str,
+        *,
+        actor: Actor,
+        facts: Mapping[str, Any] | None = None,
+        reason: str,
+        dry_run: bool = False,
+    ) -> MigrationPlan:
+        """Move an open case to ``to_version`` as declared by that version's migration.
+
+        Appends one ``migrate`` record (earlier records stay as written) and returns what was
+        done; with ``dry_run`` checks everything and returns what would be done, writing
+        nothing. Refusals: ``MigrationRefused``, ``PermissionDenied``, ``InvalidData``.
+        """
+        case, procedure = self._load(case_id)
+        plan = plan_migration(
+            self.registry, self._reader, case, procedure, to_version,
+            actor=actor, facts=facts, reason=reason, now=self._now(),
+        )  # fmt: skip
+        if dry_run:
+            return plan
+        self.storage.append(plan.case, plan.record)
+        return attrs.evolve(plan, applied=True)
 
     # -- queries --------------------------------------------------------------------------
 

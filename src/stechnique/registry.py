@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from stechnique.definition import Procedure
 from stechnique.errors import DefinitionError, UnknownProcedure
+from stechnique.migration import Migration
 
 __all__ = ["Registry"]
 
@@ -27,14 +28,19 @@ def version_order(version: str) -> tuple[tuple[int, str], ...]:
 
 
 class Registry:
-    """Procedure versions by name and version, and by fingerprint."""
+    """Procedure versions by name and version, and by fingerprint; migrations between them."""
 
-    def __init__(self, procedures: tuple[Procedure, ...] = ()) -> None:
+    def __init__(
+        self, procedures: Iterable[Procedure] = (), migrations: Iterable[Migration] = ()
+    ) -> None:
         self._lock = threading.Lock()
         self._by_key: dict[tuple[str, str], Procedure] = {}
         self._by_fingerprint: dict[str, Procedure] = {}
+        self._migrations: dict[tuple[str, str, str], Migration] = {}
         for procedure in procedures:
             self.register(procedure)
+        for migration in migrations:
+            self.register_migration(migration)
 
     def register(self, procedure: Procedure) -> Procedure:
         """Add a procedure version; refuse a different definition under a published key."""
@@ -52,6 +58,23 @@ class Registry:
             self._by_key[key] = procedure
             self._by_fingerprint[procedure.fingerprint] = procedure
         return procedure
+
+    def register_migration(self, migration: Migration) -> Migration:
+        """Add a migration between two registered versions, checked against both."""
+        old = self.get(migration.name, migration.from_version)
+        new = self.get(migration.name, migration.to_version)
+        problems = migration.problems(old, new)
+        if problems:
+            raise DefinitionError(migration.key, problems)
+        with self._lock:
+            self._migrations[(migration.name, migration.from_version, migration.to_version)] = (
+                migration
+            )
+        return migration
+
+    def migration(self, name: str, from_version: str, to_version: str) -> Migration | None:
+        """The migration declared from ``from_version`` to ``to_version`` of ``name``, if any."""
+        return self._migrations.get((name, from_version, to_version))
 
     def get(self, name: str, version: str | None = None) -> Procedure:
         """The procedure ``name`` at ``version`` (the latest when ``version`` is None)."""

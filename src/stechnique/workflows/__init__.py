@@ -6,6 +6,8 @@ published version is never edited: a change is a new version in a new module.
 
 from __future__ import annotations
 
+from stechnique.definition import Procedure
+from stechnique.migration import Migration
 from stechnique.registry import Registry
 
 __all__ = ["default_registry"]
@@ -13,9 +15,24 @@ __all__ = ["default_registry"]
 
 def default_registry() -> Registry:
     """A new registry holding every published procedure version."""
-    return Registry(_published())
+    return Registry(_published(), _migrations())
 
 
-def _published() -> tuple[()]:
-    # The published versions are added here as their modules land.
-    return ()
+def _published() -> tuple[Procedure, ...]:
+    from stechnique.workflows import (
+        convention_pluripartenariale_2013,
+        soutien_technique_renforce_2015_2017,
+        soutien_technique_renforce_2019,
+    )
+
+    return (
+        soutien_technique_renforce_2015_2017.PROCEDURE,
+        soutien_technique_renforce_2019.PROCEDURE,
+        convention_pluripartenariale_2013.PROCEDURE,
+    )
+
+
+def _migrations() -> tuple[Migration, ...]:
+    from stechnique.workflows import soutien_technique_renforce_2019
+
+    return (soutien_technique_renforce_2019.MIGRATION,)

@@ -53,6 +53,13 @@ def _refused_by_a_funder(context: GuardContext) -> bool:
     )
 
 
+def _no_funder_refused(context: GuardContext) -> bool:
+    return not any(
+        record.event == _rules.DECISION and record.payload.get("decision") == "refuse"
+        for record in context.history()
+    )
+
+
 def _confidentiality_acknowledged(context: GuardContext) -> bool:
     return _rules.acknowledged_by(context.history(), context.actor.id)
 
@@ -162,6 +169,12 @@ _ALL = (
         _refused_by_a_funder,
     ),
     Guard(
+        "no_funder_refused",
+        "Aucun financeur n'a refusé la demande au cours du dossier",
+        "No funder has refused the request at any point of the case",
+        _no_funder_refused,
+    ),
+    Guard(
         "confidentiality_acknowledged",
         "Règles de confidentialité reconnues par l'intervenant avant le début de son travail "
         "dans la structure",
@@ -182,6 +195,7 @@ _ALL = (
         "The plan's collective action brings several structures together: another structure "
         "still taking part names the same group",
         _collective_has_peers,
+        reads_other_cases=True,
     ),
     Guard(
         "impact_measured",
