@@ -34,9 +34,11 @@ from stechnique.errors import (
     UnknownProcedure,
 )
 from stechnique.explanation import Explanation, Reason
+from stechnique.migration import Migration, MigrationPlan
 from stechnique.records import Actor, Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field
+from stechnique.timeline import timeline
 from stechnique.visibility import is_redacted
 from stechnique.workflows import default_registry
 from stechnique.workflows.guards import GUARDS
@@ -65,6 +67,8 @@ __all__ = [
     "InvalidData",
     "InvalidEvent",
     "Invariant",
+    "Migration",
+    "MigrationPlan",
     "MigrationRefused",
     "PermissionDenied",
     "Procedure",
@@ -84,5 +88,6 @@ __all__ = [
     "audit",
     "default_registry",
     "is_redacted",
+    "timeline",
     "utc_now",
 ]
