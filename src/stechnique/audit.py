@@ -1,125 +1,282 @@
 """Audit of stored histories: does what the store holds still prove itself?
 
-``audit`` streams every record by ``(case_id, seq)`` and checks, case by case: the hash chain,
-contiguous seq from 1, record 1 a ``start`` into the initial state, every later step a legal
-transition from its source state for the actor's roles under the record's pinned procedure
-version, the fingerprint known, and the stored case equal to the one the history replays to.
-Memory stays proportional to one case, not to the store.
+``audit`` streams every record by ``(case_id, seq)`` and replays each case against the procedure
+version each record is pinned to. For every record it checks:
+
+* the **chain**: contiguous seq from 1, ``prev_hash`` equal to the previous record's hash, the
+  record's own hash matching its content;
+* the **pinned version**: the fingerprint is registered, under the record's name and version,
+  and only a ``migrate`` record changes the version of a case;
+* the **step**: record 1 is a ``start`` into the initial state by an actor holding a start role,
+  with facts the procedure accepts; every later record is a transition declared from the state
+  the case was in, to its declared target, fired by an actor holding one of its roles (case
+  roles resolved from the replayed facts), with a payload its schema accepts; a ``migrate``
+  record follows a declared migration;
+* the **guards**, re-judged as they stood when the record was written: the history before it,
+  its payload, its actor, ``now`` = its time, the facts as replayed. Guards that read other
+  cases (``Guard.reads_other_cases``, e.g. ``collective_has_peers``) cannot be re-judged from
+  one history: they are skipped and named in ``AuditReport.unjudged_guards``;
+* the **case row** equals the case the history replays to (state, seq, head, version,
+  fingerprint, facts, creation and update times), and no case row lacks a history.
+
+Memory follows the longest case, not the store: one case's records are held at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from itertools import groupby
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
 
-from stechnique.definition import Procedure
+from stechnique._histories import HistoryFilter, case_at, facts_after, histories, link_problems
+from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore
+from stechnique.errors import InvalidData
 from stechnique.migration import MIGRATE, replay_problems
-from stechnique.records import GENESIS_HASH, Case, Record, record_hash
+from stechnique.records import GENESIS_HASH, Case, Record
 from stechnique.registry import Registry
+from stechnique.schema import Field, validate
 from stechnique.storage.base import Storage
+from stechnique.storage.memory import MemoryStorage
 
-__all__ = ["AuditReport", "Replay", "Violation", "audit"]
+__all__ = ["CODES", "AuditReport", "Replay", "Violation", "audit"]
+
+#: What each ``Violation.code`` means.
+CODES: dict[str, str] = {
+    "seq": "a record is missing, repeated or out of order",
+    "chain": "prev_hash is not the hash of the record before",
+    "hash": "the record's content does not match its hash",
+    "fingerprint": "the pinned procedure version is unknown or changed without a migration",
+    "start": "record 1 is not a proper start",
+    "step": "the event is not a legal transition from the state the case was in",
+    "role": "the actor held no role allowed to fire the event",
+    "payload": "facts or payload the procedure does not accept",
+    "guard": "a guard did not hold when the event fired",
+    "case": "the case row disagrees with its history, or one exists without the other",
+}
 
 
 @attrs.frozen
 class Violation:
-    """One thing wrong in a stored history: which case, at which seq (None: the case row)."""
+    """One thing wrong in a stored history.
+
+    ``seq`` is the record concerned (for a missing record, the first missing seq; for a case
+    row that disagrees with its history, the last seq of that history); ``None`` only for a
+    case row with no history at all. ``code`` is one of ``CODES``.
+    """
 
     case_id: str
     seq: int | None
     message: str
+    code: str = "step"
 
     def __str__(self) -> str:
         at = f" seq {self.seq}" if self.seq is not None else ""
-        return f"{self.case_id}{at}: {self.message}"
+        return f"{self.case_id}{at}: [{self.code}] {self.message}"
 
 
 @attrs.frozen
 class AuditReport:
-    """The outcome of an audit: ``ok`` when no violation was found."""
+    """The outcome of an audit: ``ok`` when no violation was found.
+
+    ``seconds`` is the wall time the audit took; ``unjudged_guards`` names the guards met in
+    the audited records that could not be re-judged from one history (they read other cases).
+    """
 
     ok: bool
     cases_checked: int
     records_checked: int
     violations: tuple[Violation, ...]
+    seconds: float = 0.0
+    unjudged_guards: tuple[str, ...] = ()
+
+    @property
+    def records_per_second(self) -> float:
+        """Audit throughput (0 when nothing was timed)."""
+        return self.records_checked / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        """A few lines for people: verdict, counts, throughput, every violation."""
+        verdict = "ok" if self.ok else f"{len(self.violations)} violation(s)"
+        lines = [
+            f"audit {verdict}: {self.cases_checked} cases, {self.records_checked} records "
+            f"in {self.seconds:.3f} s ({self.records_per_second:,.0f} records/s)"
+        ]
+        if self.unjudged_guards:
+            names = ", ".join(self.unjudged_guards)
+            lines.append(f"not re-judged (they read other cases): {names}")
+        lines += [f"  {violation}" for violation in self.violations]
+        return "\n".join(lines)
 
 
 def audit(
-    storage: Storage, registry: Registry | None = None, case_id: str | None = None
+    storage: Storage,
+    registry: Registry | None = None,
+    case_id: str | None = None,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    since: datetime | None = None,
 ) -> AuditReport:
-    """Audit every history in ``storage`` (or only ``case_id``) against ``registry``."""
+    """Audit the histories in ``storage`` against ``registry`` (default: published procedures).
+
+    All cases, or one (``case_id``), or the cases having records pinned to procedure ``name``
+    (and ``version``). With ``since`` (an aware datetime) only records written at or after it
+    are checked and counted; earlier records are still read, to rebuild the state, facts and
+    chain head the later ones are judged against, and the case row is checked only for cases
+    having such records. A full audit also finds case rows that have no history.
+    """
+    if since is not None and since.tzinfo is None:
+        raise ValueError(f"since={since!r} is naive; give an aware datetime (UTC)")
     if registry is None:
         from stechnique.workflows import default_registry
 
         registry = default_registry()
-    violations: list[Violation] = []
-    seen: set[str] = set()
-    records = 0
-    for one_id, group in groupby(storage.iter_records(case_id), key=lambda record: record.case_id):
-        replay = Replay(one_id, registry)
-        for record in group:
-            replay.feed(record)
-        replay.compare(storage.get(one_id))
-        violations += replay.violations
-        records += replay.records
-        seen.add(one_id)
-    violations += _cases_without_history(storage, seen, case_id)
-    return AuditReport(not violations, len(seen), records, tuple(violations))
+    began = time.perf_counter()
+    tally = _Tally()
+    store = ReadOnlyStore(storage)
+    for records in histories(storage, HistoryFilter(case_id, name, version)):
+        if since is not None and all(record.at < since for record in records):
+            continue
+        replay = Replay(records[0].case_id, registry, store)
+        for record in records:
+            replay.feed(record, check=since is None or record.at >= since)
+        case = storage.get(replay.case_id)
+        replay.compare(case)
+        tally.add(replay, case is not None)
+    if case_id is not None and tally.cases == 0 and storage.get(case_id) is not None:
+        tally.violations.append(Violation(case_id, None, "case row has no history", "case"))
+    elif case_id is None and name is None and since is None:
+        tally.violations += _rows_without_history(storage, tally.rows_with_history)
+    return tally.report(time.perf_counter() - began)
 
 
-def _cases_without_history(
-    storage: Storage, seen: set[str], case_id: str | None
-) -> list[Violation]:
-    if case_id is not None:
-        stored = storage.get(case_id)
-        cases: Iterable[Case] = [stored] if stored is not None else []
+@attrs.define
+class _Tally:
+    cases: int = 0
+    records: int = 0
+    rows_with_history: int = 0
+    violations: list[Violation] = attrs.Factory(list)
+    unjudged: set[str] = attrs.Factory(set)
+
+    def add(self, replay: Replay, has_row: bool) -> None:
+        self.cases += 1
+        self.records += replay.records
+        self.rows_with_history += has_row
+        self.violations += replay.violations
+        self.unjudged |= replay.unjudged
+
+    def report(self, seconds: float) -> AuditReport:
+        return AuditReport(
+            not self.violations,
+            self.cases,
+            self.records,
+            tuple(self.violations),
+            seconds,
+            tuple(sorted(self.unjudged)),
+        )
+
+
+def _case_ids(storage: Storage) -> Iterator[str]:
+    # ``iter_case_ids`` is an optional capability: a store that streams its case ids keeps this
+    # pass in constant memory; otherwise ``cases()`` is read whole.
+    stream = getattr(storage, "iter_case_ids", None)
+    if callable(stream):
+        yield from stream()
     else:
-        cases = storage.cases()
-    return [Violation(c.id, None, "case row has no history") for c in cases if c.id not in seen]
+        yield from (case.id for case in storage.cases())
+
+
+def _rows_without_history(storage: Storage, rows_with_history: int) -> list[Violation]:
+    """Case rows no history leads to: counted first, looked for only when the count differs."""
+    if sum(1 for _ in _case_ids(storage)) == rows_with_history:
+        return []
+    return [
+        Violation(one, None, "case row has no history", "case")
+        for one in _case_ids(storage)
+        if not storage.records(one)
+    ]
+
+
+_CASE_FIELDS = (
+    "state",
+    "head",
+    "name",
+    "version",
+    "fingerprint",
+    "facts",
+    "created_at",
+    "updated_at",
+)
 
 
 class Replay:
-    """Replays one case's records in order, collecting every violation it meets."""
+    """Replays one case's records in order, collecting every violation it meets.
 
-    def __init__(self, case_id: str, registry: Registry) -> None:
+    ``store`` is what re-judged guards may read (an empty store when not given).
+    """
+
+    def __init__(
+        self, case_id: str, registry: Registry, store: ReadOnlyStore | None = None
+    ) -> None:
         self.case_id = case_id
         self.registry = registry
+        self.store = store if store is not None else ReadOnlyStore(MemoryStorage())
         self.violations: list[Violation] = []
+        self.unjudged: set[str] = set()
         self.records = 0
         self.state: str | None = None
         self.facts: dict[str, Any] = {}
         self.head = GENESIS_HASH
         self.last: Record | None = None
+        self.history: list[Record] = []
 
-    def _violation(self, seq: int | None, message: str) -> None:
-        self.violations.append(Violation(self.case_id, seq, message))
+    def _violation(self, seq: int | None, message: str, code: str = "step") -> None:
+        self.violations.append(Violation(self.case_id, seq, message, code))
 
-    def feed(self, record: Record) -> None:
-        """Check one record against the replay so far, then advance the replay."""
-        self.records += 1
-        expected_seq = self.last.seq + 1 if self.last is not None else 1
-        if record.seq != expected_seq:
-            self._violation(record.seq, f"seq {record.seq} where {expected_seq} was expected")
-        if record.prev_hash != self.head:
-            self._violation(record.seq, "prev_hash does not match the previous record's hash")
-        if record_hash(record.body()) != record.hash:
-            self._violation(record.seq, "hash does not match the record's content")
-        procedure = self.registry.by_fingerprint(record.fingerprint)
-        if procedure is None:
-            self._violation(record.seq, f"unknown procedure fingerprint {record.fingerprint[:12]}")
-        else:
-            self._check_step(record, procedure)
+    def feed(self, record: Record, *, check: bool = True) -> None:
+        """Check one record against the replay so far (unless ``check`` is false), then advance.
+
+        Unchecked records still move the replay on: state, facts, chain head and history.
+        """
+        if check:
+            self.records += 1
+            expected = self.last.seq + 1 if self.last is not None else 1
+            for code, seq, message in link_problems(record, expected, self.head):
+                self._violation(seq, message, code)
+            procedure = self.registry.by_fingerprint(record.fingerprint)
+            if procedure is None:
+                self._violation(
+                    record.seq,
+                    f"unknown procedure fingerprint {record.fingerprint[:12]} "
+                    f"(record says {record.name}@{record.version})",
+                    "fingerprint",
+                )
+            else:
+                self._check_step(record, procedure)
+        self.facts = facts_after(record, self.facts)
         self.state, self.head, self.last = record.target, record.hash, record
+        self.history.append(record)
 
     def _check_step(self, record: Record, procedure: Procedure) -> None:
         if (procedure.name, procedure.version) != (record.name, record.version):
-            self._violation(record.seq, "fingerprint belongs to another procedure version")
+            self._violation(
+                record.seq,
+                f"fingerprint belongs to {procedure.key}, not {record.name}@{record.version}",
+                "fingerprint",
+            )
         if self.last is None:
             self._check_start(record, procedure)
             return
+        if record.event != MIGRATE and record.fingerprint != self.last.fingerprint:
+            self._violation(
+                record.seq,
+                f"pinned to {record.name}@{record.version} while the case ran under "
+                f"{self.last.name}@{self.last.version}, with no migration between",
+                "fingerprint",
+            )
         if record.source != self.state:
             self._violation(
                 record.seq, f"source {record.source!r} but the case was in {self.state!r}"
@@ -129,50 +286,141 @@ class Replay:
                 self.registry, self.last, self.state, self.facts, record
             ):
                 self._violation(record.seq, problem)
-            self.facts = dict(record.payload.get("facts") or {})
+            self._check_data(record, procedure.facts, record.payload.get("facts"), "facts")
+            self._check_migration_guards(record)
             return
+        self._check_transition(record, procedure)
+
+    def _check_transition(self, record: Record, procedure: Procedure) -> None:
         transition = procedure.transition(self.state or "", record.event, record.payload)
         if transition is None:
             self._violation(record.seq, f"{record.event!r} is not allowed from {self.state!r}")
-        elif transition.target != record.target:
+            return
+        if transition.target != record.target:
             self._violation(
                 record.seq,
                 f"{record.event!r} leads to {transition.target!r}, not {record.target!r}",
             )
-        elif not record.actor.has_any(procedure.allowed_roles(transition.roles, self.facts)):
+        if not record.actor.has_any(procedure.allowed_roles(transition.roles, self.facts)):
             self._violation(
                 record.seq,
                 f"actor {record.actor.id!r} had no role allowed to fire {record.event!r}",
+                "role",
             )
+        self._check_data(record, transition.payload, record.payload, f"payload of {record.event}")
+        guards = [procedure.guard(name) for name in transition.guards]
+        self._check_guards(record, procedure, guards, self._case_before(), record.payload)
+
+    def _check_migration_guards(self, record: Record) -> None:
+        last = self.last
+        old = self.registry.by_fingerprint(last.fingerprint) if last is not None else None
+        if last is None or old is None:
+            return
+        migration = self.registry.migration(last.name, last.version, record.version)
+        if migration is not None:
+            # The engine judges migration guards on the old version, without a payload.
+            self._check_guards(record, old, migration.guards, self._case_before(), {})
 
     def _check_start(self, record: Record, procedure: Procedure) -> None:
         if record.event != "start" or record.source is not None:
-            self._violation(record.seq, f"record 1 is {record.event!r}, not 'start'")
+            self._violation(record.seq, f"record 1 is {record.event!r}, not 'start'", "start")
         if record.target != procedure.initial.id:
             self._violation(
-                record.seq, f"starts in {record.target!r}, not {procedure.initial.id!r}"
+                record.seq, f"starts in {record.target!r}, not {procedure.initial.id!r}", "start"
             )
-        self.facts = dict(record.payload)
-        allowed = procedure.allowed_roles(procedure.start_roles, self.facts)
+        allowed = procedure.allowed_roles(procedure.start_roles, record.payload)
         if not record.actor.has_any(allowed):
-            self._violation(record.seq, f"actor {record.actor.id!r} had no role allowed to start")
+            self._violation(
+                record.seq, f"actor {record.actor.id!r} had no role allowed to start", "role"
+            )
+        self._check_data(record, procedure.facts, record.payload, "facts")
+        guards = [procedure.guard(name) for name in procedure.start_guards]
+        self._check_guards(record, procedure, guards, None, record.payload)
+
+    def _check_data(self, record: Record, schema: Sequence[Field], data: Any, what: str) -> None:
+        try:
+            clean = validate(schema, data, what)
+        except InvalidData as error:
+            self._violation(record.seq, str(error), "payload")
+            return
+        if clean != data:
+            self._violation(record.seq, f"{what} not in the form the engine writes", "payload")
+
+    def _check_guards(
+        self,
+        record: Record,
+        procedure: Procedure,
+        guards: Iterable[Guard],
+        case: Case | None,
+        payload: Mapping[str, Any],
+    ) -> None:
+        """Re-judge ``guards`` as the engine did when ``record`` was written."""
+        facts = self.facts if case is not None else record.payload
+        context = GuardContext(
+            procedure, case, facts, record.actor, record.event, payload, record.at,
+            self.store, history=self.history,
+        )  # fmt: skip
+        for guard in guards:
+            name = guard.name
+            if guard.reads_other_cases:
+                self.unjudged.add(name)
+                continue
+            try:
+                held = guard.check(context)
+            except Exception as error:  # a guard meeting tampered data must not stop the audit
+                self._violation(record.seq, f"guard {name!r} could not be judged: {error}", "guard")
+                continue
+            if not held:
+                self._violation(
+                    record.seq,
+                    f"guard {name!r} did not hold when {record.event!r} fired: {guard.en}",
+                    "guard",
+                )
+
+    def _case_before(self) -> Case | None:
+        """The case row as it stood before the record being checked."""
+        if self.last is None or not self.history:
+            return None
+        return case_at(self.history[0].at, self.last, self.facts)
 
     def compare(self, case: Case | None) -> None:
         """Check the stored case row against the replayed history."""
         last = self.last
-        if case is None or last is None:
-            self._violation(None, "history has no case row")
+        if last is None:
+            if case is not None:
+                self._violation(None, "case row has no history", "case")
             return
-        replayed = {
-            "state": last.target,
-            "seq": last.seq,
-            "head": last.hash,
-            "version": last.version,
-            "fingerprint": last.fingerprint,
-            "name": last.name,
-        }
-        for name, value in replayed.items():
-            if getattr(case, name) != value:
-                self._violation(
-                    None, f"stored {name} {getattr(case, name)!r} but history gives {value!r}"
-                )
+        if case is None:
+            self._violation(last.seq, "history has no case row", "case")
+            return
+        if case.seq != last.seq:
+            self._compare_seq(case.seq, last.seq)
+            return
+        replayed = case_at(self.history[0].at, last, self.facts)
+        for field in _CASE_FIELDS:
+            self._compare_field(field, getattr(case, field), getattr(replayed, field), last.seq)
+
+    def _compare_seq(self, stored: int, replayed: int) -> None:
+        if stored > replayed:
+            missing = replayed + 1
+            gone = f"record {missing}" if stored == missing else f"records {missing} to {stored}"
+            self._violation(
+                missing,
+                f"{gone} missing: the case row is at seq {stored} but the history ends at "
+                f"seq {replayed}",
+                "seq",
+            )
+        else:
+            self._violation(
+                stored + 1,
+                f"case row: stored seq {stored} but the history goes on to seq {replayed}",
+                "case",
+            )
+
+    def _compare_field(self, field: str, stored: Any, replayed: Any, seq: int) -> None:
+        if stored != replayed:
+            self._violation(
+                seq,
+                f"case row: stored {field} {stored!r} but the history gives {replayed!r}",
+                "case",
+            )

@@ -1,0 +1,130 @@
+"""Reading stored histories one case at a time: the stream shared by audit, export, checkpoints.
+
+Every reader here walks ``Storage.iter_records`` (ordered by ``(case_id, seq)``) and holds one
+case's records at a time, so memory follows the longest case, not the size of the store. The
+checks of one link of a hash chain, and the case row a history replays to, live here too:
+audit, import and checkpoints must agree on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from itertools import groupby
+from operator import attrgetter
+from typing import Any
+
+import attrs
+
+from stechnique.records import GENESIS_HASH, Case, Record, record_hash
+from stechnique.storage.base import Storage
+
+__all__ = [
+    "HistoryFilter",
+    "case_at",
+    "case_from_history",
+    "facts_after",
+    "histories",
+    "link_problems",
+]
+
+
+@attrs.frozen
+class HistoryFilter:
+    """Which histories to read: one case, one procedure (name, optionally version), or all.
+
+    A procedure filter selects the cases having at least one record pinned to that procedure
+    (and version), judged on the records rather than on the case row, which is only a cache:
+    a migrated case belongs to both versions it ran under.
+    """
+
+    case_id: str | None = None
+    name: str | None = None
+    version: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.version is not None and self.name is None:
+            raise ValueError(f"a version filter ({self.version!r}) needs a procedure name too")
+
+    def selects(self, records: Sequence[Record]) -> bool:
+        """Whether a case with these records is selected."""
+        if self.name is None:
+            return True
+        return any(
+            record.name == self.name and self.version in (None, record.version)
+            for record in records
+        )
+
+
+def histories(storage: Storage, selection: HistoryFilter | None = None) -> Iterator[list[Record]]:
+    """Every selected case's records, one case at a time, in the store's ``case_id`` order."""
+    selection = selection or HistoryFilter()
+    stream = storage.iter_records(selection.case_id)
+    try:
+        for _, group in groupby(stream, key=attrgetter("case_id")):
+            records = list(group)
+            if selection.selects(records):
+                yield records
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
+def link_problems(record: Record, expected_seq: int, head: str) -> list[tuple[str, int, str]]:
+    """What is wrong with ``record`` as the link after ``head`` at ``expected_seq``.
+
+    Each problem is ``(code, seq, message)``: ``seq`` for a gap or a repeated seq, ``chain``
+    when ``prev_hash`` is not the previous record's hash, ``hash`` when the record's content
+    does not match its own hash. A gap is reported at the first missing seq.
+    """
+    problems: list[tuple[str, int, str]] = []
+    if record.seq > expected_seq:
+        missing = (
+            f"record {expected_seq} is missing"
+            if record.seq == expected_seq + 1
+            else f"records {expected_seq} to {record.seq - 1} are missing"
+        )
+        problems.append(("seq", expected_seq, f"{missing} (next stored record is {record.seq})"))
+    elif record.seq < expected_seq:
+        problems.append(("seq", record.seq, f"seq {record.seq} comes after seq {expected_seq - 1}"))
+    if record.prev_hash != head:
+        before = "the genesis hash" if head == GENESIS_HASH else "the previous record's hash"
+        problems.append(("chain", record.seq, f"prev_hash does not match {before}"))
+    if record_hash(record.body()) != record.hash:
+        problems.append(("hash", record.seq, "hash does not match the record's content"))
+    return problems
+
+
+def facts_after(record: Record, facts: dict[str, Any]) -> dict[str, Any]:
+    """The case's facts once ``record`` is applied: set by ``start``, replaced by ``migrate``."""
+    if record.event == "start":
+        return dict(record.payload)
+    if record.event == "migrate" and isinstance(record.payload.get("facts"), dict):
+        return dict(record.payload["facts"])
+    return facts
+
+
+def case_from_history(records: Sequence[Record]) -> Case:
+    """The case row a (non-empty) history replays to, as the engine writes it."""
+    facts: dict[str, Any] = {}
+    for record in records:
+        facts = facts_after(record, facts)
+    first, last = records[0], records[-1]
+    return case_at(first.at, last, facts)
+
+
+def case_at(created_at: datetime, last: Record, facts: dict[str, Any]) -> Case:
+    """The case row right after ``last``, for a case opened at ``created_at`` with ``facts``."""
+    return Case(
+        last.case_id,
+        last.name,
+        last.version,
+        last.fingerprint,
+        last.target,
+        last.seq,
+        facts,
+        created_at,
+        last.at,
+        last.hash,
+    )
