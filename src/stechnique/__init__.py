@@ -14,6 +14,7 @@ from stechnique.definition import (
     State,
     Transition,
 )
+from stechnique.diagram import dot, mermaid
 from stechnique.engine import Clock, Engine, utc_now
 from stechnique.errors import (
     ConcurrencyConflict,
@@ -34,6 +35,7 @@ from stechnique.errors import (
     UnknownProcedure,
 )
 from stechnique.explanation import Explanation, Reason
+from stechnique.loader import FileProblem, ProcedureFileError, load_procedure
 from stechnique.migration import Migration, MigrationPlan
 from stechnique.records import Actor, Case, Record
 from stechnique.registry import Registry
@@ -59,6 +61,7 @@ __all__ = [
     "FailedGuard",
     "Field",
     "FieldProblem",
+    "FileProblem",
     "Guard",
     "GuardContext",
     "GuardFailed",
@@ -72,6 +75,7 @@ __all__ = [
     "MigrationRefused",
     "PermissionDenied",
     "Procedure",
+    "ProcedureFileError",
     "ReadOnlyStore",
     "Reason",
     "Record",
@@ -87,7 +91,10 @@ __all__ = [
     "Violation",
     "audit",
     "default_registry",
+    "dot",
     "is_redacted",
+    "load_procedure",
+    "mermaid",
     "timeline",
     "utc_now",
 ]

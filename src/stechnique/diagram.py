@@ -1,0 +1,301 @@
+"""Diagrams and documentation pages generated from a procedure definition, never drawn by hand.
+
+``mermaid`` gives a Mermaid ``stateDiagram-v2``, ``dot`` a Graphviz digraph: states with their
+French labels, one arrow per transition and source state (labelled with the event, the payload
+value that picks it, and its guards), the start arrow with the roles that may start, terminal
+states marked. Given ``path`` (a case's records), both highlight the states the case went
+through, its current state, and the transitions it took with how many times.
+
+``procedure_page`` renders the Markdown page of a procedure version: its tables (roles, facts,
+states, transitions, guards, confidentiality) and its Mermaid diagram.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from stechnique.definition import ANY_ACTIVE, Procedure, Transition
+from stechnique.records import Record
+from stechnique.schema import Field
+
+__all__ = ["dot", "mermaid", "procedure_page"]
+
+
+@attrs.frozen
+class _Edge:
+    source: str
+    target: str
+    label: str
+    taken: int
+
+
+@attrs.frozen
+class _Path:
+    """What a case's records say about the diagram: states reached, edges taken, where it is."""
+
+    visited: frozenset[str]
+    current: str | None
+    taken: Counter[tuple[int, str]]
+
+
+def _label(transition: Transition) -> str:
+    text = transition.event
+    if transition.when is not None:
+        text += f" = {transition.when[1]}"
+    if transition.guards:
+        text += f" [{', '.join(transition.guards)}]"
+    return text
+
+
+def _walk(procedure: Procedure, records: Sequence[Record] | None) -> _Path:
+    index = {id(t): i for i, t in enumerate(procedure.transitions)}
+    mine = [
+        r
+        for r in records or ()
+        if (r.name, r.version) == (procedure.name, procedure.version)
+        and r.target in {s.id for s in procedure.states}
+    ]
+    taken: Counter[tuple[int, str]] = Counter()
+    for record in mine:
+        if record.source is None:
+            continue
+        transition = procedure.transition(record.source, record.event, record.payload)
+        if transition is not None and transition.target == record.target:
+            taken[(index[id(transition)], record.source)] += 1
+    return _Path(frozenset(r.target for r in mine), mine[-1].target if mine else None, taken)
+
+
+def _edges(procedure: Procedure, path: _Path) -> list[_Edge]:
+    return [
+        _Edge(source, t.target, _label(t), path.taken[(i, source)])
+        for i, t in enumerate(procedure.transitions)
+        for source in procedure.sources_of(t)
+    ]
+
+
+def _taken(count: int) -> str:
+    return "" if not count else (" ✔" if count == 1 else f" ✔×{count}")
+
+
+# -- Mermaid --------------------------------------------------------------------------------
+
+
+def _mermaid_id(state: str) -> str:
+    return re.sub(r"\W", "_", state)
+
+
+def _mermaid_text(text: str) -> str:
+    # Mermaid ends a label at ':' or ';' and a state description at '"'.
+    return text.replace('"', "'").replace(":", " -").replace(";", ",")
+
+
+def mermaid(procedure: Procedure, path: Sequence[Record] | None = None) -> str:
+    """The procedure as a Mermaid ``stateDiagram-v2`` (highlighting a case's ``path``)."""
+    walked = _walk(procedure, path)
+    lines = [
+        "---",
+        f"title: {_mermaid_text(procedure.fr)} ({procedure.key})",
+        "---",
+        "stateDiagram-v2",
+    ]
+    for state in procedure.states:
+        lines.append(f'    state "{_mermaid_text(state.fr)}" as {_mermaid_id(state.id)}')
+    start = f"start [{', '.join(procedure.start_guards)}]" if procedure.start_guards else "start"
+    lines.append(f"    [*] --> {_mermaid_id(procedure.initial.id)} : {_mermaid_text(start)}")
+    for edge in _edges(procedure, walked):
+        label = _mermaid_text(edge.label + _taken(edge.taken))
+        lines.append(f"    {_mermaid_id(edge.source)} --> {_mermaid_id(edge.target)} : {label}")
+    terminal = [_mermaid_id(s.id) for s in procedure.states if s.terminal]
+    lines += [f"    {state} --> [*]" for state in terminal]
+    lines += [
+        "    classDef terminal stroke-width:3px,font-weight:bold",
+        f"    class {', '.join(terminal)} terminal",
+    ]
+    visited = [_mermaid_id(s.id) for s in procedure.states if s.id in walked.visited]
+    if visited:
+        lines += [
+            "    classDef visited fill:#dbeafe,stroke:#1d4ed8",
+            "    classDef current fill:#1d4ed8,color:#ffffff,stroke:#1e3a8a",
+            f"    class {', '.join(visited)} visited",
+        ]
+    if walked.current is not None:
+        lines.append(f"    class {_mermaid_id(walked.current)} current")
+    return "\n".join(lines) + "\n"
+
+
+# -- Graphviz -------------------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _dot_attributes(**attributes: str | None) -> str:
+    shown = [f"{key}={_quote(value)}" for key, value in attributes.items() if value is not None]
+    return f" [{', '.join(shown)}]" if shown else ""
+
+
+def dot(procedure: Procedure, path: Sequence[Record] | None = None) -> str:
+    """The procedure as a Graphviz ``digraph`` (highlighting a case's ``path``)."""
+    walked = _walk(procedure, path)
+    lines = [
+        f"digraph {_quote(procedure.key)} {{",
+        f"    graph [label={_quote(f'{procedure.fr} ({procedure.key})')}, labelloc=t, "
+        'fontname="Helvetica"];',
+        '    node [shape=box, style=rounded, fontname="Helvetica"];',
+        '    edge [fontname="Helvetica", fontsize=10];',
+        '    "__start__" [shape=point, width=0.2, label=""];',
+    ]
+    for state in procedure.states:
+        visited = state.id in walked.visited
+        current = state.id == walked.current
+        lines.append(
+            f"    {_quote(state.id)}"
+            + _dot_attributes(
+                label=state.fr,
+                peripheries="2" if state.terminal else None,
+                style="rounded,filled" if visited else None,
+                fillcolor=("#1d4ed8" if current else "#dbeafe") if visited else None,
+                fontcolor="#ffffff" if current else None,
+            )
+            + ";"
+        )
+    start = f"start [{', '.join(procedure.start_guards)}]" if procedure.start_guards else "start"
+    lines.append(f'    "__start__" -> {_quote(procedure.initial.id)} [label={_quote(start)}];')
+    for edge in _edges(procedure, walked):
+        lines.append(
+            f"    {_quote(edge.source)} -> {_quote(edge.target)}"
+            + _dot_attributes(
+                label=edge.label + _taken(edge.taken),
+                color="#1d4ed8" if edge.taken else None,
+                penwidth="2" if edge.taken else None,
+            )
+            + ";"
+        )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# -- documentation page ---------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ") or "—"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _code(names: Iterable[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def _kind(field: Field) -> str:
+    kind = field.describe()
+    if field.fields:
+        kind += f": {{{_describe(field.fields)}}}"
+    if field.required_when is not None:
+        return kind + f" (required when {field.required_when[0]} = {field.required_when[1]})"
+    return kind if field.required else kind + " (optional)"
+
+
+def _describe(fields: Sequence[Field]) -> str:
+    return "; ".join(f"`{field.name}` {_kind(field)}" for field in fields)
+
+
+def _sources(procedure: Procedure, transition: Transition) -> str:
+    if transition.sources == (ANY_ACTIVE,):
+        return "any non-terminal state (`*`)"
+    return _code(transition.sources)
+
+
+def _guard_cell(transition: Transition) -> str:
+    when = f"payload `{transition.when[0]}` = `{transition.when[1]}`" if transition.when else ""
+    return "; ".join(part for part in (_code(transition.guards), when) if part)
+
+
+def _people(procedure: Procedure) -> list[str]:
+    lines = ["## Roles", ""]
+    lines += _table(["role", "fr", "en"], [(f"`{r.id}`", r.fr, r.en) for r in procedure.roles])
+    if procedure.case_roles:
+        lines += ["Roles that depend on the case (read from a fact):", ""]
+        lines += _table(
+            ["case role", "fact", "value → role", "fr", "en"],
+            [
+                (f"`{c.id}`", f"`{c.fact}`", ", ".join(f"{v} → `{r}`" for v, r in c.roles), c.fr,
+                 c.en)
+                for c in procedure.case_roles
+            ],
+        )  # fmt: skip
+    lines += ["## Start", ""]
+    lines += [f"Started by {_code(procedure.start_roles)}."]
+    if procedure.start_guards:
+        lines[-1] += f" Guards at start: {_code(procedure.start_guards)}."
+    lines += ["", "Facts recorded at start:", ""]
+    lines += _table(
+        ["fact", "kind", "fr", "en"],
+        [(f"`{f.name}`", _kind(f), f.fr, f.en) for f in procedure.facts],
+    )
+    return lines
+
+
+def _machine(procedure: Procedure) -> list[str]:
+    lines = ["## States", ""]
+    lines += _table(
+        ["state", "fr", "en", "initial / terminal"],
+        [
+            (f"`{s.id}`", s.fr, s.en, "initial" if s.initial else "terminal" if s.terminal else "")
+            for s in procedure.states
+        ],
+    )
+    lines += ["## Transitions", ""]
+    lines += _table(
+        ["event", "from", "to", "roles", "guards", "payload", "fr", "en"],
+        [
+            (f"`{t.event}`", _sources(procedure, t), f"`{t.target}`", _code(t.roles),
+             _guard_cell(t), _describe(t.payload), t.fr, t.en)
+            for t in procedure.transitions
+        ],
+    )  # fmt: skip
+    lines += ["## Guards", ""]
+    lines += _table(["guard", "fr", "en"], [(f"`{g.name}`", g.fr, g.en) for g in procedure.guards])
+    return lines
+
+
+def _confidentiality(procedure: Procedure) -> list[str]:
+    lines = ["## Confidentiality", ""]
+    if not procedure.confidential:
+        return [*lines, "No confidential field: every reader of a history sees every field.", ""]
+    return lines + _table(
+        ["field", "readers", "opens to", "from state", "fr", "en"],
+        [
+            (f"`{c.event}.{c.field}`", _code(c.readers), _code(c.opens_to),
+             f"`{c.opens_at}`" if c.opens_at else "", c.fr, c.en)
+            for c in procedure.confidential
+        ],
+    )  # fmt: skip
+
+
+def procedure_page(procedure: Procedure) -> str:
+    """The Markdown documentation page of a procedure version, generated from its definition."""
+    lines = [
+        f"# {procedure.fr}",
+        "",
+        f"*{procedure.en}* — `{procedure.name}` version `{procedure.version}`",
+        "",
+        "<!-- Generated by docs/gen_procedures.py from the definition; do not edit by hand. -->",
+        "",
+    ]
+    if procedure.source:
+        lines += [f"Source: {procedure.source}", ""]
+    lines += [f"Fingerprint: `{procedure.fingerprint}`", "", "## Diagram", ""]
+    lines += ["```mermaid", mermaid(procedure).rstrip("\n"), "```", ""]
+    lines += _people(procedure) + _machine(procedure) + _confidentiality(procedure)
+    return "\n".join(lines).rstrip("\n") + "\n"
