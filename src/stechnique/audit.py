@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
     "payload": "facts or payload the procedure does not accept",
     "guard": "a guard did not hold when the event fired",
     "case": "the case row disagrees with its history, or one exists without the other",
+    "checkpoint": "the store no longer holds a history as an earlier checkpoint saw it",
 }
 
 

@@ -14,6 +14,7 @@ The tree::
     ├── IdempotencyKeyReused   an idempotency key was replayed with a different command
     ├── MigrationRefused       a case cannot move to another procedure version
     ├── HistoryCorrupted       a stored history is tampered, inconsistent or unknown
+    ├── CheckpointInvalid      an audit checkpoint was altered, or its signature does not verify
     └── StorageError           the store failed (driver error, unreachable server, ...)
         └── SchemaOutOfDate    the SQL schema is behind and automatic upgrade is disabled
 
@@ -29,6 +30,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 __all__ = [
+    "CheckpointInvalid",
     "ConcurrencyConflict",
     "DefinitionError",
     "FailedGuard",
@@ -234,6 +236,14 @@ class HistoryCorrupted(StechniqueError):
         self.reason = reason
         at = f" at seq {seq}" if seq is not None else ""
         super().__init__(f"history of case {case_id} is corrupted{at}: {reason}")
+
+
+class CheckpointInvalid(StechniqueError):
+    """An audit checkpoint cannot be trusted: altered, unreadable, or its signature is wrong."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"checkpoint cannot be trusted: {reason}")
 
 
 class StorageError(StechniqueError):

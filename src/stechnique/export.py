@@ -1,0 +1,328 @@
+"""Histories out of the store and back in: JSON Lines to restore, CSV for people.
+
+* ``export_jsonl`` writes one record per line in its canonical form (the library converter's
+  plain data, dumped as ``canonical_json``: the very text the record's hash is taken over, plus
+  the hash). Cases follow each other by case id, records by seq.
+* ``import_jsonl`` restores such an export into an **empty** store, giving back identical
+  records and hashes; the case rows are derived from the histories, as the engine writes them.
+  The whole file is read and verified first (every line parsed, every hash chain checked), so
+  a bad file is refused with the line and the reason and nothing is written.
+* ``export_csv`` writes one row per record, for a spreadsheet: ISO 8601 times (exact, and a
+  plain ``YYYY-MM-DD HH:MM:SS`` UTC column spreadsheets read as a date), the French labels of
+  the event and states, the payload as JSON text.
+
+Exports take all cases or a selection (one case, or a procedure name and version), and
+optionally a ``viewer``: each history is then written as that viewer may read it
+(``Engine.history(viewer=...)``), confidential fields replaced by redaction markers. A redacted
+export is for reading only: it cannot be restored, since its payloads no longer match their
+hashes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+import cattrs
+
+from stechnique._histories import HistoryFilter, case_at, facts_after, histories, link_problems
+from stechnique.definition import Procedure
+from stechnique.errors import FieldProblem, HistoryCorrupted, InvalidData
+from stechnique.records import GENESIS_HASH, Actor, Record, canonical_json, converter, to_iso
+from stechnique.registry import Registry
+from stechnique.storage.base import Storage
+from stechnique.visibility import is_redacted, redact
+
+__all__ = ["CSV_COLUMNS", "ImportReport", "export_csv", "export_jsonl", "import_jsonl"]
+
+#: The columns of ``export_csv``, in order.
+CSV_COLUMNS = (
+    "case_id",
+    "seq",
+    "at",
+    "at_utc",
+    "event",
+    "event_fr",
+    "source",
+    "source_fr",
+    "target",
+    "target_fr",
+    "actor_id",
+    "actor_roles",
+    "payload",
+    "name",
+    "version",
+    "fingerprint",
+    "idempotency_key",
+    "prev_hash",
+    "hash",
+)
+
+_FIELDS = frozenset(attrs.fields_dict(Record))
+
+Destination = str | Path | IO[str]
+
+
+@attrs.frozen
+class ImportReport:
+    """What ``import_jsonl`` restored."""
+
+    cases: int
+    records: int
+
+
+@contextlib.contextmanager
+def _opened(target: Destination, mode: str, encoding: str = "utf-8") -> Iterator[IO[str]]:
+    if isinstance(target, str | Path):
+        with open(target, mode, encoding=encoding, newline="") as stream:
+            yield stream
+    else:
+        yield target
+
+
+def _selected(
+    storage: Storage,
+    registry: Registry | None,
+    viewer: Actor | None,
+    selection: HistoryFilter,
+) -> Iterator[list[Record]]:
+    """The selected histories, redacted for ``viewer`` when given."""
+    if viewer is None:
+        yield from histories(storage, selection)
+        return
+    registry = _registry(registry)
+
+    def procedure_of(record: Record) -> Procedure:
+        procedure = registry.by_fingerprint(record.fingerprint)
+        if procedure is None:
+            raise HistoryCorrupted(
+                record.case_id, record.seq, f"unknown fingerprint {record.fingerprint[:12]}"
+            )
+        return procedure
+
+    for records in histories(storage, selection):
+        case = storage.get(records[0].case_id)
+        facts: dict[str, Any] = {}
+        if case is not None:
+            facts = case.facts
+        else:
+            for record in records:
+                facts = facts_after(record, facts)
+        yield redact(records, viewer, facts, procedure_of)
+
+
+def _registry(registry: Registry | None) -> Registry:
+    if registry is not None:
+        return registry
+    from stechnique.workflows import default_registry
+
+    return default_registry()
+
+
+def export_jsonl(
+    storage: Storage,
+    out: Destination,
+    *,
+    case_id: str | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    viewer: Actor | None = None,
+    registry: Registry | None = None,
+) -> int:
+    """Write the selected histories to ``out`` (a path or a text stream) as JSON Lines.
+
+    Selection as in ``audit``: all cases, ``case_id``, or the cases with records pinned to
+    ``name`` (and ``version``). With ``viewer`` the records are redacted as that actor may read
+    them (``registry`` resolves the confidentiality rules; default: published procedures).
+    Returns the number of records written.
+    """
+    written = 0
+    with _opened(out, "w") as stream:
+        for records in _selected(storage, registry, viewer, HistoryFilter(case_id, name, version)):
+            for record in records:
+                stream.write(canonical_json(converter.unstructure(record)) + "\n")
+            written += len(records)
+    return written
+
+
+def export_csv(
+    storage: Storage,
+    out: Destination,
+    *,
+    case_id: str | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    viewer: Actor | None = None,
+    registry: Registry | None = None,
+) -> int:
+    """Write the selected histories to ``out`` as CSV, one row per record (``CSV_COLUMNS``).
+
+    Selection and ``viewer`` as in ``export_jsonl``. A path is written in UTF-8 with a byte
+    order mark, so spreadsheets show accents right (read it back with ``encoding="utf-8-sig"``).
+    Returns the number of records written.
+    """
+    labels = _registry(registry)
+    written = 0
+    with _opened(out, "w", encoding="utf-8-sig") as stream:
+        writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+        writer.writeheader()
+        for records in _selected(storage, registry, viewer, HistoryFilter(case_id, name, version)):
+            writer.writerows(_csv_row(record, labels) for record in records)
+            written += len(records)
+    return written
+
+
+def _csv_row(record: Record, registry: Registry) -> dict[str, Any]:
+    procedure = registry.by_fingerprint(record.fingerprint)
+    return {
+        "case_id": record.case_id,
+        "seq": record.seq,
+        "at": to_iso(record.at),
+        "at_utc": to_iso(record.at)[:19].replace("T", " "),
+        "event": record.event,
+        "event_fr": _event_label(procedure, record),
+        "source": record.source or "",
+        "source_fr": _state_label(procedure, record.source),
+        "target": record.target,
+        "target_fr": _state_label(procedure, record.target),
+        "actor_id": record.actor.id,
+        "actor_roles": " ".join(sorted(record.actor.roles)),
+        "payload": canonical_json(record.payload),
+        "name": record.name,
+        "version": record.version,
+        "fingerprint": record.fingerprint,
+        "idempotency_key": record.idempotency_key or "",
+        "prev_hash": record.prev_hash,
+        "hash": record.hash,
+    }
+
+
+_RESERVED_LABELS = {"start": "Ouverture du dossier", "migrate": "Migration de version"}
+
+
+def _event_label(procedure: Procedure | None, record: Record) -> str:
+    if record.event in _RESERVED_LABELS:
+        return _RESERVED_LABELS[record.event]
+    if procedure is None:
+        return ""
+    transition = procedure.transition(record.source or "", record.event, record.payload)
+    return transition.fr if transition is not None else ""
+
+
+def _state_label(procedure: Procedure | None, state: str | None) -> str:
+    if procedure is None or state is None:
+        return ""
+    try:
+        return procedure.state(state).fr
+    except KeyError:
+        return ""
+
+
+def import_jsonl(storage: Storage, source: str | Path | IO[str]) -> ImportReport:
+    """Restore a ``export_jsonl`` file into ``storage``, which must be empty.
+
+    ``source`` is a path or a seekable text stream: it is read twice, once to verify every line
+    and every hash chain (refusing the whole file, with the line and the reason, on the first
+    problem: ``InvalidData`` for a line that is not a record, ``HistoryCorrupted`` for a broken
+    chain or a redacted export), then to write each case with its derived case row. Raises
+    ``ValueError`` if the store already holds cases.
+    """
+    _require_empty(storage)
+    with _opened(source, "r") as stream:
+        if not stream.seekable():
+            raise ValueError("import_jsonl reads its source twice: give a path or a seekable file")
+        start = stream.tell()
+        cases = records = 0
+        for history in _verified_cases(stream):
+            cases, records = cases + 1, records + len(history)
+        stream.seek(start)
+        for history in _verified_cases(stream):
+            _restore(storage, history)
+    return ImportReport(cases, records)
+
+
+def _require_empty(storage: Storage) -> None:
+    stream = storage.iter_records()
+    try:
+        first = next(stream, None)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    if first is not None or storage.cases():
+        raise ValueError(
+            "import_jsonl restores into an empty store only, and this one already holds cases"
+        )
+
+
+def _verified_cases(lines: IO[str]) -> Iterator[list[Record]]:
+    """Each case of the file, its chain verified; cases must come by increasing case id."""
+    history: list[Record] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        record = _parse(line, number)
+        if history and record.case_id != history[0].case_id:
+            if record.case_id < history[0].case_id:
+                raise InvalidData(
+                    f"line {number}",
+                    [FieldProblem("case_id", "cases must come by increasing case id")],
+                )
+            yield history
+            history = []
+        _check_link(record, history, number)
+        history.append(record)
+    if history:
+        yield history
+
+
+def _parse(line: str, number: int) -> Record:
+    try:
+        data = json.loads(line)
+    except ValueError as error:
+        raise InvalidData(f"line {number}", [FieldProblem("", f"not JSON ({error})")]) from error
+    if not isinstance(data, dict) or set(data) != _FIELDS:
+        found = sorted(data) if isinstance(data, dict) else type(data).__name__
+        problem = f"expected the fields {sorted(_FIELDS)}, found {found}"
+        raise InvalidData(f"line {number}", [FieldProblem("", problem)])
+    try:
+        return converter.structure(data, Record)
+    except (cattrs.BaseValidationError, ValueError, TypeError) as error:
+        raise InvalidData(f"line {number}", [FieldProblem("", str(error))]) from error
+
+
+def _check_link(record: Record, history: Sequence[Record], number: int) -> None:
+    head = history[-1].hash if history else GENESIS_HASH
+    problems = link_problems(record, len(history) + 1, head)
+    if problems and _redacted(record.payload):
+        raise HistoryCorrupted(
+            record.case_id,
+            record.seq,
+            f"line {number} holds redacted fields: an export made for a viewer cannot be "
+            "restored, export without viewer",
+        )
+    if problems:
+        _, seq, message = problems[0]
+        raise HistoryCorrupted(record.case_id, seq, f"line {number}: {message}")
+
+
+def _redacted(payload: Mapping[str, Any]) -> bool:
+    return any(is_redacted(value) for value in payload.values())
+
+
+def _restore(storage: Storage, history: Sequence[Record]) -> None:
+    """Write one verified history with the case rows the engine would have written."""
+    created_at = history[0].at
+    facts: dict[str, Any] = {}
+    for record in history:
+        facts = facts_after(record, facts)
+        case = case_at(created_at, record, facts)
+        if record.seq == 1:
+            storage.create(case, record)
+        else:
+            storage.append(case, record)
