@@ -18,7 +18,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stechnique._datafile import Checker, FileProblem, check_document, ids
+from stechnique._datafile import (
+    Checker,
+    FileProblem,
+    KeyPath,
+    check_document,
+    dotted,
+    ids,
+    line_of,
+)
 from stechnique.definition import (
     CaseRole,
     ConfidentialField,
@@ -70,7 +78,7 @@ def load_procedure(
     try:
         return _procedure(document, library)
     except DefinitionError as error:
-        located = [FileProblem(file, "", None, problem) for problem in error.problems]
+        located = [_locate(file, text, document, problem) for problem in error.problems]
         raise ProcedureFileError(file, located) from error
 
 
@@ -90,6 +98,19 @@ def _syntax_problem(file: str, error: tomllib.TOMLDecodeError) -> FileProblem:
     line = int(found.group(1)) if found else None
     message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
     return FileProblem(file, "", line, f"not valid TOML: {message}")
+
+
+def _locate(file: str, text: str, document: dict[str, Any], problem: str) -> FileProblem:
+    """Place a problem found by ``Procedure`` validation at the state or transition it names."""
+    path: KeyPath = ()
+    named = re.search(r"\b(state|transition|event) '([^']+)'", problem)
+    if named and named.group(1) == "state" and named.group(2) in document["states"]:
+        path = ("states", named.group(2))
+    elif named and named.group(1) != "state":
+        events = [t["event"] for t in document["transitions"]]
+        if named.group(2) in events:
+            path = ("transitions", events.index(named.group(2)))
+    return FileProblem(file, dotted(path), line_of(text, path) if path else None, problem)
 
 
 def _library(extra: Mapping[str, Guard] | None) -> dict[str, Guard]:
