@@ -39,7 +39,10 @@ def timeline(records: Sequence[Record], registry: Registry | None = None) -> str
     first = records[0]
     procedure = registry.by_fingerprint(first.fingerprint)
     title = procedure.fr if procedure is not None else first.name
-    lines = [f"Dossier {first.case_id} — {title} (version {first.version}, heures UTC)"]
+    versions = first.version
+    if records[-1].version != first.version:
+        versions += f" → {records[-1].version}"
+    lines = [f"Dossier {first.case_id} — {title} (version {versions}, heures UTC)"]
     previous: Procedure | None = None
     for record in records:
         current = registry.by_fingerprint(record.fingerprint)

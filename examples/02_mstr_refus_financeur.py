@@ -1,0 +1,121 @@
+"""Story 2: a funder refuses, and the MSTR request of a federation-managed centre is rejected.
+
+The Centre social de l'Abeille, at La Ciotat, is managed by a federation. Its salaried team
+asks for a preventive mission « par l'intermédiaire de leur employeur, la fédération ». A
+volunteer who is not its manager is refused first (guard ``eligible_requester``). The CAF
+consults three funders; one refuses, so the request cannot be validated (guard
+``validated_by_funders``) and the CAF rejects it (guard ``refused_by_a_funder``).
+
+Run it: ``python examples/02_mstr_refus_financeur.py`` (store: ``STECHNIQUE_DB``, default
+``sqlite:///stechnique.db``). Running it twice is safe: fixed case id, idempotency keys.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from stechnique import Actor, Engine, GuardFailed, timeline
+
+NAME = "soutien-technique-renforce"
+CASE_ID = "mstr-abeille-la-ciotat"
+FACTS = {
+    "centre": "Centre social de l'Abeille (La Ciotat)",
+    "management": "federation",
+    "situation": "preventive",
+    "domains": ["project_engineering", "human_resources"],
+}
+
+FEDERATION = Actor("leo-lagrange-mediterranee", {"federation"})
+VOLUNTEER = Actor("benevole-abeille", {"administrator"})
+CAF = Actor("caf-13-coordination", {"caf_coordinator"})
+CAF_FUNDER = Actor("caf-13", {"funder"})
+REGION = Actor("region-sud", {"funder"})
+CITY = Actor("ville-de-la-ciotat", {"funder"})
+
+
+class StoryClock:
+    """The story's calendar: the engine reads the date the story last set."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2017, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def on(self, moment: str) -> None:
+        """Move the calendar to ``moment`` (``YYYY-MM-DD HH:MM``, UTC)."""
+        self.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+
+
+@contextmanager
+def story_time(engine: Engine) -> Iterator[StoryClock]:
+    """Run the engine on the story's calendar, then give it its own clock back."""
+    story = StoryClock()
+    clock, engine.clock = engine.clock, story
+    try:
+        yield story
+    finally:
+        engine.clock = clock
+
+
+def step(
+    engine: Engine, n: int, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
+) -> None:
+    """Fire step ``n`` of the story; a step already stored is recognised by its key."""
+    engine.fire(CASE_ID, event, actor=actor, payload=payload, idempotency_key=f"{CASE_ID}/{n}")
+
+
+def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[str]:
+    """Write the story into ``engine``'s store; return the ids of the cases it wrote."""
+    with story_time(engine) as clock:
+        clock.on("2017-03-06 10:00")
+        if engine.storage.get(CASE_ID) is None:
+            try:
+                engine.start(NAME, version="2015-2017", actor=VOLUNTEER, facts=FACTS)
+            except GuardFailed as refused:
+                say(f"Demande d'un bénévole refusée : {refused.failed_guards[0].fr}.")
+            engine.start(NAME, version="2015-2017", actor=FEDERATION, case_id=CASE_ID, facts=FACTS)
+            say("Fiche d'information transmise par la fédération gestionnaire.")
+        clock.on("2017-03-13 15:00")
+        step(engine, 2, "refer", CAF, {"funders": ["caf-13", "region-sud", "ville-de-la-ciotat"]})
+        clock.on("2017-03-20 11:00")
+        step(engine, 3, "record_funder_decision", CAF_FUNDER, {"decision": "approve"})
+        clock.on("2017-03-27 16:30")
+        step(engine, 4, "record_funder_decision", REGION, {"decision": "refuse"})
+        if engine.case(CASE_ID).state == "referred":
+            # Nothing is written when a guard refuses: explain() says why, in fr and en.
+            for reason in engine.explain(CASE_ID, "validate", CAF).reasons:
+                say(f"Validation impossible : {reason.fr}.")
+        clock.on("2017-04-03 09:00")
+        step(engine, 5, "reject", CAF)
+        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID).state}.")
+    return [CASE_ID]
+
+
+def open_engine() -> Engine:
+    """An engine on the store named by ``STECHNIQUE_DB``."""
+    url = os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")
+    try:
+        from stechnique.storage import SQLStorage
+    except ImportError:  # the SQL adapter is not there yet: keep the story in memory
+        from stechnique.storage import MemoryStorage
+
+        return Engine(MemoryStorage())
+    return Engine(SQLStorage(url))
+
+
+def main() -> None:
+    """Tell the story, then print the case as the federation reads it."""
+    engine = open_engine()
+    for case_id in tell(engine, say=print):
+        print()
+        print(timeline(engine.history(case_id, viewer=FEDERATION), engine.registry))
+    engine.storage.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Story 4: an open 2015-2017 MSTR case moves to the 2019 DLA procedure.
+
+The Centre social Air Bel asked for a preventive mission at the end of 2017; the CAF referred
+it to the funders, and only one had answered when the partners decided, in 2019, to continue
+the mission through the Dispositif Local d'Accompagnement. The CAF coordinator first checks the
+migration without applying it (a dry run), then migrates the case: one ``migrate`` record, the
+2015-2017 records untouched, the centre becoming the DLA ``structure`` with the contact e-mail
+and key moment the 2019 procedure needs. The case then goes on under 2019 up to the
+identification of the problem.
+
+Printed twice: as ESIA reads it, and as a funder reads it — the pre-diagnostic and the
+diagnosis stay « [confidentiel] » for funders until a plan is drawn up.
+
+Run it: ``python examples/04_migration_mstr_vers_dla.py`` (store: ``STECHNIQUE_DB``, default
+``sqlite:///stechnique.db``). Running it twice is safe: fixed case id, idempotency keys, and
+the migration is only asked for while the case is still under 2015-2017.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from stechnique import Actor, Engine, timeline
+
+NAME = "soutien-technique-renforce"
+CASE_ID = "mstr-air-bel"
+
+BOARD = Actor("ca-air-bel", {"administrator"})
+CAF = Actor("caf-13-coordination", {"caf_coordinator"})
+CAF_FUNDER = Actor("caf-13", {"funder"})
+STRUCTURE = Actor("cs-air-bel", {"structure"})
+ESIA = Actor("esia-charge-de-mission", {"esia_officer"})
+FRANCE_ACTIVE = Actor("france-active-paca", {"france_active_officer"})
+
+# What the 2019 procedure needs and 2015-2017 did not ask for.
+SUPPLIED = {"contact_email": "direction@cs-air-bel.example.org", "moment": "new_dynamic"}
+REASON = "Les partenaires poursuivent la mission par le Dispositif Local d'Accompagnement (2019)."
+
+
+class StoryClock:
+    """The story's calendar: the engine reads the date the story last set."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2017, 11, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def on(self, moment: str) -> None:
+        """Move the calendar to ``moment`` (``YYYY-MM-DD HH:MM``, UTC)."""
+        self.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+
+
+@contextmanager
+def story_time(engine: Engine) -> Iterator[StoryClock]:
+    """Run the engine on the story's calendar, then give it its own clock back."""
+    story = StoryClock()
+    clock, engine.clock = engine.clock, story
+    try:
+        yield story
+    finally:
+        engine.clock = clock
+
+
+def step(
+    engine: Engine, n: int, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
+) -> None:
+    """Fire step ``n`` of the story; a step already stored is recognised by its key."""
+    engine.fire(CASE_ID, event, actor=actor, payload=payload, idempotency_key=f"{CASE_ID}/{n}")
+
+
+def migrate(engine: Engine, say: Callable[[str], None]) -> None:
+    """Check the migration with a dry run, then apply it (only while still under 2015-2017)."""
+    if engine.case(CASE_ID).version != "2015-2017":
+        return
+    trial = engine.migrate(CASE_ID, "2019", actor=CAF, facts=SUPPLIED, reason=REASON, dry_run=True)
+    say(
+        f"Essai (rien n'est écrit) : {trial.source} ({trial.from_version}) → "
+        f"{trial.target} ({trial.to_version}), faits : {trial.facts}"
+    )
+    done = engine.migrate(CASE_ID, "2019", actor=CAF, facts=SUPPLIED, reason=REASON)
+    say(
+        f"Migration enregistrée : enregistrement n° {done.record.seq}, version {done.case.version}."
+    )
+
+
+def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[str]:
+    """Write the story into ``engine``'s store; return the ids of the cases it wrote."""
+    with story_time(engine) as clock:
+        clock.on("2017-11-20 10:00")
+        if engine.storage.get(CASE_ID) is None:
+            engine.start(NAME, version="2015-2017", actor=BOARD, case_id=CASE_ID, facts={
+                "centre": "Centre social Air Bel (Marseille 11e)",
+                "management": "association",
+                "situation": "preventive",
+                "domains": ["governance", "financial_management", "project_engineering"],
+            })  # fmt: skip
+        clock.on("2017-12-04 15:00")
+        step(engine, 2, "refer", CAF, {"funders": ["caf-13", "departement-13"]})
+        clock.on("2017-12-18 11:00")
+        step(engine, 3, "record_funder_decision", CAF_FUNDER, {"decision": "approve"})
+        clock.on("2019-01-14 09:00")
+        migrate(engine, say)
+        # From here on the case runs under 2019.
+        clock.on("2019-01-21 10:00")
+        step(engine, 5, "send_pre_diagnostic", STRUCTURE, {"pre_diagnostic": (
+            "Budget 2018 en déficit de 40 000 euros, projet social à renouveler en 2020."
+        )})  # fmt: skip
+        clock.on("2019-01-28 14:00")
+        step(engine, 6, "hold_qualification_meeting", ESIA, {
+            "needs": "Consolider le modèle économique avant le renouvellement de l'agrément."
+        })  # fmt: skip
+        clock.on("2019-02-11 10:00")
+        step(engine, 7, "identify_problem", FRANCE_ACTIVE, {
+            "diagnosis": "Dépendance à une subvention non reconduite, fonds propres faibles.",
+            "recommendations": ["Plan de trésorerie", "Diversifier les financements"],
+        })  # fmt: skip
+        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID).state} (version 2019).")
+    return [CASE_ID]
+
+
+def open_engine() -> Engine:
+    """An engine on the store named by ``STECHNIQUE_DB``."""
+    url = os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")
+    try:
+        from stechnique.storage import SQLStorage
+    except ImportError:  # the SQL adapter is not there yet: keep the story in memory
+        from stechnique.storage import MemoryStorage
+
+        return Engine(MemoryStorage())
+    return Engine(SQLStorage(url))
+
+
+def main() -> None:
+    """Tell the story, then print the case as ESIA and as a funder read it."""
+    engine = open_engine()
+    for case_id in tell(engine, say=print):
+        print()
+        print(timeline(engine.history(case_id, viewer=ESIA), engine.registry))
+        print()
+        print("Le même dossier vu par un financeur (plan pas encore élaboré) :")
+        print(timeline(engine.history(case_id, viewer=CAF_FUNDER), engine.registry))
+    engine.storage.close()
+
+
+if __name__ == "__main__":
+    main()
