@@ -1,0 +1,198 @@
+"""Scenario tests of ``convention-pluripartenariale`` 2013, the procedure declared as a data file.
+
+Every transition is fired at least once, every guard is shown refusing and then passing, and
+every role restriction refuses an outsider.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from stechnique import (
+    Actor,
+    Case,
+    Engine,
+    GuardFailed,
+    InvalidData,
+    InvalidEvent,
+    PermissionDenied,
+)
+
+NAME = "convention-pluripartenariale"
+STEPS = (
+    "protocol",
+    "territorial_diagnosis",
+    "priority_objectives",
+    "social_project",
+    "objectives_convention",
+    "evaluation",
+)
+CENTRE = Actor("cs-acacias", {"centre"})
+FEDERATION = Actor("fdcs-92", {"federation"})
+COMMITTEE = Actor("copil-nanterre", {"steering_committee"})
+PARTNER = Actor("caf-92", {"partner"})
+FACTS = {
+    "centre": "Centre social Les Acacias",
+    "agreement_expiry": "2017-06-30",
+    "federation_member": True,
+    "local_authority_interest": True,
+}
+
+
+class Clock:
+    """An engine clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2013, 9, 16, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def engine(clock: Clock) -> Engine:
+    return Engine(clock=clock)
+
+
+def start(engine: Engine, actor: Actor = CENTRE, **facts: object) -> Case:
+    return engine.start(NAME, version="2013", actor=actor, facts={**FACTS, **facts})
+
+
+def submit(engine: Engine, case: Case, actor: Actor = CENTRE) -> Case:
+    return engine.fire(
+        case.id, "submit_step", actor=actor, payload={"document": f"{case.state}.pdf"}
+    )
+
+
+def arbitrate(engine: Engine, case: Case, decision: str) -> Case:
+    return engine.fire(case.id, "arbitrate", actor=COMMITTEE, payload={"decision": decision})
+
+
+def advance(engine: Engine, case: Case, to: str) -> Case:
+    while case.state != to:
+        case = arbitrate(engine, submit(engine, case), "approve")
+    return case
+
+
+def test_start_is_refused_unless_the_selection_criteria_hold(engine: Engine) -> None:
+    for facts in ({"federation_member": False}, {"local_authority_interest": False}):
+        with pytest.raises(GuardFailed) as refused:
+            start(engine, **facts)
+        assert refused.value.names == ("selection_criteria",)
+        assert "adhérent à la fédération" in str(refused.value)
+    assert engine.cases() == []
+    assert start(engine).state == "protocol"
+    assert start(engine, FEDERATION).state == "protocol"
+
+
+def test_start_refuses_outsiders_and_bad_facts(engine: Engine) -> None:
+    for outsider in (COMMITTEE, PARTNER):
+        with pytest.raises(PermissionDenied) as denied:
+            start(engine, outsider)
+        assert denied.value.allowed == ("centre", "federation")
+    with pytest.raises(InvalidData) as invalid:
+        start(engine, agreement_expiry="30/06/2017", federation_member="oui")
+    assert invalid.value.fields == ("agreement_expiry", "federation_member")
+    assert engine.cases() == []
+
+
+def test_each_arbitration_needs_the_step_submitted_first(engine: Engine, clock: Clock) -> None:
+    case = start(engine)
+    for step, following in zip(STEPS, (*STEPS[1:], "closed"), strict=True):
+        assert case.state == step
+        for decision in ("approve", "rework"):
+            with pytest.raises(GuardFailed) as refused:
+                arbitrate(engine, case, decision)
+            assert refused.value.names[0] == "step_submitted"
+        assert engine.available_events(case.id, COMMITTEE) == ["abandon"]
+        case = submit(engine, case, CENTRE if STEPS.index(step) % 2 else FEDERATION)
+        assert engine.available_events(case.id, COMMITTEE) == ["arbitrate", "abandon"]
+        case = arbitrate(engine, case, "rework")
+        assert case.state == step
+        if step == "objectives_convention":
+            clock.now = datetime(2016, 7, 1, 9, 0, tzinfo=UTC)
+        case = arbitrate(engine, case, "approve")
+        assert case.state == following
+    assert engine.audit().ok
+
+
+def test_evaluation_opens_only_one_year_before_the_agreement_expires(
+    engine: Engine, clock: Clock
+) -> None:
+    case = advance(engine, start(engine), "objectives_convention")
+    case = submit(engine, case)
+    clock.now = datetime(2016, 6, 29, 23, 0, tzinfo=UTC)
+    with pytest.raises(GuardFailed) as refused:
+        arbitrate(engine, case, "approve")
+    assert refused.value.names == ("one_year_before_expiry",)
+    explanation = engine.explain(case.id, "arbitrate", COMMITTEE, {"decision": "approve"})
+    assert [reason.code for reason in explanation.reasons] == ["one_year_before_expiry"]
+    assert engine.case(case.id).seq == case.seq
+    # Rework does not open the evaluation, so the date does not hold it back.
+    case = arbitrate(engine, case, "rework")
+    clock.now = datetime(2016, 6, 30, 8, 0, tzinfo=UTC)
+    assert arbitrate(engine, case, "approve").state == "evaluation"
+
+
+def test_roles_refuse_outsiders(engine: Engine) -> None:
+    case = submit(engine, start(engine))
+    refusals = [
+        ("submit_step", PARTNER, {"document": "p.pdf"}, ("centre", "federation")),
+        ("submit_step", COMMITTEE, {"document": "p.pdf"}, ("centre", "federation")),
+        ("arbitrate", CENTRE, {"decision": "approve"}, ("steering_committee",)),
+        ("arbitrate", FEDERATION, {"decision": "rework"}, ("steering_committee",)),
+        ("arbitrate", PARTNER, {"decision": "approve"}, ("steering_committee",)),
+        ("abandon", CENTRE, {}, ("steering_committee",)),
+        ("abandon", FEDERATION, {}, ("steering_committee",)),
+        ("abandon", PARTNER, {}, ("steering_committee",)),
+    ]
+    for event, outsider, payload, allowed in refusals:
+        with pytest.raises(PermissionDenied) as denied:
+            engine.fire(case.id, event, actor=outsider, payload=payload)
+        assert denied.value.allowed == allowed
+    assert engine.case(case.id).seq == case.seq
+
+
+def test_payloads_are_checked(engine: Engine) -> None:
+    case = submit(engine, start(engine))
+    with pytest.raises(InvalidData) as invalid:
+        engine.fire(case.id, "arbitrate", actor=COMMITTEE, payload={"decision": "maybe"})
+    assert invalid.value.fields == ("decision",)
+    with pytest.raises(InvalidData):
+        engine.fire(case.id, "submit_step", actor=CENTRE, payload={})
+    assert engine.case(case.id).seq == case.seq
+
+
+def test_every_transition_fires_and_abandon_works_from_every_step(
+    engine: Engine, clock: Clock
+) -> None:
+    procedure = engine.procedure(NAME, "2013")
+    clock.now = datetime(2017, 1, 5, tzinfo=UTC)
+    for step in STEPS:
+        case = advance(engine, start(engine), step)
+        case = arbitrate(engine, submit(engine, case), "rework")
+        case = engine.fire(case.id, "abandon", actor=COMMITTEE, payload={"reason": "fin"})
+        assert case.state == "abandoned"
+        with pytest.raises(InvalidEvent):
+            submit(engine, case)
+    closed = advance(engine, start(engine), "closed")
+    assert engine.available_events(closed.id, COMMITTEE) == []
+    fired = {
+        (record.source, record.event, record.target)
+        for case in engine.cases()
+        for record in engine.history(case.id)[1:]
+    }
+    declared = {
+        (source, t.event, t.target)
+        for t in procedure.transitions
+        for source in procedure.sources_of(t)
+    }
+    assert fired == declared
+    assert engine.audit().ok
