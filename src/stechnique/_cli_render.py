@@ -1,0 +1,269 @@
+"""Rich renderables for the ``stechnique`` command: procedures, cases, histories, audits.
+
+Labels are French first (the people who read them are French public bodies and associations),
+with identifiers beside them so a reader can match what the library and the stored data say.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from stechnique.audit import AuditReport
+from stechnique.definition import ANY_ACTIVE, Procedure
+from stechnique.records import Case, Record
+from stechnique.registry import Registry
+from stechnique.schema import Field
+from stechnique.visibility import REDACTED, is_redacted
+
+__all__ = [
+    "audit_summary",
+    "cases_table",
+    "history_table",
+    "moment",
+    "procedure_tables",
+    "procedures_table",
+]
+
+_START_FR = "Ouverture du dossier"
+_MIGRATE_FR = "Migration vers une nouvelle version"
+
+
+def moment(value: datetime) -> str:
+    """A stored time as people read it: ``2016-03-14 09:30 UTC``."""
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def procedures_table(registry: Registry) -> Table:
+    """One row per registered procedure version, the latest of each name marked."""
+    table = Table(title="Procédures publiées / published procedures", title_justify="left")
+    for column in ("procédure", "version", "intitulé", "états", "transitions", "empreinte"):
+        table.add_column(column)
+    latest = {procedure.name: registry.latest(procedure.name).version for procedure in registry}
+    for procedure in registry:
+        mark = " (dernière)" if latest[procedure.name] == procedure.version else ""
+        table.add_row(
+            procedure.name,
+            procedure.version + mark,
+            procedure.fr,
+            str(len(procedure.states)),
+            str(len(procedure.transitions)),
+            procedure.fingerprint[:12],
+        )
+    return table
+
+
+def procedure_tables(procedure: Procedure) -> list[RenderableType]:
+    """Everything a reader needs to check a version against its source document."""
+    header = Text.assemble(
+        (procedure.key, "bold"),
+        f"\n{procedure.fr}\n",
+        (procedure.en, "italic"),
+        f"\nempreinte / fingerprint: {procedure.fingerprint}",
+    )
+    if procedure.source:
+        header.append(f"\nsource: {procedure.source}")
+    parts: list[RenderableType] = [header, _roles(procedure), _facts(procedure.facts)]
+    parts += [_states(procedure), _transitions(procedure), _guards(procedure)]
+    if procedure.confidential:
+        parts.append(_confidential(procedure))
+    return parts
+
+
+def _table(title: str, *columns: str) -> Table:
+    # Identifiers (first column) are never broken: a reader copies them into commands.
+    table = Table(title=title, title_justify="left")
+    for index, column in enumerate(columns):
+        table.add_column(column, overflow="fold", no_wrap=index == 0)
+    return table
+
+
+def _roles(procedure: Procedure) -> Table:
+    table = _table("Rôles / roles", "rôle", "libellé", "label")
+    for role in procedure.roles:
+        table.add_row(role.id, role.fr, role.en)
+    for case_role in procedure.case_roles:
+        meaning = ", ".join(f"{case_role.fact}={value} → {role}" for value, role in case_role.roles)
+        table.add_row(case_role.id, f"{case_role.fr} ({meaning})", case_role.en)
+    return table
+
+
+def _facts(fields: Sequence[Field]) -> Table:
+    table = _table("Faits à l'ouverture / start facts", "champ", "type", "obligatoire", "libellé")
+    for field in fields:
+        table.add_row(field.name, field.describe(), "oui" if field.required else "non", field.fr)
+    return table
+
+
+def _states(procedure: Procedure) -> Table:
+    table = _table("États / states", "état", "libellé", "label", "nature")
+    for state in procedure.states:
+        kind = "initial" if state.initial else "terminal" if state.terminal else ""
+        table.add_row(state.id, state.fr, state.en, kind)
+    return table
+
+
+def _transitions(procedure: Procedure) -> Table:
+    table = _table(
+        "Transitions", "événement", "libellé", "de → vers", "rôles", "gardes", "données (payload)"
+    )
+    for transition in procedure.transitions:
+        sources = (
+            "tout état non terminal"
+            if transition.sources == (ANY_ACTIVE,)
+            else ", ".join(transition.sources)
+        )
+        when = f" si {transition.when[0]}={transition.when[1]}" if transition.when else ""
+        table.add_row(
+            transition.event,
+            transition.fr,
+            f"{sources}\n→ {transition.target}{when}",
+            "\n".join(transition.roles),
+            "\n".join(transition.guards),
+            "\n".join(_field_text(field) for field in transition.payload),
+        )
+    return table
+
+
+def _field_text(field: Field) -> str:
+    optional = "" if field.required else "?"
+    return f"{field.name}{optional}: {field.describe()}"
+
+
+def _guards(procedure: Procedure) -> Table:
+    table = _table("Gardes / guards", "garde", "règle", "rule")
+    for guard in procedure.guards:
+        table.add_row(guard.name, guard.fr, guard.en)
+    return table
+
+
+def _confidential(procedure: Procedure) -> Table:
+    table = _table("Confidentialité / confidentiality", "champ", "lecteurs", "ouvert à", "motif")
+    for rule in procedure.confidential:
+        opens = f"{', '.join(rule.opens_to)} dès {rule.opens_at}" if rule.opens_at else ""
+        table.add_row(f"{rule.event}.{rule.field}", ", ".join(rule.readers), opens, rule.fr)
+    return table
+
+
+def cases_table(cases: Iterable[Case], registry: Registry) -> Table:
+    """One row per stored case, with its state's French label."""
+    table = _table("Dossiers / cases", "dossier", "procédure", "état", "seq", "mis à jour")
+    for case in cases:
+        table.add_row(
+            case.id,
+            f"{case.name}@{case.version}",
+            _state_label(registry, case.fingerprint, case.state),
+            str(case.seq),
+            moment(case.updated_at),
+        )
+    return table
+
+
+def history_table(records: Sequence[Record], registry: Registry, title: str) -> Table:
+    """A case's records as a table; redacted fields say so, they are never left out."""
+    table = _table(title, "seq", "date", "acteur", "événement", "de → vers", "données")
+    before = records[0].fingerprint if records else ""
+    for record in records:
+        # A migration leaves a state of the older version: label it with that version.
+        source_version = before if record.event == "migrate" else record.fingerprint
+        source = _state_label(registry, source_version, record.source) if record.source else "—"
+        before = record.fingerprint
+        table.add_row(
+            str(record.seq),
+            moment(record.at),
+            f"{record.actor.id} ({', '.join(sorted(record.actor.roles))})",
+            _event_label(registry, record),
+            f"{source} → {_state_label(registry, record.fingerprint, record.target)}",
+            payload_text(record.payload),
+        )
+    return table
+
+
+def payload_text(payload: Mapping[str, Any]) -> Text:
+    """``key: value`` lines; a redacted field shows « confidentiel » and who may read it."""
+    text = Text()
+    for index, (key, value) in enumerate(payload.items()):
+        if index:
+            text.append("\n")
+        text.append(f"{key}: ")
+        if is_redacted(value):
+            marker = value[REDACTED]
+            readers = ", ".join(marker.get("readers", ()))
+            text.append(f"« confidentiel » ({marker.get('fr', '')}; lecteurs: {readers})", "red")
+        else:
+            text.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    return text
+
+
+def _state_label(registry: Registry, fingerprint: str, state: str) -> str:
+    procedure = registry.by_fingerprint(fingerprint)
+    try:
+        label = procedure.state(state).fr if procedure is not None else ""
+    except KeyError:
+        label = ""
+    return f"{label} ({state})" if label else state
+
+
+def _event_label(registry: Registry, record: Record) -> str:
+    if record.event == "start":
+        return f"{_START_FR} (start)"
+    if record.event == "migrate":
+        return f"{_MIGRATE_FR} (migrate)"
+    procedure = registry.by_fingerprint(record.fingerprint)
+    if procedure is None or record.source is None:
+        return record.event
+    # The label of the transition actually taken (one event may carry several, per state).
+    transition = procedure.transition(record.source, record.event, record.payload)
+    label = transition.fr if transition is not None else ""
+    return f"{label} ({record.event})" if label else record.event
+
+
+def audit_summary(report: AuditReport) -> RenderableType:
+    """The audit's summary table, then one row per violation."""
+    summary = _table("Audit", "résultat", "dossiers", "enregistrements", "violations", "durée")
+    summary.add_row(
+        Text("conforme / ok", "green") if report.ok else Text("VIOLATIONS", "bold red"),
+        str(report.cases_checked),
+        str(report.records_checked),
+        str(len(report.violations)),
+        f"{report.seconds:.2f} s ({report.records_per_second:,.0f} enregistrements/s)",
+    )
+    parts: list[RenderableType] = [summary]
+    if report.unjudged_guards:
+        names = ", ".join(report.unjudged_guards)
+        parts.append(
+            Text(f"Gardes non rejugées (elles lisent d'autres dossiers) / not re-judged: {names}")
+        )
+    if not report.ok:
+        found = _table("Violations", "dossier", "seq", "code", "constat")
+        for violation in report.violations:
+            seq = "" if violation.seq is None else str(violation.seq)
+            found.add_row(violation.case_id, seq, violation.code, violation.message)
+        parts.append(found)
+    return Group(*parts)
+
+
+def audit_json(report: AuditReport) -> str:
+    """The audit report as JSON for programs."""
+    return json.dumps(
+        {
+            "ok": report.ok,
+            "cases_checked": report.cases_checked,
+            "records_checked": report.records_checked,
+            "seconds": round(report.seconds, 6),
+            "records_per_second": round(report.records_per_second, 1),
+            "unjudged_guards": list(report.unjudged_guards),
+            "violations": [
+                {"case_id": v.case_id, "seq": v.seq, "code": v.code, "message": v.message}
+                for v in report.violations
+            ],
+        },
+        ensure_ascii=False,
+        indent=2,
+    )

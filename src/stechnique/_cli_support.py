@@ -1,0 +1,249 @@
+"""Plumbing for the ``stechnique`` command: opening the store, reading arguments, errors.
+
+Nothing here prints; ``cli.py`` decides what the user sees. Every problem with what the user
+typed becomes a ``CommandLineError`` whose message names the option and what is wrong, so the
+command can print it as one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from stechnique.engine import Engine
+from stechnique.errors import StechniqueError
+from stechnique.records import Actor, Case, Record
+from stechnique.storage.base import Storage
+
+__all__ = [
+    "DEFAULT_DB",
+    "GRAPHVIZ_HELP",
+    "CommandLineError",
+    "ProgressStorage",
+    "examples_dir",
+    "load_stories",
+    "open_engine",
+    "open_storage",
+    "parse_actor",
+    "parse_json_object",
+    "parse_moment",
+    "parse_procedure_ref",
+    "render_graphviz",
+]
+
+#: The store every command uses unless ``--db`` or ``STECHNIQUE_DB`` says otherwise.
+DEFAULT_DB = "sqlite:///stechnique.db"
+
+
+class CommandLineError(StechniqueError):
+    """Something the user typed on the command line is malformed (bad JSON, bad ``--as``...)."""
+
+
+def open_storage(url: str) -> Storage:
+    """The SQL store at ``url`` (schema brought up to date by the adapter when it opens)."""
+    if "://" not in url:
+        raise CommandLineError(
+            f"--db {url!r} is not a database URL; use e.g. sqlite:///stechnique.db or "
+            "postgresql+psycopg://user@host/dbname"
+        )
+    from stechnique.storage import SQLStorage
+
+    storage: Storage = SQLStorage(url)
+    return storage
+
+
+@contextmanager
+def open_engine(url: str) -> Iterator[Engine]:
+    """An engine over the store at ``url`` with the published procedures; closed afterwards."""
+    storage = open_storage(url)
+    try:
+        yield Engine(storage)
+    finally:
+        storage.close()
+
+
+def parse_procedure_ref(text: str, *, need_version: bool = False) -> tuple[str, str | None]:
+    """Split ``NAME[@VERSION]``; the version is required when ``need_version``."""
+    name, at, version = text.partition("@")
+    if not name or (at and not version):
+        raise CommandLineError(f"{text!r} is not NAME or NAME@VERSION")
+    if need_version and not version:
+        raise CommandLineError(f"{text!r} names no version; write NAME@VERSION")
+    return name, version or None
+
+
+def parse_actor(text: str, option: str = "--as") -> Actor:
+    """An actor from ``ID:ROLE[,ROLE...]`` (e.g. ``caf-13:funder``)."""
+    actor_id, colon, roles_text = text.partition(":")
+    roles = [role.strip() for role in roles_text.split(",")]
+    if not actor_id.strip() or not colon or not all(roles):
+        raise CommandLineError(
+            f"{option} {text!r} is not ID:ROLE[,ROLE...] (for example caf-13:funder)"
+        )
+    return Actor(actor_id.strip(), frozenset(roles))
+
+
+def parse_json_object(text: str | None, option: str) -> dict[str, Any]:
+    """A JSON object given inline, as ``@path`` (read from a file) or ``@-`` (standard input)."""
+    if text is None:
+        return {}
+    source = "inline"
+    if text.startswith("@"):
+        source = text[1:]
+        try:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        except OSError as error:
+            raise CommandLineError(f"{option}: cannot read {source}: {error.strerror}") from error
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        where = "" if source == "inline" else f" in {source}"
+        raise CommandLineError(
+            f"{option} is not valid JSON{where}: {error.msg} at line {error.lineno} "
+            f"column {error.colno}"
+        ) from error
+    if not isinstance(value, dict):
+        raise CommandLineError(f"{option} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def parse_moment(text: str, option: str) -> datetime:
+    """An aware datetime from ISO 8601 text (a date means its midnight; naive means UTC)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise CommandLineError(
+            f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2019-01-01)"
+        ) from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+GRAPHVIZ_HELP = (
+    "install Graphviz to get its 'dot' program (Debian/Ubuntu: sudo apt-get install graphviz; "
+    "Fedora: sudo dnf install graphviz; macOS: brew install graphviz; Windows: winget install "
+    "graphviz; others: https://graphviz.org/download/), or use --format mermaid or --format "
+    "dot, which need no other program"
+)
+
+
+def render_graphviz(source: str, output_format: str) -> bytes:
+    """Graphviz ``dot`` text rendered to ``svg`` or ``png`` by the installed ``dot`` program."""
+    program = shutil.which("dot")
+    if program is None:
+        raise CommandLineError(f"--format {output_format} needs Graphviz: {GRAPHVIZ_HELP}")
+    done = subprocess.run(
+        [program, f"-T{output_format}"],
+        input=source.encode("utf-8"),
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise CommandLineError(
+            f"Graphviz failed to draw {output_format} (exit {done.returncode}): "
+            f"{detail[0] if detail else 'no message'}"
+        )
+    return done.stdout
+
+
+def examples_dir() -> Path | None:
+    """Where the example stories are: shipped in the package, else the source tree's."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_examples", package.parent.parent / "examples"):
+        if candidate.is_dir() and any(candidate.glob("*.py")):
+            return candidate
+    return None
+
+
+#: A story's ``tell``: writes its cases (skipping those already there), returns their ids.
+Tell = Callable[[Engine], list[str]]
+
+
+def load_stories(directory: Path | None = None) -> list[tuple[str, Tell]]:
+    """The example stories, by file name: each script's ``tell`` function."""
+    directory = directory or examples_dir()
+    if directory is None:
+        raise CommandLineError(
+            "the example stories are missing from this installation (expected the package's "
+            "_examples folder or the source tree's examples/); reinstall stechnique"
+        )
+    stories = []
+    for path in sorted(directory.glob("[!_]*.py")):
+        namespace = runpy.run_path(str(path), run_name=f"stechnique_example_{path.stem}")
+        tell = namespace.get("tell")
+        if not callable(tell):
+            raise CommandLineError(f"example {path.name} defines no tell(engine) function")
+        stories.append((path.stem, tell))
+    return stories
+
+
+class ProgressStorage:
+    """A store that reports each new case while its records stream by (for progress bars).
+
+    Everything else is passed through unchanged, including optional capabilities of the
+    wrapped adapter.
+    """
+
+    def __init__(self, storage: Storage, on_case: Callable[[str], None]) -> None:
+        self._storage = storage
+        self._on_case = on_case
+
+    def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
+        """See ``Storage.iter_records``; calls ``on_case`` when a new case starts."""
+        current: str | None = None
+        for record in self._storage.iter_records(case_id):
+            if record.case_id != current:
+                if current is not None:
+                    self._on_case(current)
+                current = record.case_id
+            yield record
+        if current is not None:
+            self._on_case(current)
+
+    def create(self, case: Case, first: Record) -> None:
+        """See ``Storage.create``."""
+        self._storage.create(case, first)
+
+    def append(self, case: Case, record: Record) -> None:
+        """See ``Storage.append``."""
+        self._storage.append(case, record)
+
+    def get(self, case_id: str) -> Case | None:
+        """See ``Storage.get``."""
+        return self._storage.get(case_id)
+
+    def records(self, case_id: str, after_seq: int = 0) -> Sequence[Record]:
+        """See ``Storage.records``."""
+        return self._storage.records(case_id, after_seq)
+
+    def record_by_key(self, case_id: str, idempotency_key: str) -> Record | None:
+        """See ``Storage.record_by_key``."""
+        return self._storage.record_by_key(case_id, idempotency_key)
+
+    def cases(
+        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+    ) -> Sequence[Case]:
+        """See ``Storage.cases``."""
+        return self._storage.cases(name=name, version=version, state=state)
+
+    def close(self) -> None:
+        """See ``Storage.close``."""
+        self._storage.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+
+def debug_enabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether ``STECHNIQUE_DEBUG`` asks for tracebacks instead of one-line errors."""
+    return environ.get("STECHNIQUE_DEBUG", "") not in ("", "0")

@@ -1,0 +1,379 @@
+"""The ``stechnique`` command: run, inspect and audit procedures from a terminal.
+
+Every command takes ``--db URL`` (default ``sqlite:///stechnique.db``, or ``STECHNIQUE_DB``).
+Exit status: 0 on success, 1 when an audit finds violations, 2 when the command is refused or
+wrong (unknown case or procedure, refused event, bad JSON...). Errors are one line on standard
+error, without a traceback (``STECHNIQUE_DEBUG=1`` shows it).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from stechnique import _cli_render as render
+from stechnique import diagram as diagrams
+from stechnique._cli_support import (
+    DEFAULT_DB,
+    CommandLineError,
+    ProgressStorage,
+    debug_enabled,
+    load_stories,
+    open_engine,
+    parse_actor,
+    parse_json_object,
+    parse_moment,
+    parse_procedure_ref,
+    render_graphviz,
+)
+from stechnique.audit import AuditReport, audit
+from stechnique.definition import Procedure
+from stechnique.engine import Engine
+from stechnique.errors import StechniqueError
+from stechnique.records import Actor, Record
+from stechnique.timeline import timeline
+from stechnique.workflows import default_registry
+
+__all__ = ["app"]
+
+#: Exit status of a refused or malformed command.
+EXIT_ERROR = 2
+#: Exit status of an audit that found violations.
+EXIT_VIOLATIONS = 1
+
+
+class _Group(typer.core.TyperGroup):
+    """Turns every error a command raises into one line on stderr and a non-zero exit."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (StechniqueError, OSError) as error:
+            if debug_enabled():
+                raise
+            _fail(_message(error))
+        except (typer.Exit, typer.Abort, typer.BadParameter):
+            raise
+        except Exception as error:
+            if debug_enabled() or _is_click_error(error):
+                raise
+            _fail(
+                f"internal error {type(error).__name__}: {error} "
+                "(run with STECHNIQUE_DEBUG=1 for the traceback)"
+            )
+
+
+def _is_click_error(error: Exception) -> bool:
+    # Usage errors and exits of the command-line library carry their own exit status.
+    return any(cls.__name__ in ("ClickException", "Exit") for cls in type(error).__mro__)
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.strerror}: {error.filename}"
+    return str(error)
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True, highlight=False).print(f"error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="stechnique",
+    help="Administrative support procedures as versioned state machines, with an audit trail.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(cls=_Group, help="Manage the store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+Db = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="STECHNIQUE_DB",
+        metavar="URL",
+        help="Store URL: sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://...",
+    ),
+]
+ViewerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        metavar="ID:ROLE,...",
+        help="Read as this viewer (confidential fields redacted), e.g. caf-13:funder.",
+    ),
+]
+
+
+def _out() -> Console:
+    return Console(highlight=False)
+
+
+# -- procedures ---------------------------------------------------------------------------
+
+
+@app.command()
+def procedures(db: Db = DEFAULT_DB) -> None:
+    """List the published procedure versions."""
+    _out().print(render.procedures_table(default_registry()))
+
+
+@app.command()
+def show(
+    procedure: Annotated[str, typer.Argument(metavar="NAME[@VERSION]")],
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Show a procedure version: roles, facts, states, transitions, guards, confidentiality."""
+    name, version = parse_procedure_ref(procedure)
+    found = default_registry().get(name, version)
+    console = _out()
+    for part in render.procedure_tables(found):
+        console.print(part)
+
+
+class DiagramFormat(StrEnum):
+    """Output formats of ``stechnique diagram``."""
+
+    mermaid = "mermaid"
+    dot = "dot"
+    svg = "svg"
+    png = "png"
+
+
+@app.command()
+def diagram(
+    procedure: Annotated[str, typer.Argument(metavar="NAME[@VERSION]")],
+    output_format: Annotated[
+        DiagramFormat,
+        typer.Option("--format", "-f", help="mermaid and dot are text; svg and png need Graphviz."),
+    ] = DiagramFormat.mermaid,
+    case: Annotated[
+        str | None, typer.Option("--case", metavar="ID", help="Highlight the path this case took.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")
+    ] = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Draw a procedure's state diagram, optionally with the path a case took."""
+    name, version = parse_procedure_ref(procedure)
+    found, records = _diagram_subject(name, version, case, db)
+    draw = diagrams.dot if output_format is not DiagramFormat.mermaid else diagrams.mermaid
+    text = draw(found, records)
+    if output_format in (DiagramFormat.mermaid, DiagramFormat.dot):
+        _write((text.rstrip("\n") + "\n").encode("utf-8"), output)
+    else:
+        _write(render_graphviz(text, output_format.value), output)
+
+
+def _diagram_subject(
+    name: str, version: str | None, case: str | None, db: str
+) -> tuple[Procedure, list[Record] | None]:
+    if case is None:
+        return default_registry().get(name, version), None
+    with open_engine(db) as engine:
+        stored = engine.case(case)
+        if stored.name != name:
+            raise CommandLineError(f"case {case} is a case of {stored.name}, not of {name}")
+        records = engine.history(case)
+        return engine.procedure(name, version or stored.version), records
+
+
+def _write(data: bytes, output: Path | None) -> None:
+    if output is not None:
+        output.write_bytes(data)
+        return
+    stream = typer.get_binary_stream("stdout")
+    stream.write(data)
+    stream.flush()
+
+
+# -- cases --------------------------------------------------------------------------------
+
+
+@app.command()
+def start(
+    procedure: Annotated[str, typer.Argument(metavar="NAME[@VERSION]")],
+    actor: Annotated[str, typer.Option("--actor", metavar="ID", help="Who opens the case.")],
+    role: Annotated[
+        list[str], typer.Option("--role", metavar="ROLE", help="A role of the actor (repeat).")
+    ],
+    facts: Annotated[
+        str, typer.Option("--facts", metavar="JSON|@FILE", help="The facts recorded at start.")
+    ],
+    case_id: Annotated[
+        str | None, typer.Option("--case-id", metavar="ID", help="Choose the case id.")
+    ] = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Open a case of a procedure (latest version unless NAME@VERSION)."""
+    name, version = parse_procedure_ref(procedure)
+    data = parse_json_object(facts, "--facts")
+    with open_engine(db) as engine:
+        case = engine.start(
+            name, version=version, actor=Actor(actor, frozenset(role)), facts=data, case_id=case_id
+        )
+        label = engine.procedure(case.name, case.version).state(case.state).fr
+    _out().print(f"{case.id}: {case.name}@{case.version} ouvert, état « {label} » ({case.state})")
+
+
+@app.command()
+def fire(
+    case: Annotated[str, typer.Argument(metavar="CASE")],
+    event: Annotated[str, typer.Argument(metavar="EVENT")],
+    actor: Annotated[str, typer.Option("--actor", metavar="ID", help="Who fires the event.")],
+    role: Annotated[
+        list[str], typer.Option("--role", metavar="ROLE", help="A role of the actor (repeat).")
+    ],
+    payload: Annotated[
+        str | None, typer.Option("--payload", metavar="JSON|@FILE", help="The event's data.")
+    ] = None,
+    expected_seq: Annotated[
+        int | None, typer.Option(help="Refuse unless the case is still at this seq.")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Firing again with the same key changes nothing.")
+    ] = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Fire an event on a case as an actor."""
+    data = parse_json_object(payload, "--payload")
+    with open_engine(db) as engine:
+        after = engine.fire(
+            case,
+            event,
+            actor=Actor(actor, frozenset(role)),
+            payload=data,
+            expected_seq=expected_seq,
+            idempotency_key=idempotency_key,
+        )
+        label = engine.procedure(after.name, after.version).state(after.state).fr
+    _out().print(f"{after.id}: {event} → « {label} » ({after.state}), seq {after.seq}")
+
+
+@app.command()
+def cases(
+    name: Annotated[str | None, typer.Option(help="Only this procedure.")] = None,
+    version: Annotated[str | None, typer.Option(help="Only this version.")] = None,
+    state: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """List stored cases, oldest first."""
+    with open_engine(db) as engine:
+        found = engine.cases(name=name, version=version, state=state)
+        _out().print(render.cases_table(found, engine.registry))
+
+
+@app.command()
+def history(
+    case: Annotated[str, typer.Argument(metavar="CASE")],
+    viewer: ViewerOption = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Show a case's history, as a given viewer sees it with --as."""
+    reader = parse_actor(viewer) if viewer is not None else None
+    with open_engine(db) as engine:
+        records = engine.history(case, viewer=reader)
+        seen = f" vu par {reader.id} ({', '.join(sorted(reader.roles))})" if reader else ""
+        title = f"Historique du dossier {case}{seen}"
+        _out().print(render.history_table(records, engine.registry, title))
+
+
+# -- demo ---------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(db: Db = DEFAULT_DB) -> None:
+    """Run the example stories into the store and print their timelines (safe to run twice)."""
+    stories = load_stories()
+    console = _out()
+    with open_engine(db) as engine:
+        case_ids: list[str] = []
+        for name, tell in stories:
+            # One engine per story: a story may set its own clock to the period it tells.
+            written = tell(Engine(engine.storage, engine.registry))
+            case_ids += written
+            for case_id in written:
+                console.rule(f"{name} — {case_id}")
+                records = engine.history(case_id)
+                console.print(timeline(records, engine.registry), markup=False, highlight=False)
+        stored = len(engine.cases())
+    console.rule()
+    console.print(
+        f"{len(stories)} stories, {len(case_ids)} cases written to {db} ({stored} in the store). "
+        "Next: stechnique cases, stechnique history CASE --as ID:ROLE, stechnique audit",
+        markup=False,
+    )
+
+
+# -- audit --------------------------------------------------------------------------------
+
+
+@app.command("audit")
+def audit_command(
+    case: Annotated[str | None, typer.Option("--case", help="Audit only this case.")] = None,
+    name: Annotated[str | None, typer.Option(help="Only cases of this procedure.")] = None,
+    version: Annotated[str | None, typer.Option(help="With --name: only this version.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(metavar="DATE", help="Only records written since (ISO 8601, UTC if naive)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Verify every stored history; exit status 1 when anything is wrong."""
+    scope: dict[str, Any] = {
+        "case_id": case,
+        "name": name,
+        "version": version,
+        "since": parse_moment(since, "--since") if since is not None else None,
+    }
+    with open_engine(db) as engine:
+        report = _audit_with_progress(engine, scope, show=not as_json)
+    if as_json:
+        typer.echo(render.audit_json(report))
+    else:
+        _out().print(render.audit_summary(report))
+    if not report.ok:
+        raise typer.Exit(EXIT_VIOLATIONS)
+
+
+def _audit_with_progress(engine: Engine, scope: dict[str, Any], *, show: bool) -> AuditReport:
+    """Audit, drawing a progress bar on standard error when it is a terminal."""
+    console = Console(stderr=True)
+    storage = engine.storage
+    if not show or not console.is_terminal:
+        return audit(storage, engine.registry, **scope)
+    if scope["case_id"] is not None:
+        total = 1
+    else:
+        total = len(storage.cases(name=scope["name"], version=scope["version"]))
+    columns = (
+        TextColumn("audit"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("dossiers / cases"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("audit", total=total)
+        counting = ProgressStorage(storage, lambda _: progress.advance(task))
+        return audit(counting, engine.registry, **scope)
+
+
+def main() -> None:
+    """Run the command (``python -m stechnique.cli``)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
