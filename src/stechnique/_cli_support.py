@@ -26,6 +26,7 @@ from stechnique.storage.base import Storage
 
 __all__ = [
     "DEFAULT_DB",
+    "DEFAULT_PREFIX",
     "GRAPHVIZ_HELP",
     "CommandLineError",
     "ProgressStorage",
@@ -38,27 +39,48 @@ __all__ = [
     "parse_moment",
     "parse_procedure_ref",
     "render_graphviz",
+    "table_prefix",
+    "upgrade_store",
 ]
 
 #: The store every command uses unless ``--db`` or ``STECHNIQUE_DB`` says otherwise.
 DEFAULT_DB = "sqlite:///stechnique.db"
+#: The tables' prefix unless ``STECHNIQUE_TABLE_PREFIX`` says otherwise.
+DEFAULT_PREFIX = "stechnique_"
 
 
 class CommandLineError(StechniqueError):
     """Something the user typed on the command line is malformed (bad JSON, bad ``--as``...)."""
 
 
-def open_storage(url: str) -> Storage:
-    """The SQL store at ``url`` (schema brought up to date by the adapter when it opens)."""
+def _check_url(url: str) -> None:
     if "://" not in url:
         raise CommandLineError(
             f"--db {url!r} is not a database URL; use e.g. sqlite:///stechnique.db or "
             "postgresql+psycopg://user@host/dbname"
         )
+
+
+def table_prefix(environ: Mapping[str, str] = os.environ) -> str:
+    """The table prefix: ``STECHNIQUE_TABLE_PREFIX`` or the library's default."""
+    return environ.get("STECHNIQUE_TABLE_PREFIX") or DEFAULT_PREFIX
+
+
+def open_storage(url: str) -> Storage:
+    """The SQL store at ``url`` (schema brought up to date by the adapter when it opens)."""
+    _check_url(url)
     from stechnique.storage import SQLStorage
 
-    storage: Storage = SQLStorage(url)
+    storage: Storage = SQLStorage(url, table_prefix=table_prefix())
     return storage
+
+
+def upgrade_store(url: str, prefix: str) -> None:
+    """Run the schema migrations of the store at ``url`` up to the newest revision."""
+    _check_url(url)
+    from stechnique.storage import upgrade_schema
+
+    upgrade_schema(url, table_prefix=prefix)
 
 
 @contextmanager

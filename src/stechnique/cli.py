@@ -18,8 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stechnique import _cli_render as render
 from stechnique import diagram as diagrams
+from stechnique import export
 from stechnique._cli_support import (
     DEFAULT_DB,
+    DEFAULT_PREFIX,
     CommandLineError,
     ProgressStorage,
     debug_enabled,
@@ -30,6 +32,7 @@ from stechnique._cli_support import (
     parse_moment,
     parse_procedure_ref,
     render_graphviz,
+    upgrade_store,
 )
 from stechnique.audit import AuditReport, audit
 from stechnique.definition import Procedure
@@ -53,6 +56,8 @@ class _Group(typer.core.TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # the reader went away (``| head``): the command-line library exits quietly
         except (StechniqueError, OSError) as error:
             if debug_enabled():
                 raise
@@ -297,21 +302,25 @@ def demo(db: Db = DEFAULT_DB) -> None:
     stories = load_stories()
     console = _out()
     with open_engine(db) as engine:
-        case_ids: list[str] = []
+        written: list[str] = []
         for name, tell in stories:
             # One engine per story: a story may set its own clock to the period it tells.
-            written = tell(Engine(engine.storage, engine.registry))
-            case_ids += written
-            for case_id in written:
+            story_cases = tell(Engine(engine.storage, engine.registry))
+            written += story_cases
+            for case_id in story_cases:
                 console.rule(f"{name} — {case_id}")
-                records = engine.history(case_id)
-                console.print(timeline(records, engine.registry), markup=False, highlight=False)
-        stored = len(engine.cases())
+                text = timeline(engine.history(case_id), engine.registry)
+                console.print(text, markup=False, highlight=False, soft_wrap=True)
+        report = audit(engine.storage, engine.registry)
     console.rule()
+    verdict = "ok" if report.ok else f"{len(report.violations)} violation(s)"
     console.print(
-        f"{len(stories)} stories, {len(case_ids)} cases written to {db} ({stored} in the store). "
-        "Next: stechnique cases, stechnique history CASE --as ID:ROLE, stechnique audit",
+        f"{len(stories)} stories, {len(written)} cases in {db}; audit {verdict} "
+        f"({report.cases_checked} cases, {report.records_checked} records).\n"
+        "Next: stechnique cases | stechnique history CASE --as ID:ROLE | stechnique audit",
         markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -368,6 +377,78 @@ def _audit_with_progress(engine: Engine, scope: dict[str, Any], *, show: bool) -
         task = progress.add_task("audit", total=total)
         counting = ProgressStorage(storage, lambda _: progress.advance(task))
         return audit(counting, engine.registry, **scope)
+
+
+# -- export, import, schema --------------------------------------------------------------
+
+
+class ExportFormat(StrEnum):
+    """Output formats of ``stechnique export``."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@app.command("export")
+def export_command(
+    output_format: Annotated[
+        ExportFormat,
+        typer.Option("--format", "-f", help="jsonl (restorable, canonical) or csv (spreadsheets)."),
+    ] = ExportFormat.jsonl,
+    viewer: ViewerOption = None,
+    case: Annotated[str | None, typer.Option("--case", help="Export only this case.")] = None,
+    name: Annotated[str | None, typer.Option(help="Only cases of this procedure.")] = None,
+    version: Annotated[str | None, typer.Option(help="With --name: only this version.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")
+    ] = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Export histories, one record per line (jsonl) or row (csv), redacted with --as."""
+    reader = parse_actor(viewer) if viewer is not None else None
+    write = export.export_jsonl if output_format is ExportFormat.jsonl else export.export_csv
+    with open_engine(db) as engine:
+        count = write(
+            engine.storage,
+            output if output is not None else typer.get_text_stream("stdout"),
+            case_id=case,
+            name=name,
+            version=version,
+            viewer=reader,
+            registry=engine.registry,
+        )
+    where = f" to {output}" if output is not None else ""
+    _say(f"exported {count} records{where}")
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A `stechnique export` JSONL file.")],
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Restore a JSONL export into an empty store (every hash chain verified first)."""
+    with open_engine(db) as engine:
+        try:
+            restored = export.import_jsonl(engine.storage, file)
+        except ValueError as error:
+            raise CommandLineError(f"cannot import {file} into {db}: {error}") from error
+    _say(f"imported {restored.cases} cases, {restored.records} records from {file} into {db}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: Db = DEFAULT_DB,
+    table_prefix: Annotated[
+        str, typer.Option(envvar="STECHNIQUE_TABLE_PREFIX", help="Prefix of the stechnique tables.")
+    ] = (DEFAULT_PREFIX),
+) -> None:
+    """Create or upgrade the store's tables to this version of stechnique."""
+    upgrade_store(db, table_prefix)
+    _say(f"schema of {db} (tables {table_prefix}*) is up to date")
+
+
+def _say(message: str) -> None:
+    Console(stderr=True, highlight=False).print(message, markup=False, soft_wrap=True)
 
 
 def main() -> None:
