@@ -7,9 +7,14 @@ record has its own time and the stores are the same from run to run.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from stechnique import Actor, Engine
+import attrs
+
+from stechnique import Actor, Engine, Procedure, Record
+from stechnique.records import seal
 from stechnique.storage.base import Storage
+from stechnique.storage.memory import MemoryStorage
 
 ADMIN = Actor("asso-belle-de-mai", roles={"administrator"})
 CAF = Actor("caf-13", roles={"caf_coordinator"})
@@ -157,3 +162,58 @@ def every_story(engine: Engine) -> dict[str, int]:
     dla_collective(engine, "dla-collective")
     convention(engine, "convention-92")
     return {case.id: case.seq for case in engine.cases()}
+
+
+def forge(
+    storage: Storage,
+    case_id: str,
+    event: str,
+    actor: Actor,
+    payload: dict[str, Any] | None = None,
+    *,
+    target: str | None = None,
+    procedure: Procedure | None = None,
+) -> Record:
+    """Append a record the engine would not have written, sealed and chained like a real one.
+
+    This is what someone with write access to the store could do: the record and the case row
+    agree, the hash chain holds; only the rules of the procedure can tell it apart.
+    ``target`` defaults to the case's state, ``procedure`` to the one the case is pinned to.
+    """
+    case = storage.get(case_id)
+    assert case is not None
+    name, version, fingerprint = case.name, case.version, case.fingerprint
+    if procedure is not None:
+        name, version, fingerprint = procedure.name, procedure.version, procedure.fingerprint
+    record = seal(
+        Record(case_id, case.seq + 1, event, case.state, target or case.state, actor,
+               case.updated_at + timedelta(minutes=5), payload or {}, name, version, fingerprint,
+               None, case.head, "")
+    )  # fmt: skip
+    after = attrs.evolve(
+        case,
+        state=record.target,
+        seq=record.seq,
+        updated_at=record.at,
+        head=record.hash,
+        name=name,
+        version=version,
+        fingerprint=fingerprint,
+        facts=record.payload["facts"] if event == "migrate" else case.facts,
+    )
+    storage.append(after, record)
+    return record
+
+
+def rewrite(storage: MemoryStorage, case_id: str, seq: int, **changes: Any) -> Record:
+    """Change record ``seq`` of a case and re-seal the chain after it, head of the row too.
+
+    A whole-chain rewrite: every hash is right again, only the rules (or a checkpoint) can
+    tell. Returns the changed record.
+    """
+    records = storage._records[case_id]
+    records[seq - 1] = seal(attrs.evolve(records[seq - 1], **changes))
+    for index in range(seq, len(records)):
+        records[index] = seal(attrs.evolve(records[index], prev_hash=records[index - 1].hash))
+    storage._cases[case_id] = attrs.evolve(storage._cases[case_id], head=records[-1].hash)
+    return records[seq - 1]

@@ -266,9 +266,16 @@ class Engine:
         """Stored cases matching every filter given, oldest first."""
         return list(self.storage.cases(name=name, version=version, state=state))
 
-    def audit(self, case_id: str | None = None) -> AuditReport:
-        """Verify stored histories against their pinned procedure versions."""
-        return audit(self.storage, registry=self.registry, case_id=case_id)
+    def audit(
+        self,
+        case_id: str | None = None,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        since: datetime | None = None,
+    ) -> AuditReport:
+        """Verify stored histories against their pinned procedure versions (see ``audit``)."""
+        return audit(self.storage, self.registry, case_id, name=name, version=version, since=since)
 
     # -- internals ------------------------------------------------------------------------
 
