@@ -1,6 +1,7 @@
 """stechnique: administrative support procedures as versioned state machines with an audit trail."""
 
 from stechnique.audit import AuditReport, Violation, audit
+from stechnique.checkpoint import ChainHead, Checkpoint, export_checkpoint, verify_checkpoint
 from stechnique.definition import (
     ANY_ACTIVE,
     CaseRole,
@@ -17,6 +18,7 @@ from stechnique.definition import (
 from stechnique.diagram import dot, mermaid
 from stechnique.engine import Clock, Engine, utc_now
 from stechnique.errors import (
+    CheckpointInvalid,
     ConcurrencyConflict,
     DefinitionError,
     FailedGuard,
@@ -35,6 +37,7 @@ from stechnique.errors import (
     UnknownProcedure,
 )
 from stechnique.explanation import Explanation, Reason
+from stechnique.export import ImportReport, export_csv, export_jsonl, import_jsonl
 from stechnique.loader import FileProblem, ProcedureFileError, load_procedure
 from stechnique.migration import Migration, MigrationPlan
 from stechnique.records import Actor, Case, Record
@@ -52,6 +55,9 @@ __all__ = [
     "AuditReport",
     "Case",
     "CaseRole",
+    "ChainHead",
+    "Checkpoint",
+    "CheckpointInvalid",
     "Clock",
     "ConcurrencyConflict",
     "ConfidentialField",
@@ -67,6 +73,7 @@ __all__ = [
     "GuardFailed",
     "HistoryCorrupted",
     "IdempotencyKeyReused",
+    "ImportReport",
     "InvalidData",
     "InvalidEvent",
     "Invariant",
@@ -92,9 +99,14 @@ __all__ = [
     "audit",
     "default_registry",
     "dot",
+    "export_checkpoint",
+    "export_csv",
+    "export_jsonl",
+    "import_jsonl",
     "is_redacted",
     "load_procedure",
     "mermaid",
     "timeline",
     "utc_now",
+    "verify_checkpoint",
 ]
