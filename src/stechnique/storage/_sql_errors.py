@@ -1,0 +1,72 @@
+"""The one place where database driver errors become stechnique errors.
+
+Every database call of ``SQLStorage`` (and of the schema upgrade) runs inside ``translated``.
+A duplicate key (the records primary key, or an idempotency key already used on the case) and a
+deadlock or serialization failure mean another writer won: ``ConcurrencyConflict``. Everything
+else is a ``StorageError`` naming what was being done. The driver error is always chained
+(``raise ... from exc``) so nothing is lost, and ``sqlalchemy.exc.*`` never escapes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from alembic.util import CommandError
+from sqlalchemy import exc as sa_exc
+
+from stechnique.errors import ConcurrencyConflict, StorageError
+
+__all__ = ["translated"]
+
+# SQLSTATE (PostgreSQL), errno (MariaDB/MySQL) and extended result codes (SQLite).
+_DUPLICATE = {"23505", 1062, 1555, 2067}
+_LOST_RACE = {"40001", "40P01", 1213}
+
+
+def _code(orig: BaseException | None) -> str | int | None:
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorcode", None)
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
+def _detail(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def translated(
+    action: str,
+    case_id: str | None = None,
+    expected_seq: int | None = None,
+    driver: tuple[type[Exception], ...] = (),
+) -> Iterator[None]:
+    """Run a database step, re-raising driver errors as stechnique errors.
+
+    ``action`` says what was being done ("append record 3 to case X"); ``case_id`` and
+    ``expected_seq`` describe the conflict when another writer won (``expected_seq`` is None
+    when creating a case that turns out to exist). ``driver`` adds the DB-API error classes of
+    a driver used directly (``sqlite3`` is always covered).
+    """
+    caught: tuple[type[BaseException], ...] = (
+        sa_exc.SQLAlchemyError,
+        sqlite3.Error,
+        CommandError,
+        *driver,
+    )
+    try:
+        yield
+    except caught as exc:
+        code = _code(getattr(exc, "orig", exc))
+        if case_id is not None and (code in _DUPLICATE or code in _LOST_RACE):
+            raise ConcurrencyConflict(case_id, expected_seq, None) from exc
+        raise StorageError(f"SQL storage could not {action}: {_detail(exc)}") from exc

@@ -1,0 +1,153 @@
+"""The SQL tables of ``SQLStorage``, named from a table prefix.
+
+These ``Table`` objects are what the adapter queries. They are never used to create the schema:
+the Alembic migrations in ``storage/migrations`` do that, and a test checks that the two agree.
+
+Column choices that hold on every backend:
+
+* identifiers are bounded ``VARCHAR`` compared byte for byte (``COLLATE "C"`` on PostgreSQL, a
+  binary no-pad collation on MariaDB/MySQL, SQLite's default ``BINARY``), so ``"A"`` and ``"a"``
+  are different case ids and ordering is by code point, as in Python;
+* times are ``UTCDateTime``: ``timestamptz`` on PostgreSQL, ``DATETIME(6)`` holding UTC on
+  MariaDB/MySQL, ISO text on SQLite; always returned as aware UTC with microseconds;
+* payloads and facts are ``JSON`` (text preserved on PostgreSQL, which ``jsonb`` would not do).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "HASH_LENGTH",
+    "ID_LENGTH",
+    "NAME_LENGTH",
+    "SQLSchema",
+    "UTCDateTime",
+    "check_prefix",
+    "schema_for",
+]
+
+#: Longest case id, actor id and idempotency key a SQL store keeps.
+ID_LENGTH = 255
+#: Longest procedure name, version, state or event a SQL store keeps.
+NAME_LENGTH = 200
+#: Hex SHA-256.
+HASH_LENGTH = 64
+
+_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+
+
+def check_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it can start SQL table names on every backend, else ``ValueError``."""
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise ValueError(
+            f"table prefix {prefix!r} is not usable: it must be 1 to 32 ASCII letters, digits "
+            "or underscores, not starting with a digit (for example 'stechnique_')"
+        )
+    return prefix
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """An aware datetime stored in UTC with microseconds and returned as aware UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        """``DATETIME(6)`` on MariaDB/MySQL, whose plain ``DATETIME`` drops microseconds."""
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive times; store UTC (without tzinfo where the column has no zone)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: stechnique only stores aware UTC times")
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return aware UTC whatever the driver gave."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _ident(length: int) -> sa.types.TypeEngine[str]:
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
+@attrs.frozen
+class SQLSchema:
+    """The tables of one prefix and the name of its Alembic version table."""
+
+    prefix: str
+    metadata: sa.MetaData
+    cases: sa.Table
+    records: sa.Table
+
+    @property
+    def version_table(self) -> str:
+        """The Alembic version table of this prefix (one per prefix, so prefixes never mix)."""
+        return f"{self.prefix}alembic_version"
+
+    @property
+    def table_names(self) -> tuple[str, str, str]:
+        """Every table this prefix owns, the version table last."""
+        return (self.cases.name, self.records.name, self.version_table)
+
+
+@functools.cache
+def schema_for(prefix: str) -> SQLSchema:
+    """The tables of ``prefix`` (built once per prefix)."""
+    check_prefix(prefix)
+    metadata = sa.MetaData()
+    cases = sa.Table(
+        f"{prefix}cases",
+        metadata,
+        sa.Column("id", _ident(ID_LENGTH), primary_key=True),
+        sa.Column("name", _ident(NAME_LENGTH), nullable=False),
+        sa.Column("version", _ident(NAME_LENGTH), nullable=False),
+        sa.Column("fingerprint", sa.String(HASH_LENGTH), nullable=False),
+        sa.Column("state", _ident(NAME_LENGTH), nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("facts", sa.JSON, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("head", sa.String(HASH_LENGTH), nullable=False),
+        sa.Index(f"{prefix}cases_name_version_state", "name", "version", "state"),
+        sa.Index(f"{prefix}cases_created_at_id", "created_at", "id"),
+    )
+    records = sa.Table(
+        f"{prefix}records",
+        metadata,
+        sa.Column("case_id", _ident(ID_LENGTH), primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("event", _ident(NAME_LENGTH), nullable=False),
+        sa.Column("source", _ident(NAME_LENGTH), nullable=True),
+        sa.Column("target", _ident(NAME_LENGTH), nullable=False),
+        sa.Column("actor_id", _ident(ID_LENGTH), nullable=False),
+        sa.Column("actor_roles", sa.JSON, nullable=False),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("payload", sa.JSON, nullable=False),
+        sa.Column("name", _ident(NAME_LENGTH), nullable=False),
+        sa.Column("version", _ident(NAME_LENGTH), nullable=False),
+        sa.Column("fingerprint", sa.String(HASH_LENGTH), nullable=False),
+        sa.Column("idempotency_key", _ident(ID_LENGTH), nullable=True),
+        sa.Column("prev_hash", sa.String(HASH_LENGTH), nullable=False),
+        sa.Column("hash", sa.String(HASH_LENGTH), nullable=False),
+        sa.UniqueConstraint("case_id", "idempotency_key", name=f"{prefix}records_case_key"),
+    )
+    return SQLSchema(prefix, metadata, cases, records)

@@ -1,0 +1,248 @@
+"""``SQLStorage``: cases and histories in SQLite, PostgreSQL or MariaDB/MySQL (SQLAlchemy Core).
+
+It follows the ``Storage`` contract (``storage/base.py``); this page documents only what is
+particular to SQL. See ``docs/storage.md`` for deployments where several processes or machines
+share one database.
+
+* **Schema.** Two tables, ``<prefix>cases`` and ``<prefix>records``, created and upgraded by the
+  Alembic migrations shipped in the package. By default opening a store brings the schema up to
+  date; with ``upgrade=False`` an out-of-date schema is refused with ``SchemaOutOfDate``, whose
+  message says what to run (``upgrade_schema``).
+* **Firing.** ``append`` is one transaction: update the case only if its seq is still the one
+  the record follows, then insert the record. On PostgreSQL both run as one statement (a
+  data-modifying ``WITH``), so a fire is one round trip. The records primary key
+  ``(case_id, seq)`` and the unique ``(case_id, idempotency_key)`` are a second defence.
+* **Limits.** Case ids, actor ids and idempotency keys up to 255 characters; procedure names,
+  versions, states and events up to 200. Longer values are refused before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NoReturn
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from stechnique.errors import ConcurrencyConflict, StorageError, UnknownCase
+from stechnique.records import Case, Record
+from stechnique.storage._sql_engine import make_backend
+from stechnique.storage._sql_schema import ID_LENGTH, NAME_LENGTH, SQLSchema, schema_for
+from stechnique.storage._sql_statements import DECODED, Statements
+from stechnique.storage._sql_upgrade import ensure_schema, upgrade
+
+__all__ = ["SQLStorage", "upgrade_schema"]
+
+_STREAM_BATCH = 500
+
+
+def upgrade_schema(
+    url: str | URL, *, table_prefix: str = "stechnique_", revision: str = "head"
+) -> None:
+    """Create or upgrade the stechnique tables of ``table_prefix`` in the database at ``url``.
+
+    Runs the Alembic migrations shipped with stechnique up to ``revision`` (default: the
+    newest). Safe to run from several processes at once: upgraders take turns under a database
+    lock, and a schema already at ``revision`` is left alone. Deployments that open their stores
+    with ``SQLStorage(url, upgrade=False)`` run this once per release, before starting the
+    application.
+    """
+    schema = schema_for(table_prefix)
+    backend = make_backend(url)
+    try:
+        upgrade(backend, schema, revision)
+    finally:
+        backend.dispose()
+
+
+class SQLStorage:
+    """Cases and their histories in a SQL database, shared safely by processes and machines.
+
+    ``url`` is a SQLAlchemy URL: ``sqlite:///cases.db``, ``postgresql+psycopg://user@host/db``
+    or ``mysql+pymysql://user@host/db``. ``table_prefix`` starts every table name, so several
+    applications can share one database. ``upgrade`` (default True) brings an empty or older
+    schema up to date when the store opens. ``synchronous`` (SQLite only) is ``"FULL"`` by
+    default, durable on power loss; ``"NORMAL"`` is faster and may lose the last commits on
+    power loss (never on a process crash). ``busy_timeout`` is how long, in seconds, a SQLite
+    writer waits for another. ``engine_options`` go to ``sqlalchemy.create_engine`` (pool size,
+    ``pool_pre_ping``, ``connect_args``...).
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        table_prefix: str = "stechnique_",
+        upgrade: bool = True,
+        synchronous: str | None = None,
+        busy_timeout: float = 30.0,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.schema: SQLSchema = schema_for(table_prefix)
+        self._backend = make_backend(
+            url, synchronous=synchronous, busy_timeout=busy_timeout, engine_options=engine_options
+        )
+        self.url = self._backend.url
+        self.kind = self._backend.kind
+        try:
+            ensure_schema(
+                self._backend, self.schema, upgrade_to_head=upgrade, how=self._how_to_upgrade()
+            )
+        except BaseException:
+            self._backend.dispose()
+            raise
+        self._sql = Statements(self.schema, self._backend.engine.dialect)
+
+    def _how_to_upgrade(self) -> str:
+        url = self.url.render_as_string(hide_password=True)
+        return (
+            f"run stechnique.storage.upgrade_schema({url!r}, table_prefix="
+            f"{self.schema.prefix!r}) once, or open SQLStorage with upgrade=True"
+        )
+
+    def __repr__(self) -> str:
+        url = self.url.render_as_string(hide_password=True)
+        return f"SQLStorage({url!r}, table_prefix={self.schema.prefix!r})"
+
+    def __enter__(self) -> SQLStorage:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def create(self, case: Case, first: Record) -> None:
+        """See ``Storage.create``. One transaction; on PostgreSQL one statement."""
+        _check(case, first)
+        sql = self._sql
+        values = {**sql.case_values(case), **sql.record_values(first)}
+        with (
+            self._backend.translated(f"create case {case.id}", case.id, None),
+            self._backend.cursor(transaction=not sql.one_statement) as cursor,
+        ):
+            if sql.one_statement:
+                cursor.execute(sql.create.sql, sql.create.bind(values))
+                return
+            cursor.execute(sql.insert_case.sql, sql.insert_case.bind(values))
+            cursor.execute(sql.insert_record.sql, sql.insert_record.bind(values))
+
+    def append(self, case: Case, record: Record) -> None:
+        """See ``Storage.append``. One transaction; on PostgreSQL one statement."""
+        _check(case, record)
+        expected = record.seq - 1
+        if case.seq != record.seq:
+            self._refuse(case.id, expected)
+        sql = self._sql
+        values = {**sql.case_values(case, expected), **sql.record_values(record)}
+        action = f"append record {record.seq} to case {case.id}"
+        with (
+            self._backend.translated(action, case.id, expected),
+            self._backend.cursor(transaction=not sql.one_statement) as cursor,
+        ):
+            if sql.one_statement:
+                cursor.execute(sql.append.sql, sql.append.bind(values))
+                moved = cursor.fetchone() is not None
+            else:
+                cursor.execute(sql.update_case.sql, sql.update_case.bind(values))
+                moved = cursor.rowcount == 1
+                if not moved:
+                    self._refuse(case.id, expected, cursor)
+                cursor.execute(sql.insert_record.sql, sql.insert_record.bind(values))
+        if not moved:
+            self._refuse(case.id, expected)
+
+    def _refuse(self, case_id: str, expected: int, cursor: Any = None) -> NoReturn:
+        """Raise why an append cannot apply: the case is absent, or not at ``expected``."""
+        if cursor is None:
+            stored = self.get(case_id)
+            actual = None if stored is None else stored.seq
+        else:
+            cursor.execute(self._sql.case_seq.sql, self._sql.case_seq.bind({"c_id": case_id}))
+            row = cursor.fetchone()
+            actual = None if row is None else row[0]
+        if actual is None:
+            raise UnknownCase(case_id)
+        raise ConcurrencyConflict(case_id, expected, actual)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get(self, case_id: str) -> Case | None:
+        """See ``Storage.get``."""
+        statement = self._sql.get_case
+        with self._backend.translated(f"read case {case_id}"), self._backend.cursor() as cursor:
+            cursor.execute(statement.sql, statement.bind({"c_id": case_id}))
+            row = cursor.fetchone()
+        return None if row is None else self._sql.case(row)
+
+    def records(self, case_id: str, after_seq: int = 0) -> Sequence[Record]:
+        """See ``Storage.records``."""
+        statement = self._sql.case_records
+        values = {"c_id": case_id, "b_after": after_seq}
+        with (
+            self._backend.translated(f"read the records of case {case_id}"),
+            self._backend.cursor() as cursor,
+        ):
+            cursor.execute(statement.sql, statement.bind(values))
+            rows = cursor.fetchall()
+        return [self._sql.record(row) for row in rows]
+
+    def record_by_key(self, case_id: str, idempotency_key: str) -> Record | None:
+        """See ``Storage.record_by_key``."""
+        statement = self._sql.record_by_key
+        values = {"c_id": case_id, "b_key": idempotency_key}
+        with (
+            self._backend.translated(f"read a record of case {case_id}"),
+            self._backend.cursor() as cursor,
+        ):
+            cursor.execute(statement.sql, statement.bind(values))
+            row = cursor.fetchone()
+        return None if row is None else self._sql.record(row)
+
+    def cases(
+        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+    ) -> Sequence[Case]:
+        """See ``Storage.cases``; served by the ``cases(name, version, state)`` index."""
+        table = self.schema.cases
+        query = sa.select(table).order_by(table.c.created_at, table.c.id)
+        for column, value in (("name", name), ("version", version), ("state", state)):
+            if value is not None:
+                query = query.where(table.c[column] == value)
+        with self._backend.translated("list cases"), self._backend.reader.connect() as connection:
+            return [self._sql.case(row, DECODED) for row in connection.execute(query)]
+
+    def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
+        """See ``Storage.iter_records``: rows stream in batches through a server-side cursor."""
+        records = self.schema.records
+        query = sa.select(records).order_by(records.c.case_id, records.c.seq)
+        if case_id is not None:
+            query = query.where(records.c.case_id == case_id)
+        with self._backend.translated("read records"), self._backend.engine.connect() as connection:
+            result = connection.execution_options(yield_per=_STREAM_BATCH).execute(query)
+            for row in result:
+                yield self._sql.record(row, DECODED)
+
+    def close(self) -> None:
+        """Close every pooled connection (see ``Storage.close``)."""
+        self._backend.dispose()
+
+
+def _check(case: Case, record: Record) -> None:
+    """Refuse values a SQL store cannot keep whole, before anything is written."""
+    if record.case_id != case.id:
+        raise ValueError(f"record of case {record.case_id!r} given with case {case.id!r}")
+    limits = (
+        ("case id", case.id, ID_LENGTH),
+        ("actor id", record.actor.id, ID_LENGTH),
+        ("idempotency key", record.idempotency_key or "", ID_LENGTH),
+        ("procedure name", record.name, NAME_LENGTH),
+        ("procedure version", record.version, NAME_LENGTH),
+        ("state", record.target, NAME_LENGTH),
+        ("event", record.event, NAME_LENGTH),
+    )
+    for what, value, limit in limits:
+        if len(value) > limit:
+            raise StorageError(
+                f"{what} {value[:40]!r}... is {len(value)} characters long; "
+                f"SQLStorage keeps at most {limit}"
+            )
