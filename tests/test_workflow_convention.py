@@ -6,11 +6,15 @@ every role restriction refuses an outsider.
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from stechnique import (
+    GUARDS,
     Actor,
     Case,
     Engine,
@@ -196,3 +200,34 @@ def test_every_transition_fires_and_abandon_works_from_every_step(
     }
     assert fired == declared
     assert engine.audit().ok
+
+
+def _story() -> ModuleType:
+    path = Path(__file__).parent.parent / "examples" / "05_convention_hauts_de_seine.py"
+    spec = importlib.util.spec_from_file_location("convention_story", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_hauts_de_seine_story_has_six_arbitrations_from_2013_to_2017() -> None:
+    story, engine, said = _story(), Engine(), []
+    (case_id,) = story.tell(engine, say=said.append)
+    assert engine.case(case_id).state == "closed"
+    arbitrations = [r for r in engine.history(case_id) if r.event == "arbitrate"]
+    approvals = [r.at.year for r in arbitrations if r.payload["decision"] == "approve"]
+    assert approvals == [2013, 2014, 2014, 2014, 2016, 2017]
+    assert [r.target for r in arbitrations if r.payload["decision"] == "rework"] == [
+        "territorial_diagnosis"
+    ]
+    refusal = [line for line in said if line.startswith("Évaluation pas encore possible")]
+    assert refusal == [
+        f"Évaluation pas encore possible en mars 2015 : {GUARDS['one_year_before_expiry'].fr}."
+    ]
+    records = engine.storage.records(case_id)
+    said.clear()
+    assert story.tell(engine, say=said.append) == [case_id]
+    assert engine.storage.records(case_id) == records
+    assert not any("pas encore possible" in line for line in said)
