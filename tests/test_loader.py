@@ -364,7 +364,7 @@ def test_every_problem_is_reported_at_once_as_a_definition_error() -> None:
     error = caught.value
     assert isinstance(error, ProcedureFileError)
     keys = [p.key for p in error.file_problems]
-    assert keys == ["fr", "facts.amount.kind", "transitions[0].to", "transitions[0].guards"]
+    assert keys == ["facts.amount.kind", "transitions[0].to", "transitions[0].guards", "fr"]
     assert error.problems == tuple(str(p) for p in error.file_problems)
     assert "<text>:" in str(error)
 
@@ -396,3 +396,37 @@ def test_a_guard_used_but_not_in_the_files_guard_list_is_refused() -> None:
     )
     problem = at(errors_of(text, guards=PARTNER_GUARDS), "transitions[0].guards")
     assert "not in the file's guards" in problem.problem
+
+
+def test_the_complete_example_of_the_data_file_docs_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "data-files.md").read_text(encoding="utf-8")
+    example = doc.split("## A complete example", 1)[1].split("## Errors", 1)[0]
+    toml = example.split("```toml\n", 1)[1].split("```", 1)[0]
+    python = example.split("```python\n", 1)[1].split("```", 1)[0]
+    assert toml == PARTNER
+    (tmp_path / "aide-projets-jeunes.toml").write_text(toml, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(python, "docs/data-files.md", "exec"), namespace)
+    procedure = namespace["procedure"]
+    assert procedure == load_procedure(PARTNER, guards=PARTNER_GUARDS)
+
+
+def test_the_error_shown_in_the_data_file_docs_is_what_the_loader_says(tmp_path: Path) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "data-files.md").read_text(encoding="utf-8")
+    shown = doc.split('says:\n\n```text\n', 1)[1].split("```", 1)[0].splitlines()
+    text = (
+        PARTNER.replace('version = "1"', "version = 1")
+        .replace('[facts.project]\nfr = "Projet"\nen = "Project"\n\n', "")
+        .replace('kind = "integer"\nminimum = 1', 'kind = "number"')
+        .replace("initial = true", "inital = true")
+        .replace('to = "granted"', 'to = "grantd"')
+    )
+    path = tmp_path / "aide.toml"
+    path.write_text(text, encoding="utf-8")
+    said = str(errors_of(str(path))).replace(str(path), "aide.toml").splitlines()
+    assert said[0] == shown[0]
+    for line, expected in zip(said[1:], shown[1:], strict=True):
+        assert line.startswith(expected.removesuffix("..."))

@@ -74,7 +74,8 @@ def load_procedure(
     checker = Checker(file, text, library)
     check_document(document, checker)
     if checker.problems:
-        raise ProcedureFileError(file, checker.problems)
+        in_file_order = sorted(checker.problems, key=lambda p: (p.line is None, p.line or 0))
+        raise ProcedureFileError(file, in_file_order)
     try:
         return _procedure(document, library)
     except DefinitionError as error:
