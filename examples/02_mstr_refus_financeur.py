@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stechnique import Actor, Engine, GuardFailed, timeline
+from stechnique.storage import SQLStorage
 
 NAME = "soutien-technique-renforce"
 CASE_ID = "mstr-abeille-la-ciotat"
@@ -98,14 +99,7 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
 
 def open_engine() -> Engine:
     """An engine on the store named by ``STECHNIQUE_DB``."""
-    url = os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")
-    try:
-        from stechnique.storage import SQLStorage
-    except ImportError:  # the SQL adapter is not there yet: keep the story in memory
-        from stechnique.storage import MemoryStorage
-
-        return Engine(MemoryStorage())
-    return Engine(SQLStorage(url))
+    return Engine(SQLStorage(os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")))
 
 
 def main() -> None:

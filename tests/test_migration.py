@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -38,6 +39,7 @@ from stechnique import (
     default_registry,
 )
 from stechnique.records import GENESIS_HASH, seal
+from stechnique.storage import SQLStorage
 from stechnique.storage.memory import MemoryStorage
 from stechnique.workflows import soutien_technique_renforce_2015_2017 as mstr
 from stechnique.workflows import soutien_technique_renforce_2019 as dla
@@ -320,3 +322,16 @@ def test_audit_catches_a_migration_that_no_version_declares() -> None:
         "migration soutien-technique-renforce@2015-2017 -> soutien-technique-renforce@2019 "
         "is not declared"
     ]
+
+
+def test_a_migration_is_stored_and_reread_by_the_sql_adapter(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    writer = Engine(SQLStorage(url), clock=TickingClock())
+    case = mstr_to(writer, "referred")
+    done = _migrate(writer, case.id)
+    writer.storage.close()
+    reader = Engine(SQLStorage(url))
+    assert reader.case(case.id) == done.case
+    assert reader.storage.records(case.id)[-1] == done.record
+    assert reader.audit().ok
+    reader.storage.close()
