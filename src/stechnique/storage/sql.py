@@ -222,6 +222,18 @@ class SQLStorage:
             for row in result:
                 yield self._sql.record(row, DECODED)
 
+    def iter_case_ids(self) -> Iterator[str]:
+        """Stream every case id, by id, in constant memory.
+
+        An optional capability beyond the ``Storage`` contract: the audit counts case rows
+        with it (to find rows that have no history) without loading every case.
+        """
+        table = self.schema.cases
+        query = sa.select(table.c.id).order_by(table.c.id)
+        with self._backend.translated("read case ids"), self._backend.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
+                yield row[0]
+
     def close(self) -> None:
         """Close every pooled connection (see ``Storage.close``)."""
         self._backend.dispose()
