@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from stechnique.storage import SQLStorage
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -21,3 +25,63 @@ settings.register_profile(
     "deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("STECHNIQUE_HYPOTHESIS_PROFILE", "ci"))
+
+
+# -- SQL databases (see sql_support.py) ------------------------------------------------------
+
+from sql_support import (  # noqa: E402  (tests/ is on sys.path from here on)
+    SQLBackend,
+    dispose_engines,
+    drop_prefix,
+    open_empty,
+    server_url,
+    unique_prefix,
+)
+
+
+@pytest.fixture(scope="session")
+def table_prefix() -> Iterator[str]:
+    """The table prefix of this test run (unique per run and per xdist worker)."""
+    yield unique_prefix()
+    dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(table_prefix: str) -> Iterator[str]:
+    """URL of the PostgreSQL test server; the run's tables are dropped at the end."""
+    url = server_url("postgres")
+    yield url
+    drop_prefix(url, table_prefix)
+
+
+@pytest.fixture(scope="session")
+def mysql_url(table_prefix: str) -> Iterator[str]:
+    """URL of the MariaDB/MySQL test server; the run's tables are dropped at the end."""
+    url = server_url("mysql")
+    yield url
+    drop_prefix(url, table_prefix)
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a SQLite file private to this run."""
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'stechnique.db'}"
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
+def sql_backend(request: pytest.FixtureRequest, table_prefix: str) -> SQLBackend:
+    """Each SQL backend in turn, as (kind, url, prefix); its tables are emptied after the test."""
+    url = request.getfixturevalue(f"{request.param}_url")
+    return SQLBackend(request.param, url, table_prefix)
+
+
+@pytest.fixture
+def sql_storage(sql_backend: SQLBackend) -> Iterator[SQLStorage]:
+    """An empty ``SQLStorage`` on each backend in turn; closed and emptied afterwards."""
+    yield from open_empty(sql_backend)

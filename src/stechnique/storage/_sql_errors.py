@@ -21,20 +21,22 @@ from stechnique.errors import ConcurrencyConflict, StorageError
 __all__ = ["translated"]
 
 # SQLSTATE (PostgreSQL), errno (MariaDB/MySQL) and extended result codes (SQLite).
-_DUPLICATE = {"23505", 1062, 1555, 2067}
-_LOST_RACE = {"40001", "40P01", 1213}
+_DUPLICATE: set[str | int] = {"23505", 1062, 1555, 2067}
+_LOST_RACE: set[str | int] = {"40001", "40P01", 1213}
 
 
-def _code(orig: BaseException | None) -> str | int | None:
+def _codes(orig: BaseException | None) -> set[str | int]:
+    """Every error code the driver attached: SQLSTATE, errno, SQLite extended code."""
+    codes: set[str | int] = set()
     sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(sqlstate, str):
-        return sqlstate
+        codes.add(sqlstate)
     if isinstance(orig, sqlite3.Error):
-        return getattr(orig, "sqlite_errorcode", None)
+        codes.add(getattr(orig, "sqlite_errorcode", -1))
     args = getattr(orig, "args", ())
     if args and isinstance(args[0], int):
-        return args[0]
-    return None
+        codes.add(args[0])
+    return codes
 
 
 def _detail(exc: BaseException) -> str:
@@ -66,7 +68,7 @@ def translated(
     try:
         yield
     except caught as exc:
-        code = _code(getattr(exc, "orig", exc))
-        if case_id is not None and (code in _DUPLICATE or code in _LOST_RACE):
+        codes = _codes(getattr(exc, "orig", exc))
+        if case_id is not None and codes & (_DUPLICATE | _LOST_RACE):
             raise ConcurrencyConflict(case_id, expected_seq, None) from exc
         raise StorageError(f"SQL storage could not {action}: {_detail(exc)}") from exc

@@ -4,4 +4,6 @@ A partner who writes its own storage adapter subclasses the contract suite with 
 fixture; a partner who declares its own procedure runs the generated state machine on it.
 """
 
-__all__: list[str] = []
+from stechnique.testing.contract import CaseBuilder, StorageContract
+
+__all__ = ["CaseBuilder", "StorageContract"]

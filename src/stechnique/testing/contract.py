@@ -1,0 +1,426 @@
+"""The storage contract as a test-suite, written once and run against every adapter.
+
+A partner who writes its own adapter proves it by subclassing ``StorageContract`` in a pytest
+module, with a ``storage`` fixture that yields an empty store and closes it afterwards::
+
+    import pytest
+    from stechnique.testing import StorageContract
+
+    class TestMyStorage(StorageContract):
+        @pytest.fixture
+        def storage(self):
+            store = MyStorage(...)
+            yield store
+            store.close()
+
+The suite builds its own values (sealed, hash-chained records of a small ``permit`` procedure
+declared here), so it depends on no application procedure. It needs pytest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+import pytest
+
+from stechnique.definition import Procedure, Role, State, Transition
+from stechnique.engine import Engine
+from stechnique.errors import ConcurrencyConflict, UnknownCase
+from stechnique.records import GENESIS_HASH, Actor, Case, Record, seal
+from stechnique.registry import Registry
+from stechnique.schema import Field
+from stechnique.storage.base import Storage
+
+__all__ = ["PERMIT", "CaseBuilder", "StorageContract"]
+
+#: The small procedure the engine-level contract tests run.
+PERMIT = Procedure(
+    name="permit",
+    version="1",
+    fr="Permis",
+    en="Permit",
+    roles=(Role("applicant", "Demandeur", "Applicant"), Role("officer", "Agent", "Officer")),
+    states=(
+        State("draft", "Brouillon", "Draft", initial=True),
+        State("submitted", "Déposé", "Submitted"),
+        State("granted", "Accordé", "Granted", terminal=True),
+    ),
+    transitions=(
+        Transition("submit", "draft", "submitted", "applicant"),
+        Transition("note", "submitted", "submitted", ("applicant", "officer"),
+                   payload=(Field("text"),)),
+        Transition("grant", "submitted", "granted", "officer"),
+    ),
+    facts=(Field("title"),),
+    start_roles=("applicant",),
+)  # fmt: skip
+
+T0 = datetime(2024, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+APPLICANT = Actor("applicant-1", {"applicant"})
+OFFICER = Actor("officer-1", {"officer"})
+
+#: Text that trips encodings, collations and escaping: accents, emoji, CJK, right-to-left,
+#: quotes, backslash, control characters and a NUL.
+AWKWARD = "Été 🌞 中文 עברית 'q' \"dq\" \\ \n\t\x00 end"
+
+
+class CaseBuilder:
+    """Sealed, chained records of one case, each with the case row it leaves behind."""
+
+    def __init__(self, case_id: str, *, name: str = "permit", version: str = "1") -> None:
+        self.case_id = case_id
+        self.name = name
+        self.version = version
+        self.fingerprint = "f" * 64
+        self.case: Case | None = None
+
+    def start(
+        self, facts: Mapping[str, Any] | None = None, at: datetime = T0, **fields: Any
+    ) -> tuple[Case, Record]:
+        """Record 1 (``start``) and the new case."""
+        facts = dict(facts if facts is not None else {"title": "Permis"})
+        record = self._record(1, "start", None, "draft", facts, at, GENESIS_HASH, **fields)
+        self.case = Case(self.case_id, self.name, self.version, self.fingerprint, "draft", 1,
+                         facts, at, at, record.hash)  # fmt: skip
+        return self.case, record
+
+    def step(
+        self,
+        event: str = "note",
+        target: str = "submitted",
+        payload: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        **fields: Any,
+    ) -> tuple[Case, Record]:
+        """The next record and the case after it (not stored: the test decides)."""
+        assert self.case is not None, "start() first"
+        before = self.case
+        at = at or before.updated_at + timedelta(seconds=1, microseconds=7)
+        seq = before.seq + 1
+        record = self._record(seq, event, before.state, target, dict(payload or {}), at,
+                              before.head, **fields)  # fmt: skip
+        self.case = attrs.evolve(before, state=target, seq=seq, updated_at=at, head=record.hash)
+        return self.case, record
+
+    def _record(
+        self,
+        seq: int,
+        event: str,
+        source: str | None,
+        target: str,
+        payload: dict[str, Any],
+        at: datetime,
+        prev: str,
+        **fields: Any,
+    ) -> Record:
+        values: dict[str, Any] = {
+            "actor": APPLICANT,
+            "idempotency_key": None,
+            "name": self.name,
+            "version": self.version,
+            "fingerprint": self.fingerprint,
+            **fields,
+        }
+        return seal(Record(self.case_id, seq, event, source, target, values["actor"], at,
+                           payload, values["name"], values["version"], values["fingerprint"],
+                           values["idempotency_key"], prev, ""))  # fmt: skip
+
+
+def stored(storage: Storage) -> tuple[list[Case], list[Record]]:
+    """Everything the store holds: every case and every record."""
+    return list(storage.cases()), list(storage.iter_records())
+
+
+def _same(got: Any, want: Any) -> None:
+    """Field-by-field equality, naming the first field that differs."""
+    assert type(got) is type(want)
+    for field in attrs.fields(type(want)):
+        assert getattr(got, field.name) == getattr(want, field.name), field.name
+    assert got == want
+
+
+def _matches(case: Case | None, **filters: str | None) -> bool:
+    return case is not None and all(v in (None, getattr(case, k)) for k, v in filters.items())
+
+
+def _utc(moment: datetime) -> None:
+    assert moment.utcoffset() == timedelta(0), f"{moment!r} is not UTC"
+
+
+class StorageContract:
+    """Every rule of ``stechnique.storage.base``; subclass it with a ``storage`` fixture."""
+
+    # -- create and read ------------------------------------------------------------------
+
+    def test_create_then_read_back(self, storage: Storage) -> None:
+        """A created case and its first record come back equal."""
+        case, first = CaseBuilder("case-1").start()
+        storage.create(case, first)
+        _same(storage.get("case-1"), case)
+        assert list(storage.records("case-1")) == [first]
+        assert list(storage.iter_records()) == [first]
+        assert list(storage.cases()) == [case]
+
+    def test_unknown_case_reads_empty(self, storage: Storage) -> None:
+        """Reading an absent case gives None or nothing, never an error."""
+        assert storage.get("nope") is None
+        assert list(storage.records("nope")) == []
+        assert storage.record_by_key("nope", "key") is None
+        assert list(storage.iter_records("nope")) == []
+        assert list(storage.cases()) == []
+
+    def test_round_trip_field_by_field(self, storage: Storage) -> None:
+        """Unicode, nested JSON, roles, nulls and microseconds come back exactly."""
+        facts = {"title": AWKWARD, "nested": {"list": [1, -2, 3.25, True, None, "é"], "": {}},
+                 "big": 2**62, "empty": [], "zero": 0.0}  # fmt: skip
+        builder = CaseBuilder(f"dossier-{AWKWARD[:12].strip()}")
+        case, first = builder.start(facts, at=T0)
+        actor = Actor("agent-Émilie 🌞", {"officer", "applicant", "rôle-ü"})
+        after, second = builder.step(
+            "note",
+            payload={"text": AWKWARD, "n": [{"a": [[]]}]},
+            at=T0 + timedelta(microseconds=1),
+            actor=actor,
+            idempotency_key=f"clé-{AWKWARD[:8]}",
+        )
+        storage.create(case, first)
+        storage.append(after, second)
+        for got, want in zip(storage.records(case.id), [first, second], strict=True):
+            _same(got, want)
+            _utc(got.at)
+        got_case = storage.get(case.id)
+        _same(got_case, after)
+        assert got_case is not None
+        _utc(got_case.created_at)
+        _utc(got_case.updated_at)
+        assert isinstance(storage.records(case.id)[1].actor.roles, frozenset)
+        _same(storage.record_by_key(case.id, f"clé-{AWKWARD[:8]}"), second)
+
+    def test_times_keep_the_instant_to_the_microsecond(self, storage: Storage) -> None:
+        """An aware time in another zone comes back as the same instant, microseconds kept."""
+        paris = timezone(timedelta(hours=2))
+        at = datetime(2031, 12, 31, 23, 59, 59, 999999, tzinfo=paris)
+        case, first = CaseBuilder("times").start(at=at)
+        storage.create(case, first)
+        stored_case = storage.get("times")
+        assert stored_case is not None
+        for got in (storage.records("times")[0].at, stored_case.created_at):
+            assert got == at
+            assert got.utcoffset() is not None
+            assert got.astimezone(UTC).microsecond == 999999
+
+    def test_large_payload(self, storage: Storage) -> None:
+        """A payload of about 1 MB (long unicode text, many items) round-trips."""
+        payload = {
+            "text": "é🌞x" * 200_000,
+            "items": [{"i": i, "s": str(i)} for i in range(10_000)],
+        }
+        builder = CaseBuilder("large")
+        storage.create(*builder.start())
+        case, record = builder.step(payload=payload)
+        storage.append(case, record)
+        assert list(storage.records("large", after_seq=1)) == [record]
+
+    def test_case_ids_compare_exactly(self, storage: Storage) -> None:
+        """Ids differing only by case or a trailing space are different cases."""
+        ids = ["Case", "case", "case ", "cäse"]
+        for case_id in ids:
+            storage.create(*CaseBuilder(case_id).start(facts={"title": case_id}))
+        for case_id in ids:
+            got = storage.get(case_id)
+            assert got is not None
+            assert (got.id, got.facts) == (case_id, {"title": case_id})
+        assert storage.get("CASE") is None
+
+    # -- ordering and filters -------------------------------------------------------------
+
+    def test_records_in_seq_order_and_after_seq(self, storage: Storage) -> None:
+        """``records`` gives seq order; ``after_seq`` skips the first ones."""
+        builder = CaseBuilder("ordered")
+        steps = [builder.start(), builder.step("submit"), builder.step(), builder.step()]
+        storage.create(*steps[0])
+        for case, record in steps[1:]:
+            storage.append(case, record)
+        records = [record for _, record in steps]
+        assert list(storage.records("ordered")) == records
+        assert list(storage.records("ordered", after_seq=2)) == records[2:]
+        assert list(storage.records("ordered", after_seq=4)) == []
+        assert list(storage.iter_records("ordered")) == records
+
+    def test_iter_records_by_case_id_then_seq(self, storage: Storage) -> None:
+        """Records stream by ``(case_id, seq)``, ids in code-point order as in Python."""
+        ids = ["b", "B", "a", "é", "Z", "a-1", "a_1", "ab", "a", "_"]
+        expected = []
+        for case_id in dict.fromkeys(ids):
+            builder = CaseBuilder(case_id)
+            start = builder.start()
+            storage.create(*start)
+            step = builder.step("submit")
+            storage.append(*step)
+            expected += [start[1], step[1]]
+        got = list(storage.iter_records())
+        assert [(r.case_id, r.seq) for r in got] == sorted((r.case_id, r.seq) for r in expected)
+        assert sorted(got, key=lambda r: (r.case_id, r.seq)) == got
+
+    def test_iter_records_lets_writers_in(self, storage: Storage) -> None:
+        """While a stream is open, another case can still be written."""
+        for case_id in ("s1", "s2", "s3"):
+            storage.create(*CaseBuilder(case_id).start())
+        stream = storage.iter_records()
+        first = next(stream)
+        builder = CaseBuilder("s0")
+        storage.create(*builder.start())
+        storage.append(*builder.step("submit"))
+        rest = list(stream)
+        assert first.case_id == "s1"
+        assert [(r.case_id, r.seq) for r in rest][:2] == [("s2", 1), ("s3", 1)]
+        assert storage.records("s0")[-1].seq == 2
+
+    def test_cases_filters_and_order(self, storage: Storage) -> None:
+        """``cases`` applies every filter given and orders by ``(created_at, id)``."""
+        specs = [("c3", "permit", "1", T0), ("c1", "permit", "2", T0),
+                 ("c2", "permit", "1", T0 - timedelta(microseconds=1)),
+                 ("c4", "other", "1", T0 + timedelta(days=1))]  # fmt: skip
+        made = {}
+        for case_id, procedure, version, at in specs:
+            made[case_id] = CaseBuilder(case_id, name=procedure, version=version)
+            storage.create(*made[case_id].start(at=at))
+        storage.append(*made["c1"].step("submit"))
+        ordered = [made[i].case for i in ("c2", "c1", "c3", "c4")]
+        assert list(storage.cases()) == ordered
+        for name in (None, "permit", "other", "none"):
+            for ver in (None, "1", "2"):
+                for state in (None, "draft", "submitted"):
+                    want = [c for c in ordered if _matches(c, name=name, version=ver, state=state)]
+                    assert list(storage.cases(name=name, version=ver, state=state)) == want
+
+    # -- conflicts and refusals -----------------------------------------------------------
+
+    def test_create_existing_case_conflicts(self, storage: Storage) -> None:
+        """Creating an id that exists raises ``ConcurrencyConflict`` and keeps the original."""
+        original = CaseBuilder("dup").start(facts={"title": "first"})
+        storage.create(*original)
+        before = stored(storage)
+        with pytest.raises(ConcurrencyConflict):
+            storage.create(*CaseBuilder("dup").start(facts={"title": "second"}))
+        assert stored(storage) == before
+
+    def test_stale_or_skipping_append_conflicts(self, storage: Storage) -> None:
+        """Only the record right after the stored seq is accepted; others write nothing."""
+        builder, rival = CaseBuilder("race"), CaseBuilder("race")
+        storage.create(*builder.start())
+        rival.start()
+        storage.append(*builder.step("submit"))
+        before = stored(storage)
+        stale = rival.step("submit", payload={"text": "late"})
+        builder.step()
+        skipping = builder.step()
+        assert (stale[1].seq, skipping[1].seq) == (2, 4)
+        for case, record in (stale, skipping):
+            with pytest.raises(ConcurrencyConflict):
+                storage.append(case, record)
+            assert stored(storage) == before
+
+    def test_append_with_mismatched_case_seq_conflicts(self, storage: Storage) -> None:
+        """A case row whose seq is not the record's is refused and writes nothing."""
+        builder = CaseBuilder("mismatch")
+        storage.create(*builder.start())
+        case, record = builder.step("submit")
+        before = stored(storage)
+        with pytest.raises(ConcurrencyConflict):
+            storage.append(attrs.evolve(case, seq=3), record)
+        assert stored(storage) == before
+
+    def test_append_to_unknown_case(self, storage: Storage) -> None:
+        """Appending to an absent case raises ``UnknownCase`` and leaves no orphan record."""
+        builder = CaseBuilder("ghost")
+        builder.start()
+        with pytest.raises(UnknownCase):
+            storage.append(*builder.step("submit"))
+        assert stored(storage) == ([], [])
+
+    def test_idempotency_keys_unique_per_case(self, storage: Storage) -> None:
+        """A key is found by ``record_by_key``; reusing it on the case conflicts."""
+        builder, other = CaseBuilder("k1"), CaseBuilder("k2")
+        storage.create(*builder.start())
+        storage.create(*other.start())
+        keyed = builder.step("submit", idempotency_key="key-1")
+        storage.append(*keyed)
+        assert storage.record_by_key("k1", "key-1") == keyed[1]
+        assert storage.record_by_key("k1", "KEY-1") is None
+        assert storage.record_by_key("k2", "key-1") is None
+        before = stored(storage)
+        with pytest.raises(ConcurrencyConflict):
+            storage.append(*builder.step(idempotency_key="key-1"))
+        assert stored(storage) == before
+        storage.append(*other.step("submit", idempotency_key="key-1"))
+        builder.case = keyed[0]
+        storage.append(*builder.step(idempotency_key="KEY-1"))
+        assert [r.idempotency_key for r in storage.records("k1")] == [None, "key-1", "KEY-1"]
+
+    def test_append_replaces_the_case_row(self, storage: Storage) -> None:
+        """Every field of the appended case is what ``get`` returns next."""
+        builder = CaseBuilder("moving")
+        storage.create(*builder.start())
+        case, record = builder.step("submit", version="2")
+        case = attrs.evolve(case, version="2", fingerprint="e" * 64, facts={"title": "new"})
+        storage.append(case, record)
+        _same(storage.get("moving"), case)
+
+    def test_racing_threads_lose_nothing(self, storage: Storage) -> None:
+        """Threads appending to one case: every success stored once, seqs contiguous."""
+        builder = CaseBuilder("threads")
+        storage.create(*builder.start())
+        wins: list[str] = []
+        lock = threading.Lock()
+
+        def work(worker: int) -> None:
+            for attempt in range(15):
+                current = storage.get("threads")
+                assert current is not None
+                mine = CaseBuilder("threads")
+                mine.case = current
+                label = f"{worker}-{attempt}"
+                try:
+                    storage.append(*mine.step(payload={"text": label}))
+                except ConcurrencyConflict:
+                    continue
+                with lock:
+                    wins.append(label)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        records = list(storage.records("threads"))
+        assert [r.seq for r in records] == list(range(1, len(records) + 1))
+        assert sorted(r.payload["text"] for r in records[1:]) == sorted(wins)
+        assert all(r.prev_hash == p.hash for p, r in itertools.pairwise(records))
+
+    # -- through the engine ---------------------------------------------------------------
+
+    def test_engine_runs_on_the_store(self, storage: Storage) -> None:
+        """Start, fire, history and audit through the engine on this store."""
+        engine = Engine(storage, registry=Registry((PERMIT,)), clock=lambda: T0)
+        case = engine.start("permit", actor=APPLICANT, facts={"title": AWKWARD})
+        engine.fire(case.id, "submit", actor=APPLICANT)
+        again = engine.fire(case.id, "note", actor=OFFICER, payload={"text": "ok"},
+                            idempotency_key="once")  # fmt: skip
+        same = engine.fire(case.id, "note", actor=OFFICER, payload={"text": "ok"},
+                           idempotency_key="once")  # fmt: skip
+        assert same == again
+        with pytest.raises(ConcurrencyConflict):
+            engine.fire(case.id, "grant", actor=OFFICER, expected_seq=2)
+        final = engine.fire(case.id, "grant", actor=OFFICER, expected_seq=3)
+        history = engine.history(case.id)
+        assert [r.event for r in history] == ["start", "submit", "note", "grant"]
+        assert storage.get(case.id) == final
+        report = engine.audit()
+        assert report.ok, report.violations
+        assert (report.cases_checked, report.records_checked) == (1, 4)
