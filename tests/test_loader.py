@@ -416,7 +416,7 @@ def test_the_complete_example_of_the_data_file_docs_runs(
 
 def test_the_error_shown_in_the_data_file_docs_is_what_the_loader_says(tmp_path: Path) -> None:
     doc = (Path(__file__).parent.parent / "docs" / "data-files.md").read_text(encoding="utf-8")
-    shown = doc.split('says:\n\n```text\n', 1)[1].split("```", 1)[0].splitlines()
+    shown = doc.split("says:\n\n```text\n", 1)[1].split("```", 1)[0].splitlines()
     text = (
         PARTNER.replace('version = "1"', "version = 1")
         .replace('[facts.project]\nfr = "Projet"\nen = "Project"\n\n', "")
