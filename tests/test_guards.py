@@ -181,6 +181,23 @@ def test_validated_by_funders_needs_a_consultation() -> None:
     assert not GUARDS["validated_by_funders"].check(_context(history=history))
 
 
+def test_validated_by_funders_fails_on_any_refusal_even_when_every_consulted_funder_approved() -> (
+    None
+):
+    def decision(seq: int, funder: str, value: str) -> Record:
+        record = _record(seq, "record_funder_decision", "referred", "referred", decision=value)
+        return attrs.evolve(record, actor=Actor(funder, {"funder"}))
+
+    history = [
+        _record(1, "start", None, "requested"),
+        _record(2, "refer", "requested", "referred", funders=["caf-13"]),
+        decision(3, "caf-13", "approve"),
+    ]
+    check = GUARDS["validated_by_funders"].check
+    assert check(_context(history=history))
+    assert not check(_context(history=[*history, decision(4, "region", "refuse")]))
+
+
 # -- invariants 1 and 2 bite on forged histories --------------------------------------------
 
 
