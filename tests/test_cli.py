@@ -1,0 +1,596 @@
+"""The ``stechnique`` command, through its real entry points.
+
+Most tests run the Typer ``app`` in-process with ``CliRunner`` (fast); each command family is
+also run at least once as the installed console script in a subprocess, as a user would. Every
+store is a real SQLite file in a temporary directory, prepared through the public engine API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stechnique import Actor, Engine, default_registry
+from stechnique._cli_support import ProgressStorage, load_stories
+from stechnique.cli import app
+from stechnique.storage import SQLStorage
+
+MSTR = "soutien-technique-renforce"
+ADMIN = Actor("ca-belle-de-mai", {"administrator"})
+CAF = Actor("caf-13-coordination", {"caf_coordinator"})
+FUNDER = Actor("caf-13", {"funder"})
+PROVIDER = Actor("cabinet-conseil", {"provider"})
+REPORT = "Trésorerie inférieure à un mois de charges."
+FACTS = {
+    "centre": "Centre social Belle de Mai",
+    "management": "association",
+    "situation": "crisis",
+    "domains": ["governance"],
+}
+SCRIPT = Path(sys.executable).with_name("stechnique")
+WIDE = {"COLUMNS": "250", "NO_COLOR": "1"}
+COMMANDS = [
+    ["procedures"],
+    ["show"],
+    ["diagram"],
+    ["start"],
+    ["fire"],
+    ["cases"],
+    ["history"],
+    ["demo"],
+    ["audit"],
+    ["export"],
+    ["import"],
+    ["db"],
+    ["db", "upgrade"],
+]
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """A fresh SQLite store URL in a temporary directory."""
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def cli(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the app in-process; return exit code, stdout and stderr."""
+    result = CliRunner().invoke(app, list(args), env={**WIDE, **(env or {})})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def script(
+    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script, as a user would."""
+    assert SCRIPT.exists(), f"the console script is not installed next to {sys.executable}"
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **WIDE, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def engine(db: str) -> Iterator[Engine]:
+    """An engine over the same store the commands use."""
+    storage = SQLStorage(db)
+    yield Engine(storage)
+    storage.close()
+
+
+def report_sent(engine: Engine, case_id: str = "mstr-bdm") -> str:
+    """An MSTR case whose confidential diagnosis report was sent but not yet validated."""
+    engine.start(MSTR, version="2015-2017", actor=ADMIN, facts=FACTS, case_id=case_id)
+    steps: list[tuple[str, Actor, dict[str, object]]] = [
+        ("refer", CAF, {"funders": [FUNDER.id]}),
+        ("record_funder_decision", FUNDER, {"decision": "approve"}),
+        ("validate", CAF, {}),
+        ("acknowledge_confidentiality", PROVIDER, {}),
+        ("start_diagnosis", PROVIDER, {}),
+        ("submit_report", PROVIDER, {"report": REPORT}),
+    ]
+    for event, actor, payload in steps:
+        engine.fire(case_id, event, actor=actor, payload=payload)
+    return case_id
+
+
+def one_error_line(code: int, stderr: str, *fragments: str) -> None:
+    """A refused command: exit 2, one ``error:`` line naming the problem, no traceback."""
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def records_of(engine: Engine, case_id: str) -> list[tuple[int, str]]:
+    """(seq, hash) of every stored record of a case."""
+    return [(record.seq, record.hash) for record in engine.storage.records(case_id)]
+
+
+# -- help ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(command: list[str]) -> None:
+    code, out, _ = cli(*command, "--help")
+    assert code == 0
+    assert "Usage" in out
+    assert "stechnique " + " ".join(command) in out
+
+
+def test_console_script_help_lists_every_command() -> None:
+    done = script("--help")
+    assert done.returncode == 0, done.stderr
+    for command in {c[0] for c in COMMANDS}:
+        assert command in done.stdout
+
+
+def test_every_store_command_takes_db_and_the_environment() -> None:
+    for command in [c for c in COMMANDS if c != ["db"]]:
+        _, out, _ = cli(*command, "--help")
+        assert "--db" in out, command
+        assert "STECHNIQUE_DB" in out, command
+
+
+# -- procedures and show ------------------------------------------------------------------
+
+
+def test_procedures_lists_every_published_version_with_its_fingerprint() -> None:
+    done = script("procedures")
+    assert done.returncode == 0, done.stderr
+    for procedure in default_registry():
+        assert procedure.name in done.stdout
+        assert procedure.version in done.stdout
+        assert procedure.fingerprint[:12] in done.stdout
+
+
+@pytest.mark.parametrize("key", [p.key for p in default_registry()])
+def test_show_tables_hold_every_state_transition_role_and_guard_in_french(key: str) -> None:
+    name, version = key.split("@")
+    procedure = default_registry().get(name, version)
+    code, out, _ = cli("show", key, env={"COLUMNS": "1000"})  # no cell wraps
+    assert code == 0
+    assert procedure.fingerprint in out
+    for state in procedure.states:
+        assert state.id in out
+        assert state.fr in out
+    for transition in procedure.transitions:
+        assert transition.event in out
+        assert transition.fr in out
+    for role in procedure.roles:
+        assert role.fr in out
+    for guard in procedure.guards:
+        assert guard.name in out
+        assert guard.fr in out
+
+
+def test_show_without_version_is_the_latest() -> None:
+    latest = default_registry().latest(MSTR)
+    code, out, _ = cli("show", MSTR)
+    assert code == 0
+    assert latest.fingerprint in out
+
+
+@pytest.mark.parametrize(
+    ("argument", "fragment"),
+    [("no-such-procedure", "unknown procedure no-such-procedure"), (f"{MSTR}@1999", "@1999")],
+)
+def test_show_unknown_procedure_is_one_error_line(argument: str, fragment: str) -> None:
+    code, _, err = cli("show", argument)
+    one_error_line(code, err, fragment, "registered:")
+
+
+def test_show_malformed_reference() -> None:
+    code, _, err = cli("show", f"{MSTR}@")
+    one_error_line(code, err, "NAME@VERSION")
+
+
+# -- diagram ------------------------------------------------------------------------------
+
+
+def test_diagram_mermaid_and_dot_need_no_program(tmp_path: Path) -> None:
+    key = f"{MSTR}@2015-2017"
+    code, out, err = cli("diagram", key, "--format", "mermaid", env={"PATH": str(tmp_path)})
+    assert code == 0, err
+    assert out.startswith("---\n")
+    assert "stateDiagram-v2" in out
+    assert "Saisine concertée" in out
+    code, out, _ = cli("diagram", key, "-f", "dot", "-o", str(tmp_path / "mstr.dot"))
+    assert code == 0
+    assert (tmp_path / "mstr.dot").read_text(encoding="utf-8").startswith("digraph ")
+
+
+def test_diagram_highlights_the_path_a_case_took(db: str, engine: Engine) -> None:
+    case_id = report_sent(engine)
+    code, plain, _ = cli("diagram", f"{MSTR}@2015-2017", "--db", db)
+    assert code == 0
+    code, marked, _ = cli("diagram", f"{MSTR}@2015-2017", "--case", case_id, "--db", db)
+    assert code == 0
+    assert "✔" not in plain
+    assert "requested --> referred : refer ✔" in marked
+    assert "diagnosis --> report_sent : submit_report ✔" in marked
+    assert "report_sent --> report_validated : validate_report ✔" not in marked
+
+
+def test_diagram_of_a_case_of_another_procedure_is_refused(db: str, engine: Engine) -> None:
+    case_id = report_sent(engine)
+    code, _, err = cli("diagram", "convention-pluripartenariale", "--case", case_id, "--db", db)
+    one_error_line(code, err, case_id, MSTR)
+
+
+def test_diagram_svg_without_graphviz_says_how_to_get_it(tmp_path: Path) -> None:
+    done = script("diagram", f"{MSTR}@2019", "--format", "svg", env={"PATH": str(tmp_path)})
+    one_error_line(done.returncode, done.stderr, "Graphviz", "apt-get install graphviz")
+    assert done.stdout == ""
+
+
+@pytest.mark.skipif(
+    not any((Path(p) / "dot").exists() for p in os.environ.get("PATH", "").split(os.pathsep)),
+    reason="Graphviz's dot program is not installed here",
+)
+def test_diagram_svg_and_png_with_graphviz(tmp_path: Path) -> None:
+    code, out, _ = cli("diagram", f"{MSTR}@2019", "-f", "svg")
+    assert code == 0
+    assert "<svg" in out
+    assert "Demande déposée" in out
+    code, _, _ = cli("diagram", f"{MSTR}@2019", "-f", "png", "-o", str(tmp_path / "d.png"))
+    assert code == 0
+    assert (tmp_path / "d.png").read_bytes().startswith(b"\x89PNG")
+
+
+# -- start, fire, cases -------------------------------------------------------------------
+
+
+def test_start_fire_cases_through_the_console_script(db: str, engine: Engine) -> None:
+    started = script(
+        "start", f"{MSTR}@2015-2017", "--actor", ADMIN.id, "--role", "administrator",
+        "--facts", json.dumps(FACTS), "--case-id", "c1", "--db", db,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    assert "Fiche d'information transmise" in started.stdout
+    fired = script(
+        "fire", "c1", "refer", "--actor", CAF.id, "--role", "caf_coordinator",
+        "--payload", '{"funders": ["caf-13"]}', "--db", db,
+    )  # fmt: skip
+    assert fired.returncode == 0, fired.stderr
+    assert "Saisine concertée" in fired.stdout
+    assert "seq 2" in fired.stdout
+    case = engine.case("c1")
+    assert (case.state, case.seq) == ("referred", 2)
+    code, out, _ = cli("cases", "--db", db)
+    assert code == 0
+    assert "c1" in out
+    assert "Saisine concertée (referred)" in out
+
+
+def test_db_comes_from_the_environment(db: str, engine: Engine) -> None:
+    report_sent(engine, "from-env")
+    code, out, _ = cli("cases", env={"STECHNIQUE_DB": db})
+    assert code == 0
+    assert "from-env" in out
+
+
+def test_fire_payload_from_a_file(db: str, engine: Engine, tmp_path: Path) -> None:
+    engine.start(MSTR, version="2015-2017", actor=ADMIN, facts=FACTS, case_id="c2")
+    payload = tmp_path / "payload.json"
+    payload.write_text('{"funders": ["caf-13", "etat"]}', encoding="utf-8")
+    code, _, err = cli(
+        "fire", "c2", "refer", "--actor", CAF.id, "--role", "caf_coordinator",
+        "--payload", f"@{payload}", "--db", db,
+    )  # fmt: skip
+    assert code == 0, err
+    assert engine.storage.records("c2")[-1].payload == {"funders": ["caf-13", "etat"]}
+
+
+def test_cases_filters(db: str, engine: Engine) -> None:
+    report_sent(engine, "a")
+    engine.start(MSTR, version="2015-2017", actor=ADMIN, facts=FACTS, case_id="b")
+    code, out, _ = cli("cases", "--state", "report_sent", "--db", db)
+    assert code == 0
+    assert "│ a " in out
+    assert "│ b " not in out
+    code, out, _ = cli("cases", "--name", MSTR, "--version", "2019", "--db", db)
+    assert code == 0
+    assert "│ a " not in out
+    assert "│ b " not in out
+
+
+FIRE_FAILURES = [
+    pytest.param(["--payload", '{"funders": ['], "--payload is not valid JSON", id="bad-json"),
+    pytest.param(["--payload", "[1, 2]"], "must be a JSON object", id="not-an-object"),
+    pytest.param(["--payload", "@/no/such/file.json"], "cannot read", id="missing-file"),
+    pytest.param(["--payload", '{"funders": []}'], "invalid payload", id="invalid-data"),
+]
+
+
+@pytest.mark.parametrize(("extra", "fragment"), FIRE_FAILURES)
+def test_fire_bad_payload_is_refused_and_writes_nothing(
+    db: str, engine: Engine, extra: list[str], fragment: str
+) -> None:
+    engine.start(MSTR, version="2015-2017", actor=ADMIN, facts=FACTS, case_id="c3")
+    before = records_of(engine, "c3")
+    code, _, err = cli(
+        "fire", "c3", "refer", "--actor", CAF.id, "--role", "caf_coordinator", *extra, "--db", db
+    )
+    one_error_line(code, err, fragment)
+    assert records_of(engine, "c3") == before
+
+
+REFUSALS = [
+    pytest.param("validate", CAF, "caf_coordinator", "validated_by_funders", id="guard"),
+    pytest.param("close", CAF, "caf_coordinator", "allowed events", id="invalid-event"),
+    pytest.param("validate", FUNDER, "funder", "allowed roles: caf_coordinator", id="role"),
+]
+
+
+@pytest.mark.parametrize(("event", "actor", "role", "fragment"), REFUSALS)
+def test_refused_event_is_one_line_and_writes_nothing(
+    db: str, engine: Engine, event: str, actor: Actor, role: str, fragment: str
+) -> None:
+    engine.start(MSTR, version="2015-2017", actor=ADMIN, facts=FACTS, case_id="c4")
+    engine.fire("c4", "refer", actor=CAF, payload={"funders": [FUNDER.id]})
+    before = records_of(engine, "c4")
+    code, _, err = cli("fire", "c4", event, "--actor", actor.id, "--role", role, "--db", db)
+    one_error_line(code, err, event, fragment)
+    assert records_of(engine, "c4") == before
+
+
+def test_start_refusals(db: str, engine: Engine) -> None:
+    code, _, err = cli(
+        "start", MSTR, "--actor", "x", "--role", "structure", "--facts", "{}", "--db", db
+    )
+    one_error_line(code, err, "invalid facts")
+    code, _, err = cli(
+        "start", "nope@1", "--actor", "x", "--role", "r", "--facts", "{}", "--db", db
+    )
+    one_error_line(code, err, "unknown procedure nope@1")
+    assert engine.cases() == []
+
+
+def test_unknown_case(db: str) -> None:
+    code, _, err = cli("fire", "ghost", "refer", "--actor", "a", "--role", "r", "--db", db)
+    one_error_line(code, err, "unknown case 'ghost'")
+    code, _, err = cli("history", "ghost", "--db", db)
+    one_error_line(code, err, "unknown case 'ghost'")
+
+
+def test_missing_option_is_a_usage_error() -> None:
+    code, _, err = cli("fire", "c1", "refer")
+    assert code == 2
+    assert "--actor" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("url", ["stechnique.db", "foo://bar"])
+def test_bad_db_url(url: str) -> None:
+    code, _, err = cli("cases", "--db", url)
+    one_error_line(code, err, url)
+
+
+# -- history ------------------------------------------------------------------------------
+
+
+def test_history_as_funder_and_as_manager(db: str, engine: Engine) -> None:
+    case_id = report_sent(engine)
+    funder = script("history", case_id, "--as", "caf-13:funder", "--db", db)
+    manager = script("history", case_id, "--as", f"{ADMIN.id}:administrator", "--db", db)
+    assert funder.returncode == 0, funder.stderr
+    assert manager.returncode == 0, manager.stderr
+    assert "vu par caf-13 (funder)" in funder.stdout
+    assert REPORT not in funder.stdout
+    assert "« confidentiel »" in funder.stdout
+    assert REPORT in manager.stdout
+    assert "« confidentiel »" not in manager.stdout
+    for seq in range(1, 8):
+        assert f"│ {seq} " in funder.stdout
+
+
+def test_history_without_viewer_shows_everything(db: str, engine: Engine) -> None:
+    case_id = report_sent(engine)
+    code, out, _ = cli("history", case_id, "--db", db)
+    assert code == 0
+    assert REPORT in out
+    assert "Transmettre le rapport au gestionnaire (submit_report)" in out
+
+
+@pytest.mark.parametrize("viewer", ["caf-13", "caf-13:", ":funder", "caf-13:funder,", ""])
+def test_history_bad_as_syntax(db: str, engine: Engine, viewer: str) -> None:
+    case_id = report_sent(engine)
+    code, _, err = cli("history", case_id, "--as", viewer, "--db", db)
+    one_error_line(code, err, "ID:ROLE")
+
+
+# -- audit --------------------------------------------------------------------------------
+
+
+def tamper_payload(db: str, case_id: str, seq: int) -> None:
+    """Change a stored record's payload behind the library's back."""
+    path = db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        changed = connection.execute(
+            "UPDATE stechnique_records SET payload = ? WHERE case_id = ? AND seq = ?",
+            (json.dumps({"report": "Tout va bien."}), case_id, seq),
+        ).rowcount
+    assert changed == 1
+
+
+def test_audit_clean_then_tampered(db: str, engine: Engine) -> None:
+    case_id = report_sent(engine)
+    clean = script("audit", "--db", db)
+    assert clean.returncode == 0, clean.stderr
+    assert "conforme / ok" in clean.stdout
+    tamper_payload(db, case_id, 7)
+    tampered = script("audit", "--db", db)
+    assert tampered.returncode == 1
+    assert "VIOLATIONS" in tampered.stdout
+    assert f"│ {case_id} │ 7   │ hash" in tampered.stdout
+
+
+def test_audit_json(db: str, engine: Engine) -> None:
+    case_id = report_sent(engine)
+    report_sent(engine, "other")
+    code, out, _ = cli("audit", "--json", "--db", db)
+    assert code == 0
+    clean = json.loads(out)
+    assert clean["ok"] is True
+    assert (clean["cases_checked"], clean["records_checked"]) == (2, 14)
+    tamper_payload(db, case_id, 7)
+    code, out, _ = cli("audit", "--json", "--db", db)
+    assert code == 1
+    report = json.loads(out)
+    assert report["ok"] is False
+    assert {(v["case_id"], v["seq"], v["code"]) for v in report["violations"]} >= {
+        (case_id, 7, "hash")
+    }
+    code, out, _ = cli("audit", "--json", "--case", "other", "--db", db)
+    assert code == 0
+    assert json.loads(out)["cases_checked"] == 1
+
+
+def test_audit_since(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, out, _ = cli("audit", "--json", "--since", "2999-01-01", "--db", db)
+    assert code == 0
+    assert json.loads(out)["records_checked"] == 0
+    code, _, err = cli("audit", "--since", "yesterday", "--db", db)
+    one_error_line(code, err, "--since", "ISO 8601")
+
+
+def test_progress_storage_reports_each_case_once_in_order(engine: Engine) -> None:
+    report_sent(engine, "a")
+    report_sent(engine, "b")
+    seen: list[str] = []
+    counting = ProgressStorage(engine.storage, seen.append)
+    assert len(list(counting.iter_records())) == 14
+    assert seen == ["a", "b"]
+    assert counting.get("a") == engine.storage.get("a")
+
+
+# -- export, import, db upgrade -----------------------------------------------------------
+
+
+def test_export_import_round_trip(db: str, engine: Engine, tmp_path: Path) -> None:
+    case_id = report_sent(engine)
+    exported = tmp_path / "all.jsonl"
+    done = script("export", "--format", "jsonl", "-o", str(exported), "--db", db)
+    assert done.returncode == 0, done.stderr
+    assert "exported 7 records" in done.stderr
+    restored = f"sqlite:///{tmp_path / 'restored.db'}"
+    done = script("import", str(exported), "--db", restored)
+    assert done.returncode == 0, done.stderr
+    assert "imported 1 cases, 7 records" in done.stderr
+    storage = SQLStorage(restored)
+    try:
+        assert [(r.seq, r.hash) for r in storage.records(case_id)] == records_of(engine, case_id)
+    finally:
+        storage.close()
+    assert cli("audit", "--db", restored)[0] == 0
+
+
+def test_export_csv_as_a_funder_is_redacted(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, out, _ = cli("export", "-f", "csv", "--as", "caf-13:funder", "--db", db)
+    assert code == 0
+    assert out.startswith("case_id,seq,")
+    assert REPORT not in out
+    code, out, _ = cli("export", "-f", "csv", "--db", db)
+    assert REPORT in out
+
+
+def test_import_refusals(db: str, engine: Engine, tmp_path: Path) -> None:
+    report_sent(engine)
+    exported = tmp_path / "all.jsonl"
+    assert cli("export", "-o", str(exported), "--db", db)[0] == 0
+    code, _, err = cli("import", str(exported), "--db", db)
+    one_error_line(code, err, "empty store")
+    code, _, err = cli("import", str(tmp_path / "none.jsonl"), "--db", db)
+    one_error_line(code, err, "none.jsonl")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"x": 1}\n', encoding="utf-8")
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code, _, err = cli("import", str(broken), "--db", fresh)
+    one_error_line(code, err, "line 1")
+
+
+def test_db_upgrade_prepares_a_store_opened_without_upgrading(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    done = script("db", "upgrade", "--db", url, "--table-prefix", "partner_")
+    assert done.returncode == 0, done.stderr
+    assert "up to date" in done.stderr
+    storage = SQLStorage(url, table_prefix="partner_", upgrade=False)
+    storage.close()
+    code, _, err = cli("db", "upgrade", "--db", url, "--table-prefix", "bad-prefix")
+    one_error_line(code, err, "bad-prefix")
+
+
+def test_table_prefix_from_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'prefixed.db'}"
+    storage = SQLStorage(url, table_prefix="partner_")
+    report_sent(Engine(storage), "prefixed")
+    storage.close()
+    code, out, _ = cli("cases", "--db", url, env={"STECHNIQUE_TABLE_PREFIX": "partner_"})
+    assert code == 0
+    assert "prefixed" in out
+    code, out, _ = cli("cases", "--db", url)
+    assert code == 0
+    assert "prefixed" not in out
+
+
+# -- demo ---------------------------------------------------------------------------------
+
+
+def stored(url: str) -> list[tuple[str, int, str]]:
+    """Every record of the store as (case id, seq, hash)."""
+    storage = SQLStorage(url)
+    try:
+        return [(r.case_id, r.seq, r.hash) for r in storage.iter_records()]
+    finally:
+        storage.close()
+
+
+def test_demo_runs_every_story_twice_safely(tmp_path: Path) -> None:
+    stories = load_stories()
+    assert len(stories) >= 4
+    first = script("demo", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    url = f"sqlite:///{tmp_path / 'stechnique.db'}"
+    after_first = stored(url)
+    assert after_first
+    assert f"{len(stories)} stories" in first.stdout
+    assert "audit ok" in first.stdout
+    for case_id in {case_id for case_id, _, _ in after_first}:
+        assert f"Dossier {case_id}" in first.stdout
+    second = script("demo", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert stored(url) == after_first
+    assert "audit ok" in second.stdout
+
+
+def test_demo_without_stories_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("x = 1\n", encoding="utf-8")
+    with pytest.raises(Exception, match="defines no tell"):
+        load_stories(tmp_path)
+
+
+def test_stories_are_found_in_the_source_tree() -> None:
+    names: Sequence[str] = [name for name, _ in load_stories()]
+    assert names == sorted(names)
+    assert names[0].startswith("01_")
