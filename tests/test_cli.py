@@ -115,6 +115,7 @@ def one_error_line(code: int, stderr: str, *fragments: str) -> None:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: ")
+    assert "internal error" not in lines[0]
     assert "Traceback" not in stderr
     for fragment in fragments:
         assert fragment in lines[0]
