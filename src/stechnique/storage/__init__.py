@@ -1,11 +1,25 @@
 """Storage adapters: the ``Storage`` protocol, the in-memory reference adapter and SQL storage.
 
-``SQLStorage`` needs only SQLAlchemy and Alembic to import; the PostgreSQL and MariaDB/MySQL
-drivers are extras (``stechnique[postgres]``, ``stechnique[mysql]``) loaded when a store opens.
+``SQLStorage`` and ``upgrade_schema`` load SQLAlchemy and Alembic on first use, so code that
+keeps its cases in memory never pays for them. The PostgreSQL and MariaDB/MySQL drivers are
+extras (``stechnique[postgres]``, ``stechnique[mysql]``), loaded when such a store opens.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
-from stechnique.storage.sql import SQLStorage, upgrade_schema
+
+if TYPE_CHECKING:
+    from stechnique.storage.sql import SQLStorage, upgrade_schema
 
 __all__ = ["MemoryStorage", "SQLStorage", "Storage", "upgrade_schema"]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the SQL adapter on first use."""
+    if name in ("SQLStorage", "upgrade_schema"):
+        from stechnique.storage import sql
+
+        return getattr(sql, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

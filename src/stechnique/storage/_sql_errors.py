@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from alembic.util import CommandError
 from sqlalchemy import exc as sa_exc
 
 from stechnique.errors import ConcurrencyConflict, StorageError
@@ -56,13 +55,12 @@ def translated(
 
     ``action`` says what was being done ("append record 3 to case X"); ``case_id`` and
     ``expected_seq`` describe the conflict when another writer won (``expected_seq`` is None
-    when creating a case that turns out to exist). ``driver`` adds the DB-API error classes of
-    a driver used directly (``sqlite3`` is always covered).
+    when creating a case that turns out to exist). ``driver`` adds error classes to translate:
+    the DB-API errors of a driver used directly (``sqlite3`` is always covered), Alembic's.
     """
     caught: tuple[type[BaseException], ...] = (
         sa_exc.SQLAlchemyError,
         sqlite3.Error,
-        CommandError,
         *driver,
     )
     try:

@@ -20,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from stechnique.errors import SchemaOutOfDate, StorageError
@@ -60,7 +61,7 @@ def _known(revision: str) -> bool:
 def ensure_schema(backend: Backend, schema: SQLSchema, *, upgrade_to_head: bool, how: str) -> None:
     """Make sure the schema is at head: upgrade it, or refuse with ``SchemaOutOfDate``."""
     head = head_revision()
-    with translated("read the schema revision"), backend.reader.connect() as connection:
+    with backend.translated("read the schema revision"), backend.reader.connect() as connection:
         current = current_revision(connection, schema)
     if current == head:
         return
@@ -78,7 +79,10 @@ def ensure_schema(backend: Backend, schema: SQLSchema, *, upgrade_to_head: bool,
 def upgrade(backend: Backend, schema: SQLSchema, revision: str) -> None:
     """Apply the migrations up to ``revision``, serialized against concurrent upgraders."""
     with (
-        translated(f"upgrade the schema of prefix {schema.prefix!r} to {revision}"),
+        translated(
+            f"upgrade the schema of prefix {schema.prefix!r} to {revision}",
+            driver=(*backend.driver_errors, CommandError),
+        ),
         backend.writer.connect() as connection,
         _session_lock(connection, schema),
         connection.begin(),

@@ -1,0 +1,236 @@
+"""SQL schema: the shipped migrations, automatic and refused upgrades, prefixes, bad input."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sql_support import SQLBackend, drop_prefix, empty_tables, unique_prefix
+from sql_workers import CONTEXT, open_store, run_processes
+
+import stechnique
+from stechnique import ConcurrencyConflict, SchemaOutOfDate, StorageError
+from stechnique.storage import SQLStorage, upgrade_schema
+from stechnique.storage._sql_schema import schema_for
+from stechnique.storage._sql_upgrade import MIGRATIONS, head_revision
+from stechnique.testing import CaseBuilder
+
+HEAD = "0002"
+
+
+@pytest.fixture
+def fresh(sql_backend: SQLBackend) -> Iterator[SQLBackend]:
+    """A backend with a prefix nobody used yet; its tables are dropped afterwards."""
+    backend = SQLBackend(sql_backend.kind, sql_backend.url, unique_prefix("s"))
+    yield backend
+    drop_prefix(backend.url, backend.prefix)
+
+
+def _engine(backend: SQLBackend) -> sa.Engine:
+    return sa.create_engine(backend.url, poolclass=sa.NullPool)
+
+
+def _tables(backend: SQLBackend) -> set[str]:
+    names = set(sa.inspect(_engine(backend)).get_table_names())
+    return {name for name in names if name.startswith(backend.prefix)}
+
+
+def _versions(backend: SQLBackend) -> list[str]:
+    table = schema_for(backend.prefix).version_table
+    with _engine(backend).connect() as connection:
+        return list(connection.execute(sa.text(f"SELECT version_num FROM {table}")).scalars())
+
+
+def test_head_is_the_newest_shipped_revision() -> None:
+    assert head_revision() == HEAD
+    assert (MIGRATIONS / "script.py.mako").is_file()
+
+
+def test_migrations_build_exactly_the_tables_the_adapter_queries(fresh: SQLBackend) -> None:
+    """Autogenerate finds no difference between the migrated database and ``_sql_schema``."""
+    fresh.open().close()
+    schema = schema_for(fresh.prefix)
+
+    def ours(name: str | None, kind: str, _parent: object) -> bool:
+        return kind != "table" or bool(name and name.startswith(fresh.prefix))
+
+    with _engine(fresh).connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "version_table": schema.version_table,
+                  "include_name": ours},
+        )  # fmt: skip
+        assert compare_metadata(context, schema.metadata) == []
+    assert _tables(fresh) == set(schema.table_names)
+    assert _versions(fresh) == [HEAD]
+
+
+def test_refused_upgrade_says_what_to_run_and_writes_nothing(fresh: SQLBackend) -> None:
+    with pytest.raises(SchemaOutOfDate) as refused:
+        fresh.open(upgrade=False)
+    assert (refused.value.current, refused.value.head) == (None, HEAD)
+    assert _tables(fresh) == set()
+    call = re.search(r"stechnique\.storage\.upgrade_schema\([^)]*\)", str(refused.value))
+    assert call is not None, str(refused.value)
+    assert fresh.prefix in call.group()
+    eval(call.group(), {"stechnique": stechnique})
+    assert _versions(fresh) == [HEAD]
+    fresh.open(upgrade=False).close()
+
+
+def test_an_older_schema_is_upgraded_and_keeps_its_data(fresh: SQLBackend) -> None:
+    upgrade_schema(fresh.url, table_prefix=fresh.prefix, revision="0001")
+    schema = schema_for(fresh.prefix)
+    case, _ = CaseBuilder("old").start(facts={"title": "kept é"})
+    with _engine(fresh).begin() as connection:
+        row = {name: getattr(case, name) for name in schema.cases.c.keys()}  # noqa: SIM118
+        connection.execute(schema.cases.insert(), row)
+    with pytest.raises(SchemaOutOfDate) as refused:
+        fresh.open(upgrade=False)
+    assert refused.value.current == "0001"
+    with fresh.open() as storage:
+        assert storage.get("old") == case
+    indexes = {i["name"] for i in sa.inspect(_engine(fresh)).get_indexes(schema.cases.name)}
+    assert f"{fresh.prefix}cases_name_version_state" in indexes
+    assert _versions(fresh) == [HEAD]
+
+
+def test_a_schema_from_a_newer_release_is_refused(fresh: SQLBackend) -> None:
+    fresh.open().close()
+    table = schema_for(fresh.prefix).version_table
+    with _engine(fresh).begin() as connection:
+        connection.execute(sa.text(f"UPDATE {table} SET version_num = '9999'"))
+    with pytest.raises(StorageError, match=r"9999.*newer version"):
+        fresh.open()
+
+
+def test_prefixes_sharing_a_database_never_mix(sql_backend: SQLBackend) -> None:
+    one = sql_backend
+    two = SQLBackend(one.kind, one.url, unique_prefix("p"))
+    try:
+        with one.open() as first, two.open() as second:
+            first.create(*CaseBuilder("same-id").start(facts={"title": "one"}))
+            second.create(*CaseBuilder("same-id").start(facts={"title": "two"}))
+            a, b = first.get("same-id"), second.get("same-id")
+            assert a is not None
+            assert b is not None
+            assert (a.facts, b.facts) == ({"title": "one"}, {"title": "two"})
+            empty_tables(two.url, two.prefix)
+            assert first.get("same-id") == a
+            assert list(second.iter_records()) == []
+        assert _versions(two) == [HEAD]
+    finally:
+        drop_prefix(two.url, two.prefix)
+    assert _tables(two) == set()
+    assert set(schema_for(one.prefix).table_names) <= _tables(one)
+
+
+@pytest.mark.slow
+def test_concurrent_openers_of_a_fresh_database_do_not_race(fresh: SQLBackend) -> None:
+    openers = 4
+    barrier = CONTEXT.Barrier(openers)
+    args = [(fresh.url, fresh.prefix, barrier)] * openers
+    assert run_processes(open_store, args) == ["opened"] * openers
+    assert _versions(fresh) == [HEAD]
+    assert _tables(fresh) == set(schema_for(fresh.prefix).table_names)
+
+
+def test_a_failed_insert_leaves_the_case_row_untouched(sql_storage: SQLStorage) -> None:
+    """The case update and the record insert are one transaction: no half-written fire."""
+    builder = CaseBuilder("half")
+    sql_storage.create(*builder.start())
+    before = sql_storage.get("half")
+    case, record = builder.step("submit")
+    schema = sql_storage.schema
+    blocker = {c.name: getattr(record, c.name, None) for c in schema.records.c}
+    blocker.update(actor_id="someone else", actor_roles=[], payload={})
+    with _engine_of(sql_storage).begin() as connection:
+        connection.execute(schema.records.insert(), blocker)
+    with pytest.raises(ConcurrencyConflict):
+        sql_storage.append(case, record)
+    assert sql_storage.get("half") == before
+
+
+def _engine_of(storage: SQLStorage) -> sa.Engine:
+    return sa.create_engine(storage.url, poolclass=sa.NullPool)
+
+
+def test_values_too_long_for_sql_are_refused_before_writing(sql_storage: SQLStorage) -> None:
+    with pytest.raises(StorageError, match=r"case id .* 256 characters long"):
+        sql_storage.create(*CaseBuilder("x" * 256).start())
+    builder = CaseBuilder("ok")
+    sql_storage.create(*builder.start())
+    with pytest.raises(StorageError, match="idempotency key"):
+        sql_storage.append(*builder.step(idempotency_key="k" * 256))
+    assert len(sql_storage.records("ok")) == 1
+    assert [c.id for c in sql_storage.cases()] == ["ok"]
+
+
+def test_driver_errors_become_storage_errors(sql_storage: SQLStorage) -> None:
+    """A store whose tables vanished fails with ``StorageError``, the driver error chained."""
+    drop_prefix(str(sql_storage.url), sql_storage.schema.prefix)
+    for read in (lambda: sql_storage.get("a"), lambda: list(sql_storage.iter_records())):
+        with pytest.raises(StorageError, match="SQL storage could not read") as failed:
+            read()
+        assert not isinstance(failed.value, sa.exc.SQLAlchemyError)
+        assert failed.value.__cause__ is not None
+    with pytest.raises(StorageError, match="could not create case a"):
+        sql_storage.create(*CaseBuilder("a").start())
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "could not read the database URL"),
+        ("oracle://scott@localhost/db", "supports sqlite, postgresql and mysql"),
+        ("mysql+mysqldb://root@127.0.0.1/test", r"pip install 'stechnique\[mysql\]'"),
+        ("postgresql+psycopg://postgres@127.0.0.1:1/test", "could not read the schema revision"),
+    ],
+)
+def test_unusable_urls_are_refused_clearly(url: str, message: str) -> None:
+    with pytest.raises(StorageError, match=message):
+        SQLStorage(url)
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="table prefix 'bad-prefix'"):
+        SQLStorage("sqlite://", table_prefix="bad-prefix")
+    with pytest.raises(ValueError, match="synchronous='OFF'"):
+        SQLStorage("sqlite://", synchronous="OFF")
+    with pytest.raises(ValueError, match="SQLite only"):
+        SQLStorage("postgresql+psycopg://u@h/db", synchronous="NORMAL")
+
+
+def test_sqlite_runs_in_wal_mode_durable_by_default(tmp_path: Path) -> None:
+    def pragmas(synchronous: str | None = None) -> list[object]:
+        url = f"sqlite:///{tmp_path}/p.db"
+        storage = SQLStorage(url, busy_timeout=7.5, synchronous=synchronous)
+        with storage._backend.cursor() as cursor:
+            names = ("journal_mode", "synchronous", "busy_timeout")
+            found = [cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in names]
+        storage.close()
+        return found
+
+    assert pragmas() == ["wal", 2, 7500]
+    assert pragmas("NORMAL") == ["wal", 1, 7500]
+
+
+def test_importing_storage_needs_no_server_driver() -> None:
+    """``stechnique.storage`` (and a SQLite store) work with psycopg and pymysql unimportable."""
+    code = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None\n"
+        "sys.modules['pymysql'] = None\n"
+        "from stechnique.storage import SQLStorage\n"
+        "SQLStorage('sqlite://').close()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.stdout.strip() == "ok", done.stderr
