@@ -249,6 +249,16 @@ def test_role_restriction_refuses_an_outsider(transition: Transition) -> None:
         assert _unchanged(engine_, case_ids[source]) == before
 
 
+@pytest.mark.parametrize("management", ["association", "federation"])
+def test_start_refuses_every_role_but_the_managers(management: str) -> None:
+    engine_ = engine()
+    outsider = Actor("intrus", MSTR_ROLES - {"administrator", "federation"})
+    with pytest.raises(PermissionDenied) as error:
+        engine_.start(NAME, version=VERSION, actor=outsider, facts=mstr_facts(management))
+    assert set(error.value.allowed) == {"administrator", "federation"}
+    assert engine_.cases() == []
+
+
 def test_the_manager_role_follows_the_management_of_each_case() -> None:
     engine_ = engine()
     association = mstr_to(engine_, "report_sent", management="association")
