@@ -309,8 +309,9 @@ class Replay:
                 "role",
             )
         self._check_data(record, transition.payload, record.payload, f"payload of {record.event}")
-        guards = [procedure.guard(name) for name in transition.guards]
-        self._check_guards(record, procedure, guards, self._case_before(), record.payload)
+        if transition.guards:
+            guards = [procedure.guard(name) for name in transition.guards]
+            self._check_guards(record, procedure, guards, self._case_before(), record.payload)
 
     def _check_migration_guards(self, record: Record) -> None:
         last = self.last
@@ -318,7 +319,7 @@ class Replay:
         if last is None or old is None:
             return
         migration = self.registry.migration(last.name, last.version, record.version)
-        if migration is not None:
+        if migration is not None and migration.guards:
             # The engine judges migration guards on the old version, without a payload.
             self._check_guards(record, old, migration.guards, self._case_before(), {})
 
