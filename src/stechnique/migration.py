@@ -181,12 +181,25 @@ def plan_migration(
         raise PermissionDenied(case.id, MIGRATE, actor.id, actor.roles, allowed)
     _check_guards(migration, case, old, actor, store, now)
     clean = _new_facts(migration, new, case.facts, facts, reason)
+    return _written(case, new, target, actor, now, reason.strip(), clean)
+
+
+def _written(
+    case: Case,
+    new: Procedure,
+    target: str,
+    actor: Actor,
+    now: datetime,
+    reason: str,
+    facts: dict[str, Any],
+) -> MigrationPlan:
+    """The ``migrate`` record, chained on the case's head, and the case after it."""
     payload = {
         "from_version": case.version,
         "to_version": new.version,
         "from_fingerprint": case.fingerprint,
-        "reason": reason.strip(),
-        "facts": clean,
+        "reason": reason,
+        "facts": facts,
     }
     record = seal(
         Record(case.id, case.seq + 1, MIGRATE, case.state, target, actor, now, payload,
@@ -198,12 +211,12 @@ def plan_migration(
         fingerprint=new.fingerprint,
         state=target,
         seq=record.seq,
-        facts=clean,
+        facts=facts,
         updated_at=now,
         head=record.hash,
     )
     return MigrationPlan(
-        case.id, case.version, new.version, case.state, target, clean, record, after
+        case.id, case.version, new.version, case.state, target, facts, record, after
     )
 
 
