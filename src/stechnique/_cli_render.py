@@ -167,19 +167,30 @@ def cases_table(cases: Iterable[Case], registry: Registry) -> Table:
 
 def history_table(records: Sequence[Record], registry: Registry, title: str) -> Table:
     """A case's records as a table; redacted fields say so, they are never left out."""
-    table = _table(title, "seq", "date", "acteur", "événement", "de → vers", "données")
+    table = Table(title=f"{title} (heures UTC)", title_justify="left", show_lines=True)
+    table.add_column("seq", justify="right", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("acteur", ratio=2, overflow="fold")
+    table.add_column("étape", ratio=4, overflow="fold")
+    table.add_column("données", ratio=5, overflow="fold")
     before = records[0].fingerprint if records else ""
     for record in records:
         # A migration leaves a state of the older version: label it with that version.
         source_version = before if record.event == "migrate" else record.fingerprint
-        source = _state_label(registry, source_version, record.source) if record.source else "—"
+        source = (
+            _state_label(registry, source_version, record.source, with_id=False)
+            if record.source
+            else "—"
+        )
+        target = _state_label(registry, record.fingerprint, record.target, with_id=False)
         before = record.fingerprint
+        step = Text(_event_label(registry, record), "bold")
+        step.append(f"\n(étape : {target})" if source == target else f"\n{source} → {target}")
         table.add_row(
             str(record.seq),
-            moment(record.at),
-            f"{record.actor.id} ({', '.join(sorted(record.actor.roles))})",
-            _event_label(registry, record),
-            f"{source} → {_state_label(registry, record.fingerprint, record.target)}",
+            record.at.strftime("%Y-%m-%d\n%H:%M"),
+            Text(record.actor.id).append(f"\n{', '.join(sorted(record.actor.roles))}", "dim"),
+            step,
             payload_text(record.payload),
         )
     return table
@@ -195,19 +206,22 @@ def payload_text(payload: Mapping[str, Any]) -> Text:
         if is_redacted(value):
             marker = value[REDACTED]
             readers = ", ".join(marker.get("readers", ()))
-            text.append(f"« confidentiel » ({marker.get('fr', '')}; lecteurs: {readers})", "red")
+            text.append("« confidentiel »", "bold red")
+            text.append(f" {marker.get('fr', '')} (lecteurs : {readers})", "red")
         else:
             text.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
     return text
 
 
-def _state_label(registry: Registry, fingerprint: str, state: str) -> str:
+def _state_label(registry: Registry, fingerprint: str, state: str, *, with_id: bool = True) -> str:
     procedure = registry.by_fingerprint(fingerprint)
     try:
         label = procedure.state(state).fr if procedure is not None else ""
     except KeyError:
         label = ""
-    return f"{label} ({state})" if label else state
+    if not label:
+        return state
+    return f"{label} ({state})" if with_id else label
 
 
 def _event_label(registry: Registry, record: Record) -> str:

@@ -71,7 +71,11 @@ def open_storage(url: str) -> Storage:
     _check_url(url)
     from stechnique.storage import SQLStorage
 
-    storage: Storage = SQLStorage(url, table_prefix=table_prefix())
+    prefix = table_prefix()
+    try:
+        storage: Storage = SQLStorage(url, table_prefix=prefix)
+    except ValueError as error:  # a table prefix the databases cannot use
+        raise CommandLineError(f"STECHNIQUE_TABLE_PREFIX: {error}") from error
     return storage
 
 
@@ -80,7 +84,10 @@ def upgrade_store(url: str, prefix: str) -> None:
     _check_url(url)
     from stechnique.storage import upgrade_schema
 
-    upgrade_schema(url, table_prefix=prefix)
+    try:
+        upgrade_schema(url, table_prefix=prefix)
+    except ValueError as error:
+        raise CommandLineError(f"--table-prefix: {error}") from error
 
 
 @contextmanager
