@@ -7,7 +7,11 @@ rows) is in ``test_tamper.py``, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import attrs
 import pytest
@@ -353,3 +357,14 @@ def test_violations_read_well(engine: Engine, storage: MemoryStorage) -> None:
     assert str(violation).startswith("c seq 6: [guard] ")
     assert str(violation) in report.summary()
     assert report.summary().startswith("audit 1 violation(s): 1 cases, 6 records")
+
+
+def test_the_audit_guide_code_runs() -> None:
+    guide = Path(__file__).parent.parent / "docs" / "audit.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), re.DOTALL)
+    assert len(blocks) >= 4
+    namespace: dict[str, object] = {}
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exec(compile("\n".join(blocks), str(guide), "exec"), namespace)
+    assert "audit ok: 1 cases, 4 records" in printed.getvalue()
+    assert "Dossier bdm" in printed.getvalue()
