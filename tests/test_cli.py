@@ -7,6 +7,7 @@ store is a real SQLite file in a temporary directory, prepared through the publi
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -17,11 +18,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from stechnique import Actor, Engine, default_registry
 from stechnique._cli_support import ProgressStorage, load_stories
-from stechnique.cli import app
+from stechnique.cli import app, audit_with_progress
 from stechnique.storage import SQLStorage
 
 MSTR = "soutien-technique-renforce"
@@ -483,6 +485,20 @@ def test_progress_storage_reports_each_case_once_in_order(engine: Engine) -> Non
     assert len(list(counting.iter_records())) == 14
     assert seen == ["a", "b"]
     assert counting.get("a") == engine.storage.get("a")
+
+
+@pytest.mark.parametrize(("from_cases", "drawn"), [(1, True), (3, False)])
+def test_audit_progress_bar_on_large_stores_only(
+    engine: Engine, from_cases: int, drawn: bool
+) -> None:
+    report_sent(engine, "a")
+    report_sent(engine, "b")
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, color_system=None, width=100)
+    scope = {"case_id": None, "name": None, "version": None, "since": None}
+    report = audit_with_progress(engine, scope, terminal, from_cases=from_cases)
+    assert (report.ok, report.cases_checked, report.records_checked) == (True, 2, 14)
+    assert ("2/2 dossiers / cases" in screen.getvalue()) is drawn
 
 
 # -- export, import, db upgrade -----------------------------------------------------------

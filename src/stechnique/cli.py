@@ -48,6 +48,8 @@ __all__ = ["app"]
 EXIT_ERROR = 2
 #: Exit status of an audit that found violations.
 EXIT_VIOLATIONS = 1
+#: Stores with fewer cases are audited without a progress bar (it would only flicker).
+PROGRESS_FROM_CASES = 200
 
 
 class _Group(typer.core.TyperGroup):
@@ -347,7 +349,8 @@ def audit_command(
         "since": parse_moment(since, "--since") if since is not None else None,
     }
     with open_engine(db) as engine:
-        report = _audit_with_progress(engine, scope, show=not as_json)
+        progress = None if as_json else Console(stderr=True)
+        report = audit_with_progress(engine, scope, progress)
     if as_json:
         typer.echo(render.audit_json(report))
     else:
@@ -356,16 +359,22 @@ def audit_command(
         raise typer.Exit(EXIT_VIOLATIONS)
 
 
-def _audit_with_progress(engine: Engine, scope: dict[str, Any], *, show: bool) -> AuditReport:
-    """Audit, drawing a progress bar on standard error when it is a terminal."""
-    console = Console(stderr=True)
+def audit_with_progress(
+    engine: Engine,
+    scope: dict[str, Any],
+    console: Console | None,
+    from_cases: int = PROGRESS_FROM_CASES,
+) -> AuditReport:
+    """Audit ``scope``; a progress bar on a terminal ``console`` counts the cases of big stores."""
     storage = engine.storage
-    if not show or not console.is_terminal:
+    if console is None or not console.is_terminal:
         return audit(storage, engine.registry, **scope)
     if scope["case_id"] is not None:
         total = 1
     else:
         total = len(storage.cases(name=scope["name"], version=scope["version"]))
+    if total < from_cases:
+        return audit(storage, engine.registry, **scope)
     columns = (
         TextColumn("audit"),
         BarColumn(),
