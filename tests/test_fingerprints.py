@@ -18,7 +18,7 @@ from stechnique import DefinitionError, Procedure, Registry, default_registry
 
 PINNED = {
     "convention-pluripartenariale@2013": (
-        "9f212d20af83f18291ccef79c4cabb6844ec3ed8b080381b4755d33ba205d86d"
+        "74265c1e99e1f45d8851eb161137da3c50c07ae280bef1dec71ea76e4956d174"
     ),
     "soutien-technique-renforce@2015-2017": (
         "ed104c01ffc32040798793afc3c7495e7dc1b79efb3d5864ebaaf82ff76c26a5"

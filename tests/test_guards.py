@@ -112,14 +112,16 @@ def test_step_submitted_counts_only_submissions_since_entering_the_state() -> No
     assert not check(_context(state=None))
 
 
-def test_step_submitted_survives_a_rework_arbitration_that_stays_in_the_state() -> None:
+def test_step_submitted_asks_for_new_work_after_a_rework_arbitration() -> None:
     check = GUARDS["step_submitted"].check
     history = [
         _record(1, "start", None, "protocol"),
         _record(2, "submit_step", "protocol", "protocol", document="d"),
         _record(3, "arbitrate", "protocol", "protocol", decision="rework"),
     ]
-    assert check(_context(state="protocol", history=history))
+    assert not check(_context(state="protocol", history=history))
+    resubmitted = [*history, _record(4, "submit_step", "protocol", "protocol", document="d2")]
+    assert check(_context(state="protocol", history=resubmitted))
 
 
 @pytest.mark.parametrize(("expiry", "now", "holds"), [

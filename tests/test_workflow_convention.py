@@ -120,6 +120,10 @@ def test_each_arbitration_needs_the_step_submitted_first(engine: Engine, clock: 
         assert engine.available_events(case.id, COMMITTEE) == ["arbitrate", "abandon"]
         case = arbitrate(engine, case, "rework")
         assert case.state == step
+        # The step was sent back: its work must be submitted again before the next arbitration.
+        with pytest.raises(GuardFailed):
+            arbitrate(engine, case, "approve")
+        case = submit(engine, case)
         if step == "objectives_convention":
             clock.now = datetime(2016, 7, 1, 9, 0, tzinfo=UTC)
         case = arbitrate(engine, case, "approve")
@@ -140,7 +144,7 @@ def test_evaluation_opens_only_one_year_before_the_agreement_expires(
     assert [reason.code for reason in explanation.reasons] == ["one_year_before_expiry"]
     assert engine.case(case.id).seq == case.seq
     # Rework does not open the evaluation, so the date does not hold it back.
-    case = arbitrate(engine, case, "rework")
+    case = submit(engine, arbitrate(engine, case, "rework"))
     clock.now = datetime(2016, 6, 30, 8, 0, tzinfo=UTC)
     assert arbitrate(engine, case, "approve").state == "evaluation"
 

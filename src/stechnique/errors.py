@@ -61,9 +61,9 @@ class DefinitionError(StechniqueError):
         self.procedure = procedure
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(
-            f"procedure {procedure} is not valid ({len(self.problems)} problems):\n{lines}"
-        )
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"procedure {procedure} is not valid ({count} {noun}):\n{lines}")
 
 
 class UnknownProcedure(StechniqueError):

@@ -11,12 +11,13 @@ read-only store; they never write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from types import MappingProxyType
 from typing import Any
 
 from stechnique.definition import Guard, GuardContext
+from stechnique.records import Record
 from stechnique.workflows import _rules
 
 __all__ = ["GUARDS"]
@@ -108,8 +109,13 @@ def _step_submitted(context: GuardContext) -> bool:
     if context.case is None:
         return False
     history = context.history()
-    entered = _rules.entered_at(history, context.case.state)
-    return any(record.event == "submit_step" for record in history[entered + 1 :])
+    # A « rework » arbitration sends the step back: the work must be submitted again after it.
+    since = max(_rules.entered_at(history, context.case.state), _last_arbitration(history))
+    return any(record.event == "submit_step" for record in history[since + 1 :])
+
+
+def _last_arbitration(history: Sequence[Record]) -> int:
+    return max((i for i, record in enumerate(history) if record.event == "arbitrate"), default=-1)
 
 
 def _year_before(day: date) -> date:
@@ -206,8 +212,10 @@ _ALL = (
     ),
     Guard(
         "step_submitted",
-        "Le travail de l'étape a été transmis (submit_step) depuis l'entrée dans l'étape",
-        "The step's work has been submitted (submit_step) since the step was entered",
+        "Le travail de l'étape a été transmis (submit_step) depuis l'entrée dans l'étape ou "
+        "depuis la dernière demande de reprise",
+        "The step's work has been submitted (submit_step) since the step was entered or last "
+        "sent back for rework",
         _step_submitted,
     ),
     Guard(
