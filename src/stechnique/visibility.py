@@ -57,11 +57,22 @@ def redact(
     facts: Mapping[str, Any],
     procedure_of: Callable[[Record], Procedure],
 ) -> list[Record]:
-    """The records as ``viewer`` may see them (all of them, fields redacted where needed)."""
+    """The records as ``viewer`` may see them (all of them, fields redacted where needed).
+
+    Case roles are resolved with the facts in force when each record was written (those of
+    ``start``, then of each ``migrate``), falling back on ``facts`` for a partial history.
+    """
     if viewer is None:
         return list(records)
     reached = frozenset(record.target for record in records)
-    return [_redact_one(record, viewer, facts, procedure_of(record), reached) for record in records]
+    seen = []
+    for record in records:
+        if record.event == "start":
+            facts = record.payload
+        elif record.event == "migrate":
+            facts = record.payload.get("facts", facts)
+        seen.append(_redact_one(record, viewer, facts, procedure_of(record), reached))
+    return seen
 
 
 def _redact_one(
