@@ -25,7 +25,13 @@ from stechnique.storage._sql_schema import SQLSchema, schema_for
 TAMPERED, UNTOUCHED = "mstr-closed", "mstr-validated"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def backend(request: pytest.FixtureRequest, table_prefix: str) -> SQLBackend:
     url = request.getfixturevalue(f"{request.param}_url")
     return SQLBackend(request.param, url, table_prefix)
@@ -37,7 +43,8 @@ def storage(backend: SQLBackend) -> Iterator[SQLStorage]:
         engine = engine_on(storage)
         mstr_closed(engine, TAMPERED)
         mstr_validated(engine, UNTOUCHED)
-        assert audit(storage).ok
+        clean = audit(storage)
+        assert clean.ok, clean.summary()
         yield storage
 
 
