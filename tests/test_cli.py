@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sql_support import SQLBackend
 from typer.testing import CliRunner
 
 from stechnique import Actor, Engine, default_registry
@@ -611,3 +612,30 @@ def test_stories_are_found_in_the_source_tree() -> None:
     names: Sequence[str] = [name for name, _ in load_stories()]
     assert names == sorted(names)
     assert names[0].startswith("01_")
+
+
+# -- every SQL backend --------------------------------------------------------------------
+
+
+def test_commands_on_every_sql_backend(sql_backend: SQLBackend, sql_storage: SQLStorage) -> None:
+    """``--db`` reaches PostgreSQL and MariaDB as it reaches SQLite (prefix from the env)."""
+    case_id = report_sent(Engine(sql_storage))
+    env = {"STECHNIQUE_TABLE_PREFIX": sql_backend.prefix}
+    db = ["--db", sql_backend.url]
+    code, out, _ = cli("history", case_id, "--as", "caf-13:funder", *db, env=env)
+    assert code == 0
+    assert "« confidentiel »" in out
+    assert REPORT not in out
+    code, out, err = cli(
+        "fire", case_id, "validate_report", "--actor", ADMIN.id, "--role", "administrator", *db,
+        env=env,
+    )  # fmt: skip
+    assert code == 0, err
+    stored = sql_storage.get(case_id)
+    assert stored is not None
+    assert stored.state == "report_validated"
+    code, out, _ = cli("history", case_id, "--as", "caf-13:funder", *db, env=env)
+    assert REPORT in out  # the report opens to funders once validated
+    code, out, _ = cli("audit", "--json", *db, env=env)
+    assert code == 0
+    assert json.loads(out)["records_checked"] == 8
