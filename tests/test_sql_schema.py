@@ -80,6 +80,9 @@ def test_refused_upgrade_says_what_to_run_and_writes_nothing(fresh: SQLBackend) 
     call = re.search(r"stechnique\.storage\.upgrade_schema\([^)]*\)", str(refused.value))
     assert call is not None, str(refused.value)
     assert fresh.prefix in call.group()
+    assert f"stechnique db upgrade --db {fresh.url} --table-prefix {fresh.prefix}" in str(
+        refused.value
+    )
     eval(call.group(), {"stechnique": stechnique})
     assert _versions(fresh) == [HEAD]
     fresh.open(upgrade=False).close()
@@ -234,3 +237,15 @@ def test_importing_storage_needs_no_server_driver() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_storage_page_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ```python block of docs/storage.md runs, in order, in one namespace."""
+    page = Path(__file__).resolve().parent.parent / "docs" / "storage.md"
+    blocks = re.findall(r"^```python\n(.*?)^```", page.read_text("utf-8"), re.DOTALL | re.M)
+    assert len(blocks) >= 4
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "docs_storage"}
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"docs/storage.md block {number}", "exec"), namespace)
+    assert (tmp_path / "managed.db").exists()

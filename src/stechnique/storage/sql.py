@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL
 
 from stechnique.errors import ConcurrencyConflict, StorageError, UnknownCase
 from stechnique.records import Case, Record
-from stechnique.storage._sql_engine import make_backend
+from stechnique.storage._sql_engine import make_backend, parse_url
 from stechnique.storage._sql_schema import ID_LENGTH, NAME_LENGTH, SQLSchema, schema_for
 from stechnique.storage._sql_statements import DECODED, Statements
 from stechnique.storage._sql_upgrade import ensure_schema, upgrade
@@ -82,7 +82,8 @@ class SQLStorage:
         self._backend = make_backend(
             url, synchronous=synchronous, busy_timeout=busy_timeout, engine_options=engine_options
         )
-        self.url = self._backend.url
+        #: The URL as given (the engine may add driver options, e.g. the MySQL charset).
+        self.url = parse_url(url)
         self.kind = self._backend.kind
         try:
             ensure_schema(
@@ -95,9 +96,11 @@ class SQLStorage:
 
     def _how_to_upgrade(self) -> str:
         url = self.url.render_as_string(hide_password=True)
+        prefix = self.schema.prefix
         return (
-            f"run stechnique.storage.upgrade_schema({url!r}, table_prefix="
-            f"{self.schema.prefix!r}) once, or open SQLStorage with upgrade=True"
+            f"run stechnique.storage.upgrade_schema({url!r}, table_prefix={prefix!r}) or "
+            f"`stechnique db upgrade --db {url} --table-prefix {prefix}` once, "
+            "or open SQLStorage with upgrade=True"
         )
 
     def __repr__(self) -> str:
