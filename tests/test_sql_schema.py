@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -16,7 +18,7 @@ from sql_support import SQLBackend, drop_prefix, empty_tables, unique_prefix
 from sql_workers import CONTEXT, open_store, run_processes
 
 import stechnique
-from stechnique import ConcurrencyConflict, SchemaOutOfDate, StorageError
+from stechnique import Case, ConcurrencyConflict, SchemaOutOfDate, StorageError
 from stechnique.storage import SQLStorage, upgrade_schema
 from stechnique.storage._sql_schema import schema_for
 from stechnique.storage._sql_upgrade import MIGRATIONS, head_revision
@@ -249,3 +251,45 @@ def test_storage_page_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for number, block in enumerate(blocks, 1):
         exec(compile(block, f"docs/storage.md block {number}", "exec"), namespace)
     assert (tmp_path / "managed.db").exists()
+
+
+def test_iter_records_streams_in_constant_memory(sql_storage: SQLStorage) -> None:
+    """Streaming every record holds a batch at a time, far less than the whole history."""
+    builder = CaseBuilder("long")
+    _, first = builder.start()
+    steps = [builder.step(payload={"text": f"{n} " + "é" * 200}) for n in range(1, 4000)]
+    schema = sql_storage.schema
+    actor = {"actor_id": first.actor.id, "actor_roles": sorted(first.actor.roles)}
+    rows = [
+        {**{c.name: getattr(r, c.name) for c in schema.records.c if hasattr(r, c.name)}, **actor}
+        for r in [first] + [record for _, record in steps]
+    ]
+    with _engine_of(sql_storage).begin() as connection:
+        connection.execute(schema.cases.insert(), {n: getattr(steps[-1][0], n) for n in _CASE})
+        connection.execute(schema.records.insert(), rows)
+
+    def peak(read: Callable[[], object]) -> int:
+        tracemalloc.start()
+        try:
+            read()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    def count_streamed() -> int:
+        return sum(1 for _ in sql_storage.iter_records())
+
+    assert count_streamed() == 4000
+    assert peak(count_streamed) * 4 < peak(lambda: list(sql_storage.iter_records()))
+    if sql_storage.kind == "postgresql":
+        # libpq buffers outside tracemalloc's sight: check for a server-side cursor instead.
+        stream = sql_storage.iter_records()
+        next(stream)
+        with _engine_of(sql_storage).connect() as connection:
+            sql = "SELECT query FROM pg_stat_activity WHERE datname = current_database()"
+            queries = connection.exec_driver_sql(sql).scalars().all()
+        stream.close()
+        assert any(query.lstrip().startswith(("DECLARE", "FETCH")) for query in queries)
+
+
+_CASE = [field.name for field in attrs.fields(Case)]
