@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from stechnique.records import GENESIS_HASH, Case, Record, record_hash
+from stechnique.records import GENESIS_HASH, Case, Record, content_hash
 from stechnique.storage.base import Storage
 
 __all__ = [
@@ -91,7 +91,7 @@ def link_problems(record: Record, expected_seq: int, head: str) -> list[tuple[st
     if record.prev_hash != head:
         before = "the genesis hash" if head == GENESIS_HASH else "the previous record's hash"
         problems.append(("chain", record.seq, f"prev_hash does not match {before}"))
-    if record_hash(record.body()) != record.hash:
+    if content_hash(record) != record.hash:
         problems.append(("hash", record.seq, "hash does not match the record's content"))
     return problems
 

@@ -355,6 +355,8 @@ class Procedure:
 
     def allowed_roles(self, roles: Iterable[str], facts: Mapping[str, Any]) -> tuple[str, ...]:
         """The concrete roles that ``roles`` (possibly case roles) mean for these facts."""
+        if not self._tables.case_roles:
+            return tuple(roles)
         resolved = (self.resolve_role(role, facts) for role in roles)
         return tuple(role for role in resolved if role is not None)
 

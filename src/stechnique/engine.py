@@ -30,7 +30,7 @@ from stechnique.errors import (
 )
 from stechnique.explanation import Explanation, reasons
 from stechnique.migration import MigrationPlan, plan_migration
-from stechnique.records import GENESIS_HASH, Actor, Case, Record, seal
+from stechnique.records import GENESIS_HASH, Actor, Case, Record, sealed
 from stechnique.registry import Registry
 from stechnique.schema import validate
 from stechnique.storage.base import Storage
@@ -281,6 +281,8 @@ class Engine:
 
     def _now(self) -> datetime:
         now = self.clock()
+        if now.tzinfo is UTC:
+            return now
         if now.tzinfo is None:
             raise ValueError(
                 f"the engine clock returned a naive datetime {now!r}; return aware UTC"
@@ -358,23 +360,20 @@ class Engine:
         idempotency_key: str | None,
         prev_hash: str,
     ) -> Record:
-        return seal(
-            Record(
-                case_id,
-                seq,
-                event,
-                source,
-                target,
-                actor,
-                now,
-                payload,
-                procedure.name,
-                procedure.version,
-                procedure.fingerprint,
-                idempotency_key,
-                prev_hash,
-                "",
-            )
+        return sealed(
+            case_id,
+            seq,
+            event,
+            source,
+            target,
+            actor,
+            now,
+            payload,
+            procedure.name,
+            procedure.version,
+            procedure.fingerprint,
+            idempotency_key,
+            prev_hash,
         )
 
     def _replayed(
