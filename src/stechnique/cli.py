@@ -125,6 +125,11 @@ def _out() -> Console:
     return Console(highlight=False)
 
 
+def _line(message: str) -> None:
+    """One line of output, never broken by the console (ids and labels stay whole)."""
+    _out().print(message, markup=False, soft_wrap=True)
+
+
 # -- procedures ---------------------------------------------------------------------------
 
 
@@ -230,7 +235,7 @@ def start(
             name, version=version, actor=Actor(actor, frozenset(role)), facts=data, case_id=case_id
         )
         label = engine.procedure(case.name, case.version).state(case.state).fr
-    _out().print(f"{case.id}: {case.name}@{case.version} ouvert, état « {label} » ({case.state})")
+    _line(f"{case.id}: {case.name}@{case.version} ouvert, état « {label} » ({case.state})")
 
 
 @app.command()
@@ -264,7 +269,7 @@ def fire(
             idempotency_key=idempotency_key,
         )
         label = engine.procedure(after.name, after.version).state(after.state).fr
-    _out().print(f"{after.id}: {event} → « {label} » ({after.state}), seq {after.seq}")
+    _line(f"{after.id}: {event} → « {label} » ({after.state}), seq {after.seq}")
 
 
 @app.command()
