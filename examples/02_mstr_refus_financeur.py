@@ -13,12 +13,10 @@ Run it: ``python examples/02_mstr_refus_financeur.py`` (store: ``STECHNIQUE_DB``
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, GuardFailed, timeline
+from stechnique import Actor, Engine, GuardFailed, ManualClock, clock_of, timeline
 from stechnique.storage import SQLStorage
 
 NAME = "soutien-technique-renforce"
@@ -38,31 +36,6 @@ REGION = Actor("region-sud", {"funder"})
 CITY = Actor("ville-de-la-ciotat", {"funder"})
 
 
-class StoryClock:
-    """The story's calendar: the engine reads the date the story last set."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2017, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def on(self, moment: str) -> None:
-        """Move the calendar to ``moment`` (``YYYY-MM-DD HH:MM``, UTC)."""
-        self.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
-
-
-@contextmanager
-def story_time(engine: Engine) -> Iterator[StoryClock]:
-    """Run the engine on the story's calendar, then give it its own clock back."""
-    story = StoryClock()
-    clock, engine.clock = engine.clock, story
-    try:
-        yield story
-    finally:
-        engine.clock = clock
-
-
 def step(
     engine: Engine, n: int, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
 ) -> None:
@@ -72,7 +45,7 @@ def step(
 
 def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[str]:
     """Write the story into ``engine``'s store; return the ids of the cases it wrote."""
-    with story_time(engine) as clock:
+    with clock_of(engine, ManualClock()) as clock:
         clock.on("2017-03-06 10:00")
         if engine.storage.get(CASE_ID) is None:
             try:

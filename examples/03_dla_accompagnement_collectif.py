@@ -17,12 +17,10 @@ keys.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, timeline
+from stechnique import Actor, Engine, ManualClock, clock_of, timeline
 from stechnique.storage import SQLStorage
 
 NAME = "soutien-technique-renforce"
@@ -60,31 +58,6 @@ IMPACTS = {
 }
 
 
-class StoryClock:
-    """The story's calendar: the engine reads the date the story last set."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2019, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def on(self, moment: str) -> None:
-        """Move the calendar to ``moment`` (``YYYY-MM-DD HH:MM``, UTC)."""
-        self.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
-
-
-@contextmanager
-def story_time(engine: Engine) -> Iterator[StoryClock]:
-    """Run the engine on the story's calendar, then give it its own clock back."""
-    story = StoryClock()
-    clock, engine.clock = engine.clock, story
-    try:
-        yield story
-    finally:
-        engine.clock = clock
-
-
 def step(
     engine: Engine,
     case_id: str,
@@ -97,7 +70,7 @@ def step(
     engine.fire(case_id, event, actor=actor, payload=payload, idempotency_key=f"{case_id}/{n}")
 
 
-def up_to_plan(engine: Engine, clock: StoryClock, case_id: str, month: int) -> None:
+def up_to_plan(engine: Engine, clock: ManualClock, case_id: str, month: int) -> None:
     """From the request to the plan drawn up, for one centre (month: when it starts)."""
     structure, facts = CENTRES[case_id]
     clock.on(f"2019-{month:02d}-04 09:00")
@@ -126,7 +99,7 @@ def up_to_plan(engine: Engine, clock: StoryClock, case_id: str, month: int) -> N
     })  # fmt: skip
 
 
-def validate_plan(engine: Engine, clock: StoryClock, case_id: str, month: int) -> None:
+def validate_plan(engine: Engine, clock: ManualClock, case_id: str, month: int) -> None:
     """The funders' decisions on one centre's plan, then ESIA validates it."""
     for n, funder in enumerate(FUNDERS):
         clock.on(f"2019-{month:02d}-{20 + n:02d} 10:00")
@@ -139,7 +112,7 @@ def validate_plan(engine: Engine, clock: StoryClock, case_id: str, month: int) -
 def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[str]:
     """Write the story into ``engine``'s store; return the ids of the cases it wrote."""
     first, second = CENTRES
-    with story_time(engine) as clock:
+    with clock_of(engine, ManualClock()) as clock:
         up_to_plan(engine, clock, first, 2)
         validate_plan(engine, clock, first, 3)
         if engine.case(first).state == "plan_validated" and engine.storage.get(second) is None:

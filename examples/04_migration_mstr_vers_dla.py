@@ -19,12 +19,10 @@ the migration is only asked for while the case is still under 2015-2017.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, timeline
+from stechnique import Actor, Engine, ManualClock, clock_of, timeline
 from stechnique.storage import SQLStorage
 
 NAME = "soutien-technique-renforce"
@@ -40,31 +38,6 @@ FRANCE_ACTIVE = Actor("france-active-paca", {"france_active_officer"})
 # What the 2019 procedure needs and 2015-2017 did not ask for.
 SUPPLIED = {"contact_email": "direction@cs-air-bel.example.org", "moment": "new_dynamic"}
 REASON = "Les partenaires poursuivent la mission par le Dispositif Local d'Accompagnement (2019)."
-
-
-class StoryClock:
-    """The story's calendar: the engine reads the date the story last set."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2017, 11, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def on(self, moment: str) -> None:
-        """Move the calendar to ``moment`` (``YYYY-MM-DD HH:MM``, UTC)."""
-        self.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
-
-
-@contextmanager
-def story_time(engine: Engine) -> Iterator[StoryClock]:
-    """Run the engine on the story's calendar, then give it its own clock back."""
-    story = StoryClock()
-    clock, engine.clock = engine.clock, story
-    try:
-        yield story
-    finally:
-        engine.clock = clock
 
 
 def step(
@@ -91,7 +64,7 @@ def migrate(engine: Engine, say: Callable[[str], None]) -> None:
 
 def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[str]:
     """Write the story into ``engine``'s store; return the ids of the cases it wrote."""
-    with story_time(engine) as clock:
+    with clock_of(engine, ManualClock()) as clock:
         clock.on("2017-11-20 10:00")
         if engine.storage.get(CASE_ID) is None:
             engine.start(NAME, version="2015-2017", actor=BOARD, case_id=CASE_ID, facts={

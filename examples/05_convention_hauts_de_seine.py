@@ -19,12 +19,10 @@ Run it: ``python examples/05_convention_hauts_de_seine.py`` (store: ``STECHNIQUE
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, GuardFailed, timeline
+from stechnique import Actor, Engine, GuardFailed, ManualClock, clock_of, timeline
 
 NAME = "convention-pluripartenariale"
 CASE_ID = "convention-acacias-nanterre"
@@ -64,31 +62,6 @@ STORY: list[tuple[str, str, Actor, dict[str, Any]]] = [
 ]  # fmt: skip
 
 
-class StoryClock:
-    """The story's calendar: the engine reads the date the story last set."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2013, 6, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def on(self, moment: str) -> None:
-        """Move the calendar to ``moment`` (``YYYY-MM-DD HH:MM``, UTC)."""
-        self.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
-
-
-@contextmanager
-def story_time(engine: Engine) -> Iterator[StoryClock]:
-    """Run the engine on the story's calendar, then give it its own clock back."""
-    story = StoryClock()
-    clock, engine.clock = engine.clock, story
-    try:
-        yield story
-    finally:
-        engine.clock = clock
-
-
 def step(
     engine: Engine, n: int, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
 ) -> None:
@@ -98,7 +71,7 @@ def step(
 
 def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[str]:
     """Write the story into ``engine``'s store; return the ids of the cases it wrote."""
-    with story_time(engine) as clock:
+    with clock_of(engine, ManualClock()) as clock:
         clock.on("2013-06-24 10:00")
         if engine.storage.get(CASE_ID) is None:
             engine.start(NAME, version="2013", actor=CENTRE, facts=FACTS, case_id=CASE_ID)
@@ -113,7 +86,7 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
     return [CASE_ID]
 
 
-def too_early(engine: Engine, clock: StoryClock, say: Callable[[str], None]) -> None:
+def too_early(engine: Engine, clock: ManualClock, say: Callable[[str], None]) -> None:
     """March 2015: the committee tries to open the evaluation; the engine says not yet."""
     if engine.case(CASE_ID).state != "objectives_convention":
         return  # told before: the case has moved on

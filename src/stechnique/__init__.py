@@ -2,6 +2,7 @@
 
 from stechnique.audit import AuditReport, Violation, audit
 from stechnique.checkpoint import ChainHead, Checkpoint, export_checkpoint, verify_checkpoint
+from stechnique.clock import ManualClock, clock_of
 from stechnique.definition import (
     ANY_ACTIVE,
     CaseRole,
@@ -77,6 +78,7 @@ __all__ = [
     "InvalidData",
     "InvalidEvent",
     "Invariant",
+    "ManualClock",
     "Migration",
     "MigrationPlan",
     "MigrationRefused",
@@ -97,6 +99,7 @@ __all__ = [
     "UnknownProcedure",
     "Violation",
     "audit",
+    "clock_of",
     "default_registry",
     "dot",
     "export_checkpoint",
