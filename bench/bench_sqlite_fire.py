@@ -1,0 +1,114 @@
+"""Benchmark 2: ``Engine.fire`` on SQLite against raw ``sqlite3`` doing the same writes.
+
+Both sides write to their own database file, created by ``SQLStorage`` (same schema, same
+indexes), in WAL mode, at the same ``synchronous`` setting (``FULL``, the durable default, and
+``NORMAL``, the opt-in). Each fire of the raw side is exactly the transaction a stechnique fire
+commits, with the very same SQL text: ``BEGIN IMMEDIATE``; the conditional ``UPDATE`` of the
+case row (``WHERE id = ? AND seq = ?``, rowcount checked); the ``INSERT`` of the record;
+``COMMIT``. The raw side reads nothing and computes no hash: it is the floor. The stechnique
+side also reads the case, checks the event, roles, payload and guard, and seals the record.
+Only fires are timed (cases are created before); runs are interleaved, medians of 5.
+
+    python bench/bench_sqlite_fire.py [--cases 40] [--synchronous FULL NORMAL] [--json]
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from _harness import Report, Run, interleaved, parser
+from _shape import STEPS, TickingClock, procedure
+
+from stechnique import Actor, Engine, Registry
+from stechnique.storage import SQLStorage
+
+_TIME = "2020-01-01 00:00:00.{:06d}"
+
+
+def raw_sqlite(path: Path, synchronous: str, cases: int) -> Run:
+    """The floor: the same transaction per fire, values ready-made, through ``sqlite3``."""
+    storage = SQLStorage(f"sqlite:///{path}", synchronous=synchronous)
+    update, insert = storage._sql.update_case.sql, storage._sql.insert_record.sql
+    insert_case = storage._sql.insert_case.sql
+    storage.close()
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(f"PRAGMA synchronous = {synchronous}")
+    cursor = connection.cursor()
+    counter = iter(range(10**9))
+    fingerprint, roles, created = "f" * 64, '["worker"]', _TIME.format(0)
+
+    def run() -> tuple[int, float]:
+        ids = [f"raw-{next(counter)}" for _ in range(cases)]
+        cursor.execute("BEGIN IMMEDIATE")
+        for case_id in ids:
+            cursor.execute(insert_case, (case_id, "bench", "1", fingerprint, "s0", 1, "{}",
+                                         _TIME.format(0), _TIME.format(0), "0" * 64))  # fmt: skip
+        cursor.execute("COMMIT")
+        began = time.perf_counter()
+        for case_id in ids:
+            for seq, (event, source, target) in enumerate(STEPS, start=2):
+                at, head, previous = _TIME.format(seq), f"{seq:064d}", f"{seq - 1:064d}"
+                case_row = ("bench", "1", fingerprint, target, seq, "{}", created, at, head,
+                            case_id, seq - 1)  # fmt: skip
+                record_row = (case_id, seq, event, source, target, "w", roles, at, "{}", "bench",
+                              "1", fingerprint, None, previous, head)  # fmt: skip
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(update, case_row)
+                if cursor.rowcount != 1:
+                    raise RuntimeError("the conditional update matched no row")
+                cursor.execute(insert, record_row)
+                cursor.execute("COMMIT")
+        return cases * len(STEPS), time.perf_counter() - began
+
+    return run
+
+
+def stechnique_sqlite(path: Path, synchronous: str, cases: int) -> Run:
+    """``Engine.fire`` on ``SQLStorage`` at the same setting."""
+    worker = Actor("w", {"worker"})
+    storage = SQLStorage(f"sqlite:///{path}", synchronous=synchronous)
+    engine = Engine(storage, Registry((procedure(),)), TickingClock())
+
+    def run() -> tuple[int, float]:
+        ids = [engine.start("bench", actor=worker, facts={}).id for _ in range(cases)]
+        began = time.perf_counter()
+        for case_id in ids:
+            for event, _, _ in STEPS:
+                engine.fire(case_id, event, actor=worker)
+        return cases * len(STEPS), time.perf_counter() - began
+
+    return run
+
+
+def main() -> None:
+    """Run both sides at each setting and report."""
+    options = parser(__doc__.split("\n\n")[0])
+    options.add_argument("--cases", type=int, default=40, help="cases per run (11 fires each)")
+    options.add_argument("--synchronous", nargs="+", default=["FULL", "NORMAL"])
+    args = options.parse_args()
+    report = Report("sqlite_fire", "2. fire on SQLite vs raw sqlite3 (WAL)",
+                    {"cases per run": args.cases, "repeats": args.repeats})  # fmt: skip
+    for synchronous in args.synchronous:
+        with tempfile.TemporaryDirectory() as scratch:
+            directory = Path(scratch)
+            rates = interleaved(
+                {
+                    "raw": raw_sqlite(directory / "raw.db", synchronous, args.cases),
+                    "ours": stechnique_sqlite(directory / "ours.db", synchronous, args.cases),
+                },
+                args.repeats,
+            )
+        report.row(f"raw sqlite3, synchronous={synchronous}, update + insert", rates["raw"],
+                   "fires/s")  # fmt: skip
+        report.row(f"stechnique fire, SQLite synchronous={synchronous}", rates["ours"], "fires/s")
+        report.target(f"SQLite {synchronous} fire / raw sqlite3", rates["ours"] / rates["raw"],
+                      0.8)  # fmt: skip
+    report.emit(args.json)
+
+
+if __name__ == "__main__":
+    main()
