@@ -293,3 +293,28 @@ def test_iter_records_streams_in_constant_memory(sql_storage: SQLStorage) -> Non
 
 
 _CASE = [field.name for field in attrs.fields(Case)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("pre_ping", [False, True])
+def test_a_connection_the_server_dropped_is_replaced(
+    postgres_url: str, table_prefix: str, pre_ping: bool
+) -> None:
+    """A dropped connection fails one call at most (none with ``pool_pre_ping``), then heals."""
+    name = unique_prefix("app")
+    options = {"pool_pre_ping": pre_ping, "connect_args": {"application_name": name}}
+    storage = SQLStorage(postgres_url, table_prefix=table_prefix, engine_options=options)
+    try:
+        storage.create(*CaseBuilder("healed").start())
+        with _engine_of(storage).connect() as admin:
+            sql = (
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :n"
+            )
+            assert admin.execute(sa.text(sql), {"n": name}).scalars().all()
+        if not pre_ping:
+            with pytest.raises(StorageError, match="could not read case healed"):
+                storage.get("healed")
+        assert storage.get("healed") is not None
+    finally:
+        storage.close()
+        empty_tables(postgres_url, table_prefix)

@@ -11,17 +11,18 @@ MariaDB/MySQL: the connection uses ``utf8mb4``, so every Unicode character round
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
 from stechnique.errors import StorageError
+from stechnique.storage._sql_driver import DriverConnections
 from stechnique.storage._sql_errors import translated
 from stechnique.storage._sql_statements import dumps
 
@@ -48,14 +49,21 @@ class Backend:
     engine: Engine
     reader: Engine
     writer: Engine
+    keep: int = 1
     driver_errors: tuple[type[Exception], ...] = attrs.field(init=False)
+    driver: DriverConnections = attrs.field(init=False)
 
     @driver_errors.default
     def _driver_errors(self) -> tuple[type[Exception], ...]:
         return (self.engine.dialect.loaded_dbapi.Error,)
 
+    @driver.default
+    def _driver(self) -> DriverConnections:
+        return DriverConnections(self.engine, self.kind, self.keep, self.driver_errors)
+
     def dispose(self) -> None:
         """Close every pooled connection."""
+        self.driver.close()
         self.engine.dispose()
 
     def translated(
@@ -64,49 +72,9 @@ class Backend:
         """``translated`` for this backend's driver errors too."""
         return translated(action, case_id, expected_seq, self.driver_errors)
 
-    @contextmanager
-    def cursor(self, *, transaction: bool = False) -> Iterator[Any]:
-        """A driver cursor on a pooled connection.
-
-        Without ``transaction`` each statement commits by itself (one round trip on
-        PostgreSQL); with it the statements form one transaction, committed at the end
-        (``BEGIN IMMEDIATE`` on SQLite) and rolled back on any error.
-        """
-        pooled = self.engine.pool.connect()
-        connection: Any = pooled.driver_connection
-        autocommit = self.kind == "postgresql" and not transaction
-        cursor = None
-        try:
-            if autocommit:
-                connection.autocommit = True
-            cursor = connection.cursor()
-            if transaction and self.kind == "sqlite":
-                cursor.execute("BEGIN IMMEDIATE")
-            yield cursor
-            if transaction:
-                connection.commit()
-        except BaseException as exc:
-            self._recover(pooled, connection, cursor, exc, transaction)
-            raise
-        finally:
-            if cursor is not None:
-                cursor.close()
-            if autocommit and pooled.is_valid:
-                connection.autocommit = False
-            pooled.close()
-
-    def _recover(
-        self, pooled: Any, connection: Any, cursor: Any, exc: BaseException, transaction: bool
-    ) -> None:
-        if transaction:
-            # A failed rollback means the connection is gone: it is invalidated below.
-            with suppress(*self.driver_errors):
-                connection.rollback()
-        error: Any = exc
-        if isinstance(exc, self.driver_errors) and self.engine.dialect.is_disconnect(
-            error, connection, cursor
-        ):
-            pooled.invalidate(exc)
+    def cursor(self, *, transaction: bool = False) -> AbstractContextManager[Any]:
+        """A driver cursor (see ``DriverConnections.cursor``)."""
+        return self.driver.cursor(transaction=transaction)
 
 
 def parse_url(url: str | URL) -> URL:
@@ -146,12 +114,12 @@ def make_backend(
         return _sqlite(parsed, synchronous or "FULL", busy_timeout, options)
     engine = _create(parsed, options)
     if kind == "postgresql":
-        return Backend(kind, parsed, engine, engine.execution_options(isolation_level="AUTOCOMMIT"),
-                       engine)  # fmt: skip
-    return Backend(kind, parsed, engine, engine, engine)
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return Backend(kind, parsed, engine, reader, engine, _keep(engine, options))
+    return Backend(kind, parsed, engine, engine, engine, _keep(engine, options))
 
 
-def _create(url: URL, options: dict[str, Any]) -> Engine:
+def _create(url: URL, options: Mapping[str, Any]) -> Engine:
     try:
         return sa.create_engine(url, **options)
     except ImportError as exc:
@@ -192,4 +160,14 @@ def _sqlite(url: URL, synchronous: str, busy_timeout: float, options: dict[str, 
             connection.exec_driver_sql("BEGIN")
 
     reader = engine.execution_options(**{AUTOCOMMIT: True})
-    return Backend("sqlite", url, engine, reader, engine.execution_options(**{WRITE: True}))
+    writer = engine.execution_options(**{WRITE: True})
+    return Backend("sqlite", url, engine, reader, writer, _keep(engine, options))
+
+
+def _keep(engine: Engine, options: Mapping[str, Any]) -> int:
+    """How many driver connections to keep ready: none when each checkout must be pinged or
+    when pooling is off; as many as the pool holds otherwise."""
+    pool = engine.pool
+    if options.get("pool_pre_ping") or isinstance(pool, NullPool):
+        return 0
+    return pool.size() if isinstance(pool, QueuePool) else 1

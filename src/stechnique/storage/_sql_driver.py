@@ -1,0 +1,120 @@
+"""Driver connections for the hot paths, kept ready between calls.
+
+Checking a connection out of SQLAlchemy's pool and back in costs about as much as a small
+SQLite statement, twice per fire. So the store keeps up to ``keep`` connections checked out,
+in autocommit mode, on a free list: a call takes one, runs its statements and puts it back. A
+transaction is opened explicitly (``BEGIN IMMEDIATE`` on SQLite) and always ends, committed or
+rolled back, before the connection goes back on the list, so an idle connection never holds a
+transaction, a lock or a stale snapshot. A connection the driver reports as disconnected is
+invalidated instead of kept. With ``pool_pre_ping`` nothing is kept, so every call gets a
+pinged connection from the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+__all__ = ["DriverConnections"]
+
+
+class DriverConnections:
+    """Pooled connections of ``engine`` used directly through the driver (thread-safe)."""
+
+    def __init__(
+        self, engine: Engine, kind: str, keep: int, errors: tuple[type[Exception], ...]
+    ) -> None:
+        self._engine = engine
+        self._kind = kind
+        self._keep = keep
+        self._errors = errors
+        # list.append and list.pop are atomic: no lock needed to share the free list.
+        self._idle: list[Any] = []
+
+    @contextmanager
+    def cursor(self, *, transaction: bool = False) -> Iterator[Any]:
+        """A driver cursor; with ``transaction`` its statements commit together or not at all.
+
+        Without ``transaction`` every statement commits by itself (one round trip).
+        """
+        pooled = self._take()
+        connection = pooled.driver_connection
+        cursor = None
+        try:
+            cursor = connection.cursor()
+            if transaction:
+                self._begin(connection, cursor)
+            yield cursor
+            if transaction:
+                connection.commit()
+        except BaseException as exc:
+            self._recover(pooled, connection, cursor, exc, transaction)
+            raise
+        finally:
+            if cursor is not None:
+                with suppress(*self._errors):
+                    cursor.close()
+            self._give_back(pooled)
+
+    def close(self) -> None:
+        """Hand every kept connection back to the pool."""
+        while self._idle:
+            self._return_to_pool(self._idle.pop())
+
+    def _take(self) -> Any:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
+        pooled = self._engine.pool.connect()
+        connection: Any = pooled.driver_connection
+        try:
+            if self._kind == "postgresql":
+                connection.autocommit = True
+            elif self._kind == "mysql":
+                connection.autocommit(True)
+        except BaseException as exc:
+            self._recover(pooled, connection, None, exc, transaction=False)
+            pooled.close()
+            raise
+        return pooled
+
+    def _give_back(self, pooled: Any) -> None:
+        if pooled.is_valid and len(self._idle) < self._keep:
+            self._idle.append(pooled)
+        else:
+            self._return_to_pool(pooled)
+
+    def _return_to_pool(self, pooled: Any) -> None:
+        if pooled.is_valid:
+            connection = pooled.driver_connection
+            with suppress(*self._errors):
+                if self._kind == "postgresql":
+                    connection.autocommit = False
+                elif self._kind == "mysql":
+                    connection.autocommit(False)
+        pooled.close()
+
+    def _begin(self, connection: Any, cursor: Any) -> None:
+        if self._kind == "sqlite":
+            cursor.execute("BEGIN IMMEDIATE")
+        elif self._kind == "mysql":
+            connection.begin()
+        else:
+            cursor.execute("BEGIN")
+
+    def _recover(
+        self, pooled: Any, connection: Any, cursor: Any, exc: BaseException, transaction: bool
+    ) -> None:
+        if transaction:
+            # A failed rollback means the connection is gone: it is invalidated below.
+            with suppress(*self._errors):
+                connection.rollback()
+        error: Any = exc
+        if isinstance(exc, self._errors) and self._engine.dialect.is_disconnect(
+            error, connection, cursor
+        ):
+            pooled.invalidate(exc)
