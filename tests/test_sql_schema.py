@@ -205,6 +205,10 @@ def test_unusable_urls_are_refused_clearly(url: str, message: str) -> None:
 
 
 def test_bad_options_are_refused() -> None:
+    with pytest.raises(TypeError, match="no_such_option"):
+        SQLStorage("sqlite://", engine_options={"no_such_option": 1})
+    with pytest.raises(StorageError, match="Invalid value 'NO SUCH LEVEL'"):
+        SQLStorage("sqlite://", engine_options={"isolation_level": "NO SUCH LEVEL"})
     with pytest.raises(ValueError, match="table prefix 'bad-prefix'"):
         SQLStorage("sqlite://", table_prefix="bad-prefix")
     with pytest.raises(ValueError, match="synchronous='OFF'"):

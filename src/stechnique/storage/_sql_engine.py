@@ -120,8 +120,10 @@ def make_backend(
 
 
 def _create(url: URL, options: Mapping[str, Any]) -> Engine:
+    shown = url.render_as_string(hide_password=True)
     try:
-        return sa.create_engine(url, **options)
+        with translated(f"create an engine for {shown} with options {sorted(options)}"):
+            return sa.create_engine(url, **options)
     except ImportError as exc:
         extra = _DRIVERS.get(url.get_backend_name(), "test")
         raise StorageError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -76,12 +77,20 @@ class Compiled:
 
     sql: str
     order: tuple[str, ...] | None
+    _pick: Callable[[Mapping[str, Any]], Any] | None = attrs.field(init=False, eq=False)
+
+    @_pick.default
+    def _picker(self) -> Callable[[Mapping[str, Any]], Any] | None:
+        if self.order is None:
+            return None
+        if len(self.order) < 2:
+            # itemgetter of one name returns the value itself, not a 1-tuple.
+            return lambda values: tuple(values[name] for name in self.order or ())
+        return operator.itemgetter(*self.order)
 
     def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         """The parameters for the driver: a tuple for positional styles, else the mapping."""
-        if self.order is None:
-            return values
-        return tuple(values[name] for name in self.order)
+        return values if self._pick is None else self._pick(values)
 
 
 def compile_for(statement: sa.ClauseElement, dialect: Dialect) -> Compiled:
