@@ -1,7 +1,8 @@
 """The 12-state procedure shape every benchmark uses, declared once for stechnique and raw tools.
 
 Eleven steps lead from ``s0`` to the terminal ``s11``; ``abandon`` leaves from any active state.
-One step is guarded by a history-free guard, as real procedures are.
+One step is guarded by a history-free guard, as real procedures are. ``note`` (with a text
+payload) loops on ``s5``, so a case can grow a history of any length (bench 4).
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from stechnique import ANY_ACTIVE, Guard, GuardContext, Procedure, Role, State, Transition
+from stechnique import (
+    ANY_ACTIVE,
+    Field,
+    Guard,
+    GuardContext,
+    Procedure,
+    Role,
+    State,
+    Transition,
+)
 
 STATES = [f"s{i}" for i in range(12)]
 STEPS = [(f"step{i}", STATES[i], STATES[i + 1]) for i in range(11)]
@@ -30,6 +40,7 @@ def procedure() -> Procedure:
         for event, source, target in STEPS
     ]
     transitions.append(Transition("abandon", ANY_ACTIVE, "abandoned", "worker"))
+    transitions.append(Transition("note", "s5", "s5", "worker", payload=(Field("text"),)))
     return Procedure(
         name="bench",
         version="1",

@@ -1,4 +1,6 @@
-"""The fast record hash (``content_hash``, ``sealed``) equals the canonical one on any record.
+"""The hot paths keep the behaviour of the plain code they replace.
+
+The fast record hash (``content_hash``, ``sealed``) equals the canonical one on any record.
 
 Every fire and every audited record is hashed through a body text written out field by field
 (``records._BODY``); the canonical definition is ``record_hash(record.body())``, the SHA-256 of
@@ -11,10 +13,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stechnique import Field, InvalidData
 from stechnique.records import Actor, Record, content_hash, record_hash, seal, sealed
+from stechnique.schema import validate
 
 _text = st.text(max_size=12)
 _json = st.recursive(
@@ -71,3 +76,22 @@ def test_hash_changes_with_every_field() -> None:
     }  # fmt: skip
     hashes = {content_hash(attrs.evolve(record, **{k: v})) for k, v in changes.items()}
     assert len(hashes | {content_hash(record)}) == len(changes) + 1
+
+
+def test_undeclared_fields_are_reported_first_and_named() -> None:
+    schema = (Field("title"), Field("count", "integer", minimum=1))
+    with pytest.raises(InvalidData) as error:
+        validate(schema, {"zeta": 1, "count": 0, "alpha": 2}, "payload")
+    assert [(p.field, p.problem) for p in error.value.problems] == [
+        ("alpha", "unexpected field (expected: count, title)"),
+        ("zeta", "unexpected field (expected: count, title)"),
+        ("title", "missing (expected text)"),
+        ("count", "0 is below the minimum 1"),
+    ]
+    nested = (Field("who", "object", fields=(Field("name"),)),)
+    with pytest.raises(InvalidData) as error:
+        validate(nested, {"who": {"name": "Ana", "age": 3}}, "facts")
+    assert [p.field for p in error.value.problems] == ["who.age"]
+    assert validate(nested, {"who": {"name": "Ana"}}, "facts") == {"who": {"name": "Ana"}}
+    with pytest.raises(InvalidData):
+        validate((), {"anything": None}, "payload")

@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring as _encode_text
 from typing import Any, get_origin
 
@@ -159,6 +160,13 @@ converter = _make_converter()
 
 # One encoder for every call: json.dumps with options builds a new encoder each time.
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# What ``_ENCODER.encode`` builds on every call for a dict or a list (CPython's C encoder with
+# the encoder's settings), built once. Only for values known to hold no cycle: no check.
+_C_ENCODER = (
+    c_make_encoder(None, _ENCODER.default, _encode_text, None, ":", ",", True, False, True)
+    if c_make_encoder is not None
+    else None
+)
 
 
 def canonical_json(value: Any) -> str:
@@ -228,6 +236,8 @@ def _json(value: Any) -> str:
         return int.__repr__(value)
     if kind is dict and not value:
         return "{}"
+    if _C_ENCODER is not None and (kind is dict or kind is list):
+        return "".join(_C_ENCODER(value, 0))
     return _ENCODER.encode(value)
 
 

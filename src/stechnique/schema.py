@@ -92,15 +92,13 @@ def _check_object(
     if not isinstance(data, Mapping):
         problems.append(FieldProblem(prefix or "(root)", f"expected an object, got {_kind(data)}"))
         return {}
-    known = {field.name for field in schema}
-    for extra in sorted(set(data) - known, key=str):
-        expected = ", ".join(sorted(known)) or "no field"
-        problems.append(
-            FieldProblem(f"{prefix}{extra}", f"unexpected field (expected: {expected})")
-        )
+    first = len(problems)
     result: dict[str, Any] = {}
+    declared = 0  # how many keys of data the schema declares: all of them, unless extras
     for field in schema:
         path = f"{prefix}{field.name}"
+        if field.name in data:
+            declared += 1
         if field.name not in data or data[field.name] is None:
             if _is_required(field, data):
                 problems.append(FieldProblem(path, f"missing (expected {field.describe()})"))
@@ -108,7 +106,20 @@ def _check_object(
         value = _check_value(field, data[field.name], path, problems)
         if value is not None:
             result[field.name] = value
+    if declared != len(data):
+        problems[first:first] = _unexpected(schema, data, prefix)
     return result
+
+
+def _unexpected(
+    schema: Sequence[Field], data: Mapping[str, Any], prefix: str
+) -> list[FieldProblem]:
+    known = {field.name for field in schema}
+    expected = ", ".join(sorted(known)) or "no field"
+    return [
+        FieldProblem(f"{prefix}{extra}", f"unexpected field (expected: {expected})")
+        for extra in sorted(set(data) - known, key=str)
+    ]
 
 
 def _is_required(field: Field, data: Mapping[str, Any]) -> bool:
