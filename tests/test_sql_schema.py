@@ -287,12 +287,16 @@ def test_iter_records_streams_in_constant_memory(sql_storage: SQLStorage) -> Non
     assert peak(count_streamed) * 4 < peak(lambda: list(sql_storage.iter_records()))
     if sql_storage.kind == "postgresql":
         # libpq buffers outside tracemalloc's sight: check for a server-side cursor instead.
-        stream = sql_storage.iter_records()
-        next(stream)
-        with _engine_of(sql_storage).connect() as connection:
-            sql = "SELECT query FROM pg_stat_activity WHERE datname = current_database()"
-            queries = connection.exec_driver_sql(sql).scalars().all()
-        stream.close()
+        name = unique_prefix("stream")
+        options = {"connect_args": {"application_name": name}}
+        with SQLStorage(sql_storage.url, table_prefix=sql_storage.schema.prefix,
+                        engine_options=options) as named:  # fmt: skip
+            stream = named.iter_records()
+            next(stream)
+            with _engine_of(sql_storage).connect() as connection:
+                sql = "SELECT query FROM pg_stat_activity WHERE application_name = :n"
+                queries = connection.execute(sa.text(sql), {"n": name}).scalars().all()
+            stream.close()
         assert any(query.lstrip().startswith(("DECLARE", "FETCH")) for query in queries)
 
 
