@@ -66,6 +66,9 @@ class SQLStorage:
     power loss (never on a process crash). ``busy_timeout`` is how long, in seconds, a SQLite
     writer waits for another. ``engine_options`` go to ``sqlalchemy.create_engine`` (pool size,
     ``pool_pre_ping``, ``connect_args``...).
+
+    Attributes: ``url`` (as given, a SQLAlchemy ``URL``), ``kind`` (``"sqlite"``,
+    ``"postgresql"`` or ``"mysql"``) and ``schema`` (the tables of the prefix).
     """
 
     def __init__(
