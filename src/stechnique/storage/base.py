@@ -14,8 +14,8 @@ Rules every adapter follows:
   raises ``ConcurrencyConflict`` if the case id exists. Two records of a case with the same
   non-null ``idempotency_key`` are refused the same way.
 * **Faithful round trip.** Every field comes back equal: unicode text, large JSON payloads,
-  datetimes as the same aware instant with microseconds (UTC in, UTC out; an adapter may
-  return any aware time in UTC), roles as a frozenset.
+  datetimes as the same aware instant with microseconds (a UTC time comes back in UTC; a time
+  in another zone may come back converted to UTC), roles as a frozenset.
 * **Ordering.** ``records`` and ``iter_records`` yield records by ``(case_id, seq)``; ``cases``
   yields cases by ``(created_at, id)``.
 * **Errors.** Driver failures surface as ``StorageError`` (chained with ``from``), never as the
