@@ -24,7 +24,7 @@ from stechnique.storage._sql_schema import schema_for
 from stechnique.storage._sql_upgrade import MIGRATIONS, head_revision
 from stechnique.testing import CaseBuilder
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 @pytest.fixture

@@ -129,6 +129,7 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("head", sa.String(HASH_LENGTH), nullable=False),
         sa.Index(f"{prefix}cases_name_version_state", "name", "version", "state"),
         sa.Index(f"{prefix}cases_created_at_id", "created_at", "id"),
+        sa.Index(f"{prefix}cases_state_created_at_id", "state", "created_at", "id"),
     )
     records = sa.Table(
         f"{prefix}records",

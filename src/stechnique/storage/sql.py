@@ -208,7 +208,7 @@ class SQLStorage:
     def cases(
         self, *, name: str | None = None, version: str | None = None, state: str | None = None
     ) -> Sequence[Case]:
-        """See ``Storage.cases``; served by the ``cases(name, version, state)`` index."""
+        """See ``Storage.cases``; served by the ``(name, version, state)`` or ``(state)`` index."""
         table = self.schema.cases
         query = sa.select(table).order_by(table.c.created_at, table.c.id)
         for column, value in (("name", name), ("version", version), ("state", state)):
