@@ -10,7 +10,6 @@ own format, so both read each other's rows).
 
 from __future__ import annotations
 
-import functools
 import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +26,8 @@ from stechnique.storage._sql_schema import SQLSchema
 
 __all__ = ["Codec", "Compiled", "Statements", "codec_for"]
 
-dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every call (json.dumps with options builds a new one each time).
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _utc(moment: datetime) -> datetime:
