@@ -18,11 +18,20 @@ from stechnique.storage import SQLStorage
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# stateful_step_count: steps per run of the generated state machines (tests/strategies.py).
 settings.register_profile(
-    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=60,
+    stateful_step_count=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
-    "deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "deep",
+    max_examples=2000,
+    stateful_step_count=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("STECHNIQUE_HYPOTHESIS_PROFILE", "ci"))
 

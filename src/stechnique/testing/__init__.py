@@ -4,6 +4,35 @@ A partner who writes its own storage adapter subclasses the contract suite with 
 fixture; a partner who declares its own procedure runs the generated state machine on it.
 """
 
+from stechnique.testing._checks import (
+    definition_problems,
+    example_data,
+    redaction_problems,
+    snapshot,
+    store_problems,
+)
 from stechnique.testing.contract import CaseBuilder, StorageContract
+from stechnique.testing.stateful import (
+    Fire,
+    ManualClock,
+    ProcedureMachine,
+    Read,
+    Start,
+    procedure_machine,
+)
 
-__all__ = ["CaseBuilder", "StorageContract"]
+__all__ = [
+    "CaseBuilder",
+    "Fire",
+    "ManualClock",
+    "ProcedureMachine",
+    "Read",
+    "Start",
+    "StorageContract",
+    "definition_problems",
+    "example_data",
+    "procedure_machine",
+    "redaction_problems",
+    "snapshot",
+    "store_problems",
+]

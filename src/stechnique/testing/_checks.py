@@ -1,0 +1,381 @@
+"""The invariants of ``PROCEDURES.md``, checked against what a store holds.
+
+Each check reads the store's raw cases and records and recomputes what must hold (hash chain,
+replay, redaction) with its own code, so a bug in the engine's bookkeeping cannot hide itself.
+Every function returns a list of problems, empty when everything holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from stechnique.definition import ANY_ACTIVE, Invariant, Procedure, State, Transition
+from stechnique.engine import Engine
+from stechnique.errors import InvalidData, StechniqueError
+from stechnique.records import GENESIS_HASH, Actor, Case, Record, canonical_json, converter
+from stechnique.registry import Registry
+from stechnique.schema import Field, validate
+from stechnique.storage.base import Storage
+
+__all__ = [
+    "definition_problems",
+    "example_data",
+    "redaction_problems",
+    "snapshot",
+    "store_problems",
+]
+
+
+def snapshot(storage: Storage) -> str:
+    """Everything the store holds (every case, every record), as one canonical text."""
+    cases = [converter.unstructure(case) for case in storage.cases()]
+    records = [converter.unstructure(record) for record in storage.iter_records()]
+    return canonical_json({"cases": cases, "records": records})
+
+
+def store_problems(
+    engine: Engine, invariants: Sequence[Invariant] = (), known: set[str] | None = None
+) -> list[str]:
+    """Every breach of invariants 1–7 in the engine's store, plus ``invariants`` given here.
+
+    Invariants 1 and 2 are the ones each procedure declares (``Procedure.invariants``);
+    3 is judged for one viewer per role; 4–7 are generic. ``known`` lets a caller that checks
+    after every step skip the histories already found sound: it holds their canonical text,
+    and the checks of one history depend on nothing else.
+    """
+    storage = engine.storage
+    histories: dict[str, list[Record]] = defaultdict(list)
+    for record in storage.iter_records():
+        histories[record.case_id].append(record)
+    cases = {case.id: case for case in storage.cases()}
+    problems = [f"case {cid}: records without a case row" for cid in set(histories) - set(cases)]
+    for case in cases.values():
+        records = histories.get(case.id, [])
+        text = canonical_json(converter.unstructure([case, records]))
+        if known is None or text not in known:
+            found = _case_problems(engine, case, records, invariants)
+            if known is not None and not found:
+                known.add(text)
+            problems += found
+        procedure = engine.registry.by_fingerprint(case.fingerprint)
+        if procedure is not None:
+            problems += exit_problems(engine, case, procedure)
+    return problems
+
+
+def _case_problems(
+    engine: Engine, case: Case, records: list[Record], invariants: Sequence[Invariant]
+) -> list[str]:
+    storage = engine.storage
+    problems = []
+    if storage.get(case.id) != case or list(storage.records(case.id)) != records:
+        problems.append(f"case {case.id}: get/records disagree with cases/iter_records")
+    problems += history_problems(case, records, engine.registry)
+    procedure = engine.registry.by_fingerprint(case.fingerprint)
+    if procedure is None or not records:
+        return problems
+    for invariant in (*procedure.invariants, *invariants):
+        breach = invariant.check(records)
+        if breach is not None:
+            problems.append(f"case {case.id}: invariant {invariant.name}: {breach}")
+    for viewer in _viewers(procedure):
+        problems += redaction_problems(engine, case, records, viewer)
+    return problems
+
+
+def _hash(record: Record) -> str:
+    body = converter.unstructure(record)
+    del body["hash"]
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+_fingerprints: dict[int, tuple[Procedure, str]] = {}
+
+
+def _fingerprint(procedure: Procedure) -> str:
+    """SHA-256 of the canonical form, recomputed here once per definition object."""
+    known = _fingerprints.get(id(procedure))
+    if known is None or known[0] is not procedure:
+        canonical = canonical_json(converter.unstructure(procedure))
+        known = (procedure, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+        _fingerprints[id(procedure)] = known
+    return known[1]
+
+
+def concrete_roles(
+    procedure: Procedure, roles: Iterable[str], facts: Mapping[str, Any]
+) -> frozenset[str]:
+    """The declared roles ``roles`` stand for on a case with ``facts`` (case roles resolved)."""
+    case_roles = {case_role.id: case_role for case_role in procedure.case_roles}
+    found = set()
+    for role in roles:
+        case_role = case_roles.get(role)
+        if case_role is None:
+            found.add(role)
+        elif (mapped := dict(case_role.roles).get(str(facts.get(case_role.fact)))) is not None:
+            found.add(mapped)
+    return frozenset(found)
+
+
+def history_problems(case: Case, records: Sequence[Record], registry: Registry) -> list[str]:
+    """Invariants 4, 5 and 7 for one case: chain, seq, legal replay, fingerprints, case row."""
+    where = f"case {case.id}"
+    if not records:
+        return [f"{where}: case row without a history"]
+    problems = []
+    seqs = [record.seq for record in records]
+    if seqs != list(range(1, len(records) + 1)):
+        problems.append(f"{where}: seqs {seqs} are not 1, 2, 3... (invariant 5)")
+    state: str | None = None
+    head = GENESIS_HASH
+    for record in records:
+        at = f"{where} seq {record.seq}"
+        if record.prev_hash != head or _hash(record) != record.hash:
+            problems.append(f"{at}: hash chain broken (invariant 5)")
+        head = record.hash
+        try:
+            procedure = registry.get(record.name, record.version)
+        except StechniqueError:
+            problems.append(f"{at}: {record.name}@{record.version} is not registered")
+            return problems
+        if record.fingerprint != procedure.fingerprint:
+            problems.append(f"{at}: fingerprint is not {procedure.key}'s (invariant 7)")
+        problems += [f"{at}: {p}" for p in _step_problems(procedure, state, records[0], record)]
+        state = record.target
+    return problems + _case_row_problems(case, records, registry)
+
+
+def _step_problems(
+    procedure: Procedure, state: str | None, first: Record, record: Record
+) -> list[str]:
+    """What is wrong with ``record`` fired from ``state`` (``None`` before record 1)."""
+    if state is None:
+        problems = [] if record.event == "start" and record.source is None else ["not a start"]
+        if record.target != procedure.initial.id:
+            problems.append(f"starts in {record.target!r}, not the initial state")
+        problems += _data_problems(procedure.facts, record.payload, "facts")
+        allowed = concrete_roles(procedure, procedure.start_roles, record.payload)
+        return problems + _role_problems(record.actor, allowed, "start")
+    if record.event == "migrate":
+        return []
+    if procedure.state(state).terminal:
+        return [f"{record.event!r} left the terminal state {state!r} (invariant 4)"]
+    transition = procedure.transition(state, record.event, record.payload)
+    if record.source != state or transition is None or transition.target != record.target:
+        return [f"{record.source}-{record.event}->{record.target} is not a step from {state!r}"]
+    problems = _data_problems(transition.payload, record.payload, "payload")
+    allowed = concrete_roles(procedure, transition.roles, first.payload)
+    return problems + _role_problems(record.actor, allowed, record.event)
+
+
+def _data_problems(schema: Sequence[Field], value: Mapping[str, Any], what: str) -> list[str]:
+    try:
+        clean = validate(schema, value, what)
+    except InvalidData as error:
+        return [f"stored {what} are invalid: {error}"]
+    return [] if clean == value else [f"stored {what} are not in normal form"]
+
+
+def _role_problems(actor: Actor, allowed: frozenset[str], event: str) -> list[str]:
+    if actor.roles & allowed:
+        return []
+    return [f"actor {actor.id!r} ({sorted(actor.roles)}) had no role allowed to {event!r}"]
+
+
+def _case_row_problems(case: Case, records: Sequence[Record], registry: Registry) -> list[str]:
+    first, last = records[0], records[-1]
+    replayed = {
+        "state": last.target,
+        "seq": last.seq,
+        "head": last.hash,
+        "name": last.name,
+        "version": last.version,
+        "fingerprint": last.fingerprint,
+        "created_at": first.at,
+        "updated_at": last.at,
+    }
+    if not any(record.event == "migrate" for record in records):
+        replayed["facts"] = first.payload
+    problems = [
+        f"case {case.id}: stored {name} {getattr(case, name)!r}, history gives {value!r} "
+        "(invariant 5)"
+        for name, value in replayed.items()
+        if getattr(case, name) != value
+    ]
+    procedure = registry.by_fingerprint(case.fingerprint)
+    if procedure is None or _fingerprint(procedure) != case.fingerprint:
+        problems.append(f"case {case.id}: recorded fingerprint matches no definition (invariant 7)")
+    return problems
+
+
+def _viewers(procedure: Procedure) -> list[Actor]:
+    roles = sorted(role.id for role in procedure.roles)
+    everyone = Actor("viewer-all", frozenset(roles))
+    return [Actor("viewer", frozenset()), everyone] + [Actor(f"viewer-{r}", {r}) for r in roles]
+
+
+def hidden_fields(
+    procedure: Procedure,
+    record: Record,
+    viewer: Actor,
+    facts: Mapping[str, Any],
+    reached: frozenset[str],
+) -> set[str]:
+    """The payload fields of ``record`` that ``viewer`` may not see (invariant 3)."""
+    hidden = set()
+    for rule in procedure.confidential:
+        if rule.event != record.event or rule.field not in record.payload:
+            continue
+        readers = concrete_roles(procedure, rule.readers, facts)
+        if rule.opens_at is not None and rule.opens_at in reached:
+            readers |= concrete_roles(procedure, rule.opens_to, facts)
+        if not viewer.roles & readers:
+            hidden.add(rule.field)
+    return hidden
+
+
+def _is_marker(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"__redacted__"}
+
+
+def redaction_problems(
+    engine: Engine, case: Case, records: Sequence[Record], viewer: Actor
+) -> list[str]:
+    """Invariant 3: ``engine.history(viewer=)`` hides exactly what the rules hide, drops nothing."""
+    where = f"case {case.id} viewed by {sorted(viewer.roles)}"
+    shown = engine.history(case.id, viewer=viewer)
+    if len(shown) != len(records):
+        return [f"{where}: {len(shown)} records shown of {len(records)}"]
+    reached = frozenset(record.target for record in records)
+    problems = []
+    for raw, seen in zip(records, shown, strict=True):
+        procedure = engine.registry.by_fingerprint(raw.fingerprint)
+        if procedure is None or not _same_but_payload(seen, raw):
+            problems.append(f"{where} seq {raw.seq}: more than the payload was changed")
+            continue
+        if set(seen.payload) != set(raw.payload):
+            problems.append(f"{where} seq {raw.seq}: payload fields dropped or added")
+            continue
+        hidden = hidden_fields(procedure, raw, viewer, case.facts, reached)
+        for name, value in raw.payload.items():
+            if name in hidden and not _is_marker(seen.payload[name]):
+                problems.append(f"{where} seq {raw.seq}: {raw.event}.{name} shown (invariant 3)")
+            elif name not in hidden and seen.payload[name] != value:
+                problems.append(f"{where} seq {raw.seq}: {raw.event}.{name} hidden needlessly")
+    return problems
+
+
+_NOT_PAYLOAD = tuple(a.name for a in attrs.fields(Record) if a.name != "payload")
+
+
+def _same_but_payload(one: Record, other: Record) -> bool:
+    return all(getattr(one, name) == getattr(other, name) for name in _NOT_PAYLOAD)
+
+
+def exit_problems(engine: Engine, case: Case, procedure: Procedure) -> list[str]:
+    """Invariant 4: from a non-terminal state some event leads to a terminal state now."""
+    if procedure.state(case.state).terminal:
+        return []
+    for event in procedure.events_from(case.state):
+        transition = procedure.transition(case.state, event)
+        assert transition is not None
+        if not procedure.state(transition.target).terminal:
+            continue
+        roles = sorted(concrete_roles(procedure, transition.roles, case.facts))
+        if not roles:
+            continue
+        actor = Actor("exit-checker", {roles[0]})
+        payload = example_data(transition.payload)
+        if engine.explain(case.id, event, actor, payload).allowed:
+            return []
+    return [f"case {case.id}: no way to a terminal state from {case.state!r} (invariant 4)"]
+
+
+_EXAMPLES: dict[str, Any] = {
+    "text": "x",
+    "email": "x@example.org",
+    "integer": 0,
+    "boolean": True,
+    "date": "2017-06-30",
+}
+
+
+def example_data(schema: Sequence[Field]) -> dict[str, Any]:
+    """The smallest data ``schema`` accepts: required fields only, first options, zeros."""
+    result: dict[str, Any] = {}
+    for field in sorted(schema, key=lambda f: f.required_when is not None):
+        if field.required_when is not None:
+            sibling, value = field.required_when
+            if result.get(sibling) != value:
+                continue
+        elif not field.required:
+            continue
+        result[field.name] = _example_value(field)
+    return result
+
+
+def _example_value(field: Field) -> Any:
+    if field.kind == "integer":
+        return max(field.minimum or 0, 0)
+    if field.kind == "choice":
+        return field.options[0]
+    if field.kind in ("choices", "list"):
+        return [field.options[0] if field.kind == "choices" else "x"]
+    if field.kind == "object":
+        return example_data(field.fields)
+    if field.kind == "objects":
+        return [example_data(field.fields)]
+    return _EXAMPLES[field.kind]
+
+
+def definition_problems(states: Sequence[State], transitions: Sequence[Transition]) -> list[str]:
+    """Static properties of a definition, judged from its states and transitions alone.
+
+    Every state is reachable from the initial one; a terminal state is reachable from every
+    state; terminal states have no way out; some unguarded event leads from every non-terminal
+    state to a terminal one (``withdraw``, ``abandon``); no event is ambiguous from a state
+    (unless the payload decides, ``Transition.when``).
+    """
+    terminal = {state.id for state in states if state.terminal}
+    active = [state.id for state in states if not state.terminal]
+    edges: dict[str, set[str]] = {state.id: set() for state in states}
+    by_source: dict[tuple[str, str], list[Transition]] = defaultdict(list)
+    exits: dict[str, bool] = dict.fromkeys(active, False)
+    for transition in transitions:
+        sources = active if transition.sources == (ANY_ACTIVE,) else transition.sources
+        for source in sources:
+            edges.setdefault(source, set()).add(transition.target)
+            by_source[(source, transition.event)].append(transition)
+            if transition.target in terminal and not transition.guards:
+                exits[source] = True
+    initial = [state.id for state in states if state.initial]
+    reachable = _reach(initial, edges)
+    problems = [f"state {s.id!r} is unreachable" for s in states if s.id not in reachable]
+    problems += [
+        f"state {s!r} cannot reach a terminal state"
+        for s in active
+        if not _reach([s], edges) & terminal
+    ]
+    problems += [f"terminal state {s!r} has a way out" for s in sorted(terminal) if edges.get(s)]
+    problems += [f"no unguarded exit from {s!r}" for s, found in exits.items() if not found]
+    for (source, event), group in sorted(by_source.items()):
+        whens = [t.when for t in group]
+        if len(group) > 1 and (None in whens or len(set(whens)) < len(whens)):
+            problems.append(f"event {event!r} is ambiguous from {source!r}")
+    return problems
+
+
+def _reach(starts: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen = set(starts)
+    todo = list(seen)
+    while todo:
+        for following in edges.get(todo.pop(), ()):
+            if following not in seen:
+                seen.add(following)
+                todo.append(following)
+    return seen

@@ -1,0 +1,65 @@
+"""Hypothesis strategies for the tests: the public ones, plus a few only tests need."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+from stechnique.testing.strategies import (
+    DEFAULT_ACTOR_IDS,
+    DEFAULT_WORDS,
+    actors,
+    actors_with,
+    cases,
+    clock_steps,
+    data,
+    field_values,
+    invalid_data,
+    json_values,
+    moments,
+    payloads,
+    records,
+    schema_fields,
+    texts,
+)
+
+__all__ = [
+    "DEFAULT_ACTOR_IDS",
+    "DEFAULT_WORDS",
+    "actors",
+    "actors_with",
+    "cases",
+    "clock_steps",
+    "data",
+    "field_values",
+    "invalid_data",
+    "json_values",
+    "machine_settings",
+    "moments",
+    "payloads",
+    "records",
+    "scaled",
+    "schema_fields",
+    "texts",
+]
+
+
+def scaled(fraction: float, **changes: object) -> settings:
+    """The loaded profile with ``fraction`` of its examples (at least 5), for slower tests."""
+    examples = max(5, int(settings.default.max_examples * fraction))
+    return settings(settings.default, max_examples=examples, **changes)  # type: ignore[arg-type]
+
+
+def machine_settings(fraction: float = 2 / 3) -> settings:
+    """Settings for a generated state machine: ``fraction`` of the profile's examples.
+
+    The steps per run come from the profile (``stateful_step_count``). A run's smallest input
+    is large by nature (a head start of progress, then many steps), hence the health check.
+    """
+    return scaled(
+        fraction,
+        suppress_health_check=[
+            *settings.default.suppress_health_check,
+            HealthCheck.large_base_example,
+            HealthCheck.data_too_large,
+        ],
+    )

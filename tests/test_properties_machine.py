@@ -1,0 +1,52 @@
+"""The generated state machine on every published procedure version and on the small one.
+
+Each run opens several cases and fires any event by any actor, legal or not, while the clock
+moves; after every step invariants 1–7 are checked against what the store holds. The reached
+states are counted across the runs of a test, and the deep states must be among them: a
+machine that never gets past the first states would prove little. Run with ``-s`` to see the
+counts.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis.stateful import run_state_machine_as_test
+from small import ticket
+from strategies import machine_settings
+
+from stechnique import Procedure, Registry
+from stechnique.testing import ProcedureMachine, procedure_machine
+from stechnique.workflows import default_registry
+
+PUBLISHED = {procedure.key: procedure for procedure in default_registry()}
+
+#: States each run of the test as a whole must reach (counted over all its runs).
+DEEP = {
+    "soutien-technique-renforce@2015-2017": {"accompaniment", "closed", "rejected"},
+    "soutien-technique-renforce@2019": {"follow_up", "declined"},
+    "convention-pluripartenariale@2013": {"evaluation", "abandoned"},
+    "ticket@1": {"done"},
+}
+
+
+def run(machine: type[ProcedureMachine]) -> None:
+    run_state_machine_as_test(machine, settings=machine_settings())
+    key = machine.config.procedure.key
+    counts = ", ".join(f"{state} {n}" for state, n in machine.reached.most_common())
+    print(f"\n{key}: runs reaching each state: {counts}")
+    assert DEEP[key] <= set(machine.reached), f"never reached: {DEEP[key] - set(machine.reached)}"
+
+
+@pytest.mark.parametrize("key", sorted(PUBLISHED))
+def test_published_procedure_keeps_its_invariants(key: str) -> None:
+    run(procedure_machine(PUBLISHED[key], registry=default_registry()))
+
+
+def test_small_procedure_keeps_its_invariants() -> None:
+    procedure: Procedure = ticket()
+    run(procedure_machine(procedure, registry=Registry((procedure,))))
+
+
+def test_machine_refuses_a_registry_without_the_procedure() -> None:
+    with pytest.raises(ValueError, match="does not hold ticket@1"):
+        procedure_machine(ticket(), registry=default_registry())
