@@ -134,6 +134,11 @@ class Statements:
                 records.c.case_id == case_id, records.c.idempotency_key == sa.bindparam("b_key")
             )
         )
+        # Streamed reads (``iter_records``): every record, or one case's, by (case_id, seq).
+        self.all_records = compiled(sa.select(records).order_by(records.c.case_id, records.c.seq))
+        self.one_case_records = compiled(
+            sa.select(records).where(records.c.case_id == case_id).order_by(records.c.seq)
+        )
         self.one_statement = dialect.name == "postgresql"
         if self.one_statement:
             self.append = compiled(_chained(update, records, "moved"))

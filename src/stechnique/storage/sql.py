@@ -218,15 +218,21 @@ class SQLStorage:
             return [self._sql.case(row, DECODED) for row in connection.execute(query)]
 
     def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
-        """See ``Storage.iter_records``: rows stream in batches through a server-side cursor."""
-        records = self.schema.records
-        query = sa.select(records).order_by(records.c.case_id, records.c.seq)
-        if case_id is not None:
-            query = query.where(records.c.case_id == case_id)
+        """See ``Storage.iter_records``: rows stream in batches through a server-side cursor.
+
+        The precompiled SQL runs as driver SQL and rows are decoded by the storage's codec, as
+        in ``records``: SQLAlchemy only does the streaming, each dialect its own way.
+        """
+        sql = self._sql
+        if case_id is None:
+            statement, values = sql.all_records, None
+        else:
+            statement, values = sql.one_case_records, sql.one_case_records.bind({"c_id": case_id})
         with self._backend.translated("read records"), self._backend.engine.connect() as connection:
-            result = connection.execution_options(yield_per=_STREAM_BATCH).execute(query)
+            streaming = connection.execution_options(yield_per=_STREAM_BATCH)
+            result = streaming.exec_driver_sql(statement.sql, values)
             for row in result:
-                yield self._sql.record(row, DECODED)
+                yield sql.record(row)
 
     def iter_case_ids(self) -> Iterator[str]:
         """Stream every case id, by id, in constant memory.
