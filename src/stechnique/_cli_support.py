@@ -30,6 +30,8 @@ __all__ = [
     "GRAPHVIZ_HELP",
     "CommandLineError",
     "ProgressStorage",
+    "Tell",
+    "debug_enabled",
     "examples_dir",
     "load_stories",
     "open_engine",
@@ -100,13 +102,11 @@ def open_engine(url: str) -> Iterator[Engine]:
         storage.close()
 
 
-def parse_procedure_ref(text: str, *, need_version: bool = False) -> tuple[str, str | None]:
-    """Split ``NAME[@VERSION]``; the version is required when ``need_version``."""
+def parse_procedure_ref(text: str) -> tuple[str, str | None]:
+    """Split ``NAME[@VERSION]`` (no version: the latest, or the case's)."""
     name, at, version = text.partition("@")
     if not name or (at and not version):
         raise CommandLineError(f"{text!r} is not NAME or NAME@VERSION")
-    if need_version and not version:
-        raise CommandLineError(f"{text!r} names no version; write NAME@VERSION")
     return name, version or None
 
 
