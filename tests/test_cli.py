@@ -41,6 +41,8 @@ FACTS = {
 }
 SCRIPT = Path(sys.executable).with_name("stechnique")
 WIDE = {"COLUMNS": "250", "NO_COLOR": "1"}
+# A developer's own store settings must never leak into the tests' commands.
+OWN_SETTINGS = ("STECHNIQUE_DB", "STECHNIQUE_TABLE_PREFIX", "STECHNIQUE_DEBUG")
 COMMANDS = [
     ["procedures"],
     ["show"],
@@ -69,7 +71,8 @@ def db(tmp_path: Path) -> str:
 
 def cli(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
     """Run the app in-process; return exit code, stdout and stderr."""
-    result = CliRunner().invoke(app, list(args), env={**WIDE, **(env or {})})
+    unset: dict[str, str | None] = dict.fromkeys(OWN_SETTINGS)
+    result = CliRunner().invoke(app, list(args), env={**unset, **WIDE, **(env or {})})
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -82,7 +85,11 @@ def script(
         [str(SCRIPT), *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **WIDE, **(env or {})},
+        env={
+            **{k: v for k, v in os.environ.items() if k not in OWN_SETTINGS},
+            **WIDE,
+            **(env or {}),
+        },
         cwd=cwd,
         timeout=120,
         check=False,
