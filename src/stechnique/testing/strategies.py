@@ -11,19 +11,33 @@ group; the rest is arbitrary unicode. ``procedures()`` builds whole valid defini
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import itertools
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 from hypothesis import strategies as st
 
+from stechnique.definition import (
+    ANY_ACTIVE,
+    CaseRole,
+    ConfidentialField,
+    Guard,
+    GuardContext,
+    Procedure,
+    Role,
+    State,
+    Transition,
+)
 from stechnique.records import Actor, Case, Record
 from stechnique.schema import KINDS, Field
 
 __all__ = [
     "DEFAULT_ACTOR_IDS",
     "DEFAULT_WORDS",
+    "SAMPLE_GUARDS",
     "actors",
     "actors_with",
     "cases",
@@ -34,6 +48,7 @@ __all__ = [
     "json_values",
     "moments",
     "payloads",
+    "procedures",
     "records",
     "schema_fields",
     "texts",
@@ -296,11 +311,13 @@ def cases() -> st.SearchStrategy[Case]:
     )
 
 
+@functools.cache
 def schema_fields(depth: int = 1) -> st.SearchStrategy[tuple[Field, ...]]:
     """Schemas: distinct field names, every kind, nested objects down to ``depth``."""
     return st.lists(_field(depth), max_size=4, unique_by=lambda f: f.name).map(_tie_required_when)
 
 
+@functools.cache
 def _field(depth: int) -> st.SearchStrategy[Field]:
     kinds = [k for k in KINDS if depth > 0 or k not in ("object", "objects")]
     options = st.lists(st.sampled_from(("a", "b", "c", "d")), min_size=1, max_size=3, unique=True)
@@ -342,3 +359,129 @@ def _tie_required_when(fields: list[Field]) -> tuple[Field, ...]:
             tied = True
         result.append(field)
     return tuple(result)
+
+
+def _always(context: GuardContext) -> bool:
+    return True
+
+
+def _after_start(context: GuardContext) -> bool:
+    return bool(context.history())
+
+
+def _payload_given(context: GuardContext) -> bool:
+    return bool(context.payload)
+
+
+#: The guards generated procedures use, by name: a library, as data files have.
+SAMPLE_GUARDS: Mapping[str, Guard] = MappingProxyType(
+    {
+        guard.name: guard
+        for guard in (
+            Guard("always", "Toujours", "Always", _always),
+            Guard("after_start", "Après le début", "After the start", _after_start),
+            Guard(
+                "payload_given", "Données fournies", "Data given", _payload_given, uses_payload=True
+            ),
+        )
+    }
+)
+
+
+@st.composite
+def procedures(draw: st.DrawFn, guards: Mapping[str, Guard] = SAMPLE_GUARDS) -> Procedure:
+    """Valid definitions: a path through 1–4 states to an end, ``withdraw`` from everywhere, a
+    few extra transitions, sometimes an ``arbitrate`` the payload decides, case roles,
+    confidential fields, schemas of every kind; guards taken from ``guards`` by name.
+    """
+    active = [f"s{i}" for i in range(draw(st.integers(1, 4)))]
+    ends = [f"end{i}" for i in range(draw(st.integers(1, 2)))]
+    roles = draw(st.lists(st.sampled_from(("r1", "r2", "r3")), min_size=1, max_size=3, unique=True))
+    usable = st.lists(st.sampled_from((*roles, "owner")), min_size=1, max_size=2, unique=True)
+    named = st.lists(st.sampled_from(sorted(guards)), max_size=2, unique=True)
+
+    def transition(event: str, source: str, target: str, guarded: bool = True) -> Transition:
+        return Transition(
+            event,
+            source,
+            target,
+            tuple(draw(usable)),
+            guards=tuple(draw(named)) if guarded else (),
+            payload=draw(schema_fields()),
+            fr=draw(texts()),
+            en=draw(texts()),
+        )
+
+    steps = enumerate(itertools.pairwise(active))
+    transitions = [transition(f"step{i}", source, target) for i, (source, target) in steps]
+    transitions.append(transition("finish", active[-1], ends[0]))
+    transitions.append(transition("withdraw", ANY_ACTIVE, ends[-1], guarded=False))
+    pairs = st.tuples(st.sampled_from(active), st.sampled_from(active + ends))
+    for n, (source, target) in enumerate(draw(st.lists(pairs, max_size=3))):
+        transitions.append(transition(f"extra{n}", source, target))
+    if draw(st.booleans()):
+        transitions += _arbitration(draw, active, ends, tuple(draw(usable)))
+    states = [
+        State(s, draw(texts()), draw(texts()), initial=i == 0, terminal=s in ends)
+        for i, s in enumerate(active + ends)
+    ]
+    return Procedure(
+        name=draw(st.sampled_from(("generated", "procédure générée"))),
+        version=draw(st.sampled_from(("1", "2015-2017", "v2.0"))),
+        fr=draw(texts()),
+        en=draw(texts()),
+        roles=[Role(role, draw(texts()), draw(texts())) for role in roles],
+        states=states,
+        transitions=transitions,
+        facts=(Field("kind", "choice", options=("x", "y")), *draw(schema_fields())),
+        start_roles=tuple(draw(usable)),
+        start_guards=tuple(draw(named)),
+        guards=tuple(guards.values()),
+        case_roles=(CaseRole("owner", "kind", {"x": roles[0], "y": roles[-1]}),),
+        confidential=draw(_confidential(transitions, active + ends, roles)),
+        source=draw(texts()),
+    )
+
+
+def _arbitration(
+    draw: st.DrawFn, active: list[str], ends: list[str], roles: tuple[str, ...]
+) -> list[Transition]:
+    """``arbitrate``: ``approve`` moves on, ``rework`` stays (the payload decides)."""
+    source = draw(st.sampled_from(active))
+    target = draw(st.sampled_from(active + ends))
+    payload = (Field("decision", "choice", options=("approve", "rework")),)
+    # Typed loosely: mypy cannot solve the type of ``when``'s optional converter.
+    approve: Any = ("decision", "approve")
+    rework: Any = ("decision", "rework")
+    return [
+        Transition("arbitrate", source, target, roles, payload=payload, when=approve),
+        Transition("arbitrate", source, source, roles, payload=payload, when=rework),
+    ]
+
+
+def _confidential(
+    transitions: list[Transition], states: list[str], roles: list[str]
+) -> st.SearchStrategy[list[ConfidentialField]]:
+    fields = sorted({(t.event, f.name) for t in transitions for f in t.payload})
+    if not fields:
+        return st.just([])
+    readers = st.lists(st.sampled_from((*roles, "owner")), max_size=2, unique=True).map(tuple)
+    rule = st.builds(
+        ConfidentialField,
+        st.sampled_from(fields).map(lambda pair: pair[0]),
+        st.just(""),
+        readers,
+        opens_to=readers,
+        opens_at=st.none() | st.sampled_from(states),
+        fr=texts(),
+        en=texts(),
+    )
+    return st.lists(rule, max_size=2).map(lambda rules: _fit_rules(rules, fields))
+
+
+def _fit_rules(
+    rules: list[ConfidentialField], fields: list[tuple[str, str]]
+) -> list[ConfidentialField]:
+    """Give each rule a field its event really has (the event was drawn alone)."""
+    names = {event: [f for e, f in fields if e == event] for event, _ in fields}
+    return [attrs.evolve(rule, field=names[rule.event][0]) for rule in rules]

@@ -1,0 +1,60 @@
+"""Differential test: every command runs on the SQL store and on ``MemoryStorage`` alike.
+
+The generated state machine applies each command to both stores and, after every step, reads
+both whole: every case and every record must be identical, field for field and hash for hash,
+and every command must end the same way on both (same result, or same error and message).
+``MemoryStorage`` is the reference model; the SQL store is the one under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from hypothesis.stateful import run_state_machine_as_test
+from sql_support import drop_prefix, empty_tables, unique_prefix
+from strategies import machine_settings
+
+from stechnique.storage import MemoryStorage, SQLStorage
+from stechnique.testing import procedure_machine
+from stechnique.workflows import default_registry
+
+PUBLISHED = {procedure.key: procedure for procedure in default_registry()}
+#: Share of the profile's examples per procedure and backend: each step reads the SQL store.
+FRACTION = 1 / 6
+
+
+def run_against(key: str, storage_factory: Callable[[], SQLStorage]) -> None:
+    machine = procedure_machine(
+        PUBLISHED[key],
+        storage_factory=storage_factory,
+        registry=default_registry(),
+        reference_factory=MemoryStorage,
+    )
+    run_state_machine_as_test(machine, settings=machine_settings(FRACTION))
+
+
+@pytest.mark.parametrize("key", sorted(PUBLISHED))
+def test_sqlite_holds_what_memory_holds(key: str) -> None:
+    run_against(key, lambda: SQLStorage("sqlite://"))
+
+
+@pytest.fixture
+def fresh_postgres(postgres_url: str) -> Iterator[Callable[[], SQLStorage]]:
+    """Opens a PostgreSQL store on tables of its own, emptied before each run."""
+    prefix = unique_prefix("d")
+
+    def fresh() -> SQLStorage:
+        empty_tables(postgres_url, prefix)
+        return SQLStorage(postgres_url, table_prefix=prefix)
+
+    yield fresh
+    drop_prefix(postgres_url, prefix)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("key", sorted(PUBLISHED))
+def test_postgres_holds_what_memory_holds(
+    key: str, fresh_postgres: Callable[[], SQLStorage]
+) -> None:
+    run_against(key, fresh_postgres)
