@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import HealthCheck, settings
 
 from stechnique.testing.strategies import (
@@ -45,10 +47,11 @@ __all__ = [
 ]
 
 
-def scaled(fraction: float, **changes: object) -> settings:
+def scaled(fraction: float, **changes: Any) -> settings:
     """The loaded profile with ``fraction`` of its examples (at least 5), for slower tests."""
-    examples = max(5, int(settings.default.max_examples * fraction))
-    return settings(settings.default, max_examples=examples, **changes)  # type: ignore[arg-type]
+    current = settings()
+    examples = max(5, int(current.max_examples * fraction))
+    return settings(current, max_examples=examples, **changes)
 
 
 def machine_settings(fraction: float = 2 / 3) -> settings:
@@ -60,7 +63,7 @@ def machine_settings(fraction: float = 2 / 3) -> settings:
     return scaled(
         fraction,
         suppress_health_check=[
-            *settings.default.suppress_health_check,
+            *settings().suppress_health_check,
             HealthCheck.large_base_example,
             HealthCheck.data_too_large,
         ],

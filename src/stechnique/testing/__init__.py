@@ -5,6 +5,7 @@ fixture; a partner who declares its own procedure runs the generated state machi
 """
 
 from stechnique.testing._checks import (
+    Withheld,
     definition_problems,
     example_data,
     redaction_problems,
@@ -29,6 +30,7 @@ __all__ = [
     "Read",
     "Start",
     "StorageContract",
+    "Withheld",
     "definition_problems",
     "example_data",
     "procedure_machine",

@@ -23,12 +23,33 @@ from stechnique.schema import Field, validate
 from stechnique.storage.base import Storage
 
 __all__ = [
+    "Withheld",
     "definition_problems",
     "example_data",
     "redaction_problems",
     "snapshot",
     "store_problems",
 ]
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Withheld:
+    """A confidentiality claim of the source document, checked apart from the definition.
+
+    ``field`` of ``event`` is never shown to a viewer holding only one of ``roles`` (declared
+    roles, not case roles) before the case reaches ``until`` (never, when ``None``). The
+    definition's own ``ConfidentialField`` rules are what invariant 3 is judged by; a claim
+    written from the document also catches a rule missing from the definition.
+    """
+
+    event: str
+    field: str
+    roles: tuple[str, ...] = attrs.field(converter=_strings)
+    until: str | None = None
 
 
 def snapshot(storage: Storage) -> str:
@@ -39,14 +60,17 @@ def snapshot(storage: Storage) -> str:
 
 
 def store_problems(
-    engine: Engine, invariants: Sequence[Invariant] = (), known: set[str] | None = None
+    engine: Engine,
+    invariants: Sequence[Invariant] = (),
+    known: set[str] | None = None,
+    withheld: Sequence[Withheld] = (),
 ) -> list[str]:
     """Every breach of invariants 1–7 in the engine's store, plus ``invariants`` given here.
 
     Invariants 1 and 2 are the ones each procedure declares (``Procedure.invariants``);
-    3 is judged for one viewer per role; 4–7 are generic. ``known`` lets a caller that checks
-    after every step skip the histories already found sound: it holds their canonical text,
-    and the checks of one history depend on nothing else.
+    3 is judged for one viewer per role, and against the ``withheld`` claims; 4–7 are generic.
+    ``known`` lets a caller that checks after every step skip the histories already found
+    sound: it holds their canonical text, and the checks of one history depend on nothing else.
     """
     storage = engine.storage
     histories: dict[str, list[Record]] = defaultdict(list)
@@ -59,6 +83,7 @@ def store_problems(
         text = canonical_json(converter.unstructure([case, records]))
         if known is None or text not in known:
             found = _case_problems(engine, case, records, invariants)
+            found += withheld_problems(engine, case, records, withheld)
             if known is not None and not found:
                 known.add(text)
             problems += found
@@ -275,6 +300,28 @@ _NOT_PAYLOAD = tuple(a.name for a in attrs.fields(Record) if a.name != "payload"
 
 def _same_but_payload(one: Record, other: Record) -> bool:
     return all(getattr(one, name) == getattr(other, name) for name in _NOT_PAYLOAD)
+
+
+def withheld_problems(
+    engine: Engine, case: Case, records: Sequence[Record], claims: Sequence[Withheld]
+) -> list[str]:
+    """Invariant 3 against claims made apart from the definition (see ``Withheld``)."""
+    reached = {record.target for record in records}
+    problems = []
+    for claim in claims:
+        if claim.until in reached or not any(r.event == claim.event for r in records):
+            continue
+        for role in claim.roles:
+            viewer = Actor("claim-viewer", {role})
+            problems += [
+                f"case {case.id} seq {seen.seq}: {claim.event}.{claim.field} shown to {role} "
+                f"before {claim.until or 'the end'} (invariant 3)"
+                for seen in engine.history(case.id, viewer=viewer)
+                if seen.event == claim.event
+                and claim.field in seen.payload
+                and not _is_marker(seen.payload[claim.field])
+            ]
+    return problems
 
 
 def exit_problems(engine: Engine, case: Case, procedure: Procedure) -> list[str]:

@@ -42,7 +42,7 @@ from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
-from stechnique.testing._checks import snapshot, store_problems
+from stechnique.testing._checks import Withheld, snapshot, store_problems
 from stechnique.testing.strategies import (
     DEFAULT_ACTOR_IDS,
     actors,
@@ -125,6 +125,7 @@ class MachineConfig:
         storage_factory: Callable[[], Storage],
         reference_factory: Callable[[], Storage] | None,
         invariants: tuple[Invariant, ...],
+        withheld: tuple[Withheld, ...],
         actor_ids: tuple[str, ...],
         case_ids: tuple[str, ...],
         words: tuple[str, ...],
@@ -134,6 +135,7 @@ class MachineConfig:
         self.storage_factory = storage_factory
         self.reference_factory = reference_factory
         self.invariants = invariants
+        self.withheld = withheld
         self.actor_ids = actor_ids
         self.case_ids = case_ids
         self.words = words
@@ -348,7 +350,8 @@ class ProcedureMachine(RuleBasedStateMachine):
 
     def check_store(self) -> None:
         """Invariants 1–7 on the whole store; the reference store holds the very same."""
-        problems = store_problems(self._steering, self.config.invariants, self.sound)
+        config = self.config
+        problems = store_problems(self._steering, config.invariants, self.sound, config.withheld)
         assert not problems, "\n".join(problems)
         if self.reference is not None:
             ours, theirs = snapshot(self.engine.storage), snapshot(self.reference.storage)
@@ -501,6 +504,7 @@ def procedure_machine(
     *,
     reference_factory: Callable[[], Storage] | None = None,
     invariants: Sequence[Invariant] = (),
+    withheld: Sequence[Withheld] = (),
     actor_ids: Sequence[str] = DEFAULT_ACTOR_IDS,
     cases: int = 4,
     words: Sequence[str] | None = None,
@@ -509,7 +513,8 @@ def procedure_machine(
 
     ``registry`` must hold ``procedure`` (it is added to a new registry when ``None``).
     ``reference_factory`` adds a second store every command also runs on (a differential test).
-    ``invariants`` are checked on top of those the procedure declares. Actors are drawn from
+    ``invariants`` are checked on top of those the procedure declares, and ``withheld``
+    confidentiality claims on top of its confidentiality rules. Actors are drawn from
     ``actor_ids``, cases are ``case-0`` ... ``case-{cases - 1}``, and text fields mostly from
     ``words`` (default: the actor ids).
     """
@@ -524,6 +529,7 @@ def procedure_machine(
         storage_factory,
         reference_factory,
         tuple(invariants),
+        tuple(withheld),
         ids,
         tuple(f"case-{n}" for n in range(cases)),
         tuple(words) if words is not None else ids,
