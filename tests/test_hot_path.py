@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stechnique import Field, InvalidData
-from stechnique.records import Actor, Record, content_hash, record_hash, seal, sealed
+from stechnique.records import Actor, Record, content_hash, record_hash, seal, sealed, to_iso
 from stechnique.schema import validate
 
 _text = st.text(max_size=12)
@@ -95,3 +95,12 @@ def test_undeclared_fields_are_reported_first_and_named() -> None:
     assert validate(nested, {"who": {"name": "Ana"}}, "facts") == {"who": {"name": "Ana"}}
     with pytest.raises(InvalidData):
         validate((), {"anything": None}, "payload")
+
+
+def test_times_always_carry_microseconds_in_utc() -> None:
+    assert to_iso(datetime(2016, 3, 1, tzinfo=UTC)) == "2016-03-01T00:00:00.000000+00:00"
+    assert (
+        to_iso(datetime(2016, 3, 1, 0, 0, 0, 7, tzinfo=UTC)) == "2016-03-01T00:00:00.000007+00:00"
+    )
+    paris = timezone(timedelta(hours=1))
+    assert to_iso(datetime(2016, 3, 1, 1, tzinfo=paris)) == "2016-03-01T00:00:00.000000+00:00"

@@ -146,7 +146,12 @@ class Engine:
             raise ConcurrencyConflict(case_id, expected_seq, case.seq)
         transition = self._transition(case, procedure, event)
         self._check_roles(case, procedure, transition, actor)
-        clean = validate(transition.payload, payload, f"payload of {event!r}")
+        # Most events carry no payload: skip building the message validate would return {} for.
+        clean = (
+            validate(transition.payload, payload, f"payload of {event!r}")
+            if (transition.payload or payload)
+            else {}
+        )
         if transition.when is not None:
             transition = self._transition(case, procedure, event, clean)
         now = self._now()
