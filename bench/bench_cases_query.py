@@ -111,7 +111,8 @@ def main() -> None:
             )
             report.row(f"raw sqlite3, {label} ({found:,} cases)", seconds["raw"] * 1000, "ms")
             report.row(f"Engine.cases({label}) ({found:,} cases)", seconds["ours"] * 1000, "ms")
-            report.note(f"plan for {label}: {plan(path, where, values)}")
+            report.note(f"{label}: stechnique / raw time {seconds['ours'] / seconds['raw']:.2f}x;"
+                        f" plan: {plan(path, where, values)}")  # fmt: skip
         storage.close()
     report.emit(args.json)
 

@@ -47,7 +47,7 @@ def _postgres_or_skip() -> None:
         ("bench_memory_fire.py", ["--cases", "3", "--repeats", "1"], 2),
         ("bench_sqlite_fire.py", ["--cases", "1", "--repeats", "1", "--synchronous", "NORMAL"], 2),
         ("bench_cases_query.py", ["--cases", "500", "--repeats", "1"], 6),
-        ("bench_load_case.py", ["--records", "20", "--repeats", "1", "--backends", "sqlite"], 5),
+        ("bench_load_case.py", ["--records", "20", "--repeats", "1", "--backends", "sqlite"], 6),
     ],
 )
 def test_local_benchmark_runs(script: str, arguments: list[str], rows: int) -> None:
@@ -65,7 +65,7 @@ def test_postgres_benchmarks_run() -> None:
     ]
     load = _run("bench_load_case.py", "--records", "20", "--repeats", "1", "--backends",
                 "postgresql")  # fmt: skip
-    assert len(load["rows"]) == 5
+    assert len(load["rows"]) == 6
 
 
 def test_run_all_writes_the_results_page(tmp_path: Path) -> None:
