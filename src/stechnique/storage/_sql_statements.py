@@ -10,6 +10,7 @@ own format, so both read each other's rows).
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
@@ -197,10 +198,21 @@ class Statements:
         """A record from a row of the records table (``codec``: DECODED for SQLAlchemy rows)."""
         codec = codec or self.codec
         json_out = codec.json_out
-        actor = Actor(row[5], json_out(row[6]))
+        roles = row[6]
+        if roles.__class__ is str and json_out is json.loads:
+            actor = _actor(row[5], roles)
+        else:
+            actor = Actor(row[5], json_out(roles))
         at, payload = codec.time_out(row[7]), json_out(row[8])
         return Record(row[0], row[1], row[2], row[3], row[4], actor, at, payload, row[9], row[10],
                       row[11], row[12], row[13], row[14])  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1024)
+def _actor(actor_id: str, roles: str) -> Actor:
+    """The actor of a row whose roles are JSON text: the same few actors sign most records,
+    so each (id, roles) is decoded once (``Actor`` is frozen: sharing it is safe)."""
+    return Actor(actor_id, json.loads(roles))
 
 
 def _chained(first: sa.Insert | sa.Update, records: sa.Table, name: str) -> sa.Insert:
