@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from _harness import Report, Run, interleaved, parser
@@ -38,11 +39,11 @@ def raw_sqlite(path: Path, synchronous: str, cases: int) -> Run:
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {synchronous}")
     cursor = connection.cursor()
-    counter = iter(range(10**9))
     fingerprint, roles, created = "f" * 64, '["worker"]', _TIME.format(0)
 
     def run() -> tuple[int, float]:
-        ids = [f"raw-{next(counter)}" for _ in range(cases)]
+        # Random ids, as Engine.start gives: rows land where uuids put them in the indexes.
+        ids = [str(uuid.uuid4()) for _ in range(cases)]
         cursor.execute("BEGIN IMMEDIATE")
         for case_id in ids:
             cursor.execute(insert_case, (case_id, "bench", "1", fingerprint, "s0", 1, "{}",
