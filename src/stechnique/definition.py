@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from stechnique._values import items, names, pairs
 from stechnique.errors import DefinitionError
 from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.schema import Field
@@ -50,19 +51,6 @@ RESERVED_EVENTS = frozenset({"start", "migrate"})
 _NOT_CANONICAL = {"canonical": False}
 
 
-def _tuple(value: Iterable[Any] | str) -> tuple[Any, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-def _items(value: Iterable[Any]) -> tuple[Any, ...]:
-    # A typed converter: mypy's attrs plugin cannot solve the type variable of ``tuple``.
-    return tuple(value)
-
-
-def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(dict(value).items()))
-
-
 @attrs.frozen
 class Role:
     """A role an actor may hold in the procedure."""
@@ -82,7 +70,7 @@ class CaseRole:
 
     id: str
     fact: str
-    roles: tuple[tuple[str, str], ...] = attrs.field(converter=_pairs)
+    roles: tuple[tuple[str, str], ...] = attrs.field(converter=pairs)
     fr: str = ""
     en: str = ""
 
@@ -116,11 +104,11 @@ class Transition:
     """
 
     event: str
-    sources: tuple[str, ...] = attrs.field(converter=_tuple)
+    sources: tuple[str, ...] = attrs.field(converter=names)
     target: str
-    roles: tuple[str, ...] = attrs.field(converter=_tuple)
-    guards: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    payload: tuple[Field, ...] = attrs.field(default=(), converter=_items)
+    roles: tuple[str, ...] = attrs.field(converter=names)
+    guards: tuple[str, ...] = attrs.field(default=(), converter=names)
+    payload: tuple[Field, ...] = attrs.field(default=(), converter=items)
     fr: str = ""
     en: str = ""
     note: str = ""
@@ -174,8 +162,8 @@ class ConfidentialField:
 
     event: str
     field: str
-    readers: tuple[str, ...] = attrs.field(converter=_tuple)
-    opens_to: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    readers: tuple[str, ...] = attrs.field(converter=names)
+    opens_to: tuple[str, ...] = attrs.field(default=(), converter=names)
     opens_at: str | None = None
     fr: str = ""
     en: str = ""
@@ -251,18 +239,18 @@ class Procedure:
     version: str
     fr: str
     en: str
-    roles: tuple[Role, ...] = attrs.field(converter=_items)
-    states: tuple[State, ...] = attrs.field(converter=_items)
-    transitions: tuple[Transition, ...] = attrs.field(converter=_items)
-    facts: tuple[Field, ...] = attrs.field(converter=_items)
-    start_roles: tuple[str, ...] = attrs.field(converter=_tuple)
-    start_guards: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    guards: tuple[Guard, ...] = attrs.field(default=(), converter=_items)
-    case_roles: tuple[CaseRole, ...] = attrs.field(default=(), converter=_items)
-    confidential: tuple[ConfidentialField, ...] = attrs.field(default=(), converter=_items)
+    roles: tuple[Role, ...] = attrs.field(converter=items)
+    states: tuple[State, ...] = attrs.field(converter=items)
+    transitions: tuple[Transition, ...] = attrs.field(converter=items)
+    facts: tuple[Field, ...] = attrs.field(converter=items)
+    start_roles: tuple[str, ...] = attrs.field(converter=names)
+    start_guards: tuple[str, ...] = attrs.field(default=(), converter=names)
+    guards: tuple[Guard, ...] = attrs.field(default=(), converter=items)
+    case_roles: tuple[CaseRole, ...] = attrs.field(default=(), converter=items)
+    confidential: tuple[ConfidentialField, ...] = attrs.field(default=(), converter=items)
     source: str = ""
     invariants: tuple[Invariant, ...] = attrs.field(
-        default=(), converter=_items, metadata=_NOT_CANONICAL
+        default=(), converter=items, metadata=_NOT_CANONICAL
     )
     _tables: _Tables = attrs.field(init=False, eq=False, repr=False, metadata=_NOT_CANONICAL)
 

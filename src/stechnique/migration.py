@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from stechnique._values import items, pairs
 from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import FieldProblem, InvalidData, MigrationRefused, PermissionDenied
 from stechnique.records import Actor, Case, Record, seal
@@ -32,14 +33,6 @@ __all__ = ["MIGRATE", "Migration", "MigrationPlan", "plan_migration", "replay_pr
 
 #: The event of a migration record (reserved: no procedure may declare it).
 MIGRATE = "migrate"
-
-
-def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(dict(value).items()))
-
-
-def _items(value: Iterable[Any]) -> tuple[Any, ...]:
-    return tuple(value)
 
 
 def _triples(value: Iterable[Sequence[str]]) -> tuple[tuple[str, str, str], ...]:
@@ -62,12 +55,12 @@ class Migration:
     name: str
     from_version: str
     to_version: str
-    states: tuple[tuple[str, str], ...] = attrs.field(converter=_pairs)
-    facts: tuple[tuple[str, str], ...] = attrs.field(converter=_pairs)
-    supplied: tuple[str, ...] = attrs.field(converter=_items)
-    roles: tuple[str, ...] = attrs.field(converter=_items)
+    states: tuple[tuple[str, str], ...] = attrs.field(converter=pairs)
+    facts: tuple[tuple[str, str], ...] = attrs.field(converter=pairs)
+    supplied: tuple[str, ...] = attrs.field(converter=items)
+    roles: tuple[str, ...] = attrs.field(converter=items)
     values: tuple[tuple[str, str, str], ...] = attrs.field(default=(), converter=_triples)
-    guards: tuple[Guard, ...] = attrs.field(default=(), converter=_items)
+    guards: tuple[Guard, ...] = attrs.field(default=(), converter=items)
     fr: str = ""
     en: str = ""
 

@@ -9,12 +9,13 @@ schema does not declare are refused: a history keeps only what the procedure def
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Literal
 
 import attrs
 
+from stechnique._values import items
 from stechnique.errors import FieldProblem, InvalidData
 
 __all__ = ["KINDS", "Field", "Kind", "validate"]
@@ -39,11 +40,6 @@ KINDS: tuple[str, ...] = (
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def _items(value: Iterable[Any]) -> tuple[Any, ...]:
-    # A typed converter: mypy's attrs plugin cannot solve the type variable of ``tuple``.
-    return tuple(value)
-
-
 @attrs.frozen
 class Field:
     """One named field of facts or payload.
@@ -59,8 +55,8 @@ class Field:
     name: str
     kind: Kind = "text"
     required: bool = True
-    options: tuple[str, ...] = attrs.field(default=(), converter=_items)
-    fields: tuple[Field, ...] = attrs.field(default=(), converter=_items)
+    options: tuple[str, ...] = attrs.field(default=(), converter=items)
+    fields: tuple[Field, ...] = attrs.field(default=(), converter=items)
     minimum: int | None = None
     required_when: tuple[str, str] | None = None
     fr: str = ""
