@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from stechnique.testing.strategies import (
     DEFAULT_ACTOR_IDS,
@@ -58,10 +58,13 @@ def machine_settings(fraction: float = 2 / 3) -> settings:
     """Settings for a generated state machine: ``fraction`` of the profile's examples.
 
     The steps per run come from the profile (``stateful_step_count``). A run's smallest input
-    is large by nature (a head start of progress, then many steps), hence the health check.
+    is large by nature (a head start of progress, then many steps), hence the health checks.
+    The explain phase is left out: tracing every line of hundreds of replays of a long run
+    took minutes after a failure was already found and shrunk.
     """
     return scaled(
         fraction,
+        phases=[phase for phase in settings().phases if phase is not Phase.explain],
         suppress_health_check=[
             *settings().suppress_health_check,
             HealthCheck.large_base_example,

@@ -241,7 +241,9 @@ class ProcedureMachine(RuleBasedStateMachine):
         stored = {case.id: case for case in self._steering.storage.cases()}
         live = [c for c in stored.values() if not self.config.procedure.state(c.state).terminal]
         free = [case_id for case_id in self.config.case_ids if case_id not in stored]
-        if free and (not live or data_.draw(st.integers(0, 5), label="open another") == 0):
+        # One step in six opens another case: the middle value, so that shrinking (towards 0)
+        # opens no more cases than the failure needs.
+        if free and (not live or data_.draw(st.integers(0, 5), label="open another (3)") == 3):
             self.start(self._good_start(free[0], data_))
             return
         if live:
@@ -274,7 +276,12 @@ class ProcedureMachine(RuleBasedStateMachine):
             payload = data_.draw(payloads, label="payload")
             if self._steering.explain(case.id, name, actor, payload).allowed:
                 break
-        return Fire(case.id, name, actor, payload)
+        # Now and then the command names the seq it expects (current or stale) or carries an
+        # idempotency key (new, replayed, or reused for another command).
+        expected = data_.draw(st.sampled_from(_EXPECTED), label="expected seq")
+        key = data_.draw(st.sampled_from(_KEYS), label="idempotency key")
+        expected_seq = None if expected is None else case.seq - expected
+        return Fire(case.id, name, actor, payload, True, expected_seq, key)
 
     def _good_start(self, case_id: str, data_: st.DataObject) -> Start:
         """A start with valid facts by an allowed role, that the start guards accept if can be."""
@@ -552,6 +559,9 @@ def procedure_machine(
     return type(f"{_identifier(title)}Machine", (ProcedureMachine,), namespace)
 
 
+#: ``expected_seq`` of steered commands, as an offset back from the case's seq (None: unset).
+_EXPECTED = (None, None, None, 0, 1)
+_KEYS = (None, None, None, "k1", "k2")
 _PROGRESS = (
     "advance",
     "carry_on",

@@ -245,11 +245,7 @@ def actors_with(
 def _actors_with(roles: tuple[str, ...], ids: tuple[str, ...]) -> st.SearchStrategy[Actor]:
     if not roles:
         return st.just(Actor("outsider", frozenset()))
-    return st.builds(Actor, st.sampled_from(ids), st.sampled_from(roles).map(_one_role))
-
-
-def _one_role(role: str) -> frozenset[str]:
-    return frozenset([role])
+    return st.builds(Actor, st.sampled_from(ids), st.sampled_from([frozenset([r]) for r in roles]))
 
 
 def json_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
