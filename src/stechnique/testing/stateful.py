@@ -11,7 +11,7 @@ unchanged. With ``reference_factory`` every command also runs on a second store 
 hold the same records, hash for hash::
 
     Machine = procedure_machine(my_procedure, storage_factory=lambda: MyStorage(...))
-    TestMyProcedure = Machine.TestCase
+    TestMyProcedure = Machine.TestCase  # settings: Machine.TestCase.settings = settings(...)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import attrs
-from hypothesis import event, note
+from hypothesis import HealthCheck, Phase, event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -556,7 +556,17 @@ def procedure_machine(
         "check_store": invariant()(ProcedureMachine.check_store),
     }
     title = "".join(part.capitalize() for part in f"{procedure.name} {procedure.version}".split())
-    return type(f"{_identifier(title)}Machine", (ProcedureMachine,), namespace)
+    machine: type[ProcedureMachine] = type(
+        f"{_identifier(title)}Machine", (ProcedureMachine,), namespace
+    )
+    # For ``Machine.TestCase``: a run's smallest input is large by nature (health checks), and
+    # the explain phase would trace hundreds of replays of a long run after a failure.
+    machine.TestCase.settings = settings(
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[phase for phase in Phase if phase is not Phase.explain],
+    )
+    return machine
 
 
 #: ``expected_seq`` of steered commands, as an offset back from the case's seq (None: unset).
