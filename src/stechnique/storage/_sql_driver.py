@@ -12,13 +12,17 @@ pinged connection from the pool.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from stechnique.storage._sql_errors import caught_errors, translate
+
 __all__ = ["DriverConnections"]
+
+T = TypeVar("T")
 
 
 class DriverConnections:
@@ -31,6 +35,7 @@ class DriverConnections:
         self._kind = kind
         self._keep = keep
         self._errors = errors
+        self._caught = caught_errors(errors)
         # list.append and list.pop are atomic: no lock needed to share the free list.
         self._idle: list[Any] = []
 
@@ -57,6 +62,47 @@ class DriverConnections:
             if cursor is not None:
                 with suppress(*self._errors):
                     cursor.close()
+            self._give_back(pooled)
+
+    def run(
+        self,
+        work: Callable[..., T],
+        *args: Any,
+        transaction: bool,
+        action: str,
+        case_id: str | None = None,
+        expected_seq: int | None = None,
+    ) -> T:
+        """``work(cursor, *args)`` on a kept connection, its driver errors translated.
+
+        What ``translated(action, case_id, expected_seq)`` around ``cursor(transaction=...)``
+        does, without the two context managers: the hot paths run several times per fire.
+        """
+        try:
+            pooled = self._take()
+        except self._caught as exc:
+            raise translate(exc, action, case_id, expected_seq) from exc
+        connection = pooled.driver_connection
+        cursor = None
+        try:
+            cursor = connection.cursor()
+            if transaction:
+                self._begin(connection, cursor)
+            result = work(cursor, *args)
+            if transaction:
+                connection.commit()
+            return result
+        except BaseException as exc:
+            self._recover(pooled, connection, cursor, exc, transaction)
+            if isinstance(exc, self._caught):
+                raise translate(exc, action, case_id, expected_seq) from exc
+            raise
+        finally:
+            if cursor is not None:
+                try:  # noqa: SIM105 (suppress() costs a context manager per call)
+                    cursor.close()
+                except self._errors:
+                    pass
             self._give_back(pooled)
 
     def close(self) -> None:

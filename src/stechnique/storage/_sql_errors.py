@@ -1,6 +1,7 @@
 """The one place where database driver errors become stechnique errors.
 
-Every database call of ``SQLStorage`` (and of the schema upgrade) runs inside ``translated``.
+Every database call of ``SQLStorage`` (and of the schema upgrade) runs inside ``translated``,
+or, on the hot paths, hands its errors to ``translate`` (``DriverConnections.run``).
 A duplicate key (the records primary key, or an idempotency key already used on the case) and a
 deadlock or serialization failure mean another writer won: ``ConcurrencyConflict``. Everything
 else is a ``StorageError`` naming what was being done. The driver error is always chained
@@ -17,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 
 from stechnique.errors import ConcurrencyConflict, StorageError
 
-__all__ = ["translated"]
+__all__ = ["caught_errors", "translate", "translated"]
 
 # SQLSTATE (PostgreSQL), errno (MariaDB/MySQL) and extended result codes (SQLite).
 _DUPLICATE: set[str | int] = {"23505", 1062, 1555, 2067}
@@ -44,6 +45,21 @@ def _detail(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def caught_errors(driver: tuple[type[Exception], ...] = ()) -> tuple[type[BaseException], ...]:
+    """The error classes ``translate`` turns into stechnique errors (``driver``: added ones)."""
+    return (sa_exc.SQLAlchemyError, sqlite3.Error, *driver)
+
+
+def translate(
+    exc: BaseException, action: str, case_id: str | None = None, expected_seq: int | None = None
+) -> StorageError | ConcurrencyConflict:
+    """The stechnique error for a driver or SQLAlchemy error ``exc`` (see ``translated``)."""
+    codes = _codes(getattr(exc, "orig", exc))
+    if case_id is not None and codes & (_DUPLICATE | _LOST_RACE):
+        return ConcurrencyConflict(case_id, expected_seq, None)
+    return StorageError(f"SQL storage could not {action}: {_detail(exc)}")
+
+
 @contextmanager
 def translated(
     action: str,
@@ -58,15 +74,7 @@ def translated(
     when creating a case that turns out to exist). ``driver`` adds error classes to translate:
     the DB-API errors of a driver used directly (``sqlite3`` is always covered), Alembic's.
     """
-    caught: tuple[type[BaseException], ...] = (
-        sa_exc.SQLAlchemyError,
-        sqlite3.Error,
-        *driver,
-    )
     try:
         yield
-    except caught as exc:
-        codes = _codes(getattr(exc, "orig", exc))
-        if case_id is not None and codes & (_DUPLICATE | _LOST_RACE):
-            raise ConcurrencyConflict(case_id, expected_seq, None) from exc
-        raise StorageError(f"SQL storage could not {action}: {_detail(exc)}") from exc
+    except caught_errors(driver) as exc:
+        raise translate(exc, action, case_id, expected_seq) from exc

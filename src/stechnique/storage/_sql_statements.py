@@ -15,6 +15,7 @@ import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import attrs
@@ -27,14 +28,53 @@ from stechnique.storage._sql_schema import SQLSchema
 
 __all__ = ["Codec", "Compiled", "Statements", "codec_for"]
 
-# One encoder for every call (json.dumps with options builds a new one each time).
-dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# What ``_ENCODER.encode`` builds on every call for a dict or a list, built once, without the
+# cycle check (its shared memo would make one encoder unsafe across threads): a cycle ends in
+# RecursionError, turned into the ValueError the check would have raised.
+_C_ENCODER: Any = (
+    c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, True)
+    if c_make_encoder is not None
+    else None
+)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, non-ASCII kept as is: what the stores keep in their JSON columns."""
+    if _C_ENCODER is None or value.__class__ is str:
+        return _ENCODER.encode(value)
+    try:
+        return "".join(_C_ENCODER(value, 0))
+    except RecursionError:
+        raise ValueError("a value nested too deeply, or holding itself, is not JSON") from None
 
 
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: stechnique only stores aware UTC times")
     return moment.astimezone(UTC)
+
+
+# A fire writes the same moment twice (the record's time is the case's ``updated_at``) and the
+# case's ``created_at`` again: each backend's form of a time is kept for the last few.
+@functools.lru_cache(maxsize=64)
+def _sqlite_time(moment: datetime) -> str:
+    return _utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+@functools.lru_cache(maxsize=64)
+def _mysql_time(moment: datetime) -> datetime:
+    return _utc(moment).replace(tzinfo=None)
+
+
+@functools.lru_cache(maxsize=64)
+def _postgres_time(moment: datetime) -> datetime:
+    return _utc(moment)
+
+
+def _from_sqlite_time(text: str) -> datetime:
+    # Parsing the offset is five times faster than ``replace(tzinfo=UTC)`` after parsing.
+    return datetime.fromisoformat(text + "+00:00")
 
 
 def _identity(value: Any) -> Any:
@@ -58,48 +98,58 @@ DECODED = Codec(_identity, _identity, _identity, _identity)
 def codec_for(kind: str) -> Codec:
     """The codec of ``kind`` (``sqlite``, ``postgresql`` or ``mysql``)."""
     if kind == "postgresql":
-        return Codec(_utc, lambda value: value.astimezone(UTC), _identity)
+        return Codec(_postgres_time, lambda value: value.astimezone(UTC), _identity)
     if kind == "mysql":
-        return Codec(
-            lambda moment: _utc(moment).replace(tzinfo=None),
-            lambda value: value.replace(tzinfo=UTC),
-            json.loads,
-        )
-    return Codec(
-        lambda moment: _utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds"),
-        lambda value: datetime.fromisoformat(value).replace(tzinfo=UTC),
-        json.loads,
-    )
+        return Codec(_mysql_time, lambda value: value.replace(tzinfo=UTC), json.loads)
+    return Codec(_sqlite_time, _from_sqlite_time, json.loads)
+
+
+#: The bind names of a case row and of a record row, in column order (``Statements.case_row``).
+CASE_ROW = ("c_id", "c_name", "c_version", "c_fingerprint", "c_state", "c_seq", "c_facts",
+            "c_created_at", "c_updated_at", "c_head")  # fmt: skip
+RECORD_ROW = ("r_case_id", "r_seq", "r_event", "r_source", "r_target", "r_actor_id",
+              "r_actor_roles", "r_at", "r_payload", "r_name", "r_version", "r_fingerprint",
+              "r_idempotency_key", "r_prev_hash", "r_hash")  # fmt: skip
 
 
 @attrs.frozen
 class Compiled:
-    """One statement as the driver runs it: its SQL, and the order of positional values."""
+    """One statement as the driver runs it: its SQL, the order of its positional values
+    (None for named styles), and ``layout``, the names of the values ``bind`` is given."""
 
     sql: str
     order: tuple[str, ...] | None
-    _pick: Callable[[Mapping[str, Any]], Any] | None = attrs.field(init=False, eq=False)
+    layout: tuple[str, ...]
+    _pick: Callable[[Sequence[Any]], Any] | None = attrs.field(init=False, eq=False)
 
     @_pick.default
-    def _picker(self) -> Callable[[Mapping[str, Any]], Any] | None:
+    def _picker(self) -> Callable[[Sequence[Any]], Any] | None:
+        layout = self.layout
         if self.order is None:
+            return lambda values: dict(zip(layout, values, strict=True))
+        if self.order == layout:
             return None
-        if len(self.order) < 2:
-            # itemgetter of one name returns the value itself, not a 1-tuple.
-            return lambda values: tuple(values[name] for name in self.order or ())
-        return operator.itemgetter(*self.order)
+        if not self.order:
+            return lambda values: ()
+        missing = set(self.order) - set(layout)
+        if missing:
+            raise ValueError(f"{sorted(missing)} not among the values given: {layout}")
+        pick = operator.itemgetter(*(layout.index(name) for name in self.order))
+        # itemgetter of one index returns the value itself, not a 1-tuple.
+        return pick if len(self.order) > 1 else lambda values: (pick(values),)
 
-    def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
-        """The parameters for the driver: a tuple for positional styles, else the mapping."""
+    def bind(self, values: Sequence[Any]) -> Sequence[Any] | Mapping[str, Any]:
+        """The parameters for the driver from ``values`` (laid out as ``layout``): a tuple
+        for positional styles, a mapping for named ones."""
         return values if self._pick is None else self._pick(values)
 
 
-def compile_for(statement: sa.ClauseElement, dialect: Dialect) -> Compiled:
-    """Compile ``statement`` for ``dialect`` once."""
+def compile_for(statement: sa.ClauseElement, dialect: Dialect, layout: Sequence[str]) -> Compiled:
+    """Compile ``statement`` for ``dialect`` once; ``bind`` takes values laid out as ``layout``."""
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
     order = tuple(compiled.positiontup or ()) if dialect.positional else None
-    return Compiled(compiled.string, order)
+    return Compiled(compiled.string, order, tuple(layout))
 
 
 class Statements:
@@ -110,8 +160,8 @@ class Statements:
         cases, records = schema.cases, schema.records
         case_id: sa.BindParameter[str] = sa.bindparam("c_id")
 
-        def compiled(statement: sa.ClauseElement) -> Compiled:
-            return compile_for(statement, dialect)
+        def compiled(statement: sa.ClauseElement, *layout: str) -> Compiled:
+            return compile_for(statement, dialect, layout or ("c_id",))
 
         def binds(table: sa.Table, prefix: str) -> dict[str, Any]:
             return {name: sa.bindparam(f"{prefix}{name}") for name in table.c.keys()}  # noqa: SIM118
@@ -122,18 +172,22 @@ class Statements:
         insert_record = records.insert().values(binds(records, "r_"))
         self.get_case = compiled(sa.select(cases).where(cases.c.id == case_id))
         self.case_seq = compiled(sa.select(cases.c.seq).where(cases.c.id == case_id))
-        self.update_case = compiled(update)
-        self.insert_case = compiled(insert_case)
-        self.insert_record = compiled(insert_record)
+        self.update_case = compiled(update, *CASE_ROW, "b_prev")
+        self.insert_case = compiled(insert_case, *CASE_ROW)
+        self.insert_record = compiled(insert_record, *RECORD_ROW)
         self.case_records = compiled(
             sa.select(records)
             .where(records.c.case_id == case_id, records.c.seq > sa.bindparam("b_after"))
-            .order_by(records.c.seq)
+            .order_by(records.c.seq),
+            "c_id",
+            "b_after",
         )
         self.record_by_key = compiled(
             sa.select(records).where(
                 records.c.case_id == case_id, records.c.idempotency_key == sa.bindparam("b_key")
-            )
+            ),
+            "c_id",
+            "b_key",
         )
         # Streamed reads (``iter_records``): every record, or one case's, by (case_id, seq).
         self.all_records = compiled(sa.select(records).order_by(records.c.case_id, records.c.seq))
@@ -142,48 +196,28 @@ class Statements:
         )
         self.one_statement = dialect.name == "postgresql"
         if self.one_statement:
-            self.append = compiled(_chained(update, records, "moved"))
-            self.create = compiled(_chained(insert_case, records, "created"))
+            both = (*CASE_ROW, *RECORD_ROW)
+            self.append = compiled(_chained(update, records, "moved"), *both, "b_prev")
+            self.create = compiled(_chained(insert_case, records, "created"), *both)
 
     # -- values in ------------------------------------------------------------------------
 
-    def case_values(self, case: Case, expected_seq: int | None = None) -> dict[str, Any]:
-        """Bind values of a case row (``b_prev``: the seq the stored case must still have)."""
-        codec = self.codec
-        return {
-            "c_id": case.id,
-            "c_name": case.name,
-            "c_version": case.version,
-            "c_fingerprint": case.fingerprint,
-            "c_state": case.state,
-            "c_seq": case.seq,
-            "c_facts": codec.json_in(case.facts),
-            "c_created_at": codec.time_in(case.created_at),
-            "c_updated_at": codec.time_in(case.updated_at),
-            "c_head": case.head,
-            "b_prev": expected_seq,
-        }
+    def case_row(self, case: Case) -> tuple[Any, ...]:
+        """The values of a case row, laid out as ``CASE_ROW``."""
+        time_in = self.codec.time_in
+        return (case.id, case.name, case.version, case.fingerprint, case.state, case.seq,
+                self.codec.json_in(case.facts), time_in(case.created_at),
+                time_in(case.updated_at), case.head)  # fmt: skip
 
-    def record_values(self, record: Record) -> dict[str, Any]:
-        """Bind values of a record row."""
-        codec = self.codec
-        return {
-            "r_case_id": record.case_id,
-            "r_seq": record.seq,
-            "r_event": record.event,
-            "r_source": record.source,
-            "r_target": record.target,
-            "r_actor_id": record.actor.id,
-            "r_actor_roles": codec.json_in(sorted(record.actor.roles)),
-            "r_at": codec.time_in(record.at),
-            "r_payload": codec.json_in(record.payload),
-            "r_name": record.name,
-            "r_version": record.version,
-            "r_fingerprint": record.fingerprint,
-            "r_idempotency_key": record.idempotency_key,
-            "r_prev_hash": record.prev_hash,
-            "r_hash": record.hash,
-        }
+    def record_row(self, record: Record) -> tuple[Any, ...]:
+        """The values of a record row, laid out as ``RECORD_ROW``."""
+        json_in = self.codec.json_in
+        actor = record.actor
+        roles = _roles_json(actor.roles) if json_in is dumps else json_in(sorted(actor.roles))
+        return (record.case_id, record.seq, record.event, record.source, record.target,
+                actor.id, roles, self.codec.time_in(record.at), json_in(record.payload),
+                record.name, record.version, record.fingerprint, record.idempotency_key,
+                record.prev_hash, record.hash)  # fmt: skip
 
     # -- values out -----------------------------------------------------------------------
 
@@ -206,6 +240,12 @@ class Statements:
         at, payload = codec.time_out(row[7]), json_out(row[8])
         return Record(row[0], row[1], row[2], row[3], row[4], actor, at, payload, row[9], row[10],
                       row[11], row[12], row[13], row[14])  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _roles_json(roles: frozenset[str]) -> str:
+    """The stored form of a set of roles (sorted JSON list): few sets sign most records."""
+    return dumps(sorted(roles))
 
 
 @functools.lru_cache(maxsize=1024)

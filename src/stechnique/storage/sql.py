@@ -96,6 +96,7 @@ class SQLStorage:
             self._backend.dispose()
             raise
         self._sql = Statements(self.schema, self._backend.engine.dialect)
+        self._driver = self._backend.driver
 
     def _how_to_upgrade(self) -> str:
         url = self.url.render_as_string(hide_password=True)
@@ -122,16 +123,9 @@ class SQLStorage:
         """See ``Storage.create``. One transaction; on PostgreSQL one statement."""
         _check(case, first)
         sql = self._sql
-        values = {**sql.case_values(case), **sql.record_values(first)}
-        with (
-            self._backend.translated(f"create case {case.id}", case.id, None),
-            self._backend.cursor(transaction=not sql.one_statement) as cursor,
-        ):
-            if sql.one_statement:
-                cursor.execute(sql.create.sql, sql.create.bind(values))
-                return
-            cursor.execute(sql.insert_case.sql, sql.insert_case.bind(values))
-            cursor.execute(sql.insert_record.sql, sql.insert_record.bind(values))
+        case_row, record_row = sql.case_row(case), sql.record_row(first)
+        self._driver.run(_create, sql, case_row, record_row, transaction=not sql.one_statement,
+                         action=f"create case {case.id}", case_id=case.id)  # fmt: skip
 
     def append(self, case: Case, record: Record) -> None:
         """See ``Storage.append``. One transaction; on PostgreSQL one statement."""
@@ -140,69 +134,42 @@ class SQLStorage:
         if case.seq != record.seq:
             self._refuse(case.id, expected)
         sql = self._sql
-        values = {**sql.case_values(case, expected), **sql.record_values(record)}
-        action = f"append record {record.seq} to case {case.id}"
-        with (
-            self._backend.translated(action, case.id, expected),
-            self._backend.cursor(transaction=not sql.one_statement) as cursor,
-        ):
-            if sql.one_statement:
-                cursor.execute(sql.append.sql, sql.append.bind(values))
-                moved = cursor.fetchone() is not None
-            else:
-                cursor.execute(sql.update_case.sql, sql.update_case.bind(values))
-                moved = cursor.rowcount == 1
-                if not moved:
-                    self._refuse(case.id, expected, cursor)
-                cursor.execute(sql.insert_record.sql, sql.insert_record.bind(values))
+        one = sql.one_statement
+        moved = self._driver.run(_append_one if one else _append_two, sql, expected,
+                                 sql.case_row(case), sql.record_row(record), transaction=not one,
+                                 action=f"append record {record.seq} to case {case.id}",
+                                 case_id=case.id, expected_seq=expected)  # fmt: skip
         if not moved:
             self._refuse(case.id, expected)
 
-    def _refuse(self, case_id: str, expected: int, cursor: Any = None) -> NoReturn:
+    def _refuse(self, case_id: str, expected: int) -> NoReturn:
         """Raise why an append cannot apply: the case is absent, or not at ``expected``."""
-        if cursor is None:
-            stored = self.get(case_id)
-            actual = None if stored is None else stored.seq
-        else:
-            cursor.execute(self._sql.case_seq.sql, self._sql.case_seq.bind({"c_id": case_id}))
-            row = cursor.fetchone()
-            actual = None if row is None else row[0]
-        if actual is None:
-            raise UnknownCase(case_id)
-        raise ConcurrencyConflict(case_id, expected, actual)
+        stored = self.get(case_id)
+        _refused(case_id, expected, None if stored is None else stored.seq)
 
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, case_id: str) -> Case | None:
         """See ``Storage.get``."""
         statement = self._sql.get_case
-        with self._backend.translated(f"read case {case_id}"), self._backend.cursor() as cursor:
-            cursor.execute(statement.sql, statement.bind({"c_id": case_id}))
-            row = cursor.fetchone()
+        row = self._driver.run(_one, statement.sql, statement.bind((case_id,)),
+                               transaction=False, action=f"read case {case_id}")  # fmt: skip
         return None if row is None else self._sql.case(row)
 
     def records(self, case_id: str, after_seq: int = 0) -> Sequence[Record]:
         """See ``Storage.records``."""
         statement = self._sql.case_records
-        values = {"c_id": case_id, "b_after": after_seq}
-        with (
-            self._backend.translated(f"read the records of case {case_id}"),
-            self._backend.cursor() as cursor,
-        ):
-            cursor.execute(statement.sql, statement.bind(values))
-            rows = cursor.fetchall()
+        rows = self._driver.run(_all, statement.sql, statement.bind((case_id, after_seq)),
+                                transaction=False,
+                                action=f"read the records of case {case_id}")  # fmt: skip
         return [self._sql.record(row) for row in rows]
 
     def record_by_key(self, case_id: str, idempotency_key: str) -> Record | None:
         """See ``Storage.record_by_key``."""
         statement = self._sql.record_by_key
-        values = {"c_id": case_id, "b_key": idempotency_key}
-        with (
-            self._backend.translated(f"read a record of case {case_id}"),
-            self._backend.cursor() as cursor,
-        ):
-            cursor.execute(statement.sql, statement.bind(values))
-            row = cursor.fetchone()
+        row = self._driver.run(_one, statement.sql, statement.bind((case_id, idempotency_key)),
+                               transaction=False,
+                               action=f"read a record of case {case_id}")  # fmt: skip
         return None if row is None else self._sql.record(row)
 
     def cases(
@@ -227,7 +194,7 @@ class SQLStorage:
         if case_id is None:
             statement, values = sql.all_records, None
         else:
-            statement, values = sql.one_case_records, sql.one_case_records.bind({"c_id": case_id})
+            statement, values = sql.one_case_records, sql.one_case_records.bind((case_id,))
         with self._backend.translated("read records"), self._backend.engine.connect() as connection:
             streaming = connection.execution_options(yield_per=_STREAM_BATCH)
             result = streaming.exec_driver_sql(statement.sql, values)
@@ -249,6 +216,64 @@ class SQLStorage:
     def close(self) -> None:
         """Close every pooled connection (see ``Storage.close``)."""
         self._backend.dispose()
+
+
+# The work of the hot paths, run on a driver cursor by ``DriverConnections.run``.
+
+
+def _one(cursor: Any, sql: str, values: Any) -> Any:
+    cursor.execute(sql, values)
+    return cursor.fetchone()
+
+
+def _all(cursor: Any, sql: str, values: Any) -> Any:
+    cursor.execute(sql, values)
+    return cursor.fetchall()
+
+
+def _create(
+    cursor: Any, sql: Statements, case_row: tuple[Any, ...], record_row: tuple[Any, ...]
+) -> None:
+    if sql.one_statement:
+        cursor.execute(sql.create.sql, sql.create.bind(case_row + record_row))
+        return
+    cursor.execute(sql.insert_case.sql, sql.insert_case.bind(case_row))
+    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+
+
+def _append_one(
+    cursor: Any,
+    sql: Statements,
+    expected: int,
+    case_row: tuple[Any, ...],
+    record_row: tuple[Any, ...],
+) -> bool:
+    """PostgreSQL: the update and the insert as one statement; whether the case moved."""
+    cursor.execute(sql.append.sql, sql.append.bind((*case_row, *record_row, expected)))
+    return cursor.fetchone() is not None
+
+
+def _append_two(
+    cursor: Any,
+    sql: Statements,
+    expected: int,
+    case_row: tuple[Any, ...],
+    record_row: tuple[Any, ...],
+) -> bool:
+    """The conditional update, then the insert, in the caller's transaction."""
+    cursor.execute(sql.update_case.sql, sql.update_case.bind((*case_row, expected)))
+    if cursor.rowcount != 1:
+        cursor.execute(sql.case_seq.sql, sql.case_seq.bind((case_row[0],)))
+        row = cursor.fetchone()
+        _refused(case_row[0], expected, None if row is None else row[0])
+    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+    return True
+
+
+def _refused(case_id: str, expected: int, actual: int | None) -> NoReturn:
+    if actual is None:
+        raise UnknownCase(case_id)
+    raise ConcurrencyConflict(case_id, expected, actual)
 
 
 def _check(case: Case, record: Record) -> None:
