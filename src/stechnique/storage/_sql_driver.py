@@ -36,8 +36,9 @@ class DriverConnections:
         self._keep = keep
         self._errors = errors
         self._caught = caught_errors(errors)
-        # list.append and list.pop are atomic: no lock needed to share the free list.
-        self._idle: list[Any] = []
+        # list.append and list.pop are atomic: no lock needed to share the free list. Each
+        # entry is a pool entry and its driver connection (looked up once, not per call).
+        self._idle: list[tuple[Any, Any]] = []
 
     @contextmanager
     def cursor(self, *, transaction: bool = False) -> Iterator[Any]:
@@ -45,8 +46,7 @@ class DriverConnections:
 
         Without ``transaction`` every statement commits by itself (one round trip).
         """
-        pooled = self._take()
-        connection = pooled.driver_connection
+        pooled, connection = self._take()
         cursor = None
         try:
             cursor = connection.cursor()
@@ -62,7 +62,7 @@ class DriverConnections:
             if cursor is not None:
                 with suppress(*self._errors):
                     cursor.close()
-            self._give_back(pooled)
+            self._give_back(pooled, connection)
 
     def run(
         self,
@@ -79,10 +79,9 @@ class DriverConnections:
         does, without the two context managers: the hot paths run several times per fire.
         """
         try:
-            pooled = self._take()
+            pooled, connection = self._take()
         except self._caught as exc:
             raise translate(exc, action, case_id, expected_seq) from exc
-        connection = pooled.driver_connection
         cursor = None
         try:
             cursor = connection.cursor()
@@ -103,14 +102,15 @@ class DriverConnections:
                     cursor.close()
                 except self._errors:
                     pass
-            self._give_back(pooled)
+            self._give_back(pooled, connection)
 
     def close(self) -> None:
         """Hand every kept connection back to the pool."""
         while self._idle:
-            self._return_to_pool(self._idle.pop())
+            self._return_to_pool(self._idle.pop()[0])
 
-    def _take(self) -> Any:
+    def _take(self) -> tuple[Any, Any]:
+        """A kept connection, else a new one from the pool: (pool entry, driver connection)."""
         try:
             return self._idle.pop()
         except IndexError:
@@ -126,11 +126,11 @@ class DriverConnections:
             self._recover(pooled, connection, None, exc, transaction=False)
             pooled.close()
             raise
-        return pooled
+        return pooled, connection
 
-    def _give_back(self, pooled: Any) -> None:
+    def _give_back(self, pooled: Any, connection: Any) -> None:
         if pooled.is_valid and len(self._idle) < self._keep:
-            self._idle.append(pooled)
+            self._idle.append((pooled, connection))
         else:
             self._return_to_pool(pooled)
 

@@ -225,8 +225,10 @@ class Statements:
         """A case from a row of the cases table (``codec``: DECODED for SQLAlchemy rows)."""
         codec = codec or self.codec
         time_out = codec.time_out
-        return Case(row[0], row[1], row[2], row[3], row[4], row[5], codec.json_out(row[6]),
-                    time_out(row[7]), time_out(row[8]), row[9])  # fmt: skip
+        # Most cases have no facts; json.loads of "{}" costs as much as the rest of the row.
+        facts = {} if row[6] == "{}" else codec.json_out(row[6])
+        return Case(row[0], row[1], row[2], row[3], row[4], row[5], facts, time_out(row[7]),
+                    time_out(row[8]), row[9])  # fmt: skip
 
     def record(self, row: Sequence[Any], codec: Codec | None = None) -> Record:
         """A record from a row of the records table (``codec``: DECODED for SQLAlchemy rows)."""
