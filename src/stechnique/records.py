@@ -262,10 +262,24 @@ def _sealed_hash(
     idempotency_key: str | None,
     prev_hash: str,
 ) -> str:
-    text = _BODY % (
-        _json(actor.id), _json_list(sorted(actor.roles)), _encode_text(to_iso(at)),
-        _json(case_id), _json(event), _json(fingerprint), _json(idempotency_key), _json(name),
-        _json(payload), _json(prev_hash), _json(seq), _json(source), _json(target),
-        _json(version),
-    )  # fmt: skip
+    enc = _encode_text
+    try:
+        # Fields typed ``str`` go straight to the C string encoder, which is what the generic
+        # path does for any ``str`` and raises ``TypeError`` for anything else: then the
+        # generic path below encodes (or refuses) exactly as ``canonical_json`` does.
+        text = _BODY % (
+            enc(actor.id), "[" + ",".join(map(enc, sorted(actor.roles))) + "]", enc(to_iso(at)),
+            enc(case_id), enc(event), enc(fingerprint),
+            "null" if idempotency_key is None else enc(idempotency_key), enc(name),
+            _json(payload), enc(prev_hash),
+            int.__repr__(seq) if seq.__class__ is int else _json(seq),
+            "null" if source is None else enc(source), enc(target), enc(version),
+        )  # fmt: skip
+    except TypeError:
+        text = _BODY % (
+            _json(actor.id), _json_list(sorted(actor.roles)), _encode_text(to_iso(at)),
+            _json(case_id), _json(event), _json(fingerprint), _json(idempotency_key), _json(name),
+            _json(payload), _json(prev_hash), _json(seq), _json(source), _json(target),
+            _json(version),
+        )  # fmt: skip
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
