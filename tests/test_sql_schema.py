@@ -8,6 +8,7 @@ import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -18,9 +19,9 @@ from sql_support import SQLBackend, drop_prefix, empty_tables, unique_prefix
 from sql_workers import CONTEXT, open_store, run_processes
 
 import stechnique
-from stechnique import Case, ConcurrencyConflict, SchemaOutOfDate, StorageError
+from stechnique import Actor, Case, ConcurrencyConflict, SchemaOutOfDate, StorageError
 from stechnique.storage import SQLStorage, upgrade_schema
-from stechnique.storage._sql_schema import schema_for
+from stechnique.storage._sql_schema import ID_LENGTH, NAME_LENGTH, schema_for
 from stechnique.storage._sql_upgrade import MIGRATIONS, head_revision
 from stechnique.testing import CaseBuilder
 
@@ -174,6 +175,18 @@ def test_values_too_long_for_sql_are_refused_before_writing(sql_storage: SQLStor
     sql_storage.create(*builder.start())
     with pytest.raises(StorageError, match="idempotency key"):
         sql_storage.append(*builder.step(idempotency_key="k" * 256))
+    too_long: dict[str, dict[str, Any]] = {
+        "actor id": {"actor": Actor("a" * (ID_LENGTH + 1), {"applicant"})},
+        "procedure name": {"name": "n" * (NAME_LENGTH + 1)},
+        "procedure version": {"version": "v" * (NAME_LENGTH + 1)},
+        "state": {"target": "s" * (NAME_LENGTH + 1)},
+        "event": {"event": "e" * (NAME_LENGTH + 1)},
+    }
+    for what, fields in too_long.items():
+        again = CaseBuilder("ok")
+        again.start()
+        with pytest.raises(StorageError, match=f"^{what} .* characters long"):
+            sql_storage.append(*again.step(**fields))
     assert len(sql_storage.records("ok")) == 1
     assert [c.id for c in sql_storage.cases()] == ["ok"]
 

@@ -5,9 +5,9 @@ SQLite statement, twice per fire. So the store keeps up to ``keep`` connections 
 in autocommit mode, on a free list: a call takes one, runs its statements and puts it back
 (with its cursor, on PostgreSQL). A transaction is opened explicitly (``BEGIN IMMEDIATE`` on
 SQLite) and always ends, committed or rolled back, before the connection goes back on the
-list, so an idle connection never holds a transaction, a lock or a stale snapshot. A connection the driver reports as disconnected is
-invalidated instead of kept. With ``pool_pre_ping`` nothing is kept, so every call gets a
-pinged connection from the pool.
+list, so an idle connection never holds a transaction, a lock or a stale snapshot. A
+connection the driver reports as disconnected is invalidated instead of kept. With
+``pool_pre_ping`` nothing is kept, so every call gets a pinged connection from the pool.
 """
 
 from __future__ import annotations

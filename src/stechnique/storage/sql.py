@@ -280,6 +280,16 @@ def _check(case: Case, record: Record) -> None:
     """Refuse values a SQL store cannot keep whole, before anything is written."""
     if record.case_id != case.id:
         raise ValueError(f"record of case {record.case_id!r} given with case {case.id!r}")
+    if (
+        len(case.id) <= ID_LENGTH
+        and len(record.actor.id) <= ID_LENGTH
+        and (record.idempotency_key is None or len(record.idempotency_key) <= ID_LENGTH)
+        and len(record.name) <= NAME_LENGTH
+        and len(record.version) <= NAME_LENGTH
+        and len(record.target) <= NAME_LENGTH
+        and len(record.event) <= NAME_LENGTH
+    ):
+        return  # the usual case, checked without building the table below
     limits = (
         ("case id", case.id, ID_LENGTH),
         ("actor id", record.actor.id, ID_LENGTH),
