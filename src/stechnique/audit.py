@@ -211,7 +211,10 @@ class _Step:
     transition: Transition
     #: The roles allowed to fire it, or ``None`` when case roles resolve them from the facts.
     roles: frozenset[str] | None
+    #: The guards re-judged (the case before the record and a context are built only for them)
+    #: and the names of those that read other cases, which cannot be.
     guards: tuple[Guard, ...]
+    unjudged: tuple[str, ...]
     what: str
 
     @classmethod
@@ -231,7 +234,9 @@ class _Step:
         case_roles = {role.id for role in procedure.case_roles}
         roles = None if case_roles.intersection(transition.roles) else frozenset(transition.roles)
         guards = tuple(procedure.guard(name) for name in transition.guards)
-        return cls(procedure, transition, roles, guards, f"payload of {record.event}")
+        judged = tuple(guard for guard in guards if not guard.reads_other_cases)
+        unjudged = tuple(guard.name for guard in guards if guard.reads_other_cases)
+        return cls(procedure, transition, roles, judged, unjudged, f"payload of {record.event}")
 
 
 _CASE_FIELDS = (
@@ -362,6 +367,8 @@ class Replay:
         # ``validate`` of an empty schema and an empty payload is ``{}``: nothing to check.
         if transition.payload or payload.__class__ is not dict or payload:
             self._check_data(record, transition.payload, payload, step.what)
+        if step.unjudged:
+            self.unjudged.update(step.unjudged)
         if step.guards:
             self._check_guards(record, step.procedure, step.guards, self._case_before(), payload)
 
