@@ -284,7 +284,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         return Fire(case.id, name, actor, payload, True, expected_seq, key)
 
     def _good_start(self, case_id: str, data_: st.DataObject) -> Start:
-        """A start with valid facts by an allowed role, that the start guards accept if can be."""
+        """A start with valid facts by an allowed role, that the start guards accept if they can."""
         procedure = self.config.procedure
         starts = _good_starts(self.config, case_id)
         for _ in range(4):
