@@ -324,3 +324,12 @@ def test_audit_passes_on_a_clean_store_and_finds_a_tampered_record(engine: Engin
     assert not report.ok
     # Record 2 no longer matches its hash; record 3 still chains to the hash record 2 carries.
     assert {(v.case_id, v.seq) for v in report.violations} == {(case.id, 2)}
+
+
+def test_text_that_is_not_valid_unicode_is_refused_by_name(engine: Engine) -> None:
+    case = approved(engine)
+    before = snapshot(engine, case.id)
+    with pytest.raises(InvalidData) as caught:
+        engine.fire(case.id, "comment", actor=CLERK, payload={"text": "a\ud800"})
+    assert caught.value.fields == ("text",)
+    assert snapshot(engine, case.id) == before

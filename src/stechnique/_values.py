@@ -13,7 +13,7 @@ from typing import Any
 
 from stechnique.records import canonical_json, converter
 
-__all__ = ["items", "names", "pairs"]
+__all__ = ["items", "names", "pairing", "pairs"]
 
 
 def items(value: Iterable[Any]) -> tuple[Any, ...]:
@@ -31,3 +31,11 @@ def names(value: Iterable[str] | str) -> tuple[str, ...]:
 def pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """A mapping as sorted key-value pairs (a mapping's order carries no meaning here)."""
     return tuple(sorted(dict(value).items()))
+
+
+def pairing(value: Iterable[str] | None) -> tuple[str, str] | None:
+    """An optional (field, value) pair, as ``Transition.when`` takes it."""
+    if value is None:
+        return None
+    field, wanted = value
+    return (field, wanted)

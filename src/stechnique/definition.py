@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from stechnique._values import items, names, pairs
+from stechnique._values import items, names, pairing, pairs
 from stechnique.errors import DefinitionError
 from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.schema import Field
@@ -112,9 +112,7 @@ class Transition:
     fr: str = ""
     en: str = ""
     note: str = ""
-    when: tuple[str, str] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple)
-    )
+    when: tuple[str, str] | None = attrs.field(default=None, converter=pairing)
 
 
 @attrs.frozen

@@ -134,11 +134,26 @@ def _check_value(field: Field, value: Any, path: str, problems: list[FieldProble
 def _text(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if not isinstance(value, str) or not value.strip():
         problems.append(FieldProblem(path, f"expected non-empty text, got {_kind(value)}"))
+    elif not _is_unicode(value):
+        problems.append(FieldProblem(path, _NOT_UNICODE))
     return value
 
 
+# A lone surrogate (from a badly decoded file, say) cannot be written as UTF-8: refuse it here,
+# by name, rather than let the hash of the record fail on it.
+_NOT_UNICODE = "text holds characters that are not valid Unicode (a lone surrogate)"
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _email(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
-    if not isinstance(value, str) or not _EMAIL.match(value):
+    if not isinstance(value, str) or not _EMAIL.match(value) or not _is_unicode(value):
         problems.append(FieldProblem(path, f"expected an e-mail address, got {value!r}"))
     return value
 
@@ -172,6 +187,8 @@ def _list(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> 
     for index, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
             problems.append(FieldProblem(f"{path}[{index}]", "expected non-empty text"))
+        elif not _is_unicode(item):
+            problems.append(FieldProblem(f"{path}[{index}]", _NOT_UNICODE))
     return list(value)
 
 
