@@ -7,13 +7,14 @@ payload) loops on ``s5``, so a case can grow a history of any length (bench 4).
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from stechnique import (
     ANY_ACTIVE,
+    Actor,
+    Engine,
     Field,
     Guard,
     GuardContext,
@@ -66,11 +67,16 @@ class TickingClock:
         return self.now
 
 
-def median_rate(run: Callable[[], int], repeats: int = 5) -> float:
-    """Median operations per second over ``repeats`` runs of ``run`` (which returns its count)."""
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        count = run()
-        rates.append(count / (time.perf_counter() - start))
-    return statistics.median(rates)
+def engine_fires(engine: Engine, cases: int) -> Callable[[], tuple[int, float]]:
+    """A run for the harness: start ``cases`` cases (untimed), then fire their steps (timed)."""
+    worker = Actor("w", {"worker"})
+
+    def run() -> tuple[int, float]:
+        ids = [engine.start("bench", actor=worker, facts={}).id for _ in range(cases)]
+        began = time.perf_counter()
+        for case_id in ids:
+            for event, _, _ in STEPS:
+                engine.fire(case_id, event, actor=worker)
+        return cases * len(STEPS), time.perf_counter() - began
+
+    return run

@@ -16,10 +16,10 @@ from __future__ import annotations
 import time
 
 from _harness import Report, Run, interleaved, parser
-from _shape import STATES, STEPS, TickingClock, procedure
+from _shape import STATES, STEPS, TickingClock, engine_fires, procedure
 from transitions import Machine
 
-from stechnique import Actor, Engine, Registry
+from stechnique import Engine, Registry
 from stechnique.storage import MemoryStorage
 
 
@@ -55,18 +55,8 @@ def raw_transitions(cases: int) -> Run:
 
 def stechnique_memory(cases: int) -> Run:
     """Start ``cases`` cases (untimed), then fire their eleven steps (timed)."""
-    worker = Actor("w", {"worker"})
     engine = Engine(MemoryStorage(), Registry((procedure(),)), TickingClock())
-
-    def run() -> tuple[int, float]:
-        ids = [engine.start("bench", actor=worker, facts={}).id for _ in range(cases)]
-        began = time.perf_counter()
-        for case_id in ids:
-            for event, _, _ in STEPS:
-                engine.fire(case_id, event, actor=worker)
-        return cases * len(STEPS), time.perf_counter() - began
-
-    return run
+    return engine_fires(engine, cases)
 
 
 def main() -> None:

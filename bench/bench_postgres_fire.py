@@ -28,9 +28,9 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from _harness import POSTGRES_URL, Report, Run, interleaved, libpq_url, parser, postgres_available
-from _shape import STEPS, TickingClock, procedure
+from _shape import STEPS, TickingClock, engine_fires, procedure
 
-from stechnique import Actor, Engine, Registry
+from stechnique import Engine, Registry
 from stechnique.storage import SQLStorage
 
 PREFIX = "stbench_"
@@ -116,19 +116,9 @@ def raw_one_statement(cases: int) -> Run:
 
 def stechnique_postgres(cases: int) -> Run:
     """``Engine.fire`` on ``SQLStorage``."""
-    worker = Actor("w", {"worker"})
     engine = Engine(SQLStorage(POSTGRES_URL, table_prefix=PREFIX), Registry((procedure(),)),
                     TickingClock())  # fmt: skip
-
-    def run() -> tuple[int, float]:
-        ids = [engine.start("bench", actor=worker, facts={}).id for _ in range(cases)]
-        began = time.perf_counter()
-        for case_id in ids:
-            for event, _, _ in STEPS:
-                engine.fire(case_id, event, actor=worker)
-        return cases * len(STEPS), time.perf_counter() - began
-
-    return run
+    return engine_fires(engine, cases)
 
 
 _SIDES = {"raw": raw_three_statements, "ours": stechnique_postgres}

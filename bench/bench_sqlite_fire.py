@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 
 from _harness import Report, Run, interleaved, parser
-from _shape import STEPS, TickingClock, procedure
+from _shape import STEPS, TickingClock, engine_fires, procedure
 
-from stechnique import Actor, Engine, Registry
+from stechnique import Engine, Registry
 from stechnique.storage import SQLStorage
 
 _TIME = "2020-01-01 00:00:00.{:06d}"
@@ -70,19 +70,9 @@ def raw_sqlite(path: Path, synchronous: str, cases: int) -> Run:
 
 def stechnique_sqlite(path: Path, synchronous: str, cases: int) -> Run:
     """``Engine.fire`` on ``SQLStorage`` at the same setting."""
-    worker = Actor("w", {"worker"})
     storage = SQLStorage(f"sqlite:///{path}", synchronous=synchronous)
     engine = Engine(storage, Registry((procedure(),)), TickingClock())
-
-    def run() -> tuple[int, float]:
-        ids = [engine.start("bench", actor=worker, facts={}).id for _ in range(cases)]
-        began = time.perf_counter()
-        for case_id in ids:
-            for event, _, _ in STEPS:
-                engine.fire(case_id, event, actor=worker)
-        return cases * len(STEPS), time.perf_counter() - began
-
-    return run
+    return engine_fires(engine, cases)
 
 
 def main() -> None:
