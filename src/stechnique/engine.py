@@ -146,12 +146,7 @@ class Engine:
             raise ConcurrencyConflict(case_id, expected_seq, case.seq)
         transition = self._transition(case, procedure, event)
         self._check_roles(case, procedure, transition, actor)
-        # Most events carry no payload: skip building the message validate would return {} for.
-        clean = (
-            validate(transition.payload, payload, f"payload of {event!r}")
-            if (transition.payload or payload)
-            else {}
-        )
+        clean = validate(transition.payload, payload, f"payload of {event!r}")
         if transition.when is not None:
             transition = self._transition(case, procedure, event, clean)
         now = self._now()
