@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stechnique import Actor, Case, Engine
+from stechnique import Actor, Case, Engine, Record
 
 NAME = "soutien-technique-renforce"
 
@@ -185,3 +185,8 @@ def dla_to(
         case = engine.fire(case.id, event, actor=who, payload=payload)
     assert steps is not None or case.state == state, f"{state!r} is not on the main road"
     return case
+
+
+def stored(engine: Engine, case_id: str) -> tuple[Case, tuple[Record, ...]]:
+    """What the store holds of a case: its row and its records (to show a refusal wrote nothing)."""
+    return engine.case(case_id), tuple(engine.storage.records(case_id))

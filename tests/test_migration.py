@@ -22,6 +22,7 @@ from _stories import (
     engine,
     mstr_facts,
     mstr_to,
+    stored,
 )
 
 from stechnique import (
@@ -51,10 +52,6 @@ WHY = "Poursuite de la mission par le DLA."
 def _migrate(engine_: Engine, case_id: str, **changes: Any) -> Any:
     arguments: dict[str, Any] = {"actor": CAF, "facts": SUPPLIED, "reason": WHY, **changes}
     return engine_.migrate(case_id, "2019", **arguments)
-
-
-def _unchanged(engine_: Engine, case_id: str) -> tuple[Case, tuple[Record, ...]]:
-    return engine_.case(case_id), tuple(engine_.storage.records(case_id))
 
 
 @pytest.mark.parametrize("state", ["requested", "referred", "validated"])
@@ -139,14 +136,14 @@ def test_old_acknowledgements_and_decisions_do_not_carry_over() -> None:
 def test_a_dry_run_says_what_would_happen_and_writes_nothing() -> None:
     engine_ = Engine(clock=lambda: TickingClock().now)  # a clock that stands still
     case = mstr_to(engine_, "referred")
-    before = _unchanged(engine_, case.id)
+    before = stored(engine_, case.id)
     trial = _migrate(engine_, case.id, dry_run=True)
     assert not trial.applied
     assert (trial.source, trial.target, trial.from_version, trial.to_version) == (
         "referred", "requested", "2015-2017", "2019",
     )  # fmt: skip
     assert trial.facts["structure"] == "Centre social Belle de Mai"
-    assert _unchanged(engine_, case.id) == before
+    assert stored(engine_, case.id) == before
     done = _migrate(engine_, case.id)
     assert done.record == trial.record
     assert done.case == trial.case == engine_.case(case.id)
@@ -156,14 +153,14 @@ def test_a_dry_run_says_what_would_happen_and_writes_nothing() -> None:
 def test_a_case_past_validated_finishes_under_2015_2017(state: str) -> None:
     engine_ = engine()
     case = mstr_to(engine_, state)
-    before = _unchanged(engine_, case.id)
+    before = stored(engine_, case.id)
     for dry_run in (True, False):
         with pytest.raises(MigrationRefused) as error:
             _migrate(engine_, case.id, dry_run=dry_run)
         assert (error.value.from_version, error.value.to_version) == ("2015-2017", "2019")
         assert f"a case in {state!r} is past the states that may move" in str(error.value)
         assert "finishes under 2015-2017" in error.value.reason
-    assert _unchanged(engine_, case.id) == before
+    assert stored(engine_, case.id) == before
 
 
 def test_closed_cases_same_version_and_undeclared_migrations_are_refused() -> None:
@@ -187,32 +184,32 @@ def test_a_request_a_funder_refused_is_not_migrated() -> None:
     engine_ = engine()
     case = mstr_to(engine_, "referred")
     engine_.fire(case.id, "record_funder_decision", actor=FUNDER_A, payload={"decision": "refuse"})
-    before = _unchanged(engine_, case.id)
+    before = stored(engine_, case.id)
     with pytest.raises(MigrationRefused) as error:
         _migrate(engine_, case.id, dry_run=True)
     assert "no_funder_refused" in error.value.reason
-    assert _unchanged(engine_, case.id) == before
+    assert stored(engine_, case.id) == before
 
 
 @pytest.mark.parametrize("actor", [ADMIN, PROVIDER, FUNDER_A, ESIA])
 def test_only_the_caf_coordinator_may_migrate(actor: Actor) -> None:
     engine_ = engine()
     case = mstr_to(engine_, "referred")
-    before = _unchanged(engine_, case.id)
+    before = stored(engine_, case.id)
     with pytest.raises(PermissionDenied) as error:
         _migrate(engine_, case.id, actor=actor)
     assert (error.value.event, error.value.allowed) == ("migrate", ("caf_coordinator",))
-    assert _unchanged(engine_, case.id) == before
+    assert stored(engine_, case.id) == before
 
 
 def test_bad_supplied_facts_and_missing_reason_are_named() -> None:
     engine_ = engine()
     case = mstr_to(engine_, "requested")
-    before = _unchanged(engine_, case.id)
+    before = stored(engine_, case.id)
     with pytest.raises(InvalidData) as error:
         _migrate(engine_, case.id, facts={"contact_email": "nope", "color": "blue"}, reason=" ")
     assert {p.field for p in error.value.problems} == {"contact_email", "moment", "color", "reason"}
-    assert _unchanged(engine_, case.id) == before
+    assert stored(engine_, case.id) == before
 
 
 def test_domains_without_a_2019_counterpart_must_be_supplied() -> None:
