@@ -1,80 +1,49 @@
-"""The only module that imports ``transitions``.
+"""The only module that imports ``transitions``: each procedure version as a ``Machine``.
 
-Each procedure version compiles once into one ``transitions.Machine`` (``model=None``, no auto
+Each version compiles once into one ``transitions.Machine`` (``model=None``, no auto
 transitions), cached by fingerprint and shared by every case of that version: nothing is bound
-to cases. An event is fired on a light per-call model that carries the state and the guard
-context; the transition's guards run as one ``transitions`` condition that evaluates them all
-and remembers which failed, because ``transitions`` itself only reports False.
+to cases. It is the reference interpreter of the version's steps. The engine's hot paths (fire,
+audit) read the same steps from the definition's transition table, which costs a dictionary
+lookup where a trigger costs about 9 µs; ``stechnique.testing`` triggers this machine for
+every record of every generated history and requires it to land where the table did, so the
+two cannot drift apart unnoticed.
+
+Guards are not part of the machine: they are judged by ``definition.failed_guards`` wherever a
+step is decided. Only ``Transition.when`` is a condition here, because it picks the target.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from transitions import Machine
+from transitions import Machine, MachineError
 
-from stechnique.definition import GuardContext, Procedure, Transition
-from stechnique.errors import FailedGuard, GuardFailed
+from stechnique.definition import Procedure, Transition
 
-__all__ = ["failed_guards", "failed_guards_of", "fire", "machine_for"]
+__all__ = ["machine_for", "reference_target"]
 
 _machines: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
-class _Call:
-    """The per-call model: the state before (and after) firing, and what the guards said."""
+class _Step:
+    """The per-call model: the state before (and after) firing, and the payload."""
 
-    __slots__ = ("context", "failed", "state")
+    __slots__ = ("payload", "state")
 
-    def __init__(self, state: str, context: GuardContext) -> None:
+    def __init__(self, state: str, payload: Mapping[str, Any]) -> None:
         self.state = state
-        self.context = context
-        self.failed: tuple[FailedGuard, ...] = ()
-
-
-def failed_guards(
-    transition: Transition, context: GuardContext, *, judge_payload: bool = True
-) -> tuple[FailedGuard, ...]:
-    """Every guard of ``transition`` that does not hold in ``context`` (all are evaluated)."""
-    return failed_guards_of(transition.guards, context, judge_payload=judge_payload)
-
-
-def failed_guards_of(
-    names: Sequence[str], context: GuardContext, *, judge_payload: bool = True
-) -> tuple[FailedGuard, ...]:
-    """Every guard among ``names`` that does not hold; payload guards skipped unless judged."""
-    failed = []
-    for name in names:
-        guard = context.procedure.guard(name)
-        if guard.uses_payload and not judge_payload:
-            continue
-        if not guard.check(context):
-            failed.append(FailedGuard(guard.name, guard.fr, guard.en))
-    return tuple(failed)
-
-
-def _condition(transition: Transition) -> Any:
-    def guards_hold(event_data: Any) -> bool:
-        call: _Call = event_data.model
-        call.failed = failed_guards(transition, call.context)
-        return not call.failed
-
-    return guards_hold
+        self.payload = payload
 
 
 def _conditions(transition: Transition) -> list[Any]:
-    conditions = []
-    if transition.when is not None:
-        # Among transitions sharing an event and a source, the payload picks one; only the
-        # picked one's guards run, so the failures reported are the relevant ones.
-        field, value = transition.when
-        conditions.append(lambda event_data: event_data.model.context.payload.get(field) == value)
-    if transition.guards:
-        conditions.append(_condition(transition))
-    return conditions
+    if transition.when is None:
+        return []
+    # Among transitions sharing an event and a source, the payload picks one.
+    field, value = transition.when
+    return [lambda event_data: event_data.model.payload.get(field) == value]
 
 
 def _compile(procedure: Procedure) -> Any:
@@ -108,14 +77,19 @@ def machine_for(procedure: Procedure) -> Any:
     return machine
 
 
-def fire(procedure: Procedure, state: str, event: str, context: GuardContext) -> str:
-    """Fire ``event`` from ``state`` through the shared machine; return the target state.
+def reference_target(
+    procedure: Procedure, state: str, event: str, payload: Mapping[str, Any]
+) -> str | None:
+    """Where the version's machine takes ``event`` from ``state``, or None if it refuses.
 
-    The caller has already checked that the event exists from ``state``; a guard refusing it
-    raises ``GuardFailed`` naming every failed guard.
+    Guards are assumed to hold: this answers "is this a step of the procedure, and to where".
     """
-    call = _Call(state, context)
-    if not machine_for(procedure).events[event].trigger(call):
-        case_id = context.case.id if context.case is not None else None
-        raise GuardFailed(case_id, event, call.failed)
-    return call.state
+    machine = machine_for(procedure)
+    if event not in machine.events:
+        return None
+    step = _Step(state, payload)
+    try:
+        moved = machine.events[event].trigger(step)
+    except MachineError:  # the event does not leave this state
+        return None
+    return step.state if moved else None

@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 import attrs
 
-from stechnique import _machine
-from stechnique.definition import GuardContext, Procedure, Transition
+from stechnique.definition import GuardContext, Procedure, Transition, failed_guards
 from stechnique.errors import InvalidData
 from stechnique.records import Actor, Case
 from stechnique.schema import validate
@@ -72,9 +71,7 @@ def reasons(
     judged = procedure.candidates(case.state, event) or (transition,)
     if payload is not None:
         judged = (procedure.transition(case.state, event, clean) or transition,)
-    failures = [
-        _machine.failed_guards(t, context, judge_payload=payload is not None) for t in judged
-    ]
+    failures = [failed_guards(t.guards, context, judge_payload=payload is not None) for t in judged]
     if all(failures):
         found += [Reason("guard", guard.name, guard.fr, guard.en) for guard in failures[0]]
     return found

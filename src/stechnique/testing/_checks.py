@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from stechnique._machine import reference_target
 from stechnique.definition import ANY_ACTIVE, Invariant, Procedure, State, Transition
 from stechnique.engine import Engine
 from stechnique.errors import InvalidData, StechniqueError
@@ -193,6 +194,11 @@ def _step_problems(
     transition = procedure.transition(state, record.event, record.payload)
     if record.source != state or transition is None or transition.target != record.target:
         return [f"{record.source}-{record.event}->{record.target} is not a step from {state!r}"]
+    # The engine decides steps from the transition table; the version's transitions machine
+    # is the reference, and must take the very same step.
+    reference = reference_target(procedure, state, record.event, record.payload)
+    if reference != record.target:
+        return [f"the transitions machine takes {record.event!r} from {state!r} to {reference!r}"]
     problems = _data_problems(transition.payload, record.payload, "payload")
     allowed = concrete_roles(procedure, transition.roles, first.payload)
     return problems + _role_problems(record.actor, allowed, record.event)
