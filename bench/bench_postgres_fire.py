@@ -44,11 +44,12 @@ def _statements() -> Any:
     return statements
 
 
-def _case_values(case_id: str, seq: int, state: str) -> dict[str, Any]:
+def _case_values(case_id: str, seq: int, state: str, source: str | None = None) -> dict[str, Any]:
     at = _T0 + timedelta(microseconds=seq)
     return {"c_id": case_id, "c_name": "bench", "c_version": "1", "c_fingerprint": "f" * 64,
             "c_state": state, "c_seq": seq, "c_facts": "{}", "c_created_at": _T0,
-            "c_updated_at": at, "c_head": f"{seq:064d}", "b_prev": seq - 1}  # fmt: skip
+            "c_updated_at": at, "c_head": f"{seq:064d}", "b_prev": seq - 1,
+            "b_source": source, "b_prev_hash": f"{seq - 1:064d}"}  # fmt: skip
 
 
 def _record_values(case_id: str, seq: int, event: str, source: str, target: str) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def raw_three_statements(cases: int) -> Run:
         with connection.cursor() as cursor:
             for case_id in ids:
                 for seq, (event, source, target) in enumerate(STEPS, start=2):
-                    cursor.execute(sql.update_case.sql, _case_values(case_id, seq, target))
+                    cursor.execute(sql.update_case.sql, _case_values(case_id, seq, target, source))
                     if cursor.rowcount != 1:
                         raise RuntimeError("the conditional update matched no row")
                     cursor.execute(sql.insert_record.sql,
@@ -102,7 +103,7 @@ def raw_one_statement(cases: int) -> Run:
         with connection.cursor() as cursor:
             for case_id in ids:
                 for seq, (event, source, target) in enumerate(STEPS, start=2):
-                    values = {**_case_values(case_id, seq, target),
+                    values = {**_case_values(case_id, seq, target, source),
                               **_record_values(case_id, seq, event, source, target)}  # fmt: skip
                     cursor.execute(sql.append.sql, values)
                     if cursor.fetchone() is None:

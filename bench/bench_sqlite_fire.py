@@ -4,9 +4,11 @@ Both sides write to their own database file, created by ``SQLStorage`` (same sch
 indexes), in WAL mode, at the same ``synchronous`` setting (``FULL``, the durable default, and
 ``NORMAL``, the opt-in). Each fire of the raw side is exactly the transaction a stechnique fire
 commits, with the very same SQL text: ``BEGIN IMMEDIATE``; the conditional ``UPDATE`` of the
-case row (``WHERE id = ? AND seq = ?``, rowcount checked); the ``INSERT`` of the record;
-``COMMIT``. The raw side reads nothing and computes no hash: it is the floor. The stechnique
-side also reads the case, checks the event, roles, payload and guard, and seals the record.
+case row (``WHERE id = ? AND seq = ? AND state = ? AND head = ?``, rowcount checked); the
+``INSERT`` of the record; ``COMMIT``. The raw side reads nothing and computes no hash: it is
+the floor. The stechnique side also checks the event, roles, payload and guard, and seals the
+record; it reads the case only when it does not remember it (here it always does: it started
+or fired each case last).
 Only fires are timed (cases are created before); runs are interleaved, medians of 5.
 
     python bench/bench_sqlite_fire.py [--cases 40] [--synchronous FULL NORMAL] [--json]
@@ -27,6 +29,7 @@ from stechnique import Engine, Registry
 from stechnique.storage import SQLStorage
 
 _TIME = "2020-01-01 00:00:00.{:06d}"
+FIRST_HEAD = f"{1:064d}"  # heads are the seq written on 64 digits
 
 
 def raw_sqlite(path: Path, synchronous: str, cases: int) -> Run:
@@ -47,14 +50,14 @@ def raw_sqlite(path: Path, synchronous: str, cases: int) -> Run:
         cursor.execute("BEGIN IMMEDIATE")
         for case_id in ids:
             cursor.execute(insert_case, (case_id, "bench", "1", fingerprint, "s0", 1, "{}",
-                                         _TIME.format(0), _TIME.format(0), "0" * 64))  # fmt: skip
+                                         _TIME.format(0), _TIME.format(0), FIRST_HEAD))  # fmt: skip
         cursor.execute("COMMIT")
         began = time.perf_counter()
         for case_id in ids:
             for seq, (event, source, target) in enumerate(STEPS, start=2):
                 at, head, previous = _TIME.format(seq), f"{seq:064d}", f"{seq - 1:064d}"
                 case_row = ("bench", "1", fingerprint, target, seq, "{}", created, at, head,
-                            case_id, seq - 1)  # fmt: skip
+                            case_id, seq - 1, source, previous)  # fmt: skip
                 record_row = (case_id, seq, event, source, target, "w", roles, at, "{}", "bench",
                               "1", fingerprint, None, previous, head)  # fmt: skip
                 cursor.execute("BEGIN IMMEDIATE")

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from stechnique._known_cases import KnownCases
 from stechnique.audit import AuditReport, audit
 from stechnique.definition import (
     GuardContext,
@@ -59,11 +60,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Refusals decided on a remembered case that a fresh read could decide otherwise.
+_MAYBE_STALE = (
+    ConcurrencyConflict,
+    GuardFailed,
+    InvalidData,
+    InvalidEvent,
+    PermissionDenied,
+    UnknownCase,
+)
+
+
 class Engine:
     """Runs procedures over a store. See ``DESIGN.md`` for the contract.
 
     ``storage`` defaults to a fresh ``MemoryStorage``, ``registry`` to the published procedures,
-    ``clock`` to ``utc_now``.
+    ``clock`` to ``utc_now``. ``known_cases`` is how many cases the engine remembers as it last
+    read or wrote them (default 1024; 0 to read the case before every fire): a fire on a
+    remembered case skips that read, and stays correct when another process moved the case,
+    because the append only applies on the exact state it follows (``docs/decisions.md``).
     """
 
     def __init__(
@@ -71,6 +86,8 @@ class Engine:
         storage: Storage | None = None,
         registry: Registry | None = None,
         clock: Clock | None = None,
+        *,
+        known_cases: int = 1024,
     ) -> None:
         if registry is None:
             from stechnique.workflows import default_registry
@@ -80,6 +97,7 @@ class Engine:
         self.registry = registry
         self.clock: Clock = clock or utc_now
         self._reader = ReadOnlyStore(self.storage)
+        self._known = KnownCases(known_cases)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -130,6 +148,7 @@ class Engine:
             record.hash,
         )
         self.storage.create(case, record)
+        self._known.remember(case, procedure)
         return case
 
     def fire(
@@ -148,7 +167,28 @@ class Engine:
         still at that seq. With ``idempotency_key`` a command already applied returns the case
         as that first application left it, without appending again.
         """
-        case, procedure = self._load(case_id)
+        known = self._known.get(case_id)
+        if known is not None:
+            try:
+                return self._fire(known, event, actor, payload, expected_seq, idempotency_key)
+            except _MAYBE_STALE:
+                # Decided on the remembered case, which another writer may have moved on:
+                # nothing was written, so decide again on the stored one.
+                self._known.forget(case_id)
+        loaded = self._load(case_id)
+        return self._fire(loaded, event, actor, payload, expected_seq, idempotency_key)
+
+    def _fire(
+        self,
+        loaded: tuple[Case, Procedure],
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None,
+        expected_seq: int | None,
+        idempotency_key: str | None,
+    ) -> Case:
+        case, procedure = loaded
+        case_id = case.id
         if idempotency_key is not None:
             done = self._replayed(case, procedure, event, actor, payload, idempotency_key)
             if done is not None:
@@ -194,11 +234,13 @@ class Engine:
         try:
             self.storage.append(after, record)
         except ConcurrencyConflict:
+            self._known.forget(case_id)
             if idempotency_key is not None:
                 done = self._replayed(case, procedure, event, actor, payload, idempotency_key)
                 if done is not None:
                     return done
             raise
+        self._known.remember(after, procedure)
         return after
 
     def migrate(
@@ -217,6 +259,7 @@ class Engine:
         done; with ``dry_run`` checks everything and returns what would be done, writing
         nothing. Refusals: ``MigrationRefused``, ``PermissionDenied``, ``InvalidData``.
         """
+        self._known.forget(case_id)
         case, procedure = self._load(case_id)
         plan = plan_migration(
             self.registry, self._reader, case, procedure, to_version,
@@ -225,6 +268,7 @@ class Engine:
         if dry_run:
             return plan
         self.storage.append(plan.case, plan.record)
+        self._known.forget(case_id)
         return attrs.evolve(plan, applied=True)
 
     # -- queries --------------------------------------------------------------------------
@@ -315,6 +359,7 @@ class Engine:
                 f"pinned to {case.name}@{case.version} fingerprint {case.fingerprint[:12]}, "
                 "which no registered definition has",
             )
+        self._known.remember(case, procedure)
         return case, procedure
 
     def _procedure_of_record(self, record: Record) -> Procedure:

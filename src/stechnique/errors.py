@@ -183,18 +183,29 @@ class InvalidData(StechniqueError):
 
 
 class ConcurrencyConflict(StechniqueError):
-    """The case is no longer at the seq the command was based on; reload and try again."""
+    """The case is no longer where the command was based on; reload and try again.
 
-    def __init__(self, case_id: str, expected_seq: int | None, actual_seq: int | None) -> None:
+    ``detail`` replaces the generic explanation (e.g. a case at the expected seq whose head or
+    state is not the one the record follows).
+    """
+
+    def __init__(
+        self,
+        case_id: str,
+        expected_seq: int | None,
+        actual_seq: int | None,
+        detail: str | None = None,
+    ) -> None:
         self.case_id = case_id
         self.expected_seq = expected_seq
         self.actual_seq = actual_seq
-        if expected_seq is None:
-            detail = "it already exists"
-        elif actual_seq is None:
-            detail = f"expected seq {expected_seq} but another writer got there first"
-        else:
-            detail = f"expected seq {expected_seq} but it is at seq {actual_seq}"
+        if detail is None:
+            if expected_seq is None:
+                detail = "it already exists"
+            elif actual_seq is None:
+                detail = f"expected seq {expected_seq} but another writer got there first"
+            else:
+                detail = f"expected seq {expected_seq} but it is at seq {actual_seq}"
         super().__init__(
             f"case {case_id} changed concurrently: {detail}; reload the case and retry"
         )

@@ -129,6 +129,9 @@ RECORD_ROW = ("r_case_id", "r_seq", "r_event", "r_source", "r_target", "r_actor_
               "r_actor_roles", "r_at", "r_payload", "r_name", "r_version", "r_fingerprint",
               "r_idempotency_key", "r_prev_hash", "r_hash")  # fmt: skip
 
+#: The bind names of where an appended record follows: the seq, state and head it chains to.
+FOLLOWS = ("b_prev", "b_source", "b_prev_hash")
+
 
 @attrs.frozen
 class Compiled:
@@ -184,13 +187,18 @@ class Statements:
         def binds(table: sa.Table, prefix: str) -> dict[str, Any]:
             return {name: sa.bindparam(f"{prefix}{name}") for name in table.c.keys()}  # noqa: SIM118
 
-        update = cases.update().where(cases.c.id == case_id, cases.c.seq == sa.bindparam("b_prev"))
+        # The case must still be exactly where the record follows (see ``Storage.append``).
+        update = cases.update().where(
+            cases.c.id == case_id,
+            cases.c.seq == sa.bindparam("b_prev"),
+            cases.c.state == sa.bindparam("b_source"),
+            cases.c.head == sa.bindparam("b_prev_hash"),
+        )
         update = update.values({k: v for k, v in binds(cases, "c_").items() if k != "id"})
         insert_case = cases.insert().values(binds(cases, "c_"))
         insert_record = records.insert().values(binds(records, "r_"))
         self.get_case = compiled(sa.select(cases).where(cases.c.id == case_id))
-        self.case_seq = compiled(sa.select(cases.c.seq).where(cases.c.id == case_id))
-        self.update_case = compiled(update, *CASE_ROW, "b_prev")
+        self.update_case = compiled(update, *CASE_ROW, *FOLLOWS)
         self.insert_case = compiled(insert_case, *CASE_ROW)
         self.insert_record = compiled(insert_record, *RECORD_ROW)
         self.case_records = compiled(
@@ -215,7 +223,7 @@ class Statements:
         self.one_statement = dialect.name == "postgresql"
         if self.one_statement:
             both = (*CASE_ROW, *RECORD_ROW)
-            self.append = compiled(_chained(update, records, "moved"), *both, "b_prev")
+            self.append = compiled(_chained(update, records, "moved"), *both, *FOLLOWS)
             self.create = compiled(_chained(insert_case, records, "created"), *both)
 
     # -- values in ------------------------------------------------------------------------

@@ -9,8 +9,11 @@ Rules every adapter follows:
 
 * **Atomic steps.** ``create`` writes the case and its first record, ``append`` writes one record
   and the updated case, each all or nothing. After a failure the store is exactly as before.
-* **Optimistic concurrency.** ``append`` succeeds only if the stored case is still at
-  ``record.seq - 1``; otherwise it raises ``ConcurrencyConflict`` and writes nothing. ``create``
+* **Optimistic concurrency.** ``append`` succeeds only if the stored case is still exactly
+  where ``record`` follows: at ``record.seq - 1``, in state ``record.source``, with head
+  ``record.prev_hash``; otherwise it raises ``ConcurrencyConflict`` and writes nothing. (Seq
+  alone settles races between writers; state and head also refuse to chain a record onto a
+  case row that was altered behind the engine's back.) ``create``
   raises ``ConcurrencyConflict`` if the case id exists. Two records of a case with the same
   non-null ``idempotency_key`` are refused the same way.
 * **Faithful round trip.** Every field comes back equal: unicode text, large JSON payloads,
@@ -29,7 +32,7 @@ from typing import Protocol, runtime_checkable
 
 from stechnique.records import Case, Record
 
-__all__ = ["Storage"]
+__all__ = ["Storage", "not_followed"]
 
 
 @runtime_checkable
@@ -45,9 +48,10 @@ class Storage(Protocol):
     def append(self, case: Case, record: Record) -> None:
         """Append ``record`` and replace the stored case by ``case``, atomically.
 
-        ``record.seq == case.seq`` and the stored case must still be at ``record.seq - 1``;
-        otherwise (lost race, or a duplicate ``idempotency_key`` on the case) raise
-        ``ConcurrencyConflict`` and write nothing. Raises ``UnknownCase`` if the case is absent.
+        ``record.seq == case.seq`` and the stored case must still be at ``record.seq - 1``, in
+        state ``record.source``, with head ``record.prev_hash``; otherwise (lost race, altered
+        case row, or a duplicate ``idempotency_key`` on the case) raise ``ConcurrencyConflict``
+        and write nothing. Raises ``UnknownCase`` if the case is absent.
         """
 
     def get(self, case_id: str) -> Case | None:
@@ -69,3 +73,12 @@ class Storage(Protocol):
 
     def close(self) -> None:
         """Release connections and files; the storage is unusable afterwards."""
+
+
+def not_followed(stored: Case, record: Record) -> str:
+    """Why ``record`` cannot follow ``stored`` although the seqs match: the ``detail`` of the
+    ``ConcurrencyConflict`` an adapter raises when the state or the head differ."""
+    return (
+        f"record {record.seq} follows state {record.source!r} and head {record.prev_hash[:12]}, "
+        f"but the stored case is in state {stored.state!r} with head {stored.head[:12]}"
+    )

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from stechnique.errors import ConcurrencyConflict, UnknownCase
 from stechnique.records import Case, Record
+from stechnique.storage.base import not_followed
 
 __all__ = ["MemoryStorage"]
 
@@ -43,6 +44,10 @@ class MemoryStorage:
                 raise UnknownCase(case.id)
             if stored.seq != record.seq - 1 or case.seq != record.seq:
                 raise ConcurrencyConflict(case.id, record.seq - 1, stored.seq)
+            if (stored.state, stored.head) != (record.source, record.prev_hash):
+                raise ConcurrencyConflict(
+                    case.id, record.seq - 1, stored.seq, not_followed(stored, record)
+                )
             key = (case.id, record.idempotency_key) if record.idempotency_key else None
             if key is not None and key in self._keys:
                 raise ConcurrencyConflict(case.id, record.seq - 1, stored.seq)

@@ -30,6 +30,7 @@ from stechnique.storage._sql_engine import make_backend, parse_url
 from stechnique.storage._sql_schema import ID_LENGTH, NAME_LENGTH, SQLSchema, schema_for
 from stechnique.storage._sql_statements import DECODED, Statements
 from stechnique.storage._sql_upgrade import ensure_schema, upgrade
+from stechnique.storage.base import not_followed
 
 __all__ = ["SQLStorage", "upgrade_schema"]
 
@@ -135,16 +136,20 @@ class SQLStorage:
             self._refuse(case.id, expected)
         sql = self._sql
         one = sql.one_statement
-        moved = self._driver.run(_append_one if one else _append_two, sql, expected,
+        follows = (expected, record.source, record.prev_hash)
+        moved = self._driver.run(_append_one if one else _append_two, sql, follows,
                                  sql.case_row(case), sql.record_row(record), transaction=not one,
                                  action=f"append record {record.seq} to case {case.id}",
                                  case_id=case.id, expected_seq=expected)  # fmt: skip
         if not moved:
-            self._refuse(case.id, expected)
+            self._refuse(case.id, expected, record)
 
-    def _refuse(self, case_id: str, expected: int) -> NoReturn:
-        """Raise why an append cannot apply: the case is absent, or not at ``expected``."""
+    def _refuse(self, case_id: str, expected: int, record: Record | None = None) -> NoReturn:
+        """Raise why an append cannot apply: the case is absent, not at ``expected``, or (at
+        ``expected``) not in the state or at the head ``record`` follows."""
         stored = self.get(case_id)
+        if stored is not None and stored.seq == expected and record is not None:
+            raise ConcurrencyConflict(case_id, expected, expected, not_followed(stored, record))
         _refused(case_id, expected, None if stored is None else stored.seq)
 
     # -- reads ----------------------------------------------------------------------------
@@ -244,28 +249,27 @@ def _create(
 def _append_one(
     cursor: Any,
     sql: Statements,
-    expected: int,
+    follows: tuple[int, str | None, str],
     case_row: tuple[Any, ...],
     record_row: tuple[Any, ...],
 ) -> bool:
     """PostgreSQL: the update and the insert as one statement; whether the case moved."""
-    cursor.execute(sql.append.sql, sql.append.bind((*case_row, *record_row, expected)))
+    cursor.execute(sql.append.sql, sql.append.bind((*case_row, *record_row, *follows)))
     return cursor.fetchone() is not None
 
 
 def _append_two(
     cursor: Any,
     sql: Statements,
-    expected: int,
+    follows: tuple[int, str | None, str],
     case_row: tuple[Any, ...],
     record_row: tuple[Any, ...],
 ) -> bool:
-    """The conditional update, then the insert, in the caller's transaction."""
-    cursor.execute(sql.update_case.sql, sql.update_case.bind((*case_row, expected)))
+    """The conditional update, then the insert, in the caller's transaction; whether the case
+    moved (the caller explains why not, after the rollback)."""
+    cursor.execute(sql.update_case.sql, sql.update_case.bind((*case_row, *follows)))
     if cursor.rowcount != 1:
-        cursor.execute(sql.case_seq.sql, sql.case_seq.bind((case_row[0],)))
-        row = cursor.fetchone()
-        _refused(case_row[0], expected, None if row is None else row[0])
+        return False
     cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
     return True
 

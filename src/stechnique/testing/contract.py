@@ -336,6 +336,22 @@ class StorageContract:
             storage.append(attrs.evolve(case, seq=3), record)
         assert stored(storage) == before
 
+    def test_append_must_follow_the_stored_state_and_head(self, storage: Storage) -> None:
+        """A record at the right seq that follows another state or head writes nothing."""
+        builder = CaseBuilder("follows")
+        storage.create(*builder.start())
+        case, record = builder.step("submit")
+        before = stored(storage)
+        elsewhere = seal(attrs.evolve(record, source="submitted"))
+        other_head = seal(attrs.evolve(record, prev_hash="0" * 64))
+        for wrong in (elsewhere, other_head):
+            with pytest.raises(ConcurrencyConflict, match="follows") as refused:
+                storage.append(attrs.evolve(case, head=wrong.hash), wrong)
+            assert (refused.value.expected_seq, refused.value.actual_seq) == (1, 1)
+            assert stored(storage) == before
+        storage.append(case, record)
+        assert list(storage.records("follows"))[-1] == record
+
     def test_append_to_unknown_case(self, storage: Storage) -> None:
         """Appending to an absent case raises ``UnknownCase`` and leaves no orphan record."""
         builder = CaseBuilder("ghost")
