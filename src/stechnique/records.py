@@ -11,6 +11,7 @@ microseconds, role sets are sorted lists.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -247,6 +248,12 @@ def _json_list(values: Iterable[Any]) -> str:
     return "[" + ",".join(map(_json, values)) + "]"
 
 
+@functools.lru_cache(maxsize=256)
+def _roles_text(roles: frozenset[str]) -> str:
+    """The canonical text of a set of roles: the same few sets sign most records."""
+    return "[" + ",".join(map(_encode_text, sorted(roles))) + "]"
+
+
 def _sealed_hash(
     case_id: str,
     seq: int,
@@ -268,7 +275,7 @@ def _sealed_hash(
         # path does for any ``str`` and raises ``TypeError`` for anything else: then the
         # generic path below encodes (or refuses) exactly as ``canonical_json`` does.
         text = _BODY % (
-            enc(actor.id), "[" + ",".join(map(enc, sorted(actor.roles))) + "]", enc(to_iso(at)),
+            enc(actor.id), _roles_text(actor.roles), enc(to_iso(at)),
             enc(case_id), enc(event), enc(fingerprint),
             "null" if idempotency_key is None else enc(idempotency_key), enc(name),
             _json(payload), enc(prev_hash),

@@ -85,23 +85,27 @@ def validate(schema: Sequence[Field], data: Mapping[str, Any] | None, what: str)
 def _check_object(
     schema: Sequence[Field], data: Any, prefix: str, problems: list[FieldProblem]
 ) -> dict[str, Any]:
-    if not isinstance(data, Mapping):
+    if data.__class__ is not dict and not isinstance(data, Mapping):  # dict: skip the ABC check
         problems.append(FieldProblem(prefix or "(root)", f"expected an object, got {_kind(data)}"))
         return {}
     first = len(problems)
     result: dict[str, Any] = {}
     declared = 0  # how many keys of data the schema declares: all of them, unless extras
     for field in schema:
-        path = f"{prefix}{field.name}"
-        if field.name in data:
-            declared += 1
-        if field.name not in data or data[field.name] is None:
+        name = field.name
+        given = data.get(name)
+        if given is None:
+            if name in data:
+                declared += 1
             if _is_required(field, data):
-                problems.append(FieldProblem(path, f"missing (expected {field.describe()})"))
+                problems.append(
+                    FieldProblem(prefix + name, f"missing (expected {field.describe()})")
+                )
             continue
-        value = _check_value(field, data[field.name], path, problems)
+        declared += 1
+        value = _check_value(field, given, prefix + name, problems)
         if value is not None:
-            result[field.name] = value
+            result[name] = value
     if declared != len(data):
         problems[first:first] = _unexpected(schema, data, prefix)
     return result
