@@ -3,7 +3,7 @@
 The fast record hash (``content_hash``, ``sealed``) equals the canonical one on any record.
 
 Every fire and every audited record is hashed through a body text written out field by field
-(``records._BODY``); the canonical definition is ``record_hash(record.body())``, the SHA-256 of
+(``records._body``); the canonical definition is ``record_hash(record.body())``, the SHA-256 of
 ``canonical_json`` of the body dict. These properties pin the two together, on values beyond
 what the engine writes (odd unicode, floats, nested payloads, non-UTC times, non-text ids).
 """

@@ -219,12 +219,18 @@ def sealed(
 # The canonical text of a body, written out field by field: every fire and every audited
 # record hashes one, and this costs a third of encoding the body dict. The keys are in sorted
 # order and each value is encoded exactly as ``canonical_json`` encodes it (a test compares
-# the two on generated records), so the text, and every hash, is the same.
-_BODY = (
-    '{"actor":{"id":%s,"roles":%s},"at":%s,"case_id":%s,"event":%s,"fingerprint":%s,'
-    '"idempotency_key":%s,"name":%s,"payload":%s,"prev_hash":%s,"seq":%s,"source":%s,'
-    '"target":%s,"version":%s}'
-)
+# the two on generated records), so the text, and every hash, is the same. (An f-string: half
+# the time of the same template with ``%``.)
+def _body(
+    actor_id: str, roles: str, at: str, case_id: str, event: str, fingerprint: str, key: str,
+    name: str, payload: str, prev_hash: str, seq: str, source: str, target: str, version: str,
+) -> str:  # fmt: skip
+    return (
+        f'{{"actor":{{"id":{actor_id},"roles":{roles}}},"at":{at},"case_id":{case_id},'
+        f'"event":{event},"fingerprint":{fingerprint},"idempotency_key":{key},"name":{name},'
+        f'"payload":{payload},"prev_hash":{prev_hash},"seq":{seq},"source":{source},'
+        f'"target":{target},"version":{version}}}'
+    )
 
 
 def _json(value: Any) -> str:
@@ -274,7 +280,7 @@ def _sealed_hash(
         # Fields typed ``str`` go straight to the C string encoder, which is what the generic
         # path does for any ``str`` and raises ``TypeError`` for anything else: then the
         # generic path below encodes (or refuses) exactly as ``canonical_json`` does.
-        text = _BODY % (
+        text = _body(
             enc(actor.id), _roles_text(actor.roles), enc(to_iso(at)),
             enc(case_id), enc(event), enc(fingerprint),
             "null" if idempotency_key is None else enc(idempotency_key), enc(name),
@@ -283,7 +289,7 @@ def _sealed_hash(
             "null" if source is None else enc(source), enc(target), enc(version),
         )  # fmt: skip
     except TypeError:
-        text = _BODY % (
+        text = _body(
             _json(actor.id), _json_list(sorted(actor.roles)), _encode_text(to_iso(at)),
             _json(case_id), _json(event), _json(fingerprint), _json(idempotency_key), _json(name),
             _json(payload), _json(prev_hash), _json(seq), _json(source), _json(target),

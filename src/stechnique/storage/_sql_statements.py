@@ -41,6 +41,8 @@ _C_ENCODER: Any = (
 
 def dumps(value: Any) -> str:
     """Compact JSON text, non-ASCII kept as is: what the stores keep in their JSON columns."""
+    if value.__class__ is dict and not value:
+        return "{}"  # most cases have no facts and most events no payload
     if _C_ENCODER is None or value.__class__ is str:
         return _ENCODER.encode(value)
     try:
@@ -59,6 +61,8 @@ def _utc(moment: datetime) -> datetime:
 # case's ``created_at`` again: each backend's form of a time is kept for the last few.
 @functools.lru_cache(maxsize=64)
 def _sqlite_time(moment: datetime) -> str:
+    if moment.tzinfo is UTC:  # the engine's times: drop the "+00:00" rather than convert
+        return moment.isoformat(" ", "microseconds")[:-6]
     return _utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 

@@ -37,7 +37,7 @@ from stechnique.definition import (
 )
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
-from stechnique.records import Actor, Case, Record
+from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.storage.base import Storage
@@ -373,7 +373,9 @@ def _outcome(call: Callable[[Engine], object], engine: Engine) -> Outcome:
         return ("refused", f"{type(error).__name__}: {error}")
     if isinstance(result, Case):
         return ("done", f"{result.state} seq {result.seq} head {result.head[:12]}")
-    return ("done", repr(result))
+    # The canonical form, not the repr: a frozenset of roles prints in an order that depends on
+    # how the set was built, and a store may rebuild it another way.
+    return ("done", canonical_json(converter.unstructure(result)))
 
 
 def _loops_done(records: Sequence[Record], state: str) -> set[tuple[str, str]]:
