@@ -188,53 +188,21 @@ class Engine:
         idempotency_key: str | None,
     ) -> Case:
         case, procedure = loaded
-        case_id = case.id
         if idempotency_key is not None:
             done = self._replayed(case, procedure, event, actor, payload, idempotency_key)
             if done is not None:
                 return done
         if expected_seq is not None and expected_seq != case.seq:
-            raise ConcurrencyConflict(case_id, expected_seq, case.seq)
-        transition = self._transition(case, procedure, event)
-        self._check_roles(case, procedure, transition, actor)
-        clean = validate(transition.payload, payload, f"payload of {event!r}")
-        if transition.when is not None:
-            transition = self._transition(case, procedure, event, clean)
-        now = self._now()
-        context = self._context(procedure, case, case.facts, actor, event, clean, now)
-        failed = failed_guards(transition.guards, context)
-        if failed:
-            raise GuardFailed(case.id, event, failed)
-        target = transition.target
-        record = self._record(
-            procedure,
-            case.id,
-            case.seq + 1,
-            event,
-            case.state,
-            target,
-            actor,
-            now,
-            clean,
-            idempotency_key,
-            case.head,
-        )
-        after = Case(
-            case.id,
-            case.name,
-            case.version,
-            case.fingerprint,
-            target,
-            record.seq,
-            case.facts,
-            case.created_at,
-            now,
-            record.hash,
-        )
+            raise ConcurrencyConflict(case.id, expected_seq, case.seq)
+        target, clean, now = self._decide(case, procedure, event, actor, payload)
+        record = self._record(procedure, case.id, case.seq + 1, event, case.state, target, actor,
+                              now, clean, idempotency_key, case.head)  # fmt: skip
+        after = Case(case.id, case.name, case.version, case.fingerprint, target, record.seq,
+                     case.facts, case.created_at, now, record.hash)  # fmt: skip
         try:
             self.storage.append(after, record)
         except ConcurrencyConflict:
-            self._known.forget(case_id)
+            self._known.forget(case.id)
             if idempotency_key is not None:
                 done = self._replayed(case, procedure, event, actor, payload, idempotency_key)
                 if done is not None:
@@ -242,6 +210,29 @@ class Engine:
             raise
         self._known.remember(after, procedure)
         return after
+
+    def _decide(
+        self,
+        case: Case,
+        procedure: Procedure,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None,
+    ) -> tuple[str, dict[str, Any], datetime]:
+        """Where ``event`` by ``actor`` takes ``case``, with the clean payload and the time of
+        the step; or the refusal (event, role, payload, guards), raised."""
+        transition = self._transition(case, procedure, event)
+        self._check_roles(case, procedure, transition, actor)
+        clean = validate(transition.payload, payload, f"payload of {event!r}")
+        if transition.when is not None:
+            transition = self._transition(case, procedure, event, clean)
+        now = self._now()
+        if transition.guards:
+            context = self._context(procedure, case, case.facts, actor, event, clean, now)
+            failed = failed_guards(transition.guards, context)
+            if failed:
+                raise GuardFailed(case.id, event, failed)
+        return transition.target, clean, now
 
     def migrate(
         self,
