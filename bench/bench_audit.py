@@ -7,10 +7,10 @@ then re-keyed and re-sealed for every case, so every record is valid and every g
 re-judged. The store is built with bulk inserts into the storage's own tables (1M engine fires
 would take longer than the audit under test); the schema is created by ``SQLStorage`` itself.
 
-Each audit runs in a fresh subprocess, which reports its wall and CPU time (the CPU figure is
-the one to compare on a busy machine) and its peak resident memory
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``) before and after the audit: flat memory means
-the same peak whatever the size of the store.
+Each store is audited ``--repeats`` times (default 3) in a fresh subprocess, which reports the
+median wall and CPU time of its audits (the CPU figure is the one to compare on a busy machine)
+and its peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) before and after
+them: flat memory means the same peak whatever the size of the store.
 
     python bench/bench_audit.py                     # 10k records
     python bench/bench_audit.py 10000 1000000       # 10k and 1M records (a few minutes)
@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -196,18 +197,24 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(url: str) -> dict[str, Any]:
-    """Audit the store at ``url`` (run in a fresh process) and report time and memory."""
+def measure(url: str, repeats: int) -> dict[str, Any]:
+    """Audit the store at ``url`` ``repeats`` times (run in a fresh process); report the median
+    time and the peak memory."""
     storage = SQLStorage(url)
     before = _peak_mb()
-    began, cpu = time.perf_counter(), time.process_time()
-    report = audit(storage)
-    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    walls, cpus = [], []
+    for _ in range(repeats):
+        began, cpu = time.perf_counter(), time.process_time()
+        report = audit(storage)
+        walls.append(time.perf_counter() - began)
+        cpus.append(time.process_time() - cpu)
     storage.close()
+    seconds, cpu = statistics.median(walls), statistics.median(cpus)
     return {
         "ok": report.ok,
         "cases": report.cases_checked,
         "records": report.records_checked,
+        "audits": repeats,
         "seconds": round(seconds, 2),
         "records_per_second": round(report.records_checked / seconds),
         "cpu_seconds": round(cpu, 2),
@@ -217,14 +224,14 @@ def measure(url: str) -> dict[str, Any]:
     }
 
 
-def _run(records: int, directory: Path) -> dict[str, Any]:
+def _run(records: int, directory: Path, repeats: int) -> dict[str, Any]:
     path = directory / f"audit-{records}.db"
     built: dict[str, Any] = {}
     if not path.exists():
         count, seconds = build(path, records)
         built = {"built_records": count, "build_seconds": round(seconds, 1)}
     child = subprocess.run(
-        [sys.executable, __file__, "--measure", f"sqlite:///{path}"],
+        [sys.executable, __file__, "--measure", f"sqlite:///{path}", "--repeats", str(repeats)],
         check=True,
         capture_output=True,
         text=True,
@@ -237,16 +244,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000])
     parser.add_argument("--dir", type=Path, help="keep the stores here (reused when present)")
+    parser.add_argument("--repeats", type=int, default=3, help="audits per store (median)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure, args.repeats)))
         return
     with tempfile.TemporaryDirectory() as scratch:
         directory = args.dir or Path(scratch)
         directory.mkdir(parents=True, exist_ok=True)
         for size in args.sizes:
-            print(json.dumps(_run(size, directory)), flush=True)
+            print(json.dumps(_run(size, directory, args.repeats)), flush=True)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,8 @@ def run_audit(sizes: list[str]) -> dict[str, Any]:
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     report: dict[str, Any] = {
         "bench": "audit", "title": "5. audit on SQLite: records/s and peak memory",
-        "settings": {"history": "copies of one 15-record MSTR case, every guard re-judged"},
+        "settings": {"history": "copies of one 15-record MSTR case, every guard re-judged",
+                     "audits per store": "3, median"},
         "rows": [], "targets": [], "notes": [], "seconds": 0.0,
     }  # fmt: skip
     for line in lines:
