@@ -1,9 +1,10 @@
 """The ``Engine``: start cases, fire events, explain refusals, read histories.
 
-Firing is one optimistic step: load the case, resolve the event in its procedure version's
-transition table, check the actor's roles, the payload and the guards, then append the record
-and the updated case in one atomic storage call that only succeeds if the case is still at the
-seq that was read. Any refusal raises before anything is written.
+Firing is one optimistic step: take the case (as the engine remembers it, else loaded), resolve
+the event in its procedure version's transition table, check the actor's roles, the payload and
+the guards, then append the record and the updated case in one atomic storage call that only
+succeeds if the stored case is still where the record follows (seq, state and head). Any
+refusal raises before anything is written.
 
 The step is read from the table rather than by triggering the version's ``transitions``
 machine: the engine must resolve the transition anyway (its roles, payload schema and guards
