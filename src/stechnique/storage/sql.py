@@ -202,7 +202,7 @@ class SQLStorage:
         else:
             statement, values = sql.one_case_records, sql.one_case_records.bind((case_id,))
         if self.kind == "sqlite":
-            # Skipping SQLAlchemy's row objects saves about 1 µs a record, 5% of an audit.
+            # Skipping SQLAlchemy's row objects saves about 0.6 µs a record (6.6 -> 6.0 µs).
             with self._backend.translated("read records"), self._driver.cursor() as cursor:
                 # Row by row: sqlite3 steps the statement in C, no batch needs holding.
                 yield from map(sql.record, cursor.execute(statement.sql, values or ()))
