@@ -13,9 +13,9 @@ Rules every adapter follows:
   where ``record`` follows: at ``record.seq - 1``, in state ``record.source``, with head
   ``record.prev_hash``; otherwise it raises ``ConcurrencyConflict`` and writes nothing. (Seq
   alone settles races between writers; state and head also refuse to chain a record onto a
-  case row that was altered behind the engine's back.) ``create``
-  raises ``ConcurrencyConflict`` if the case id exists. Two records of a case with the same
-  non-null ``idempotency_key`` are refused the same way.
+  case row that was altered behind the engine's back.) ``create`` raises
+  ``ConcurrencyConflict`` if the case id exists. Two records of a case with the same non-null
+  ``idempotency_key`` are refused the same way.
 * **Faithful round trip.** Every field comes back equal: unicode text, large JSON payloads,
   datetimes as the same aware instant with microseconds (a UTC time comes back in UTC; a time
   in another zone may come back converted to UTC), roles as a frozenset.
