@@ -249,15 +249,11 @@ def _json(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-def _json_list(values: Iterable[Any]) -> str:
-    """``canonical_json(list(values))``, without building an encoder."""
-    return "[" + ",".join(map(_json, values)) + "]"
-
-
 @functools.lru_cache(maxsize=256)
-def _roles_text(roles: frozenset[str]) -> str:
-    """The canonical text of a set of roles: the same few sets sign most records."""
-    return "[" + ",".join(map(_encode_text, sorted(roles))) + "]"
+def roles_json(roles: frozenset[str]) -> str:
+    """The canonical JSON of a set of roles, a sorted list: what hashes cover and what the SQL
+    stores keep. The same few sets sign most records, so each is encoded once."""
+    return canonical_json(sorted(roles))
 
 
 def _sealed_hash(
@@ -281,7 +277,7 @@ def _sealed_hash(
         # path does for any ``str`` and raises ``TypeError`` for anything else: then the
         # generic path below encodes (or refuses) exactly as ``canonical_json`` does.
         text = _body(
-            enc(actor.id), _roles_text(actor.roles), enc(to_iso(at)),
+            enc(actor.id), roles_json(actor.roles), enc(to_iso(at)),
             enc(case_id), enc(event), enc(fingerprint),
             "null" if idempotency_key is None else enc(idempotency_key), enc(name),
             _json(payload), enc(prev_hash),
@@ -290,7 +286,7 @@ def _sealed_hash(
         )  # fmt: skip
     except TypeError:
         text = _body(
-            _json(actor.id), _json_list(sorted(actor.roles)), _encode_text(to_iso(at)),
+            _json(actor.id), roles_json(actor.roles), _encode_text(to_iso(at)),
             _json(case_id), _json(event), _json(fingerprint), _json(idempotency_key), _json(name),
             _json(payload), _json(prev_hash), _json(seq), _json(source), _json(target),
             _json(version),

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from stechnique.records import Actor, Case, Record
+from stechnique.records import Actor, Case, Record, roles_json
 from stechnique.storage._sql_schema import SQLSchema
 
 __all__ = ["Codec", "Compiled", "Statements", "codec_for"]
@@ -52,6 +52,8 @@ def dumps(value: Any) -> str:
 
 
 def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:  # the engine's times: nothing to convert
+        return moment
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: stechnique only stores aware UTC times")
     return moment.astimezone(UTC)
@@ -61,8 +63,6 @@ def _utc(moment: datetime) -> datetime:
 # case's ``created_at`` again: each backend's form of a time is kept for the last few.
 @functools.lru_cache(maxsize=64)
 def _sqlite_time(moment: datetime) -> str:
-    if moment.tzinfo is UTC:  # the engine's times: drop the "+00:00" rather than convert
-        return moment.isoformat(" ", "microseconds")[:-6]
     return _utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
@@ -243,7 +243,7 @@ class Statements:
         """The values of a record row, laid out as ``RECORD_ROW``."""
         json_in = self.codec.json_in
         actor = record.actor
-        roles = _roles_json(actor.roles) if json_in is dumps else json_in(sorted(actor.roles))
+        roles = roles_json(actor.roles) if json_in is dumps else json_in(sorted(actor.roles))
         return (record.case_id, record.seq, record.event, record.source, record.target,
                 actor.id, roles, self.codec.time_in(record.at), json_in(record.payload),
                 record.name, record.version, record.fingerprint, record.idempotency_key,
@@ -275,12 +275,6 @@ class Statements:
         at = codec.time_out(row[7])
         return Record(row[0], row[1], row[2], row[3], row[4], actor, at, payload, row[9], row[10],
                       row[11], row[12], row[13], row[14])  # fmt: skip
-
-
-@functools.lru_cache(maxsize=256)
-def _roles_json(roles: frozenset[str]) -> str:
-    """The stored form of a set of roles (sorted JSON list): few sets sign most records."""
-    return dumps(sorted(roles))
 
 
 @functools.lru_cache(maxsize=1024)
