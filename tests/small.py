@@ -68,3 +68,32 @@ def ticket(version: str = "1", **changes: object) -> Procedure:
     }  # fmt: skip
     fields.update(changes)
     return Procedure(**fields)  # type: ignore[arg-type]
+
+
+def relay(version: str = "1") -> Procedure:
+    """Three states where one event, ``advance``, carries a different payload in each state.
+
+    ``advance`` from ``second`` is declared first, so a lookup by event name alone finds the
+    wrong schema for a step taken from ``first``.
+    """
+    return Procedure(
+        name="relay",
+        version=version,
+        fr="Relais",
+        en="Relay",
+        roles=(Role("runner", "Coureur", "Runner"),),
+        states=(
+            State("first", "Premier", "First", initial=True),
+            State("second", "Second", "Second"),
+            State("arrived", "Arrivé", "Arrived", terminal=True),
+        ),
+        transitions=(
+            Transition("advance", "second", "arrived", "runner",
+                       payload=(Field("score", "integer"),)),
+            Transition("advance", "first", "second", "runner",
+                       payload=(Field("baton", required=False),)),
+            Transition("stop", ANY_ACTIVE, "arrived", "runner"),
+        ),
+        facts=(Field("team"),),
+        start_roles=("runner",),
+    )  # fmt: skip

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import attrs
 import pytest
-from small import ticket
+from small import relay, ticket
 
 from stechnique import (
     Actor,
@@ -26,8 +27,9 @@ from stechnique import (
     UnknownProcedure,
     is_redacted,
 )
+from stechnique.clock import ManualClock
 from stechnique.records import GENESIS_HASH, canonical_json, converter, record_hash
-from stechnique.storage import MemoryStorage
+from stechnique.storage import MemoryStorage, SQLStorage
 
 CLERK = Actor("clerk-1", {"clerk"})
 BOSS = Actor("boss-1", {"boss"})
@@ -333,3 +335,22 @@ def test_text_that_is_not_valid_unicode_is_refused_by_name(engine: Engine) -> No
         engine.fire(case.id, "comment", actor=CLERK, payload={"text": "a\ud800"})
     assert caught.value.fields == ("text",)
     assert snapshot(engine, case.id) == before
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_an_honest_retry_is_recognised_whatever_the_event_does_in_other_states(
+    storage: str, tmp_path: Path
+) -> None:
+    # ``advance`` carries ``baton`` from « first » and ``score`` from « second »: the retry of a
+    # step taken from « first » must be judged against the schema of that step, not against
+    # the first ``advance`` declared.
+    store = MemoryStorage() if storage == "memory" else SQLStorage(f"sqlite:///{tmp_path}/r.db")
+    engine = Engine(store, Registry((relay(),)), ManualClock(datetime(2020, 1, 1, tzinfo=UTC)))
+    runner = Actor("runner-1", roles={"runner"})
+    case = engine.start("relay", actor=runner, facts={"team": "bleue"})
+    moved = engine.fire(case.id, "advance", actor=runner, payload={"baton": "b1"},
+                        idempotency_key="k1")  # fmt: skip
+    retried = engine.fire(case.id, "advance", actor=runner, payload={"baton": "b1"},
+                          idempotency_key="k1")  # fmt: skip
+    assert (retried.state, retried.seq, retried.head) == (moved.state, moved.seq, moved.head)
+    assert len(engine.history(case.id)) == 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis.stateful import run_state_machine_as_test
-from small import ticket
+from small import relay, ticket
 from strategies import machine_settings
 
 from stechnique import Procedure, Registry
@@ -26,6 +26,7 @@ DEEP = {
     "soutien-technique-renforce@2019": {"follow_up", "declined"},
     "convention-pluripartenariale@2013": {"evaluation", "abandoned"},
     "ticket@1": {"done"},
+    "relay@1": {"second", "arrived"},
 }
 
 
@@ -44,6 +45,7 @@ WITHHELD = {
     ),
     "convention-pluripartenariale@2013": (),
     "ticket@1": (Withheld("comment", "secret", ["boss"], until="done"),),
+    "relay@1": (),
 }
 
 
@@ -66,6 +68,13 @@ def test_published_procedure_keeps_its_invariants(key: str) -> None:
 
 def test_small_procedure_keeps_its_invariants() -> None:
     procedure: Procedure = ticket()
+    run(machine_for(procedure, Registry((procedure,))))
+
+
+def test_an_event_with_a_payload_per_state_keeps_its_invariants() -> None:
+    # ``advance`` carries ``baton`` from « first » and ``score`` from « second »: payloads are
+    # drawn from either schema and an accepted one is checked against the step it took.
+    procedure: Procedure = relay()
     run(machine_for(procedure, Registry((procedure,))))
 
 

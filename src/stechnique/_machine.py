@@ -2,14 +2,15 @@
 
 Each version compiles once into one ``transitions.Machine`` (``model=None``, no auto
 transitions), cached by fingerprint and shared by every case of that version: nothing is bound
-to cases. It is the reference interpreter of the version's steps. The engine's hot paths (fire,
-audit) read the same steps from the definition's transition table, which costs a dictionary
-lookup where a trigger costs about 9 µs; ``stechnique.testing`` triggers this machine for
-every record of every generated history and requires it to land where the table did, so the
-two cannot drift apart unnoticed.
+to cases. Every fire moves its case through it (``trigger``) on a light per-call model, once
+the judge (``_judge.py``) has decided the step may be taken. The audit replays millions of
+records and reads the same steps from the definition's transition table instead (a dictionary
+lookup where a trigger costs microseconds); ``tests/test_machine.py`` proves table and machine
+equal on every state and event of every registered version, and ``stechnique.testing``
+triggers the machine for every record of every generated history.
 
-Guards are not part of the machine: they are judged by ``definition.failed_guards`` wherever a
-step is decided. Only ``Transition.when`` is a condition here, because it picks the target.
+Guards are not part of the machine: the judge evaluates them wherever a step is decided. Only
+``Transition.when`` is a condition here, because it picks the target.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from transitions import Machine, MachineError
 
 from stechnique.definition import Procedure, Transition
 
-__all__ = ["machine_for", "reference_target"]
+__all__ = ["machine_for", "trigger"]
 
 _machines: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -77,12 +78,11 @@ def machine_for(procedure: Procedure) -> Any:
     return machine
 
 
-def reference_target(
-    procedure: Procedure, state: str, event: str, payload: Mapping[str, Any]
-) -> str | None:
+def trigger(procedure: Procedure, state: str, event: str, payload: Mapping[str, Any]) -> str | None:
     """Where the version's machine takes ``event`` from ``state``, or None if it refuses.
 
-    Guards are assumed to hold: this answers "is this a step of the procedure, and to where".
+    Guards are assumed to hold (the judge has decided them): this answers "is this a step of
+    the procedure, and to where", the payload picking among branches.
     """
     machine = machine_for(procedure)
     if event not in machine.events:

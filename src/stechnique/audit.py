@@ -25,14 +25,15 @@ Memory follows the longest case, not the store: one case's records are held at a
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from stechnique._histories import HistoryFilter, case_at, facts_after, histories, link_problems
-from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore, Transition
+from stechnique._judge import START, GuardsFailed, PayloadInvalid, Refusal, judge, unmet
+from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import InvalidData
 from stechnique.migration import MIGRATE, replay_problems
 from stechnique.records import GENESIS_HASH, Case, Record, content_hash
@@ -138,11 +139,10 @@ def audit(
     began = time.perf_counter()
     tally = _Tally()
     store = ReadOnlyStore(storage)
-    steps: dict[tuple[str, str | None, str], _Step | None] = {}
     for records in histories(storage, HistoryFilter(case_id, name, version)):
         if since is not None and all(record.at < since for record in records):
             continue
-        replay = Replay(records[0].case_id, registry, store, steps=steps)
+        replay = Replay(records[0].case_id, registry, store)
         for record in records:
             replay.feed(record, check=since is None or record.at >= since)
         case = storage.get(replay.case_id)
@@ -202,43 +202,6 @@ def _rows_without_history(storage: Storage, rows_with_history: int) -> list[Viol
     ]
 
 
-@attrs.frozen
-class _Step:
-    """What an ordinary step (no start, no migration, one transition for its event from its
-    state, under the version the case runs) asks of a record, worked out once per audit."""
-
-    procedure: Procedure
-    transition: Transition
-    #: The roles allowed to fire it, or ``None`` when case roles resolve them from the facts.
-    roles: frozenset[str] | None
-    #: The guards re-judged (the case before the record and a context are built only for them)
-    #: and the names of those that read other cases, which cannot be.
-    guards: tuple[Guard, ...]
-    unjudged: tuple[str, ...]
-    what: str
-
-    @classmethod
-    def plan(cls, registry: Registry, record: Record) -> _Step | None:
-        """The plan for steps like ``record``, or ``None`` when the general checks must run."""
-        procedure = registry.by_fingerprint(record.fingerprint)
-        if (
-            record.event == MIGRATE
-            or procedure is None
-            or (procedure.name, procedure.version) != (record.name, record.version)
-        ):
-            return None
-        candidates = procedure.candidates(record.source or "", record.event)
-        if len(candidates) != 1:
-            return None
-        transition = candidates[0]
-        case_roles = {role.id for role in procedure.case_roles}
-        roles = None if case_roles.intersection(transition.roles) else frozenset(transition.roles)
-        guards = tuple(procedure.guard(name) for name in transition.guards)
-        judged = tuple(guard for guard in guards if not guard.reads_other_cases)
-        unjudged = tuple(guard.name for guard in guards if guard.reads_other_cases)
-        return cls(procedure, transition, roles, judged, unjudged, f"payload of {record.event}")
-
-
 _CASE_FIELDS = (
     "state",
     "head",
@@ -254,9 +217,8 @@ _CASE_FIELDS = (
 class Replay:
     """Replays one case's records in order, collecting every violation it meets.
 
-    ``store`` is what re-judged guards may read (an empty store when not given). ``steps``
-    caches what each ``(fingerprint, state, event)`` asks of a record: share one dict between
-    the replays of one audit, against one registry.
+    ``store`` is what re-judged guards may read (an empty store when not given). Every step is
+    re-judged by the engine's own judge (``_judge.judge``), as the engine judged it live.
     """
 
     def __init__(
@@ -264,8 +226,6 @@ class Replay:
         case_id: str,
         registry: Registry,
         store: ReadOnlyStore | None = None,
-        *,
-        steps: dict[tuple[str, str | None, str], _Step | None] | None = None,
     ) -> None:
         self.case_id = case_id
         self.registry = registry
@@ -278,9 +238,9 @@ class Replay:
         self.head = GENESIS_HASH
         self.last: Record | None = None
         self.history: list[Record] = []
-        self._steps: dict[tuple[str, str | None, str], _Step | None] = (
-            steps if steps is not None else {}
-        )
+        # The procedure the last record was pinned to: an ordinary step under the same version
+        # needs no registry lookup.
+        self.procedure: Procedure | None = None
 
     def _violation(self, seq: int | None, message: str, code: str = "step") -> None:
         self.violations.append(Violation(self.case_id, seq, message, code))
@@ -303,14 +263,26 @@ class Replay:
             ):
                 for code, seq, message in link_problems(record, expected, self.head):
                     self._violation(seq, message, code)
-            step = self._step(record) if last is not None else None
-            if step is not None:
-                self._check_planned(record, step)
+            procedure = self.procedure
+            if (
+                procedure is not None
+                and last is not None
+                and record.fingerprint == last.fingerprint
+                and record.name == last.name
+                and record.version == last.version
+                and record.source == self.state
+                and record.event != MIGRATE
+                and procedure.name == record.name
+                and procedure.version == record.version
+            ):
+                self._check_transition(record, procedure)
             else:
                 self._check_record(record)
         event = record.event
         if event == "start" or event == MIGRATE:
             self.facts = facts_after(record, self.facts)
+        if self.last is None or record.fingerprint != self.last.fingerprint:
+            self.procedure = self.registry.by_fingerprint(record.fingerprint)
         self.state, self.head, self.last = record.target, record.hash, record
         self.history.append(record)
 
@@ -326,51 +298,6 @@ class Replay:
             )
         else:
             self._check_step(record, procedure)
-
-    def _step(self, record: Record) -> _Step | None:
-        """The plan for ``record`` when it is an ordinary step of the version the case runs
-        under (else ``None``: the general checks apply)."""
-        last = self.last
-        if (
-            last is None
-            or record.fingerprint != last.fingerprint
-            or record.name != last.name
-            or record.version != last.version
-            or record.source != self.state
-        ):
-            return None
-        key = (record.fingerprint, record.source, record.event)
-        try:
-            return self._steps[key]
-        except KeyError:
-            step = self._steps[key] = _Step.plan(self.registry, record)
-            return step
-
-    def _check_planned(self, record: Record, step: _Step) -> None:
-        """The checks of ``_check_transition``, with what depends only on the step worked out."""
-        transition = step.transition
-        if transition.target != record.target:
-            self._violation(
-                record.seq,
-                f"{record.event!r} leads to {transition.target!r}, not {record.target!r}",
-            )
-        roles: Collection[str] | None = step.roles
-        if roles is None:
-            roles = step.procedure.allowed_roles(transition.roles, self.facts)
-        if record.actor.roles.isdisjoint(roles):
-            self._violation(
-                record.seq,
-                f"actor {record.actor.id!r} had no role allowed to fire {record.event!r}",
-                "role",
-            )
-        payload = record.payload
-        # ``validate`` of an empty schema and an empty payload is ``{}``: nothing to check.
-        if transition.payload or payload.__class__ is not dict or payload:
-            self._check_data(record, transition.payload, payload, step.what)
-        if step.unjudged:
-            self.unjudged.update(step.unjudged)
-        if step.guards:
-            self._check_guards(record, step.procedure, step.guards, self._case_before(), payload)
 
     def _check_step(self, record: Record, procedure: Procedure) -> None:
         if (procedure.name, procedure.version) != (record.name, record.version):
@@ -404,25 +331,8 @@ class Replay:
         self._check_transition(record, procedure)
 
     def _check_transition(self, record: Record, procedure: Procedure) -> None:
-        transition = procedure.transition(self.state or "", record.event, record.payload)
-        if transition is None:
-            self._violation(record.seq, f"{record.event!r} is not allowed from {self.state!r}")
-            return
-        if transition.target != record.target:
-            self._violation(
-                record.seq,
-                f"{record.event!r} leads to {transition.target!r}, not {record.target!r}",
-            )
-        if not record.actor.has_any(procedure.allowed_roles(transition.roles, self.facts)):
-            self._violation(
-                record.seq,
-                f"actor {record.actor.id!r} had no role allowed to fire {record.event!r}",
-                "role",
-            )
-        self._check_data(record, transition.payload, record.payload, f"payload of {record.event}")
-        if transition.guards:
-            guards = [procedure.guard(name) for name in transition.guards]
-            self._check_guards(record, procedure, guards, self._case_before(), record.payload)
+        """Re-judge a stored step as the engine judged it when it fired."""
+        self._judged(record, procedure, self.state, self._case_before)
 
     def _check_migration_guards(self, record: Record) -> None:
         last = self.last
@@ -432,7 +342,12 @@ class Replay:
         migration = self.registry.migration(last.name, last.version, record.version)
         if migration is not None and migration.guards:
             # The engine judges migration guards on the old version, without a payload.
-            self._check_guards(record, old, migration.guards, self._case_before(), {})
+            context = self._context(record, old, self._case_before(), {})
+            failed, broken, unjudged = unmet(migration.guards, context, replaying=True)
+            self.unjudged.update(unjudged)
+            refusals = (GuardsFailed(record.event, failed),) if failed else ()
+            for refusal in (*refusals, *broken):
+                self._found(record.seq, refusal)
 
     def _check_start(self, record: Record, procedure: Procedure) -> None:
         if record.event != "start" or record.source is not None:
@@ -441,14 +356,63 @@ class Replay:
             self._violation(
                 record.seq, f"starts in {record.target!r}, not {procedure.initial.id!r}", "start"
             )
-        allowed = procedure.allowed_roles(procedure.start_roles, record.payload)
-        if not record.actor.has_any(allowed):
+        self._judged(record, procedure, None, lambda: None, event=START)
+
+    def _judged(
+        self,
+        record: Record,
+        procedure: Procedure,
+        state: str | None,
+        case_before: Callable[[], Case | None],
+        *,
+        event: str | None = None,
+    ) -> None:
+        """Re-judge ``record`` as a step from ``state`` and report what the judge refuses."""
+        event = event or record.event
+        starting = event == START
+        payload = record.payload
+        verdict = judge(
+            procedure,
+            state=state,
+            event=event,
+            actor=record.actor,
+            facts=payload if starting else self.facts,
+            payload=payload,
+            context=lambda clean: self._context(record, procedure, case_before(), clean),
+            exhaustive=True,
+            replaying=True,
+        )
+        transition = verdict.transition
+        if transition is None:
+            self._found(record.seq, verdict.refusals[0])
+            return
+        if not starting and transition.target != record.target:
             self._violation(
-                record.seq, f"actor {record.actor.id!r} had no role allowed to start", "role"
+                record.seq,
+                f"{record.event!r} leads to {transition.target!r}, not {record.target!r}",
             )
-        self._check_data(record, procedure.facts, record.payload, "facts")
-        guards = [procedure.guard(name) for name in procedure.start_guards]
-        self._check_guards(record, procedure, guards, None, record.payload)
+        invalid = False
+        for refusal in verdict.refusals:
+            self._found(record.seq, refusal)
+            invalid = invalid or isinstance(refusal, PayloadInvalid)
+        if not invalid and verdict.payload != payload:
+            what = "facts" if starting else f"payload of {record.event}"
+            self._violation(record.seq, f"{what} not in the form the engine writes", "payload")
+        self.unjudged.update(verdict.unjudged)
+
+    def _found(self, seq: int, refusal: Refusal) -> None:
+        for code, message in refusal.findings():
+            self._violation(seq, message, code)
+
+    def _context(
+        self, record: Record, procedure: Procedure, case: Case | None, payload: Mapping[str, Any]
+    ) -> GuardContext:
+        """What a guard saw when ``record`` was written: the history before it, its time."""
+        facts = self.facts if case is not None else record.payload
+        return GuardContext(
+            procedure, case, facts, record.actor, record.event, payload, record.at,
+            self.store, history=self.history,
+        )  # fmt: skip
 
     def _check_data(self, record: Record, schema: Sequence[Field], data: Any, what: str) -> None:
         try:
@@ -458,37 +422,6 @@ class Replay:
             return
         if clean != data:
             self._violation(record.seq, f"{what} not in the form the engine writes", "payload")
-
-    def _check_guards(
-        self,
-        record: Record,
-        procedure: Procedure,
-        guards: Iterable[Guard],
-        case: Case | None,
-        payload: Mapping[str, Any],
-    ) -> None:
-        """Re-judge ``guards`` as the engine did when ``record`` was written."""
-        facts = self.facts if case is not None else record.payload
-        context = GuardContext(
-            procedure, case, facts, record.actor, record.event, payload, record.at,
-            self.store, history=self.history,
-        )  # fmt: skip
-        for guard in guards:
-            name = guard.name
-            if guard.reads_other_cases:
-                self.unjudged.add(name)
-                continue
-            try:
-                held = guard.check(context)
-            except Exception as error:  # a guard meeting tampered data must not stop the audit
-                self._violation(record.seq, f"guard {name!r} could not be judged: {error}", "guard")
-                continue
-            if not held:
-                self._violation(
-                    record.seq,
-                    f"guard {name!r} did not hold when {record.event!r} fired: {guard.en}",
-                    "guard",
-                )
 
     def _case_before(self) -> Case | None:
         """The case row as it stood before the record being checked."""

@@ -21,7 +21,7 @@ import attrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from stechnique._values import items, names, pairing, pairs
-from stechnique.errors import DefinitionError, FailedGuard
+from stechnique.errors import DefinitionError
 from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.schema import Field
 
@@ -215,24 +215,6 @@ class GuardContext:
     def role_of(self, role: str) -> str | None:
         """The concrete role a (case) role means on this case."""
         return self.procedure.resolve_role(role, self.facts)
-
-
-def failed_guards(
-    names: Sequence[str], context: GuardContext, *, judge_payload: bool = True
-) -> tuple[FailedGuard, ...]:
-    """Every guard among ``names`` that does not hold in ``context``, each with its fr/en text.
-
-    All are evaluated (a refusal names every failed guard, not the first). Guards that judge
-    the payload are skipped unless ``judge_payload``: without a payload they cannot be decided.
-    """
-    failed = []
-    for name in names:
-        guard = context.procedure.guard(name)
-        if guard.uses_payload and not judge_payload:
-            continue
-        if not guard.check(context):
-            failed.append(FailedGuard(guard.name, guard.fr, guard.en))
-    return tuple(failed)
 
 
 @attrs.frozen

@@ -22,15 +22,11 @@ from typing import Any
 
 import attrs
 
+from stechnique._judge import START, judge
 from stechnique._known_cases import KnownCases
+from stechnique._machine import trigger
 from stechnique.audit import AuditReport, audit
-from stechnique.definition import (
-    GuardContext,
-    Procedure,
-    ReadOnlyStore,
-    Transition,
-    failed_guards,
-)
+from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import (
     ConcurrencyConflict,
     GuardFailed,
@@ -113,15 +109,20 @@ class Engine:
     ) -> Case:
         """Open a case of ``name`` (latest version unless given) with its start facts."""
         procedure = self.registry.get(name, version)
-        allowed = procedure.allowed_roles(procedure.start_roles, facts)
-        if not actor.has_any(allowed):
-            raise PermissionDenied(None, "start", actor.id, actor.roles, allowed)
-        clean = validate(procedure.facts, facts, f"facts of {procedure.key}")
-        now = self._now()
-        context = self._context(procedure, None, clean, actor, "start", clean, now)
-        failed = failed_guards(procedure.start_guards, context)
-        if failed:
-            raise GuardFailed(None, "start", failed)
+        clock = _Once(self._now)
+        verdict = judge(
+            procedure,
+            state=None,
+            event=START,
+            actor=actor,
+            facts=facts,
+            payload=facts,
+            context=lambda clean: self._context(
+                procedure, None, clean, actor, START, clean, clock()
+            ),
+        )
+        verdict.raise_first(None)
+        clean, now = verdict.payload, clock()
         case_id = case_id or str(uuid.uuid4())
         record = self._record(
             procedure,
@@ -221,19 +222,26 @@ class Engine:
         payload: Mapping[str, Any] | None,
     ) -> tuple[str, dict[str, Any], datetime]:
         """Where ``event`` by ``actor`` takes ``case``, with the clean payload and the time of
-        the step; or the refusal (event, role, payload, guards), raised."""
-        transition = self._transition(case, procedure, event)
-        self._check_roles(case, procedure, transition, actor)
-        clean = validate(transition.payload, payload, f"payload of {event!r}")
-        if transition.when is not None:
-            transition = self._transition(case, procedure, event, clean)
-        now = self._now()
-        if transition.guards:
-            context = self._context(procedure, case, case.facts, actor, event, clean, now)
-            failed = failed_guards(transition.guards, context)
-            if failed:
-                raise GuardFailed(case.id, event, failed)
-        return transition.target, clean, now
+        the step; or the refusal (event, role, payload, guards), raised.
+
+        The judge decides whether the step may be taken; the version's ``transitions`` machine
+        decides where it goes (the payload picks among branches such as the 2013 arbitration).
+        """
+        clock = _Once(self._now)
+        verdict = judge(
+            procedure,
+            state=case.state,
+            event=event,
+            actor=actor,
+            facts=case.facts,
+            payload=payload if payload is not None else {},
+            context=self._context_factory(procedure, case, actor, event, clock),
+        )
+        verdict.raise_first(case.id)
+        target = trigger(procedure, case.state, event, verdict.payload)
+        if target is None:  # the table and the machine disagree: tests/test_machine.py forbids it
+            raise InvalidEvent(case.id, event, case.state, procedure.events_from(case.state))
+        return target, verdict.payload, clock()
 
     def migrate(
         self,
@@ -279,17 +287,20 @@ class Engine:
         Guards that judge the payload cannot be decided without it and are not counted.
         """
         case, procedure = self._load(case_id)
-        now = self._now()
-        available = []
-        for event in procedure.events_from(case.state):
-            context = self._context(procedure, case, case.facts, actor, event, {}, now)
-            if any(
-                actor.has_any(procedure.allowed_roles(t.roles, case.facts))
-                and not failed_guards(t.guards, context, judge_payload=False)
-                for t in procedure.candidates(case.state, event)
-            ):
-                available.append(event)
-        return available
+        clock = _Once(self._now)
+        return [
+            event
+            for event in procedure.events_from(case.state)
+            if judge(
+                procedure,
+                state=case.state,
+                event=event,
+                actor=actor,
+                facts=case.facts,
+                payload=None,
+                context=self._context_factory(procedure, case, actor, event, clock),
+            ).allowed
+        ]
 
     def explain(
         self, case_id: str, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
@@ -299,10 +310,17 @@ class Engine:
         Payload fields and payload guards are judged only when ``payload`` is given.
         """
         case, procedure = self._load(case_id)
-        found = reasons(
-            procedure, case, event, actor, payload, self._context_factory(procedure, case, actor)
+        verdict = judge(
+            procedure,
+            state=case.state,
+            event=event,
+            actor=actor,
+            facts=case.facts,
+            payload=payload,
+            context=self._context_factory(procedure, case, actor, event, _Once(self._now)),
+            exhaustive=True,
         )
-        return Explanation(case.id, event, case.state, tuple(found))
+        return Explanation(case.id, event, case.state, reasons(verdict.refusals))
 
     def history(self, case_id: str, viewer: Actor | None = None) -> list[Record]:
         """The case's records; as ``viewer`` sees them when given (confidential fields redacted)."""
@@ -362,21 +380,6 @@ class Engine:
             )
         return procedure
 
-    def _transition(
-        self, case: Case, procedure: Procedure, event: str, payload: Mapping[str, Any] | None = None
-    ) -> Transition:
-        transition = procedure.transition(case.state, event, payload)
-        if transition is None:
-            raise InvalidEvent(case.id, event, case.state, procedure.events_from(case.state))
-        return transition
-
-    def _check_roles(
-        self, case: Case, procedure: Procedure, transition: Transition, actor: Actor
-    ) -> None:
-        allowed = procedure.allowed_roles(transition.roles, case.facts)
-        if not actor.has_any(allowed):
-            raise PermissionDenied(case.id, transition.event, actor.id, actor.roles, allowed)
-
     def _context(
         self,
         procedure: Procedure,
@@ -390,11 +393,10 @@ class Engine:
         return GuardContext(procedure, case, facts, actor, event, payload, now, self._reader)
 
     def _context_factory(
-        self, procedure: Procedure, case: Case, actor: Actor
-    ) -> Callable[[str, Mapping[str, Any]], GuardContext]:
-        now = self._now()
-        return lambda event, payload: self._context(
-            procedure, case, case.facts, actor, event, payload, now
+        self, procedure: Procedure, case: Case, actor: Actor, event: str, now: _Once
+    ) -> Callable[[Mapping[str, Any]], GuardContext]:
+        return lambda payload: self._context(
+            procedure, case, case.facts, actor, event, payload, now()
         )
 
     def _record(
@@ -443,7 +445,7 @@ class Engine:
         if (
             first.event != event
             or first.actor.id != actor.id
-            or not _same_payload(procedure, first, payload)
+            or not _same_payload(self._procedure_of_record(first), first, payload)
         ):
             raise IdempotencyKeyReused(case.id, key, first.event, event)
         return attrs.evolve(
@@ -457,10 +459,31 @@ class Engine:
         )
 
 
+class _Once:
+    """The engine's clock read once, when first needed: a refused step does not read it, and
+    the guards and the record of one step see the same time."""
+
+    __slots__ = ("_clock", "_now")
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._now: datetime | None = None
+
+    def __call__(self) -> datetime:
+        if self._now is None:
+            self._now = self._clock()
+        return self._now
+
+
 def _same_payload(procedure: Procedure, first: Record, payload: Mapping[str, Any] | None) -> bool:
-    schemas = [t.payload for t in procedure.transitions if t.event == first.event]
+    """Whether ``payload`` is the one ``first`` recorded, as the engine would have cleaned it.
+
+    The schema is that of the step ``first`` took (its source state, under the version it was
+    written with): one event may carry different payloads from different states.
+    """
+    taken = procedure.candidates(first.source or "", first.event)
     try:
-        clean = validate(schemas[0], payload, "payload") if schemas else dict(payload or {})
+        clean = validate(taken[0].payload, payload, "payload") if taken else dict(payload or {})
     except InvalidData:
         return False
     return clean == first.payload

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from stechnique._judge import unmet
 from stechnique._values import items, pairs
 from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import FieldProblem, InvalidData, MigrationRefused, PermissionDenied
@@ -251,7 +252,7 @@ def _check_guards(
     now: datetime,
 ) -> None:
     context = GuardContext(old, case, case.facts, actor, MIGRATE, {}, now, store)
-    failed = [guard for guard in migration.guards if not guard.check(context)]
+    failed, _, _ = unmet(migration.guards, context)
     if failed:
         rules = "; ".join(f"{g.name} « {g.fr} » ({g.en})" for g in failed)
         raise MigrationRefused(

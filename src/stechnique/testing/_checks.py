@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from stechnique._machine import reference_target
+from stechnique._machine import trigger
 from stechnique.definition import ANY_ACTIVE, Invariant, Procedure, State, Transition
 from stechnique.engine import Engine
 from stechnique.errors import InvalidData, StechniqueError
@@ -196,7 +196,7 @@ def _step_problems(
         return [f"{record.source}-{record.event}->{record.target} is not a step from {state!r}"]
     # The engine decides steps from the transition table; the version's transitions machine
     # is the reference, and must take the very same step.
-    reference = reference_target(procedure, state, record.event, record.payload)
+    reference = trigger(procedure, state, record.event, record.payload)
     if reference != record.target:
         return [f"the transitions machine takes {record.event!r} from {state!r} to {reference!r}"]
     problems = _data_problems(transition.payload, record.payload, "payload")

@@ -36,10 +36,10 @@ from stechnique.definition import (
     Transition,
 )
 from stechnique.engine import Engine
-from stechnique.errors import StechniqueError
+from stechnique.errors import InvalidData, StechniqueError
 from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.registry import Registry
-from stechnique.schema import Field
+from stechnique.schema import Field, validate
 from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 from stechnique.testing._checks import Withheld, snapshot, store_problems
@@ -93,7 +93,11 @@ class Start:
 
 @attrs.frozen
 class Fire:
-    """Fire ``event`` on ``case`` as ``actor`` with ``payload``."""
+    """Fire ``event`` on ``case`` as ``actor`` with ``payload``.
+
+    ``valid`` says whether the payload was drawn valid for one of the event's schemas; an
+    accepted fire is checked against the schema of the step it actually took.
+    """
 
     case: str
     event: str
@@ -347,9 +351,11 @@ class ProcedureMachine(RuleBasedStateMachine):
             after = snapshot(judged.storage)
             assert after == before, f"refused {command!r} changed the store (invariant 6)"
             return
-        assert command.valid, f"{command!r} was accepted although its data is invalid"
         case = judged.storage.get(command.case)
         assert case is not None
+        assert _accepts(self.config.procedure, command, judged.storage), (
+            f"{command!r} was accepted although its data is invalid"
+        )
         self.states_reached.add(case.state)
         self.deepest = max(self.deepest, case.seq)
 
@@ -439,9 +445,26 @@ def _is_loop(procedure: Procedure, state: str, name: str) -> bool:
     return all(t.target == state for t in procedure.candidates(state, name))
 
 
-def _payload_schema(procedure: Procedure, name: str) -> tuple[Field, ...]:
-    schemas = [t.payload for t in procedure.transitions if t.event == name]
-    return schemas[0] if schemas else ()
+def _payload_schemas(procedure: Procedure, name: str) -> list[tuple[Field, ...]]:
+    """The distinct payload schemas of ``name``: one event may carry different payloads from
+    different states."""
+    schemas = {t.payload: None for t in procedure.transitions if t.event == name}
+    return list(schemas) or [()]
+
+
+def _accepts(procedure: Procedure, command: Start | Fire, storage: Storage) -> bool:
+    """Whether accepted data was valid: start facts as drawn, a payload for the step taken."""
+    if isinstance(command, Start):
+        return command.valid
+    last = storage.records(command.case)[-1]  # the step this fire took, or a later one
+    if command.idempotency_key is not None and last.idempotency_key != command.idempotency_key:
+        return True  # a replayed key returns the first result: this payload was not applied
+    taken = procedure.candidates(last.source or "", last.event)
+    try:
+        validate(taken[0].payload if taken else (), command.payload, "payload")
+    except InvalidData:
+        return False
+    return True
 
 
 @functools.cache
@@ -472,7 +495,7 @@ def _any_starts(draw: st.DrawFn, config: MachineConfig) -> Start:
 def _any_fires(draw: st.DrawFn, config: MachineConfig) -> Fire:
     procedure = config.procedure
     name = draw(st.sampled_from(_any_events(procedure)))
-    schema = _payload_schema(procedure, name)
+    schema = draw(st.sampled_from(_payload_schemas(procedure, name)))
     valid = draw(st.booleans())
     payload = draw((data if valid else invalid_data)(schema, config.words))
     actor = draw(actors([role.id for role in procedure.roles], config.actor_ids))
