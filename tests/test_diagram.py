@@ -1,22 +1,33 @@
-"""Diagrams and procedure pages generated from the definitions; committed pages never drift."""
+"""Diagrams and procedure pages generated from the definitions; committed pages never drift.
+
+The last tests pin what the Mermaid engine of ``transitions`` draws of the same machines, on
+which docs/decisions.md (« Diagrams ») rests.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import attrs
 import pytest
 from small import ticket
+from transitions import State as MachineState
+from transitions.extensions.diagrams import GraphMachine, HierarchicalGraphMachine
 
-from stechnique import GUARDS, Actor, Engine, Record, dot, mermaid
+from stechnique import GUARDS, Actor, Engine, Procedure, Record, dot, mermaid
+from stechnique._machine import machine_for
 from stechnique.diagram import procedure_page
+from stechnique.workflows import default_registry
 
 DOCS = Path(__file__).parent.parent / "docs"
 CENTRE = Actor("cs-acacias", {"centre"})
 COMMITTEE = Actor("copil", {"steering_committee"})
+PUBLISHED = list(default_registry())
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +61,8 @@ def test_mermaid_shows_every_state_in_french_and_every_transition(engine: Engine
     lines = text.splitlines()
     assert lines[:4] == [
         "---",
-        "title: Convention d'objectifs et de moyens pluri-partenariale autour du projet social "
-        "(convention-pluripartenariale@2013)",
+        "title: \"Convention d'objectifs et de moyens pluri-partenariale autour du projet social "
+        '(convention-pluripartenariale@2013)"',
         "---",
         "stateDiagram-v2",
     ]
@@ -62,20 +73,21 @@ def test_mermaid_shows_every_state_in_french_and_every_transition(engine: Engine
         "    objectives_convention --> evaluation : "
         "arbitrate = approve [step_submitted, one_year_before_expiry]"
     ) in lines
-    rework = "objectives_convention --> objectives_convention : arbitrate = rework [step_submitted]"
-    assert f"    {rework}" in lines
-    steps = ("protocol", "territorial_diagnosis", "priority_objectives", "social_project")
-    steps += ("objectives_convention", "evaluation")
+    steps = ["protocol", "territorial_diagnosis", "priority_objectives", "social_project"]
+    steps += ["objectives_convention", "evaluation"]
     for step in steps:
         assert f"    {step} --> abandoned : abandon" in lines
-        assert f"    {step} --> {step} : submit_step" in lines
+        # One loop a state, since Mermaid draws no second one: both transitions on it.
+        loop = f"{step} --> {step} : submit_step<br>arbitrate = rework [step_submitted]"
+        assert f"    {loop}" in lines
     assert [line for line in lines if "--> [*]" in line] == [
         "    closed --> [*]",
         "    abandoned --> [*]",
     ]
     assert "    class closed, abandoned terminal" in lines
     arrows = [line for line in lines if " --> " in line and "[*]" not in line]
-    assert len(arrows) == 6 + 12 + 6
+    assert len(arrows) == 6 + 6 + 6
+    assert len({arrow.split(" : ")[0] for arrow in arrows}) == len(arrows)
     assert "✔" not in text
     assert "visited" not in text
 
@@ -83,15 +95,19 @@ def test_mermaid_shows_every_state_in_french_and_every_transition(engine: Engine
 def test_mermaid_highlights_the_path_a_case_took(engine: Engine) -> None:
     procedure = engine.procedure("convention-pluripartenariale", "2013")
     lines = mermaid(procedure, path=convention_path(engine)).splitlines()
-    assert "    protocol --> protocol : submit_step ✔×2" in lines
-    assert "    protocol --> protocol : arbitrate = rework [step_submitted] ✔" in lines
+    assert (
+        "    protocol --> protocol : submit_step ✔×2<br>arbitrate = rework [step_submitted] ✔"
+    ) in lines
     assert (
         "    protocol --> territorial_diagnosis : arbitrate = approve [step_submitted] ✔" in lines
     )
-    assert "    territorial_diagnosis --> territorial_diagnosis : submit_step" in lines
+    assert (
+        "    territorial_diagnosis --> territorial_diagnosis : "
+        "submit_step<br>arbitrate = rework [step_submitted]"
+    ) in lines
     assert "    class protocol, territorial_diagnosis visited" in lines
     assert lines[-1] == "    class territorial_diagnosis current"
-    assert sum("✔" in line for line in lines) == 3
+    assert sum(line.count("✔") for line in lines) == 3
 
 
 def test_records_of_another_procedure_highlight_nothing(engine: Engine) -> None:
@@ -100,11 +116,14 @@ def test_records_of_another_procedure_highlight_nothing(engine: Engine) -> None:
     assert dot(mstr, path=convention_path(engine)) == dot(mstr)
 
 
-def test_labels_cannot_break_the_diagram_syntax() -> None:
-    open_state = attrs.evolve(ticket().states[0], fr='Ouvert: "à traiter"; vite')
-    procedure = ticket(states=(open_state, *ticket().states[1:]))
-    assert "    state \"Ouvert - 'à traiter', vite\" as open" in mermaid(procedure).splitlines()
-    assert '"open" [label="Ouvert: \\"à traiter\\"; vite"];' in dot(procedure)
+def test_labels_cannot_break_the_diagram_syntax_and_keep_their_text() -> None:
+    open_state = attrs.evolve(ticket().states[0], fr='Ouvert: "à traiter"; <vite> #1')
+    procedure = ticket(states=(open_state, *ticket().states[1:]), fr='Ticket: "urgent"')
+    lines = mermaid(procedure).splitlines()
+    # Mermaid draws each entity code as its character: the label reads as written.
+    assert '    state "Ouvert#58; #quot;à traiter#quot;#59; #lt;vite#gt; #35;1" as open' in lines
+    assert lines[1] == 'title: "Ticket: \\"urgent\\" (ticket@1)"'
+    assert '"open" [label="Ouvert: \\"à traiter\\"; <vite> #1"];' in dot(procedure)
 
 
 def test_dot_marks_terminal_states_and_the_path(engine: Engine) -> None:
@@ -173,3 +192,130 @@ def test_committed_procedure_pages_equal_what_generation_gives_now() -> None:
         assert committed[name] == text, (
             f"docs/procedures/{name} is stale: python docs/gen_procedures.py"
         )
+
+
+# -- transitions' own Mermaid engine ---------------------------------------------------------
+# We write Mermaid ourselves because the engine of transitions cannot carry what the pages and
+# the CLI show (docs/decisions.md, « Diagrams »). Each test below pins one thing it draws or
+# cannot draw, on the machine the engine compiled; when one fails after an upgrade of
+# transitions, re-check that decision.
+
+
+class _LabelledState(MachineState):
+    """transitions' ``State`` takes no label, but its graphs draw one when the state has it."""
+
+    def __init__(self, name: str, label: str = "", **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.label = label or name
+
+
+class _Drawing(GraphMachine):
+    state_cls = _LabelledState
+
+
+def _drawing(states: list[dict[str, Any]], transitions: list[dict[str, Any]]) -> Any:
+    machine = _Drawing(
+        model=None,
+        states=states,
+        initial=states[0]["name"],
+        transitions=transitions,
+        auto_transitions=False,
+        send_event=True,
+        graph_engine="mermaid",
+    )
+    return machine.graph_cls(machine)
+
+
+def _their_graph(procedure: Procedure) -> Any:
+    """transitions' Mermaid graph of ``machine_for(procedure)``, with the French labels."""
+    machine = machine_for(procedure)
+    transitions = []
+    for event in machine.events.values():
+        for source, moves in event.transitions.items():
+            # The machine keeps a source's transitions in definition order, as candidates does.
+            for move, step in zip(moves, procedure.candidates(source, event.name), strict=True):
+                assert move.dest == step.target
+                transitions.append(
+                    {"trigger": event.name, "source": source, "dest": move.dest,
+                     "conditions": [c.func for c in move.conditions], "label": step.fr}
+                )  # fmt: skip
+    states = [{"name": s.id, "label": s.fr, "final": s.terminal} for s in procedure.states]
+    assert states[0]["name"] == machine.initial
+    return _drawing(states, transitions)
+
+
+def _lines(graph: Any, title: str = "T") -> list[str]:
+    return [line.strip() for line in graph.get_graph(title=title).source.splitlines()]
+
+
+def _arrows(lines: list[str]) -> set[tuple[str, str]]:
+    found = (re.match(r"(\[\*\]|\w+) --> (\[\*\]|\w+)", line) for line in lines)
+    return {(match[1], match[2]) for match in found if match}
+
+
+@pytest.mark.parametrize("procedure", PUBLISHED, ids=lambda p: p.key)
+def test_transitions_draws_the_arrows_we_draw_except_the_ends(procedure: Procedure) -> None:
+    ours = _arrows([line.strip() for line in mermaid(procedure).splitlines()])
+    ends = {(s.id, "[*]") for s in procedure.states if s.terminal}
+    assert ends <= ours
+    assert _arrows(_lines(_their_graph(procedure))) == ours - ends
+
+
+def test_transitions_carries_french_labels_and_payload_branches(engine: Engine) -> None:
+    lines = _lines(_their_graph(engine.procedure("convention-pluripartenariale", "2013")))
+    assert (
+        'state "Diagnostic territorial participatif et partagé" as territorial_diagnosis' in lines
+    )
+    # « arbitrage »: approve moves on, rework stays (drawn on the loop with submit_step).
+    assert "protocol --> territorial_diagnosis: Arbitrage : protocole validé" in lines
+    assert (
+        "protocol --> protocol: Transmettre le protocole d'expérimentation | "
+        "Arbitrage : protocole à retravailler"
+    ) in lines
+
+
+def test_transitions_leaves_start_unlabelled_terminals_open_no_title(engine: Engine) -> None:
+    convention = engine.procedure("convention-pluripartenariale", "2013")
+    lines = _lines(_their_graph(convention), title="Convention (convention-pluripartenariale@2013)")
+    # The start arrow takes no label: no place for the guards at start (ours: "start [...]").
+    assert lines[-1] == "[*] --> protocol"
+    # States marked final get no end arrow from the flat graph...
+    assert not [line for line in lines if line.endswith("--> [*]")]
+    # ...and the hierarchical one, which draws it, reads the "_" of our ids as nesting (unless
+    # given a state class with another separator: a second kind of machine for the drawing).
+    nested = HierarchicalGraphMachine(
+        model=None, states=[s.id for s in convention.states], initial="protocol",
+        auto_transitions=False, graph_engine="mermaid",
+    )  # fmt: skip
+    assert "state territorial {" in _lines(nested.graph_cls(nested))
+    # The title is written as a bare line where Mermaid reads a YAML mapping: none is shown.
+    assert lines[:3] == ["---", "Convention (convention-pluripartenariale@2013)", "---"]
+
+
+def test_transitions_writes_labels_and_ids_unescaped() -> None:
+    graph = _drawing(
+        [{"name": "pre-instruction", "label": 'Aide "accordée"'}, {"name": "done"}],
+        [{"trigger": "decide", "source": "pre-instruction", "dest": "done",
+          "label": "Décision ; notifiée"}],
+    )  # fmt: skip
+    lines = _lines(graph)
+    # Mermaid stops at the inner quote, at the ";", and at the "-" of the id (transitions#708).
+    assert 'state "Aide "accordée"" as pre-instruction' in lines
+    assert "pre-instruction --> done: Décision ; notifiée" in lines
+
+
+def test_transitions_cannot_mark_the_transitions_a_case_took(engine: Engine) -> None:
+    graph = _their_graph(engine.procedure("convention-pluripartenariale", "2013"))
+    edges = [line for line in _lines(graph) if "-->" in line]
+    graph.set_previous_transition("protocol", "territorial_diagnosis")
+    graph.set_node_style("territorial_diagnosis", "active")
+    marked = _lines(graph)
+    # Its way to mark a step styles the states only: the arrows are as before.
+    assert [line for line in marked if "-->" in line] == edges
+    assert "Class protocol s_previous" in marked
+    # One style a state: a terminal state the case is in cannot show both.
+    graph.set_node_style("closed", "terminal")
+    graph.set_node_style("closed", "active")
+    assert [line for line in _lines(graph) if line.startswith("Class closed")] == [
+        "Class closed s_active"
+    ]

@@ -1,10 +1,15 @@
 """Diagrams and documentation pages generated from a procedure definition, never drawn by hand.
 
 ``mermaid`` gives a Mermaid ``stateDiagram-v2``, ``dot`` a Graphviz digraph: states with their
-French labels, one arrow per transition and source state (labelled with the event, the payload
-value that picks it, and its guards), the start arrow with the roles that may start, terminal
-states marked. Given ``path`` (a case's records), both highlight the states the case went
-through, its current state, and the transitions it took with how many times.
+French labels, an arrow for each transition and source state (labelled with the event, the
+payload value that picks it, and its guards; Mermaid puts those between the same two states on
+one arrow), the start arrow with the guards at start, terminal states marked. Given ``path`` (a
+case's records), both highlight the states the case went through, its current state, and the
+transitions it took with how many times.
+
+Both are written here rather than by the Mermaid engine of ``transitions``, which cannot label
+the start arrow nor mark the transitions a case took, and escapes nothing (the evidence is in
+the design decisions, « Diagrams »).
 
 ``procedure_page`` renders the Markdown page of a procedure version: its tables (roles, facts,
 states, transitions, guards, confidentiality) and its Mermaid diagram.
@@ -12,6 +17,7 @@ states, transitions, guards, confidentiality) and its Mermaid diagram.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -88,9 +94,22 @@ def _mermaid_id(state: str) -> str:
     return re.sub(r"\W", "_", state)
 
 
+# Mermaid has no escape character in a label, only entity codes, which it turns back into the
+# character when it draws: '"' would end a state description, ';' a statement, ':' a label in
+# some versions, '<' '>' '&' would read as HTML, and '#' would start an entity code.
+_MERMAID_ENTITIES = str.maketrans(
+    {"#": "#35;", '"': "#quot;", ":": "#58;", ";": "#59;", "<": "#lt;", ">": "#gt;", "&": "#amp;"}
+)
+
+
 def _mermaid_text(text: str) -> str:
-    # Mermaid ends a label at ':' or ';' and a state description at '"'.
-    return text.replace('"', "'").replace(":", " -").replace(";", ",")
+    return text.translate(_MERMAID_ENTITIES)
+
+
+def _mermaid_title(text: str) -> str:
+    # The front matter is YAML, read before entity codes apply: a JSON string is a YAML scalar
+    # that holds any text.
+    return "title: " + json.dumps(text, ensure_ascii=False)
 
 
 def mermaid(procedure: Procedure, path: Sequence[Record] | None = None) -> str:
@@ -98,7 +117,7 @@ def mermaid(procedure: Procedure, path: Sequence[Record] | None = None) -> str:
     walked = _walk(procedure, path)
     lines = [
         "---",
-        f"title: {_mermaid_text(procedure.fr)} ({procedure.key})",
+        _mermaid_title(f"{procedure.fr} ({procedure.key})"),
         "---",
         "stateDiagram-v2",
     ]
@@ -106,9 +125,14 @@ def mermaid(procedure: Procedure, path: Sequence[Record] | None = None) -> str:
         lines.append(f'    state "{_mermaid_text(state.fr)}" as {_mermaid_id(state.id)}')
     start = f"start [{', '.join(procedure.start_guards)}]" if procedure.start_guards else "start"
     lines.append(f"    [*] --> {_mermaid_id(procedure.initial.id)} : {_mermaid_text(start)}")
+    # Mermaid draws one loop on a state and drops the others (submit_step under « arbitrage »
+    # rework): one arrow for each pair of states, one line of its label for each transition.
+    arrows: dict[tuple[str, str], list[str]] = {}
     for edge in _edges(procedure, walked):
         label = _mermaid_text(edge.label + _taken(edge.taken))
-        lines.append(f"    {_mermaid_id(edge.source)} --> {_mermaid_id(edge.target)} : {label}")
+        arrows.setdefault((edge.source, edge.target), []).append(label)
+    for (source, target), labels in arrows.items():
+        lines.append(f"    {_mermaid_id(source)} --> {_mermaid_id(target)} : {'<br>'.join(labels)}")
     terminal = [_mermaid_id(s.id) for s in procedure.states if s.terminal]
     lines += [f"    {state} --> [*]" for state in terminal]
     lines += [
