@@ -8,35 +8,16 @@ the remembered one. Run on memory and on every SQL backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from small import ticket
-from sql_support import SQLBackend, open_empty
 from test_engine import BOSS, CLERK, FACTS, Clock
 
 from stechnique import ConcurrencyConflict, Engine, InvalidEvent, Registry
 from stechnique.storage import MemoryStorage, SQLStorage
 from stechnique.storage.base import Storage
-
-
-@pytest.fixture(
-    params=[
-        "memory",
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
-def storage(request: pytest.FixtureRequest, table_prefix: str) -> Iterator[Storage]:
-    """An empty store of each kind in turn."""
-    if request.param == "memory":
-        yield MemoryStorage()
-        return
-    url = request.getfixturevalue(f"{request.param}_url")
-    yield from open_empty(SQLBackend(request.param, url, table_prefix))
 
 
 def engines(storage: Storage, **options: Any) -> tuple[Engine, Engine]:
@@ -82,30 +63,30 @@ def test_known_cases_must_not_be_negative() -> None:
         Engine(known_cases=-1)
 
 
-def test_a_stale_memory_fires_from_the_stored_state(storage: Storage) -> None:
-    first, second = engines(storage)
+def test_a_stale_memory_fires_from_the_stored_state(any_storage: Storage) -> None:
+    first, second = engines(any_storage)
     case = first.start("ticket", actor=CLERK, facts=FACTS)
     second.case(case.id)  # the second engine now remembers the case at "open"
     first.fire(case.id, "approve", actor=BOSS)
     # "comment" is only possible once approved: decided on the stored case, it goes through.
     after = second.fire(case.id, "comment", actor=CLERK, payload={"text": "vu"})
     assert (after.state, after.seq) == ("approved", 3)
-    assert [r.event for r in storage.records(case.id)] == ["start", "approve", "comment"]
+    assert [r.event for r in any_storage.records(case.id)] == ["start", "approve", "comment"]
 
 
-def test_a_stale_memory_refuses_as_the_stored_state_does(storage: Storage) -> None:
-    first, second = engines(storage)
+def test_a_stale_memory_refuses_as_the_stored_state_does(any_storage: Storage) -> None:
+    first, second = engines(any_storage)
     case = first.start("ticket", actor=CLERK, facts=FACTS)
     second.case(case.id)
     first.fire(case.id, "approve", actor=BOSS)
     with pytest.raises(InvalidEvent) as refused:
         second.fire(case.id, "approve", actor=BOSS)  # fine from "open", not from "approved"
     assert refused.value.state == "approved"
-    assert len(storage.records(case.id)) == 2
+    assert len(any_storage.records(case.id)) == 2
 
 
-def test_a_stale_memory_honours_the_expected_seq_of_the_store(storage: Storage) -> None:
-    first, second = engines(storage)
+def test_a_stale_memory_honours_the_expected_seq_of_the_store(any_storage: Storage) -> None:
+    first, second = engines(any_storage)
     case = first.start("ticket", actor=CLERK, facts=FACTS)
     second.case(case.id)
     first.fire(case.id, "approve", actor=BOSS)
