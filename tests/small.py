@@ -1,6 +1,11 @@
-"""Small test procedures: just enough states, roles and guards to exercise the engine."""
+"""Small test procedures: just enough states, roles and guards to exercise the engine.
+
+Also the small helpers many test modules share: a clock that ticks on every reading.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from stechnique import (
     ANY_ACTIVE,
@@ -9,6 +14,7 @@ from stechnique import (
     Field,
     Guard,
     GuardContext,
+    ManualClock,
     Procedure,
     Role,
     State,
@@ -68,3 +74,21 @@ def ticket(version: str = "1", **changes: object) -> Procedure:
     }  # fmt: skip
     fields.update(changes)
     return Procedure(**fields)  # type: ignore[arg-type]
+
+
+class TickingClock(ManualClock):
+    """A ``ManualClock`` that also moves ``step`` forward each time it is read.
+
+    Every record of a story then has its own time, later than the one before, without the
+    story setting the clock; ``on`` and ``advance`` still move it by hand.
+    """
+
+    def __init__(
+        self, start: datetime | str = "2016-03-01 09:00", step: timedelta = timedelta(minutes=1)
+    ) -> None:
+        super().__init__(start)
+        self.step = step
+
+    def __call__(self) -> datetime:
+        self.advance(self.step)
+        return super().__call__()

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from small import ticket
-from test_engine import BOSS, CLERK, FACTS, Clock
+from small import TickingClock, ticket
+from test_engine import BOSS, CLERK, FACTS, START
 
 from stechnique import ConcurrencyConflict, Engine, InvalidEvent, Registry
 from stechnique.storage import MemoryStorage, SQLStorage
@@ -22,7 +22,7 @@ from stechnique.storage.base import Storage
 
 def engines(storage: Storage, **options: Any) -> tuple[Engine, Engine]:
     """Two engines sharing ``storage``, as two processes would."""
-    registry, clock = Registry((ticket(),)), Clock()
+    registry, clock = Registry((ticket(),)), TickingClock(START)
     return Engine(storage, registry, clock, **options), Engine(storage, registry, clock, **options)
 
 
@@ -43,7 +43,7 @@ class CountingReads:
 
 def test_a_fire_on_a_remembered_case_does_not_read_it() -> None:
     store = CountingReads(MemoryStorage())
-    engine = Engine(store, Registry((ticket(),)), Clock())  # type: ignore[arg-type]
+    engine = Engine(store, Registry((ticket(),)), TickingClock(START))  # type: ignore[arg-type]
     case = engine.start("ticket", actor=CLERK, facts=FACTS)
     engine.fire(case.id, "approve", actor=BOSS)
     engine.fire(case.id, "comment", actor=CLERK, payload={"text": "vu"})
@@ -52,7 +52,7 @@ def test_a_fire_on_a_remembered_case_does_not_read_it() -> None:
 
 def test_without_memory_every_fire_reads_the_case() -> None:
     store = CountingReads(MemoryStorage())
-    engine = Engine(store, Registry((ticket(),)), Clock(), known_cases=0)  # type: ignore[arg-type]
+    engine = Engine(store, Registry((ticket(),)), TickingClock(START), known_cases=0)  # type: ignore[arg-type]
     case = engine.start("ticket", actor=CLERK, facts=FACTS)
     engine.fire(case.id, "approve", actor=BOSS)
     assert store.gets == 1
@@ -98,7 +98,7 @@ def test_a_stale_memory_honours_the_expected_seq_of_the_store(any_storage: Stora
 
 def test_an_altered_case_row_is_not_overwritten_by_the_memory(sql_storage: SQLStorage) -> None:
     remembering, reading = engines(sql_storage)
-    forgetful = Engine(sql_storage, Registry((ticket(),)), Clock(), known_cases=0)
+    forgetful = Engine(sql_storage, Registry((ticket(),)), TickingClock(START), known_cases=0)
     case = remembering.start("ticket", actor=CLERK, facts=FACTS)
     remembering.fire(case.id, "approve", actor=BOSS)
     table = sql_storage.schema.cases
