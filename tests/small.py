@@ -1,10 +1,12 @@
 """Small test procedures: just enough states, roles and guards to exercise the engine.
 
-Also the small helpers many test modules share: a clock that ticks on every reading.
+Also the small helpers many test modules share: a clock that ticks on every reading, and the
+check that a story fired every step a procedure declares.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from stechnique import (
@@ -16,10 +18,12 @@ from stechnique import (
     GuardContext,
     ManualClock,
     Procedure,
+    Record,
     Role,
     State,
     Transition,
 )
+from stechnique.definition import RESERVED_EVENTS
 
 
 def _approved(context: GuardContext) -> bool:
@@ -92,3 +96,25 @@ class TickingClock(ManualClock):
     def __call__(self) -> datetime:
         self.advance(self.step)
         return super().__call__()
+
+
+def assert_every_step_fired(
+    procedure: Procedure, records: Iterable[Record], *, and_no_other: bool = False
+) -> None:
+    """Every step ``procedure`` declares is fired in ``records`` (with ``and_no_other``: no more).
+
+    A step is ``(source, event, target)``, one for each source state of a transition
+    (``ANY_ACTIVE`` expanded), so a transition from several states is fired from each, and each
+    of the transitions an event's payload decides between (``Transition.when``) is taken.
+    ``start`` and ``migrate`` records are the engine's, not steps of the procedure.
+    """
+    declared = {
+        (source, t.event, t.target)
+        for t in procedure.transitions
+        for source in procedure.sources_of(t)
+    }
+    fired = {(r.source, r.event, r.target) for r in records if r.event not in RESERVED_EVENTS}
+    never = declared - fired
+    assert not never, f"{len(never)} declared steps never fired: {sorted(never)}"
+    other = fired - declared
+    assert not (and_no_other and other), f"steps fired but not declared: {sorted(other)}"
