@@ -8,23 +8,13 @@ asked for, so a test starts where its rule applies.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from small import TickingClock
 
 from stechnique import Actor, Case, Engine, Record
 
 NAME = "soutien-technique-renforce"
-
-
-class TickingClock:
-    """A clock that starts at ``start`` and moves one minute per reading."""
-
-    def __init__(self, start: datetime = datetime(2016, 3, 1, 9, 0, tzinfo=UTC)) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(minutes=1)
-        return self.now
 
 
 def engine() -> Engine:

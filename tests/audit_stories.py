@@ -6,10 +6,11 @@ record has its own time and the stores are the same from run to run.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
+from small import TickingClock
 
 from stechnique import Actor, Engine, Procedure, Record
 from stechnique.records import seal
@@ -39,20 +40,13 @@ CENTRE_FACTS = {
 }
 
 
-class Ticking:
-    """A clock that moves one hour on each call, from a fixed start."""
-
-    def __init__(self, start: datetime = datetime(2016, 3, 1, 9, 0, tzinfo=UTC)) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(hours=1, microseconds=1)
-        return self.now
+#: How far the clock of every story moves on each reading.
+STEP = timedelta(hours=1, microseconds=1)
 
 
 def engine_on(storage: Storage, start: datetime | None = None) -> Engine:
     """An engine over ``storage`` with the published procedures and a ticking clock."""
-    return Engine(storage, clock=Ticking(start) if start else Ticking())
+    return Engine(storage, clock=TickingClock(start or "2016-03-01 09:00", STEP))
 
 
 def mstr_validated(engine: Engine, case_id: str) -> None:

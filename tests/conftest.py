@@ -1,4 +1,4 @@
-"""Shared test configuration: hypothesis profiles and the small test procedures.
+"""Shared test configuration: hypothesis profiles and the stores tests run on.
 
 Hypothesis profiles: ``ci`` (default) keeps the suite fast and repeatable (derandomized);
 ``deep`` runs far more examples, new ones each time.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from stechnique.storage import SQLStorage
+from stechnique.storage import MemoryStorage, SQLStorage, Storage
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -82,17 +82,36 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'stechnique.db'}"
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
+#: Every storage adapter, the server ones marked so that ``-m "not postgres"`` leaves them out.
+ADAPTERS = [
+    "memory",
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+SQL_ADAPTERS = ADAPTERS[1:]
+
+
+def _backend(request: pytest.FixtureRequest, kind: str, table_prefix: str) -> SQLBackend:
+    url = request.getfixturevalue(f"{kind}_url")
+    return SQLBackend(kind, url, table_prefix)
+
+
+@pytest.fixture(params=ADAPTERS)
+def any_storage(request: pytest.FixtureRequest, table_prefix: str) -> Iterator[Storage]:
+    """An empty store of each adapter in turn (memory, then SQL); closed and emptied after."""
+    if request.param == "memory":
+        store = MemoryStorage()
+        yield store
+        store.close()
+    else:
+        yield from open_empty(_backend(request, request.param, table_prefix))
+
+
+@pytest.fixture(params=SQL_ADAPTERS)
 def sql_backend(request: pytest.FixtureRequest, table_prefix: str) -> SQLBackend:
     """Each SQL backend in turn, as (kind, url, prefix); its tables are emptied after the test."""
-    url = request.getfixturevalue(f"{request.param}_url")
-    return SQLBackend(request.param, url, table_prefix)
+    return _backend(request, request.param, table_prefix)
 
 
 @pytest.fixture

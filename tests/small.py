@@ -1,6 +1,13 @@
-"""Small test procedures: just enough states, roles and guards to exercise the engine."""
+"""Small test procedures: just enough states, roles and guards to exercise the engine.
+
+Also the small helpers many test modules share: a clock that ticks on every reading, and the
+check that a story fired every step a procedure declares.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from stechnique import (
     ANY_ACTIVE,
@@ -9,11 +16,14 @@ from stechnique import (
     Field,
     Guard,
     GuardContext,
+    ManualClock,
     Procedure,
+    Record,
     Role,
     State,
     Transition,
 )
+from stechnique.definition import RESERVED_EVENTS
 
 
 def _approved(context: GuardContext) -> bool:
@@ -97,3 +107,43 @@ def relay(version: str = "1") -> Procedure:
         facts=(Field("team"),),
         start_roles=("runner",),
     )  # fmt: skip
+
+
+class TickingClock(ManualClock):
+    """A ``ManualClock`` that also moves ``step`` forward each time it is read.
+
+    Every record of a story then has its own time, later than the one before, without the
+    story setting the clock; ``on`` and ``advance`` still move it by hand.
+    """
+
+    def __init__(
+        self, start: datetime | str = "2016-03-01 09:00", step: timedelta = timedelta(minutes=1)
+    ) -> None:
+        super().__init__(start)
+        self.step = step
+
+    def __call__(self) -> datetime:
+        self.advance(self.step)
+        return super().__call__()
+
+
+def assert_every_step_fired(
+    procedure: Procedure, records: Iterable[Record], *, and_no_other: bool = False
+) -> None:
+    """Every step ``procedure`` declares is fired in ``records`` (with ``and_no_other``: no more).
+
+    A step is ``(source, event, target)``, one for each source state of a transition
+    (``ANY_ACTIVE`` expanded), so a transition from several states is fired from each, and each
+    of the transitions an event's payload decides between (``Transition.when``) is taken.
+    ``start`` and ``migrate`` records are the engine's, not steps of the procedure.
+    """
+    declared = {
+        (source, t.event, t.target)
+        for t in procedure.transitions
+        for source in procedure.sources_of(t)
+    }
+    fired = {(r.source, r.event, r.target) for r in records if r.event not in RESERVED_EVENTS}
+    never = declared - fired
+    assert not never, f"{len(never)} declared steps never fired: {sorted(never)}"
+    other = fired - declared
+    assert not (and_no_other and other), f"steps fired but not declared: {sorted(other)}"

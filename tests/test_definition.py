@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import attrs
 import pytest
 from small import ticket
 
@@ -10,6 +14,7 @@ from stechnique import (
     CaseRole,
     ConfidentialField,
     DefinitionError,
+    DefinitionProblem,
     Field,
     Procedure,
     Role,
@@ -175,3 +180,128 @@ def test_procedure_is_frozen() -> None:
     procedure: Procedure = ticket()
     with pytest.raises(AttributeError):
         procedure.name = "other"  # type: ignore[misc]
+
+
+# -- each problem as a value: kind, subject and location ------------------------------------
+
+OWNER = ticket().case_roles[0]
+SECRET = ticket().confidential[0]
+CHOICE = (Field("decision", "choice", options=("approve", "rework")),)
+
+
+def _with(*extra: Transition) -> dict[str, object]:
+    """Changes that add transitions after the ticket's four (so the first is number 4)."""
+    return {"transitions": (*ticket().transitions, *extra)}
+
+
+#: A change that breaks the ticket, and the problem it must cause: kind, subject, location.
+KINDS: list[tuple[dict[str, object], str, str, tuple[str | int, ...]]] = [
+    ({"states": (OPEN, APPROVED, DONE, CANCELLED, OPEN)},
+     "duplicate_state", "open", ("states", "open")),
+    ({"states": (OPEN, attrs.evolve(APPROVED, initial=True), DONE, CANCELLED)},
+     "initial_state", "approved", ("states", "approved", "initial")),
+    ({"states": (attrs.evolve(OPEN, initial=False), APPROVED, DONE, CANCELLED)},
+     "initial_state", "", ("states",)),
+    ({"states": (attrs.evolve(OPEN, terminal=True), APPROVED, DONE, CANCELLED)},
+     "initial_terminal", "open", ("states", "open", "terminal")),
+    ({"states": (OPEN, APPROVED, attrs.evolve(DONE, terminal=False),
+                 attrs.evolve(CANCELLED, terminal=False))},
+     "no_terminal", "", ("states",)),
+    (_with(Transition("start", "open", "done", "boss")),
+     "reserved_event", "start", ("transitions", 4)),
+    (_with(Transition("lost", "open", "nowhere", "boss")),
+     "unknown_state", "nowhere", ("transitions", 4, "target")),
+    (_with(Transition("lost", "limbo", "done", "boss")),
+     "unknown_state", "limbo", ("transitions", 4, "sources")),
+    (_with(Transition("rush", (ANY_ACTIVE, "open"), "done", "boss")),
+     "mixed_any_active", "rush", ("transitions", 4, "sources")),
+    (_with(Transition("reopen", "done", "open", "boss")),
+     "terminal_exit", "done", ("states", "done")),
+    (_with(Transition("rush", "open", "done", ())), "no_role", "rush", ("transitions", 4, "roles")),
+    ({"start_roles": ()}, "no_role", "start", ("start_roles",)),
+    (_with(Transition("rush", "open", "done", "boss", when=("decision", "approve"))),
+     "not_a_choice", "decision", ("transitions", 4, "when")),
+    (_with(Transition("rush", "open", "done", "boss", payload=CHOICE, when=("decision", "no"))),
+     "not_an_option", "no", ("transitions", 4, "when")),
+    (_with(Transition("approve", "open", "cancelled", "boss")),
+     "ambiguous_event", "approve", ("transitions", 4)),
+    ({"facts": (*ticket().facts, Field("title"))}, "duplicate_fact", "title", ("facts", "title")),
+    (_with(Transition("rush", "open", "done", "boss", payload=(Field("note"), Field("note")))),
+     "duplicate_field", "rush.note", ("transitions", 4, "payload", "note")),
+    ({"guards": (*ticket().guards, ticket().guards[0])},
+     "duplicate_guard", "approved", ("guards", "approved")),
+    ({"start_roles": ("stranger",)}, "undeclared_role", "stranger", ("start_roles",)),
+    (_with(Transition("audit", "approved", "approved", "auditor")),
+     "undeclared_role", "auditor", ("transitions", 4, "roles")),
+    ({"case_roles": (attrs.evolve(OWNER, roles={"solo": "ghost", "group": "team"}),)},
+     "undeclared_role", "ghost", ("case_roles", "owner", "roles", "solo")),
+    ({"confidential": (attrs.evolve(SECRET, opens_to=("nobody",)),)},
+     "undeclared_role", "nobody", ("confidential", 0, "opens_to")),
+    ({"start_guards": ("unknown_guard",)}, "undeclared_guard", "unknown_guard", ("start_guards",)),
+    (_with(Transition("audit", "approved", "approved", "boss", guards=("audited",))),
+     "undeclared_guard", "audited", ("transitions", 4, "guards")),
+    ({"case_roles": (attrs.evolve(OWNER, id="clerk"),)},
+     "role_clash", "clerk", ("case_roles", "clerk")),
+    ({"case_roles": (attrs.evolve(OWNER, fact="title"),)},
+     "not_a_choice", "title", ("case_roles", "owner", "fact")),
+    ({"case_roles": (attrs.evolve(OWNER, roles={"solo": "clerk", "duo": "team"}),)},
+     "not_an_option", "duo", ("case_roles", "owner", "roles", "duo")),
+    ({"confidential": (attrs.evolve(SECRET, field="hidden"),)},
+     "unknown_field", "comment.hidden", ("confidential", 0, "field")),
+    ({"confidential": (attrs.evolve(SECRET, opens_at="nowhere"),)},
+     "unknown_state", "nowhere", ("confidential", 0, "opens_at")),
+    ({"states": (*ticket().states, State("island", "Île", "Island"))},
+     "unreachable_state", "island", ("states", "island")),
+    ({"states": (*ticket().states, State("trap", "Piège", "Trap")),
+      "transitions": (*ticket().transitions[:3],
+                      attrs.evolve(ticket().transitions[3], sources=("open", "approved")),
+                      Transition("fall", "open", "trap", "boss"))},
+     "dead_end", "trap", ("states", "trap")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "kind", "subject", "location"), KINDS, ids=[f"{k[1]}-{k[2]}" for k in KINDS]
+)
+def test_each_problem_names_its_kind_subject_and_location(
+    changes: dict[str, object], kind: str, subject: str, location: tuple[str | int, ...]
+) -> None:
+    error = broken(**changes)
+    found = [(p.kind, p.subject, p.location) for p in error.definition_problems]
+    assert (kind, subject, location) in found
+    assert error.problems == tuple(p.message for p in error.definition_problems)
+
+
+def test_every_kind_of_problem_is_shown_above_and_documented() -> None:
+    shown = {kind for _, kind, _, _ in KINDS}
+    documented = (Path(__file__).parent.parent / "docs" / "embedding.md").read_text("utf-8")
+    assert all(f"`{kind}`" in documented for kind in shown)
+    assert shown == set(re.findall(r'_problem\(\s*"(\w+)"', _validation_source()))
+
+
+def _validation_source() -> str:
+    return (Path(__file__).parent.parent / "src" / "stechnique" / "_validation.py").read_text()
+
+
+def test_a_problem_reads_as_its_message() -> None:
+    error = broken(states=(*ticket().states, State("island", "Île", "Island")))
+    (problem,) = error.definition_problems
+    assert problem == DefinitionProblem(
+        "unreachable_state",
+        "island",
+        "state 'island' is unreachable from the initial state",
+        ("states", "island"),
+    )
+    assert str(problem) == problem.message
+    assert f"  - {problem.message}" in str(error)
+
+
+def test_the_graph_is_judged_unless_a_transition_leaves_the_declared_states() -> None:
+    island = State("island", "Île", "Island")
+    lost = Transition("lost", "open", "nowhere", "boss")
+    error = broken(states=(*ticket().states, island), transitions=(*ticket().transitions, lost))
+    assert [p.kind for p in error.definition_problems] == ["unknown_state"]
+    # A confidential rule opening at an unknown state leaves the graph whole: both are reported.
+    rule = attrs.evolve(SECRET, opens_at="nowhere")
+    error = broken(states=(*ticket().states, island), confidential=(rule,))
+    assert [p.kind for p in error.definition_problems] == ["unknown_state", "unreachable_state"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from small import relay, ticket
+from small import TickingClock, relay, ticket
 
 from stechnique import (
     Actor,
@@ -37,20 +37,13 @@ TEAM = Actor("team-1", {"team"})
 FACTS = {"title": "Imprimante en panne", "kind": "solo"}
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2016, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(minutes=1)
-        return self.now
+#: Where the engine's clock starts; it ticks one minute a reading.
+START = "2016-03-01 09:30:00.123456"
 
 
 @pytest.fixture
 def engine() -> Engine:
-    return Engine(MemoryStorage(), Registry((ticket(),)), Clock())
+    return Engine(MemoryStorage(), Registry((ticket(),)), TickingClock(START))
 
 
 def approved(engine: Engine) -> Case:
@@ -213,7 +206,7 @@ def test_idempotency_key_reused_for_another_command(engine: Engine) -> None:
 
 def test_lost_race_with_idempotency_key_returns_the_winner() -> None:
     storage = MemoryStorage()
-    engine = Engine(storage, Registry((ticket(),)), Clock())
+    engine = Engine(storage, Registry((ticket(),)), TickingClock(START))
     case = approved(engine)
     stale = engine.case(case.id)
     engine.fire(case.id, "comment", actor=CLERK, payload={"text": "x"}, idempotency_key="k1")
@@ -308,7 +301,7 @@ def test_cases_filters_on_the_cache(engine: Engine) -> None:
 
 def test_a_changed_published_definition_is_detected_on_load(engine: Engine) -> None:
     case = approved(engine)
-    changed = Engine(engine.storage, Registry((ticket(fr="Ticket révisé"),)), Clock())
+    changed = Engine(engine.storage, Registry((ticket(fr="Ticket révisé"),)), TickingClock(START))
     with pytest.raises(HistoryCorrupted, match="fingerprint"):
         changed.fire(case.id, "comment", actor=CLERK, payload={"text": "x"})
 

@@ -8,40 +8,21 @@ the remembered one. Run on memory and on every SQL backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from small import ticket
-from sql_support import SQLBackend, open_empty
-from test_engine import BOSS, CLERK, FACTS, Clock
+from small import TickingClock, ticket
+from test_engine import BOSS, CLERK, FACTS, START
 
 from stechnique import ConcurrencyConflict, Engine, InvalidEvent, Registry
 from stechnique.storage import MemoryStorage, SQLStorage
 from stechnique.storage.base import Storage
 
 
-@pytest.fixture(
-    params=[
-        "memory",
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
-def storage(request: pytest.FixtureRequest, table_prefix: str) -> Iterator[Storage]:
-    """An empty store of each kind in turn."""
-    if request.param == "memory":
-        yield MemoryStorage()
-        return
-    url = request.getfixturevalue(f"{request.param}_url")
-    yield from open_empty(SQLBackend(request.param, url, table_prefix))
-
-
 def engines(storage: Storage, **options: Any) -> tuple[Engine, Engine]:
     """Two engines sharing ``storage``, as two processes would."""
-    registry, clock = Registry((ticket(),)), Clock()
+    registry, clock = Registry((ticket(),)), TickingClock(START)
     return Engine(storage, registry, clock, **options), Engine(storage, registry, clock, **options)
 
 
@@ -62,7 +43,7 @@ class CountingReads:
 
 def test_a_fire_on_a_remembered_case_does_not_read_it() -> None:
     store = CountingReads(MemoryStorage())
-    engine = Engine(store, Registry((ticket(),)), Clock())  # type: ignore[arg-type]
+    engine = Engine(store, Registry((ticket(),)), TickingClock(START))  # type: ignore[arg-type]
     case = engine.start("ticket", actor=CLERK, facts=FACTS)
     engine.fire(case.id, "approve", actor=BOSS)
     engine.fire(case.id, "comment", actor=CLERK, payload={"text": "vu"})
@@ -71,7 +52,7 @@ def test_a_fire_on_a_remembered_case_does_not_read_it() -> None:
 
 def test_without_memory_every_fire_reads_the_case() -> None:
     store = CountingReads(MemoryStorage())
-    engine = Engine(store, Registry((ticket(),)), Clock(), known_cases=0)  # type: ignore[arg-type]
+    engine = Engine(store, Registry((ticket(),)), TickingClock(START), known_cases=0)  # type: ignore[arg-type]
     case = engine.start("ticket", actor=CLERK, facts=FACTS)
     engine.fire(case.id, "approve", actor=BOSS)
     assert store.gets == 1
@@ -82,30 +63,30 @@ def test_known_cases_must_not_be_negative() -> None:
         Engine(known_cases=-1)
 
 
-def test_a_stale_memory_fires_from_the_stored_state(storage: Storage) -> None:
-    first, second = engines(storage)
+def test_a_stale_memory_fires_from_the_stored_state(any_storage: Storage) -> None:
+    first, second = engines(any_storage)
     case = first.start("ticket", actor=CLERK, facts=FACTS)
     second.case(case.id)  # the second engine now remembers the case at "open"
     first.fire(case.id, "approve", actor=BOSS)
     # "comment" is only possible once approved: decided on the stored case, it goes through.
     after = second.fire(case.id, "comment", actor=CLERK, payload={"text": "vu"})
     assert (after.state, after.seq) == ("approved", 3)
-    assert [r.event for r in storage.records(case.id)] == ["start", "approve", "comment"]
+    assert [r.event for r in any_storage.records(case.id)] == ["start", "approve", "comment"]
 
 
-def test_a_stale_memory_refuses_as_the_stored_state_does(storage: Storage) -> None:
-    first, second = engines(storage)
+def test_a_stale_memory_refuses_as_the_stored_state_does(any_storage: Storage) -> None:
+    first, second = engines(any_storage)
     case = first.start("ticket", actor=CLERK, facts=FACTS)
     second.case(case.id)
     first.fire(case.id, "approve", actor=BOSS)
     with pytest.raises(InvalidEvent) as refused:
         second.fire(case.id, "approve", actor=BOSS)  # fine from "open", not from "approved"
     assert refused.value.state == "approved"
-    assert len(storage.records(case.id)) == 2
+    assert len(any_storage.records(case.id)) == 2
 
 
-def test_a_stale_memory_honours_the_expected_seq_of_the_store(storage: Storage) -> None:
-    first, second = engines(storage)
+def test_a_stale_memory_honours_the_expected_seq_of_the_store(any_storage: Storage) -> None:
+    first, second = engines(any_storage)
     case = first.start("ticket", actor=CLERK, facts=FACTS)
     second.case(case.id)
     first.fire(case.id, "approve", actor=BOSS)
@@ -117,7 +98,7 @@ def test_a_stale_memory_honours_the_expected_seq_of_the_store(storage: Storage) 
 
 def test_an_altered_case_row_is_not_overwritten_by_the_memory(sql_storage: SQLStorage) -> None:
     remembering, reading = engines(sql_storage)
-    forgetful = Engine(sql_storage, Registry((ticket(),)), Clock(), known_cases=0)
+    forgetful = Engine(sql_storage, Registry((ticket(),)), TickingClock(START), known_cases=0)
     case = remembering.start("ticket", actor=CLERK, facts=FACTS)
     remembering.fire(case.id, "approve", actor=BOSS)
     table = sql_storage.schema.cases

@@ -21,6 +21,7 @@ from stechnique import (
     Registry,
     load_procedure,
 )
+from stechnique.loader import _file_path
 from stechnique.workflows import convention_pluripartenariale_2013
 
 # A partner's own procedure, with a rule of its own (``budget_covers_amount``).
@@ -351,6 +352,85 @@ def test_transition_problems_of_the_definition_point_at_the_transition() -> None
     problem = at(errors_of(text, guards=PARTNER_GUARDS), "transitions[1]")
     assert problem.problem == "event 'start' is reserved by the engine"
     assert problem.line == line_with(text, 'event = "start"') - 1
+
+
+def _edit(text: str, *changes: tuple[str, str], end: str = "") -> str:
+    """``text`` with each ``(old, new)`` made once, each ``old`` found, and ``end`` added."""
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text + end
+
+
+FALL = '\n[[transitions]]\nevent = "fall"\nfrom = "submitted"\nto = "limbo"\nroles = "officer"\n'
+LIMBO = '\n[states.limbo]\nfr = "Limbes"\nen = "Limbo"\n'
+
+#: Every kind of definition problem a well-formed file can still have (the file check catches
+#: the others first): the broken file, and the key and text where the problem must be placed.
+KIND_BREAKS = [
+    ("initial_state", _edit(TICKET, ("Approved\" }", "Approved\", initial = true }")),
+     "states.approved.initial", "approved = {"),
+    ("initial_state", _edit(PARTNER, ("initial = true\n", "")), "states", "[states.submitted]"),
+    ("initial_terminal", _edit(PARTNER, ("initial = true\n", "initial = true\nterminal = true\n")),
+     "states.submitted.terminal", 'terminal = true\nfr = "Demande'),
+    ("no_terminal", _edit(TICKET, (", terminal = true", ""), (", terminal = true", "")),
+     "states", "[states]"),
+    ("reserved_event", _edit(PARTNER, ('event = "refuse"', 'event = "migrate"')),
+     "transitions[1]", '[[transitions]]\nevent = "migrate"'),
+    ("terminal_exit", _edit(PARTNER, ('from = "*"', 'from = "granted"')),
+     "states.granted", "[states.granted]"),
+    ("not_a_choice", _edit(TICKET, ('roles = "boss"\n', 'roles = "boss"\nwhen = { d = "yes" }\n')),
+     "transitions[0].when", "when = {"),
+    ("not_an_option", _edit(TICKET, ('roles = "boss"\n', 'roles = "boss"\nwhen = { d = "maybe" }\n'
+     'payload.d = { kind = "choice", options = ["yes", "no"] }\n')),
+     "transitions[0].when", "when = {"),
+    ("ambiguous_event", _edit(TICKET, ('event = "finish"', 'event = "comment"')),
+     "transitions[2]", '[[transitions]]\nevent = "comment"\nfrom = "approved"\nto = "done"'),
+    ("duplicate_guard", _edit(TICKET, ('"eligible"]', '"eligible", "approved"]')),
+     "guards[3]", 'guards = ["approved", "has_note", "eligible", "approved"]'),
+    ("role_clash", TICKET.replace("owner", "boss"), "case_roles.boss", "[case_roles.boss]"),
+    ("not_a_choice", _edit(TICKET, ('fact = "kind"', 'fact = "title"')),
+     "case_roles.owner.fact", 'fact = "title"'),
+    ("not_an_option", _edit(TICKET, ("group = ", "groupe = ")),
+     "case_roles.owner.roles.groupe", "groupe = "),
+    ("unknown_field", _edit(TICKET, ('field = "secret"', 'field = "hidden"')),
+     "confidential[0].field", 'field = "hidden"'),
+    ("unreachable_state", _edit(PARTNER, end=LIMBO), "states.limbo", "[states.limbo]"),
+    ("dead_end", _edit(PARTNER, ('from = "*"', 'from = "submitted"'), end=FALL + LIMBO),
+     "states.limbo", "[states.limbo]"),
+]  # fmt: skip
+TICKET_GUARDS = {guard.name: guard for guard in (APPROVED, HAS_NOTE, ELIGIBLE)}
+
+
+def line_of_text(text: str, fragment: str) -> int:
+    """The 1-based line where the only occurrence of ``fragment`` (one line or more) starts."""
+    assert text.count(fragment) == 1, fragment
+    return text[: text.index(fragment)].count("\n") + 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "key", "fragment"),
+    KIND_BREAKS,
+    ids=[f"{kind}-{key}" for kind, _, key, _ in KIND_BREAKS],
+)
+def test_each_kind_of_definition_problem_is_placed_at_its_line_in_the_file(
+    kind: str, text: str, key: str, fragment: str
+) -> None:
+    error = errors_of(text, guards={**PARTNER_GUARDS, **TICKET_GUARDS})
+    pairs = list(zip(error.definition_problems, error.file_problems, strict=True))
+    assert all(found.message == problem.problem for found, problem in pairs)
+    placed = [(problem.key, problem.line) for found, problem in pairs if found.kind == kind]
+    assert (key, line_of_text(text, fragment)) in placed
+
+
+def test_definition_locations_with_other_names_in_the_file() -> None:
+    document = {"transitions": [{}, {}], "guards": ["a", "b", "a"]}
+    assert _file_path(("transitions", 1, "target"), document) == ("transitions", 1, "to")
+    assert _file_path(("transitions", 1, "sources"), document) == ("transitions", 1, "from")
+    assert _file_path(("start_roles",), document) == ("start", "roles")
+    assert _file_path(("start_guards",), document) == ("start", "guards")
+    assert _file_path(("guards", "a"), document) == ("guards", 2)
+    assert _file_path(("states", "open", "initial"), document) == ("states", "open", "initial")
 
 
 def test_every_problem_is_reported_at_once_as_a_definition_error() -> None:

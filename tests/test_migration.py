@@ -18,12 +18,12 @@ from _stories import (
     NAME,
     PROVIDER,
     STRUCTURE,
-    TickingClock,
     engine,
     mstr_facts,
     mstr_to,
     stored,
 )
+from small import TickingClock
 
 from stechnique import (
     Actor,
@@ -31,6 +31,7 @@ from stechnique import (
     DefinitionError,
     Engine,
     InvalidData,
+    ManualClock,
     MigrationRefused,
     PermissionDenied,
     Record,
@@ -134,7 +135,7 @@ def test_old_acknowledgements_and_decisions_do_not_carry_over() -> None:
 
 
 def test_a_dry_run_says_what_would_happen_and_writes_nothing() -> None:
-    engine_ = Engine(clock=lambda: TickingClock().now)  # a clock that stands still
+    engine_ = Engine(clock=ManualClock("2016-03-01 09:00"))  # a clock that stands still
     case = mstr_to(engine_, "referred")
     before = stored(engine_, case.id)
     trial = _migrate(engine_, case.id, dry_run=True)

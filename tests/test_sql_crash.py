@@ -40,7 +40,6 @@ def _kill_mid_burst(backend: SQLBackend, case_ids: list[str], progress: object) 
     assert child.exitcode == -signal.SIGKILL
 
 
-@pytest.mark.parametrize("sql_backend", ["sqlite", "postgres", "mysql"], indirect=True)
 def test_sigkill_mid_burst_leaves_whole_fires(
     sql_storage: SQLStorage, sql_backend: SQLBackend
 ) -> None:

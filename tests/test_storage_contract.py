@@ -2,46 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from sql_support import SQLBackend, open_empty
 
-from stechnique.storage import MemoryStorage, SQLStorage, Storage
+from stechnique.storage import Storage
 from stechnique.testing.contract import StorageContract
 
 
-class TestMemoryStorage(StorageContract):
-    """The in-memory reference adapter."""
+class TestStorageContract(StorageContract):
+    """Memory (the reference), SQLite in a file, and the PostgreSQL and MariaDB servers.
+
+    Wired as a partner wires its own adapter (see ``StorageContract``): a ``storage`` fixture
+    yielding an empty store, here each adapter in turn from ``any_storage``.
+    """
 
     @pytest.fixture
-    def storage(self) -> Iterator[Storage]:
-        store = MemoryStorage()
-        yield store
-        store.close()
-
-
-class TestSQLiteStorage(StorageContract):
-    """SQLite in a file, as an application embeds it."""
-
-    @pytest.fixture
-    def storage(self, sqlite_url: str, table_prefix: str) -> Iterator[SQLStorage]:
-        yield from open_empty(SQLBackend("sqlite", sqlite_url, table_prefix))
-
-
-@pytest.mark.postgres
-class TestPostgresStorage(StorageContract):
-    """The PostgreSQL server."""
-
-    @pytest.fixture
-    def storage(self, postgres_url: str, table_prefix: str) -> Iterator[SQLStorage]:
-        yield from open_empty(SQLBackend("postgres", postgres_url, table_prefix))
-
-
-@pytest.mark.mysql
-class TestMySQLStorage(StorageContract):
-    """The MariaDB/MySQL server."""
-
-    @pytest.fixture
-    def storage(self, mysql_url: str, table_prefix: str) -> Iterator[SQLStorage]:
-        yield from open_empty(SQLBackend("mysql", mysql_url, table_prefix))
+    def storage(self, any_storage: Storage) -> Storage:
+        return any_storage

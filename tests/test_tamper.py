@@ -3,7 +3,7 @@
 Each test writes two real MSTR histories through the engine, then changes the database with
 plain SQL statements on ``<prefix>records`` / ``<prefix>cases`` (what someone with database
 access could do), and checks that the audit reports the tampered case at the tampered seq, and
-nothing on the untouched case. Runs on a SQLite file and on the PostgreSQL server.
+nothing on the untouched case. Runs on every SQL backend (SQLite, PostgreSQL, MariaDB).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import attrs
 import pytest
 import sqlalchemy as sa
 from audit_stories import CAF, engine_on, mstr_closed, mstr_validated
-from sql_support import SQLBackend, open_empty
+from sql_support import SQLBackend
 
 from stechnique import AuditReport, Record, audit, export_checkpoint, verify_checkpoint
 from stechnique.records import seal
@@ -25,27 +25,15 @@ from stechnique.storage._sql_schema import SQLSchema, schema_for
 TAMPERED, UNTOUCHED = "mstr-closed", "mstr-validated"
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
-def backend(request: pytest.FixtureRequest, table_prefix: str) -> SQLBackend:
-    url = request.getfixturevalue(f"{request.param}_url")
-    return SQLBackend(request.param, url, table_prefix)
-
-
 @pytest.fixture
-def storage(backend: SQLBackend) -> Iterator[SQLStorage]:
-    for storage in open_empty(backend):
-        engine = engine_on(storage)
-        mstr_closed(engine, TAMPERED)
-        mstr_validated(engine, UNTOUCHED)
-        clean = audit(storage)
-        assert clean.ok, clean.summary()
-        yield storage
+def storage(sql_storage: SQLStorage) -> SQLStorage:
+    """Each SQL store in turn, holding two histories that audit clean."""
+    engine = engine_on(sql_storage)
+    mstr_closed(engine, TAMPERED)
+    mstr_validated(engine, UNTOUCHED)
+    clean = audit(sql_storage)
+    assert clean.ok, clean.summary()
+    return sql_storage
 
 
 class Database:
@@ -89,8 +77,8 @@ def _row(record: Record) -> dict[str, Any]:
 
 
 @pytest.fixture
-def database(backend: SQLBackend) -> Iterator[Database]:
-    database = Database(backend)
+def database(sql_backend: SQLBackend) -> Iterator[Database]:
+    database = Database(sql_backend)
     yield database
     database.engine.dispose()
 
@@ -188,11 +176,12 @@ def test_a_whole_chain_rewrite_is_caught_by_an_earlier_checkpoint(
     assert found(report) == {(TAMPERED, 15, "checkpoint")}
 
 
-def test_an_untampered_store_still_passes_after_reopening(backend: SQLBackend) -> None:
-    for storage in open_empty(backend):
-        mstr_closed(engine_on(storage), TAMPERED)
-        reopened = backend.open()
-        try:
-            assert audit(reopened).ok
-        finally:
-            reopened.close()
+def test_an_untampered_store_still_passes_after_reopening(
+    sql_backend: SQLBackend, sql_storage: SQLStorage
+) -> None:
+    mstr_closed(engine_on(sql_storage), TAMPERED)
+    reopened = sql_backend.open()
+    try:
+        assert audit(reopened).ok
+    finally:
+        reopened.close()

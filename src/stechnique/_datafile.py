@@ -403,6 +403,11 @@ def line_of(text: str, path: KeyPath) -> int | None:
         match = key.search(text, start, own_end)
         if match is not None:
             start = found = match.start() + len(match.group(1))
-        elif not any(h.names[: len(names)] == names and start <= h.start < end for h in headers):
+            continue
+        inner = (h for h in headers if h.names[: len(names)] == names and start <= h.start < end)
+        first = next(inner, None)
+        if first is None:
             break
+        # Written only through its own tables' headers ([states.protocol]): the first one.
+        found = first.start
     return None if found is None else text.count("\n", 0, found) + 1

@@ -1,7 +1,9 @@
 """Consistency checks of a procedure definition, run when a ``Procedure`` is built.
 
-Each check returns a list of human-readable problems; ``problems_of`` gathers them all so a
-``DefinitionError`` reports every problem at once instead of one per attempt.
+Each check returns ``DefinitionProblem`` values (kind, subject, message, location);
+``problems_of`` gathers them all so a ``DefinitionError`` reports every problem at once instead
+of one per attempt. Callers decide on ``kind`` and ``location``, never on the message, which is
+free to read better.
 """
 
 from __future__ import annotations
@@ -10,85 +12,122 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from stechnique.errors import DefinitionProblem
+
 if TYPE_CHECKING:
-    from stechnique.definition import Procedure, Transition
+    from stechnique.definition import Procedure, State, Transition
 
 __all__ = ["problems_of"]
 
+Location = tuple[str | int, ...]
 
-def problems_of(procedure: Procedure) -> list[str]:
+
+def problems_of(procedure: Procedure) -> list[DefinitionProblem]:
     """Every problem of the definition, in a stable order (empty when it is valid)."""
     problems = _states(procedure) + _transitions(procedure) + _start(procedure)
     problems += _declared(procedure) + _case_roles(procedure) + _confidential(procedure)
-    if not any("unknown state" in problem for problem in problems):
+    # The graph walk needs every transition to join declared states; an unknown one is
+    # already reported, and reachability around it would only be noise.
+    if not any(p.kind == "unknown_state" and p.location[0] == "transitions" for p in problems):
         problems += _graph(procedure)
     return problems
+
+
+def _problem(kind: str, subject: str, location: Location, message: str) -> DefinitionProblem:
+    """A problem, its long message last so the checks read in one line each."""
+    return DefinitionProblem(kind, subject, message, location)
 
 
 def _duplicates(names: Iterable[str]) -> list[str]:
     return sorted(name for name, count in Counter(names).items() if count > 1)
 
 
-def _states(procedure: Procedure) -> list[str]:
+def _states(procedure: Procedure) -> list[DefinitionProblem]:
     problems = [
-        f"state {name!r} is declared twice" for name in _duplicates(s.id for s in procedure.states)
+        _problem("duplicate_state", name, ("states", name), f"state {name!r} is declared twice")
+        for name in _duplicates(s.id for s in procedure.states)
     ]
     initial = [state.id for state in procedure.states if state.initial]
     if len(initial) != 1:
-        problems.append(f"exactly one initial state is needed, found {initial or 'none'}")
+        # Several: point at the second, the first one too many; none: at the states.
+        extra = initial[1] if initial else ""
+        where: Location = ("states", extra, "initial") if extra else ("states",)
+        message = f"exactly one initial state is needed, found {initial or 'none'}"
+        problems.append(_problem("initial_state", extra, where, message))
     problems += [
-        f"initial state {s.id!r} is terminal" for s in procedure.states if s.initial and s.terminal
+        _problem(
+            "initial_terminal",
+            s.id,
+            ("states", s.id, "terminal"),
+            f"initial state {s.id!r} is terminal",
+        )
+        for s in procedure.states
+        if s.initial and s.terminal
     ]
     if not any(state.terminal for state in procedure.states):
-        problems.append("no terminal state: a case could never end")
+        message = "no terminal state: a case could never end"
+        problems.append(_problem("no_terminal", "", ("states",), message))
     return problems
 
 
-def _transitions(procedure: Procedure) -> list[str]:
+def _transitions(procedure: Procedure) -> list[DefinitionProblem]:
+    states = {state.id: state for state in procedure.states}
+    problems: list[DefinitionProblem] = []
+    seen: dict[tuple[str, str], list[int]] = {}
+    for index, t in enumerate(procedure.transitions):
+        problems += _transition(index, t, states)
+        for source in _concrete_sources(procedure, t):
+            seen.setdefault((source, t.event), []).append(index)
+    for (source, event), indices in sorted(seen.items()):
+        group = [procedure.transitions[index] for index in indices]
+        if len(group) > 1 and not _decided_by_payload(group):
+            # The second declaration is the one that makes the event ambiguous.
+            message = f"event {event!r} is ambiguous from state {source!r}"
+            where = ("transitions", indices[1])
+            problems.append(_problem("ambiguous_event", event, where, message))
+    return problems
+
+
+def _transition(index: int, t: Transition, states: dict[str, State]) -> list[DefinitionProblem]:
     from stechnique.definition import ANY_ACTIVE, RESERVED_EVENTS
 
-    states = {state.id: state for state in procedure.states}
-    problems: list[str] = []
-    seen: dict[tuple[str, str], list[Transition]] = {}
-    for t in procedure.transitions:
-        if t.event in RESERVED_EVENTS:
-            problems.append(f"event {t.event!r} is reserved by the engine")
-        if t.target not in states:
-            problems.append(f"transition {t.event!r} goes to unknown state {t.target!r}")
-        for source in t.sources:
-            if source == ANY_ACTIVE:
-                if len(t.sources) > 1:
-                    problems.append(f"transition {t.event!r} mixes {ANY_ACTIVE!r} with states")
-            elif source not in states:
-                problems.append(f"transition {t.event!r} leaves from unknown state {source!r}")
-            elif states[source].terminal:
-                problems.append(f"terminal state {source!r} has an exit: {t.event!r}")
-        if not t.roles:
-            problems.append(f"transition {t.event!r} names no role: nobody could fire it")
-        problems += _when(t)
-        for source in _concrete_sources(procedure, t):
-            seen.setdefault((source, t.event), []).append(t)
-    problems += [
-        f"event {event!r} is ambiguous from state {source!r}"
-        for (source, event), group in sorted(seen.items())
-        if len(group) > 1 and not _decided_by_payload(group)
-    ]
-    return problems
+    at: Location = ("transitions", index)
+    problems: list[DefinitionProblem] = []
+    if t.event in RESERVED_EVENTS:
+        message = f"event {t.event!r} is reserved by the engine"
+        problems.append(_problem("reserved_event", t.event, at, message))
+    if t.target not in states:
+        message = f"transition {t.event!r} goes to unknown state {t.target!r}"
+        problems.append(_problem("unknown_state", t.target, (*at, "target"), message))
+    for source in t.sources:
+        if source == ANY_ACTIVE:
+            if len(t.sources) > 1:
+                message = f"transition {t.event!r} mixes {ANY_ACTIVE!r} with states"
+                problems.append(_problem("mixed_any_active", t.event, (*at, "sources"), message))
+        elif source not in states:
+            message = f"transition {t.event!r} leaves from unknown state {source!r}"
+            problems.append(_problem("unknown_state", source, (*at, "sources"), message))
+        elif states[source].terminal:
+            message = f"terminal state {source!r} has an exit: {t.event!r}"
+            problems.append(_problem("terminal_exit", source, ("states", source), message))
+    if not t.roles:
+        message = f"transition {t.event!r} names no role: nobody could fire it"
+        problems.append(_problem("no_role", t.event, (*at, "roles"), message))
+    return problems + _when(t, (*at, "when"))
 
 
-def _when(transition: Transition) -> list[str]:
+def _when(transition: Transition, where: Location) -> list[DefinitionProblem]:
     if transition.when is None:
         return []
     field, value = transition.when
     fields = {f.name: f for f in transition.payload}
+    event = transition.event
     if field not in fields or fields[field].kind != "choice" or not fields[field].required:
-        return [
-            f"transition {transition.event!r} is decided by {field!r}, not a required choice field"
-        ]
+        message = f"transition {event!r} is decided by {field!r}, not a required choice field"
+        return [_problem("not_a_choice", field, where, message)]
     if value not in fields[field].options:
-        return [
-            f"transition {transition.event!r} is decided by {field!r} = {value!r}, not an option"
-        ]
+        message = f"transition {event!r} is decided by {field!r} = {value!r}, not an option"
+        return [_problem("not_an_option", value, where, message)]
     return []
 
 
@@ -111,77 +150,110 @@ def _concrete_sources(procedure: Procedure, transition: Transition) -> list[str]
     return [source for source in transition.sources if source != ANY_ACTIVE]
 
 
-def _start(procedure: Procedure) -> list[str]:
-    problems = [] if procedure.start_roles else ["start names no role: nobody could start a case"]
-    fact_names = [field.name for field in procedure.facts]
-    problems += [f"fact {name!r} is declared twice" for name in _duplicates(fact_names)]
-    for t in procedure.transitions:
-        names = [field.name for field in t.payload]
-        problems += [f"payload field {t.event}.{n} is declared twice" for n in _duplicates(names)]
+def _start(procedure: Procedure) -> list[DefinitionProblem]:
+    problems = []
+    if not procedure.start_roles:
+        message = "start names no role: nobody could start a case"
+        problems.append(_problem("no_role", "start", ("start_roles",), message))
+    problems += [
+        _problem("duplicate_fact", name, ("facts", name), f"fact {name!r} is declared twice")
+        for name in _duplicates(field.name for field in procedure.facts)
+    ]
+    for index, t in enumerate(procedure.transitions):
+        problems += [
+            _problem(
+                "duplicate_field",
+                f"{t.event}.{name}",
+                ("transitions", index, "payload", name),
+                f"payload field {t.event}.{name} is declared twice",
+            )
+            for name in _duplicates(field.name for field in t.payload)
+        ]
     return problems
 
 
-def _declared(procedure: Procedure) -> list[str]:
+def _declared(procedure: Procedure) -> list[DefinitionProblem]:
     roles = {role.id for role in procedure.roles} | {role.id for role in procedure.case_roles}
     guards = {guard.name for guard in procedure.guards}
     problems = [
-        f"guard {name!r} is declared twice"
+        _problem("duplicate_guard", name, ("guards", name), f"guard {name!r} is declared twice")
         for name in _duplicates(g.name for g in procedure.guards)
     ]
-    uses = [("start", procedure.start_roles, procedure.start_guards)]
-    uses += [(t.event, t.roles, t.guards) for t in procedure.transitions]
-    for event, used_roles, used_guards in uses:
-        problems += [f"{event!r} uses undeclared role {r!r}" for r in used_roles if r not in roles]
+    uses: list[tuple[str, Location, Location, tuple[str, ...], tuple[str, ...]]] = [
+        (
+            "start",
+            ("start_roles",),
+            ("start_guards",),
+            procedure.start_roles,
+            procedure.start_guards,
+        )
+    ]
+    uses += [
+        (t.event, ("transitions", i, "roles"), ("transitions", i, "guards"), t.roles, t.guards)
+        for i, t in enumerate(procedure.transitions)
+    ]
+    for event, roles_at, guards_at, used_roles, used_guards in uses:
         problems += [
-            f"{event!r} uses undeclared guard {g!r}" for g in used_guards if g not in guards
+            _problem("undeclared_role", r, roles_at, f"{event!r} uses undeclared role {r!r}")
+            for r in used_roles
+            if r not in roles
+        ]
+        problems += [
+            _problem("undeclared_guard", g, guards_at, f"{event!r} uses undeclared guard {g!r}")
+            for g in used_guards
+            if g not in guards
         ]
     return problems
 
 
-def _case_roles(procedure: Procedure) -> list[str]:
+def _case_roles(procedure: Procedure) -> list[DefinitionProblem]:
     roles = {role.id for role in procedure.roles}
     facts = {field.name: field for field in procedure.facts}
-    problems: list[str] = []
+    problems: list[DefinitionProblem] = []
     for case_role in procedure.case_roles:
-        if case_role.id in roles:
-            problems.append(f"case role {case_role.id!r} clashes with a declared role")
+        name, at = case_role.id, ("case_roles", case_role.id)
+        if name in roles:
+            message = f"case role {name!r} clashes with a declared role"
+            problems.append(_problem("role_clash", name, at, message))
         fact = facts.get(case_role.fact)
         if fact is None or fact.kind != "choice":
-            problems.append(
-                f"case role {case_role.id!r} reads {case_role.fact!r}, not a choice fact"
-            )
+            message = f"case role {name!r} reads {case_role.fact!r}, not a choice fact"
+            problems.append(_problem("not_a_choice", case_role.fact, (*at, "fact"), message))
         for value, role in case_role.roles:
             if role not in roles:
-                problems.append(
-                    f"case role {case_role.id!r} maps {value!r} to undeclared role {role!r}"
-                )
+                message = f"case role {name!r} maps {value!r} to undeclared role {role!r}"
+                problems.append(_problem("undeclared_role", role, (*at, "roles", value), message))
             if fact is not None and value not in fact.options:
-                problems.append(
-                    f"case role {case_role.id!r} maps {value!r}, not an option of {fact.name!r}"
-                )
+                message = f"case role {name!r} maps {value!r}, not an option of {fact.name!r}"
+                problems.append(_problem("not_an_option", value, (*at, "roles", value), message))
     return problems
 
 
-def _confidential(procedure: Procedure) -> list[str]:
+def _confidential(procedure: Procedure) -> list[DefinitionProblem]:
     roles = {role.id for role in procedure.roles} | {role.id for role in procedure.case_roles}
     states = {state.id for state in procedure.states}
     payloads = {t.event: {f.name for f in t.payload} for t in procedure.transitions}
-    problems: list[str] = []
-    for rule in procedure.confidential:
-        where = f"confidential field {rule.event}.{rule.field}"
+    problems: list[DefinitionProblem] = []
+    for index, rule in enumerate(procedure.confidential):
+        at: Location = ("confidential", index)
+        subject = f"{rule.event}.{rule.field}"
+        where = f"confidential field {subject}"
         if rule.field not in payloads.get(rule.event, set()):
-            problems.append(f"{where} is not a payload field of a declared event")
-        problems += [
-            f"{where} names undeclared role {r!r}"
-            for r in rule.readers + rule.opens_to
-            if r not in roles
-        ]
+            message = f"{where} is not a payload field of a declared event"
+            problems.append(_problem("unknown_field", subject, (*at, "field"), message))
+        for key, named in (("readers", rule.readers), ("opens_to", rule.opens_to)):
+            problems += [
+                _problem("undeclared_role", r, (*at, key), f"{where} names undeclared role {r!r}")
+                for r in named
+                if r not in roles
+            ]
         if rule.opens_at is not None and rule.opens_at not in states:
-            problems.append(f"{where} opens at unknown state {rule.opens_at!r}")
+            message = f"{where} opens at unknown state {rule.opens_at!r}"
+            problems.append(_problem("unknown_state", rule.opens_at, (*at, "opens_at"), message))
     return problems
 
 
-def _graph(procedure: Procedure) -> list[str]:
+def _graph(procedure: Procedure) -> list[DefinitionProblem]:
     edges: dict[str, set[str]] = {state.id: set() for state in procedure.states}
     for t in procedure.transitions:
         for source in _concrete_sources(procedure, t):
@@ -189,7 +261,12 @@ def _graph(procedure: Procedure) -> list[str]:
     initial = [state.id for state in procedure.states if state.initial]
     reachable = _reach(initial, edges)
     problems = [
-        f"state {s.id!r} is unreachable from the initial state"
+        _problem(
+            "unreachable_state",
+            s.id,
+            ("states", s.id),
+            f"state {s.id!r} is unreachable from the initial state",
+        )
         for s in procedure.states
         if s.id not in reachable
     ]
@@ -199,7 +276,9 @@ def _graph(procedure: Procedure) -> list[str]:
             reverse[target].add(source)
     ending = _reach([s.id for s in procedure.states if s.terminal], reverse)
     problems += [
-        f"state {s.id!r} has no path to a terminal state"
+        _problem(
+            "dead_end", s.id, ("states", s.id), f"state {s.id!r} has no path to a terminal state"
+        )
         for s in procedure.states
         if not s.terminal and s.id not in ending
     ]

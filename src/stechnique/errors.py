@@ -33,6 +33,7 @@ __all__ = [
     "CheckpointInvalid",
     "ConcurrencyConflict",
     "DefinitionError",
+    "DefinitionProblem",
     "FailedGuard",
     "FieldProblem",
     "GuardFailed",
@@ -54,12 +55,40 @@ class StechniqueError(Exception):
     """Root of every error raised by stechnique."""
 
 
-class DefinitionError(StechniqueError):
-    """A procedure definition is inconsistent; ``problems`` lists every problem found."""
+@attrs.frozen
+class DefinitionProblem:
+    """One problem the checks of a procedure definition found, as a value a program can use.
 
-    def __init__(self, procedure: str, problems: Sequence[str]) -> None:
+    ``kind`` names the rule broken with a stable identifier (``unknown_state``, ``dead_end``...;
+    the list is in ``docs/embedding.md``). ``subject`` is the name at fault: a state id, an
+    event, a role, a guard, a field. ``message`` is the sentence a person reads. ``location``
+    points into the definition: a ``Procedure`` attribute, then an item of it (states, roles,
+    case roles, guards and facts by id or name; transitions and confidential rules by
+    position), then an attribute of that item: ``("transitions", 3, "target")``,
+    ``("states", "diagnosis")``, ``("start_roles",)``.
+    """
+
+    kind: str
+    subject: str
+    message: str
+    location: tuple[str | int, ...] = ()
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DefinitionError(StechniqueError):
+    """A procedure definition is inconsistent; ``problems`` lists every problem found, as text.
+
+    ``definition_problems`` holds, as ``DefinitionProblem`` values, the problems the checks of
+    the definition found: all of them when a ``Procedure`` refuses to be built. Problems that
+    are not about the definition's rules (the structure of a data file, say) come as text only.
+    """
+
+    def __init__(self, procedure: str, problems: Sequence[DefinitionProblem | str]) -> None:
         self.procedure = procedure
-        self.problems = tuple(problems)
+        self.problems = tuple(str(problem) for problem in problems)
+        self.definition_problems = tuple(p for p in problems if isinstance(p, DefinitionProblem))
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"

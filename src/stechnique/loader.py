@@ -36,7 +36,7 @@ from stechnique.definition import (
     State,
     Transition,
 )
-from stechnique.errors import DefinitionError
+from stechnique.errors import DefinitionError, DefinitionProblem
 from stechnique.schema import Field
 
 __all__ = ["FileProblem", "ProcedureFileError", "load_procedure"]
@@ -46,13 +46,21 @@ class ProcedureFileError(DefinitionError):
     """A procedure data file is not valid; ``file_problems`` locates each problem.
 
     ``problems`` (inherited) holds the same problems as text, so code that handles any
-    ``DefinitionError`` reads them the same way.
+    ``DefinitionError`` reads them the same way. When the file is well formed but the procedure
+    it declares is not, ``definition_problems`` holds what the checks of the definition found,
+    one for each of ``file_problems``, in the same order; it is empty otherwise.
     """
 
-    def __init__(self, file: str, problems: Sequence[FileProblem]) -> None:
+    def __init__(
+        self,
+        file: str,
+        problems: Sequence[FileProblem],
+        definition_problems: Sequence[DefinitionProblem] = (),
+    ) -> None:
         self.file = file
         self.file_problems = tuple(problems)
         super().__init__(file, [str(problem) for problem in self.file_problems])
+        self.definition_problems = tuple(definition_problems)
 
 
 def load_procedure(
@@ -79,8 +87,9 @@ def load_procedure(
     try:
         return _procedure(document, library)
     except DefinitionError as error:
-        located = [_locate(file, text, document, problem) for problem in error.problems]
-        raise ProcedureFileError(file, located) from error
+        found = error.definition_problems
+        located = [_located(file, text, document, problem) for problem in found]
+        raise ProcedureFileError(file, located, found) from error
 
 
 def _read(source: str | os.PathLike[str]) -> tuple[str, str]:
@@ -101,17 +110,42 @@ def _syntax_problem(file: str, error: tomllib.TOMLDecodeError) -> FileProblem:
     return FileProblem(file, "", line, f"not valid TOML: {message}")
 
 
-def _locate(file: str, text: str, document: dict[str, Any], problem: str) -> FileProblem:
-    """Place a problem found by ``Procedure`` validation at the state or transition it names."""
-    path: KeyPath = ()
-    named = re.search(r"\b(state|transition|event) '([^']+)'", problem)
-    if named and named.group(1) == "state" and named.group(2) in document["states"]:
-        path = ("states", named.group(2))
-    elif named and named.group(1) != "state":
-        events = [t["event"] for t in document["transitions"]]
-        if named.group(2) in events:
-            path = ("transitions", events.index(named.group(2)))
-    return FileProblem(file, dotted(path), line_of(text, path) if path else None, problem)
+def _located(
+    file: str, text: str, document: dict[str, Any], problem: DefinitionProblem
+) -> FileProblem:
+    """Place a problem found by ``Procedure`` validation where its location is written."""
+    path = _file_path(problem.location, document)
+    return FileProblem(file, dotted(path), line_of(text, path) if path else None, problem.message)
+
+
+#: Attributes of a ``Transition`` that the data file spells differently.
+_TRANSITION_KEYS = {"target": "to", "sources": "from"}
+_START_KEYS: dict[str | int, KeyPath] = {
+    "start_roles": ("start", "roles"),
+    "start_guards": ("start", "guards"),
+}
+
+
+def _file_path(location: KeyPath, document: dict[str, Any]) -> KeyPath:
+    """The key path in the file of a location in the ``Procedure`` built from it.
+
+    The file declares what the ``Procedure`` holds under the same names, item for item (states
+    and roles by id, transitions and confidential rules in file order), but for the renamed
+    keys above and guards, which the file lists by name.
+    """
+    if not location:
+        return ()
+    head, *rest = location
+    if head in _START_KEYS:
+        return _START_KEYS[head]
+    if head == "transitions" and len(rest) > 1:
+        index, key, *more = rest
+        return (head, index, _TRANSITION_KEYS.get(str(key), key), *more)
+    if head == "guards" and rest and rest[0] in document.get("guards", []):
+        # Only a repeated name is located here: its last listing is the one too many.
+        names = document["guards"]
+        return (head, len(names) - 1 - names[::-1].index(rest[0]))
+    return location
 
 
 def _library(extra: Mapping[str, Guard] | None) -> dict[str, Guard]:
