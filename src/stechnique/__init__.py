@@ -2,7 +2,7 @@
 
 from stechnique.audit import AuditReport, Violation, audit
 from stechnique.checkpoint import ChainHead, Checkpoint, export_checkpoint, verify_checkpoint
-from stechnique.clock import ManualClock, clock_of
+from stechnique.clock import Clock, ManualClock, clock_of, utc_now
 from stechnique.definition import (
     ANY_ACTIVE,
     CaseRole,
@@ -17,7 +17,7 @@ from stechnique.definition import (
     Transition,
 )
 from stechnique.diagram import dot, mermaid
-from stechnique.engine import Clock, Engine, utc_now
+from stechnique.engine import Engine
 from stechnique.errors import (
     CheckpointInvalid,
     ConcurrencyConflict,

@@ -24,6 +24,7 @@ import attrs
 
 from stechnique._known_cases import KnownCases
 from stechnique.audit import AuditReport, audit
+from stechnique.clock import Clock, utc_now
 from stechnique.definition import (
     GuardContext,
     Procedure,
@@ -50,16 +51,7 @@ from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 from stechnique.visibility import redact
 
-__all__ = ["Clock", "Engine", "utc_now"]
-
-#: A callable returning the current time as an aware UTC datetime.
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The default clock: the system time in UTC."""
-    return datetime.now(UTC)
-
+__all__ = ["Engine"]
 
 # Refusals decided on a remembered case that a fresh read could decide otherwise.
 _MAYBE_STALE = (

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from stechnique.clock import ManualClock
 from stechnique.definition import (
     ANY_ACTIVE,
     GuardContext,
@@ -54,7 +55,6 @@ from stechnique.testing.strategies import (
 
 __all__ = [
     "Fire",
-    "ManualClock",
     "ProcedureMachine",
     "Read",
     "Start",
@@ -65,20 +65,6 @@ __all__ = [
 HEAD_START = 40
 #: Where the machine's clock starts: aware UTC, with microseconds.
 EPOCH = datetime(2015, 1, 5, 9, 0, 0, 250_000, tzinfo=UTC)
-
-
-class ManualClock:
-    """A clock that moves only when told to: ``clock.advance(timedelta(days=3))``."""
-
-    def __init__(self, start: datetime = EPOCH) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, step: timedelta) -> None:
-        """Move the clock forward by ``step``."""
-        self.now += step
 
 
 @attrs.frozen
@@ -157,7 +143,7 @@ class ProcedureMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         config = self.config
-        self.clock = ManualClock()
+        self.clock = ManualClock(EPOCH)
         self.engine = Engine(config.storage_factory(), config.registry, self.clock)
         self.reference: Engine | None = None
         if config.reference_factory is not None:
@@ -433,10 +419,6 @@ def _distance_to_end(procedure: Procedure) -> dict[str, int]:
                     distance[source] = distance[transition.target] + 1
                     changed = True
     return distance
-
-
-def _is_loop(procedure: Procedure, state: str, name: str) -> bool:
-    return all(t.target == state for t in procedure.candidates(state, name))
 
 
 def _payload_schema(procedure: Procedure, name: str) -> tuple[Field, ...]:
