@@ -315,9 +315,21 @@ class Engine:
         name: str | None = None,
         version: str | None = None,
         since: datetime | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> AuditReport:
-        """Verify stored histories against their pinned procedure versions (see ``audit``)."""
-        return audit(self.storage, self.registry, case_id, name=name, version=version, since=since)
+        """Verify stored histories against their pinned procedure versions.
+
+        See ``stechnique.audit.audit`` for the selection and ``progress``.
+        """
+        return audit(
+            self.storage,
+            self.registry,
+            case_id,
+            name=name,
+            version=version,
+            since=since,
+            progress=progress,
+        )
 
     # -- internals ------------------------------------------------------------------------
 
