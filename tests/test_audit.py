@@ -35,8 +35,8 @@ from audit_stories import (
 )
 from small import ticket
 
-from stechnique import Actor, AuditReport, Engine, Registry, Violation, audit
-from stechnique.audit import CODES
+from stechnique import Actor, AuditReport, Engine, Registry, Violation
+from stechnique.audit import CODES, audit
 from stechnique.storage.base import StreamsCaseIds
 from stechnique.storage.memory import MemoryStorage
 from stechnique.workflows import default_registry
