@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stechnique import diagram as diagrams
 from stechnique import export
+from stechnique._labels import CASE, CASES
 from stechnique.audit import AuditReport, audit
 from stechnique.cli import _render as render
 from stechnique.cli._support import (
@@ -294,7 +295,7 @@ def history(
     with open_engine(db) as engine:
         records = engine.history(case, viewer=reader)
         seen = f" vu par {reader.id} ({', '.join(sorted(reader.roles))})" if reader else ""
-        title = f"Historique du dossier {case}{seen}"
+        title = f"Historique du {CASE.fr} {case}{seen}"
         _out().print(render.history_table(records, engine.registry, title))
 
 
@@ -382,7 +383,7 @@ def audit_with_progress(
         TextColumn("audit"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("dossiers / cases"),
+        TextColumn(CASES.both()),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
