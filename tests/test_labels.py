@@ -11,6 +11,7 @@ from rich.console import Console
 
 from stechnique._labels import EVENTS, event_fr, state_fr
 from stechnique.cli import _render
+from stechnique.definition import RESERVED_EVENTS
 from stechnique.engine import Engine
 from stechnique.export import export_csv
 from stechnique.storage.memory import MemoryStorage
@@ -28,6 +29,10 @@ def _table_text(engine: Engine) -> str:
     console = Console(file=io.StringIO(), width=400, color_system=None)
     console.print(_render.history_table(engine.history("m"), engine.registry, "m"))
     return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+
+def test_every_event_the_library_writes_has_its_label() -> None:
+    assert set(EVENTS) == RESERVED_EVENTS
 
 
 @pytest.mark.parametrize("event", ["start", "migrate"])

@@ -41,6 +41,7 @@ __all__ = [
     "Role",
     "State",
     "Transition",
+    "failed_guards",
 ]
 
 #: Source of a transition that may fire from every non-terminal state (``withdraw``, ``abandon``).

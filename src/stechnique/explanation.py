@@ -12,7 +12,7 @@ from stechnique.errors import InvalidData
 from stechnique.records import Actor, Case
 from stechnique.schema import validate
 
-__all__ = ["Explanation", "Reason"]
+__all__ = ["Explanation", "Reason", "reasons"]
 
 
 @attrs.frozen

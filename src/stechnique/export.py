@@ -39,7 +39,14 @@ from stechnique.registry import Registry
 from stechnique.storage.base import Storage
 from stechnique.visibility import is_redacted, redact
 
-__all__ = ["CSV_COLUMNS", "ImportReport", "export_csv", "export_jsonl", "import_jsonl"]
+__all__ = [
+    "CSV_COLUMNS",
+    "Destination",
+    "ImportReport",
+    "export_csv",
+    "export_jsonl",
+    "import_jsonl",
+]
 
 #: The columns of ``export_csv``, in order.
 CSV_COLUMNS = (
@@ -66,6 +73,7 @@ CSV_COLUMNS = (
 
 _FIELDS = frozenset(attrs.fields_dict(Record))
 
+#: Where an export goes: a path (the file is written) or an open text stream.
 Destination = str | Path | IO[str]
 
 

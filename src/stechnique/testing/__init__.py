@@ -4,7 +4,7 @@ A partner who writes its own storage adapter subclasses the contract suite with 
 fixture; a partner who declares its own procedure runs the generated state machine on it.
 """
 
-from stechnique.clock import ManualClock
+from stechnique.clock import ManualClock as ManualClock
 from stechnique.testing._checks import (
     Withheld,
     definition_problems,

@@ -36,7 +36,16 @@ from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.storage.base import Storage, StreamsCaseIds
 
-__all__ = ["PERMIT", "CaseBuilder", "StorageContract"]
+__all__ = [
+    "APPLICANT",
+    "AWKWARD",
+    "OFFICER",
+    "PERMIT",
+    "T0",
+    "CaseBuilder",
+    "StorageContract",
+    "stored",
+]
 
 #: The small procedure the engine-level contract tests run.
 PERMIT = Procedure(
@@ -60,7 +69,9 @@ PERMIT = Procedure(
     start_roles=("applicant",),
 )  # fmt: skip
 
+#: The time of the suite's records: aware UTC, with microseconds.
 T0 = datetime(2024, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+#: The actors of ``PERMIT``: one applicant, one officer.
 APPLICANT = Actor("applicant-1", {"applicant"})
 OFFICER = Actor("officer-1", {"officer"})
 

@@ -54,7 +54,10 @@ from stechnique.testing.strategies import (
 )
 
 __all__ = [
+    "EPOCH",
+    "HEAD_START",
     "Fire",
+    "MachineConfig",
     "ProcedureMachine",
     "Read",
     "Start",
@@ -130,7 +133,7 @@ class MachineConfig:
         return f"MachineConfig({self.procedure.key})"
 
 
-Outcome = tuple[str, str]
+_Outcome = tuple[str, str]
 
 
 class ProcedureMachine(RuleBasedStateMachine):
@@ -207,7 +210,7 @@ class ProcedureMachine(RuleBasedStateMachine):
             seen.append(self._reference_call(call))
         assert all(one == seen[0] for one in seen), f"stores disagree on {command}: {seen}"
 
-    def _reference_call(self, call: Callable[[Engine], object]) -> Outcome:
+    def _reference_call(self, call: Callable[[Engine], object]) -> _Outcome:
         assert self.reference is not None
         return _outcome(call, self.reference)
 
@@ -351,7 +354,7 @@ class ProcedureMachine(RuleBasedStateMachine):
             assert ours == theirs, "the two stores hold different cases or records"
 
 
-def _outcome(call: Callable[[Engine], object], engine: Engine) -> Outcome:
+def _outcome(call: Callable[[Engine], object], engine: Engine) -> _Outcome:
     """What a command did, comparable across stores: its result, or the error it raised."""
     try:
         result = call(engine)
