@@ -24,10 +24,12 @@ from stechnique.schema import Field
 from stechnique.visibility import REDACTED, is_redacted
 
 __all__ = [
+    "audit_json",
     "audit_summary",
     "cases_table",
     "history_table",
     "moment",
+    "payload_text",
     "procedure_tables",
     "procedures_table",
 ]
