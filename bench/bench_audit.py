@@ -36,8 +36,9 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from stechnique import Actor, Engine, Record, audit
+from stechnique import Actor, Engine, Record
 from stechnique._histories import case_at, facts_after
+from stechnique.audit import audit
 from stechnique.records import GENESIS_HASH, canonical_json, seal
 from stechnique.storage import MemoryStorage, SQLStorage
 

@@ -17,8 +17,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, ManualClock, clock_of, timeline
+from stechnique import Actor, Engine, ManualClock, clock_of
 from stechnique.storage import SQLStorage
+from stechnique.timeline import timeline
 
 NAME = "soutien-technique-renforce"
 CASE_ID = "mstr-belle-de-mai"

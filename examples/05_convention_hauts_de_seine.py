@@ -22,7 +22,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, GuardFailed, ManualClock, clock_of, timeline
+from stechnique import Actor, Engine, GuardFailed, ManualClock, clock_of
+from stechnique.timeline import timeline
 
 NAME = "convention-pluripartenariale"
 CASE_ID = "convention-acacias-nanterre"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,8 +35,9 @@ from audit_stories import (
 )
 from small import ticket
 
-from stechnique import Actor, AuditReport, Engine, Registry, Violation, audit
-from stechnique.audit import CODES
+from stechnique import Actor, AuditReport, Engine, Registry, Violation
+from stechnique.audit import CODES, audit
+from stechnique.storage.base import StreamsCaseIds
 from stechnique.storage.memory import MemoryStorage
 from stechnique.workflows import default_registry
 
@@ -131,6 +133,23 @@ def test_audit_since_a_date_checks_only_later_records(
     assert ("late", 6, "hash") in found(engine.audit(since=since))
     with pytest.raises(ValueError, match="naive"):
         engine.audit(since=since.replace(tzinfo=None))
+
+
+def test_progress_is_called_once_per_selected_case_with_the_count_so_far(
+    engine: Engine, storage: MemoryStorage
+) -> None:
+    mstr_validated(engine, "early")
+    convention(engine, "late")
+    seen: list[int] = []
+    assert engine.audit(progress=seen.append).ok
+    assert seen == [1, 2]
+    seen.clear()
+    since = storage.records("late")[3].at
+    assert audit(storage, since=since, progress=seen.append).cases_checked == 1
+    assert seen == [1, 2]  # "early" is read (and counted) though none of its records is checked
+    seen.clear()
+    audit(storage, case_id="late", progress=seen.append)
+    assert seen == [1]
 
 
 # -- steps, roles, data ----------------------------------------------------------------------
@@ -346,6 +365,28 @@ def test_a_case_row_without_history_and_a_history_without_row(
     report = engine.audit()
     assert found(report) == {("a", None, "case"), ("b", 5, "case")}
     assert found(engine.audit("a")) == {("a", None, "case")}
+
+
+class _StreamingIds(MemoryStorage):
+    """A memory store with the optional ``iter_case_ids``, counting how often it is used."""
+
+    streamed = 0
+
+    def iter_case_ids(self) -> Iterator[str]:
+        self.streamed += 1
+        yield from sorted(self._cases)
+
+
+def test_rows_without_history_are_counted_by_streaming_ids_when_the_store_can() -> None:
+    storage = _StreamingIds()
+    assert isinstance(storage, StreamsCaseIds)
+    assert not isinstance(MemoryStorage(), StreamsCaseIds)
+    engine = engine_on(storage)
+    mstr_validated(engine, "a")
+    mstr_validated(engine, "b")
+    del storage._records["a"]
+    assert found(engine.audit()) == {("a", None, "case")}
+    assert storage.streamed == 2  # counted once, then searched since the counts differ
 
 
 def test_violations_read_well(engine: Engine, storage: MemoryStorage) -> None:

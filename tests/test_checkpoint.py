@@ -26,10 +26,10 @@ from stechnique import (
     CheckpointInvalid,
     Engine,
     HistoryCorrupted,
-    audit,
     export_checkpoint,
     verify_checkpoint,
 )
+from stechnique.audit import audit
 from stechnique.storage.memory import MemoryStorage
 
 KEY = b"la clef que garde l'auditrice"

@@ -23,8 +23,9 @@ from sql_support import SQLBackend
 from typer.testing import CliRunner
 
 from stechnique import Actor, Engine, default_registry
-from stechnique._cli_support import ProgressStorage, load_stories
-from stechnique.cli import app, audit_with_progress
+from stechnique.cli import app
+from stechnique.cli._commands import audit_with_progress
+from stechnique.cli._support import load_stories
 from stechnique.storage import SQLStorage
 
 MSTR = "soutien-technique-renforce"
@@ -483,16 +484,6 @@ def test_audit_since(db: str, engine: Engine) -> None:
     assert json.loads(out)["records_checked"] == 0
     code, _, err = cli("audit", "--since", "yesterday", "--db", db)
     one_error_line(code, err, "--since", "ISO 8601")
-
-
-def test_progress_storage_reports_each_case_once_in_order(engine: Engine) -> None:
-    report_sent(engine, "a")
-    report_sent(engine, "b")
-    seen: list[str] = []
-    counting = ProgressStorage(engine.storage, seen.append)
-    assert len(list(counting.iter_records())) == 14
-    assert seen == ["a", "b"]
-    assert counting.get("a") == engine.storage.get("a")
 
 
 @pytest.mark.parametrize(("from_cases", "drawn"), [(1, True), (3, False)])

@@ -16,7 +16,8 @@ from types import ModuleType
 
 import pytest
 
-from stechnique import Engine, audit
+from stechnique import Engine
+from stechnique.audit import audit
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("[0-9]*.py"))
 

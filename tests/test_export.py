@@ -27,12 +27,12 @@ from stechnique import (
     HistoryCorrupted,
     ImportReport,
     InvalidData,
-    audit,
     export_csv,
     export_jsonl,
     import_jsonl,
     is_redacted,
 )
+from stechnique.audit import audit
 from stechnique.export import CSV_COLUMNS
 from stechnique.records import canonical_json
 from stechnique.storage.memory import MemoryStorage

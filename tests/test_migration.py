@@ -37,9 +37,9 @@ from stechnique import (
     Record,
     Registry,
     UnknownProcedure,
-    audit,
     default_registry,
 )
+from stechnique.audit import audit
 from stechnique.records import GENESIS_HASH, seal
 from stechnique.storage import SQLStorage
 from stechnique.storage.memory import MemoryStorage

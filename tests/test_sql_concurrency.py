@@ -14,7 +14,8 @@ import pytest
 from sql_support import SQLBackend
 from sql_workers import CONTEXT, fire_comments, fire_with_key, open_ticket, registry, run_processes
 
-from stechnique import Engine, audit
+from stechnique import Engine
+from stechnique.audit import audit
 from stechnique.storage import SQLStorage
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,8 @@ import pytest
 from sql_support import SQLBackend
 from sql_workers import CONTEXT, burst, open_ticket, registry
 
-from stechnique import Engine, audit
+from stechnique import Engine
+from stechnique.audit import audit
 from stechnique.storage import SQLStorage
 
 pytestmark = pytest.mark.slow

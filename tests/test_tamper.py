@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from audit_stories import CAF, engine_on, mstr_closed, mstr_validated
 from sql_support import SQLBackend
 
-from stechnique import AuditReport, Record, audit, export_checkpoint, verify_checkpoint
+from stechnique import AuditReport, Record, export_checkpoint, verify_checkpoint
+from stechnique.audit import audit
 from stechnique.records import seal
 from stechnique.storage import SQLStorage
 from stechnique.storage._sql_schema import SQLSchema, schema_for

@@ -12,7 +12,8 @@ from _stories import (
     mstr_to,
 )
 
-from stechnique import Registry, timeline
+from stechnique import Registry
+from stechnique.timeline import timeline
 from stechnique.workflows import default_registry
 
 

@@ -1,8 +1,8 @@
 """stechnique: administrative support procedures as versioned state machines with an audit trail."""
 
-from stechnique.audit import AuditReport, Violation, audit
+from stechnique.audit import AuditReport, Violation
 from stechnique.checkpoint import ChainHead, Checkpoint, export_checkpoint, verify_checkpoint
-from stechnique.clock import ManualClock, clock_of
+from stechnique.clock import Clock, ManualClock, clock_of, utc_now
 from stechnique.definition import (
     ANY_ACTIVE,
     CaseRole,
@@ -17,7 +17,7 @@ from stechnique.definition import (
     Transition,
 )
 from stechnique.diagram import dot, mermaid
-from stechnique.engine import Clock, Engine, utc_now
+from stechnique.engine import Engine
 from stechnique.errors import (
     CheckpointInvalid,
     ConcurrencyConflict,
@@ -45,7 +45,6 @@ from stechnique.migration import Migration, MigrationPlan
 from stechnique.records import Actor, Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field
-from stechnique.timeline import timeline
 from stechnique.visibility import is_redacted
 from stechnique.workflows import default_registry
 from stechnique.workflows.guards import GUARDS
@@ -100,7 +99,6 @@ __all__ = [
     "UnknownCase",
     "UnknownProcedure",
     "Violation",
-    "audit",
     "clock_of",
     "default_registry",
     "dot",
@@ -111,7 +109,6 @@ __all__ = [
     "is_redacted",
     "load_procedure",
     "mermaid",
-    "timeline",
     "utc_now",
     "verify_checkpoint",
 ]

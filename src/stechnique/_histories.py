@@ -22,7 +22,6 @@ from stechnique.storage.base import Storage
 __all__ = [
     "HistoryFilter",
     "case_at",
-    "case_from_history",
     "facts_after",
     "histories",
     "link_problems",
@@ -109,15 +108,6 @@ def facts_after(record: Record, facts: dict[str, Any]) -> dict[str, Any]:
     if record.event == "migrate" and isinstance(record.payload.get("facts"), dict):
         return dict(record.payload["facts"])
     return facts
-
-
-def case_from_history(records: Sequence[Record]) -> Case:
-    """The case row a (non-empty) history replays to, as the engine writes it."""
-    facts: dict[str, Any] = {}
-    for record in records:
-        facts = facts_after(record, facts)
-    first, last = records[0], records[-1]
-    return case_at(first.at, last, facts)
 
 
 def case_at(created_at: datetime, last: Record, facts: dict[str, Any]) -> Case:

@@ -39,7 +39,7 @@ from stechnique.migration import MIGRATE, replay_problems
 from stechnique.records import GENESIS_HASH, Case, Record, content_hash
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
-from stechnique.storage.base import Storage
+from stechnique.storage.base import Storage, StreamsCaseIds
 from stechnique.storage.memory import MemoryStorage
 
 __all__ = ["CODES", "AuditReport", "Replay", "Violation", "audit"]
@@ -121,6 +121,7 @@ def audit(
     name: str | None = None,
     version: str | None = None,
     since: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
     """Audit the histories in ``storage`` against ``registry`` (default: published procedures).
 
@@ -129,6 +130,10 @@ def audit(
     are checked and counted; earlier records are still read, to rebuild the state, facts and
     chain head the later ones are judged against, and the case row is checked only for cases
     having such records. A full audit also finds case rows that have no history.
+
+    ``progress``, when given, is called once per selected case, after its history is read
+    (and checked), with the number of cases read so far: a progress bar over the selected
+    cases ends full (cases ``since`` leaves unchecked are counted as read).
     """
     if since is not None and since.tzinfo is None:
         raise ValueError(f"since={since!r} is naive; give an aware datetime (UTC)")
@@ -139,15 +144,16 @@ def audit(
     began = time.perf_counter()
     tally = _Tally()
     store = ReadOnlyStore(storage)
-    for records in histories(storage, HistoryFilter(case_id, name, version)):
-        if since is not None and all(record.at < since for record in records):
-            continue
-        replay = Replay(records[0].case_id, registry, store)
-        for record in records:
-            replay.feed(record, check=since is None or record.at >= since)
-        case = storage.get(replay.case_id)
-        replay.compare(case)
-        tally.add(replay, case is not None)
+    for read, records in enumerate(histories(storage, HistoryFilter(case_id, name, version)), 1):
+        if since is None or any(record.at >= since for record in records):
+            replay = Replay(records[0].case_id, registry, store)
+            for record in records:
+                replay.feed(record, check=since is None or record.at >= since)
+            case = storage.get(replay.case_id)
+            replay.compare(case)
+            tally.add(replay, case is not None)
+        if progress is not None:
+            progress(read)
     if case_id is not None and tally.cases == 0 and storage.get(case_id) is not None:
         tally.violations.append(Violation(case_id, None, "case row has no history", "case"))
     elif case_id is None and name is None and since is None:
@@ -182,11 +188,8 @@ class _Tally:
 
 
 def _case_ids(storage: Storage) -> Iterator[str]:
-    # ``iter_case_ids`` is an optional capability: a store that streams its case ids keeps this
-    # pass in constant memory; otherwise ``cases()`` is read whole.
-    stream = getattr(storage, "iter_case_ids", None)
-    if callable(stream):
-        yield from stream()
+    if isinstance(storage, StreamsCaseIds):
+        yield from storage.iter_case_ids()
     else:
         yield from (case.id for case in storage.cases())
 

@@ -40,11 +40,12 @@ from stechnique.records import (
 )
 from stechnique.storage.base import Storage
 
-__all__ = ["FORMAT", "ChainHead", "Checkpoint", "export_checkpoint", "verify_checkpoint"]
+__all__ = ["FORMAT", "ChainHead", "Checkpoint", "Key", "export_checkpoint", "verify_checkpoint"]
 
 #: The format tag written in every checkpoint file.
 FORMAT = "stechnique-checkpoint/1"
 
+#: A checkpoint key: bytes, or text (used as its UTF-8 bytes).
 Key = bytes | str
 
 

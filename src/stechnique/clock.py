@@ -1,8 +1,9 @@
 """Clocks for the engine: the system clock by default, a hand-set one for stories and replays.
 
-The engine reads the time from a callable returning an aware UTC ``datetime``. Tests, example
-stories and imports of past events need a calendar they control: ``ManualClock`` shows whatever
-time it was last set to, and ``clock_of`` lends one to an engine for a block of work.
+The engine reads the time from a ``Clock``, a callable returning an aware UTC ``datetime``
+(``utc_now`` by default). Tests, example stories, generated state machines and imports of past
+events need a calendar they control: ``ManualClock`` shows whatever time it was last set to,
+and ``clock_of`` lends one to an engine for a block of work.
 """
 
 from __future__ import annotations
@@ -15,9 +16,17 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:
     from stechnique.engine import Engine
 
-__all__ = ["ManualClock", "clock_of"]
+__all__ = ["Clock", "ManualClock", "clock_of", "utc_now"]
 
-_Clock = TypeVar("_Clock", bound=Callable[[], datetime])
+#: A callable returning the current time as an aware UTC datetime.
+Clock = Callable[[], datetime]
+
+_Clock = TypeVar("_Clock", bound=Clock)
+
+
+def utc_now() -> datetime:
+    """The default clock: the system time in UTC."""
+    return datetime.now(UTC)
 
 
 def _moment(value: datetime | str) -> datetime:
@@ -27,7 +36,11 @@ def _moment(value: datetime | str) -> datetime:
 
 
 class ManualClock:
-    """A clock that shows the time it was last set to (``on``) or moved to (``advance``)."""
+    """A clock that shows the time it was last set to (``on``) or moved to (``advance``).
+
+    ``start`` and ``on`` take a datetime or ISO text such as ``2016-02-01 09:30``; a time
+    without offset is read as UTC, one with an offset is converted to UTC.
+    """
 
     def __init__(self, start: datetime | str = "2000-01-01 00:00") -> None:
         self.now = _moment(start)

@@ -26,6 +26,7 @@ from stechnique._judge import START, judge
 from stechnique._known_cases import KnownCases
 from stechnique._machine import trigger
 from stechnique.audit import AuditReport, audit
+from stechnique.clock import Clock, utc_now
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import (
     ConcurrencyConflict,
@@ -46,16 +47,7 @@ from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 from stechnique.visibility import redact
 
-__all__ = ["Clock", "Engine", "utc_now"]
-
-#: A callable returning the current time as an aware UTC datetime.
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The default clock: the system time in UTC."""
-    return datetime.now(UTC)
-
+__all__ = ["Engine"]
 
 # Refusals decided on a remembered case that a fresh read could decide otherwise.
 _MAYBE_STALE = (
@@ -341,9 +333,21 @@ class Engine:
         name: str | None = None,
         version: str | None = None,
         since: datetime | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> AuditReport:
-        """Verify stored histories against their pinned procedure versions (see ``audit``)."""
-        return audit(self.storage, self.registry, case_id, name=name, version=version, since=since)
+        """Verify stored histories against their pinned procedure versions.
+
+        See ``stechnique.audit.audit`` for the selection and ``progress``.
+        """
+        return audit(
+            self.storage,
+            self.registry,
+            case_id,
+            name=name,
+            version=version,
+            since=since,
+            progress=progress,
+        )
 
     # -- internals ------------------------------------------------------------------------
 

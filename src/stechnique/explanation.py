@@ -8,7 +8,7 @@ import attrs
 
 from stechnique._judge import Kind, Refusal
 
-__all__ = ["Explanation", "Reason"]
+__all__ = ["Explanation", "Reason", "reasons"]
 
 
 @attrs.frozen

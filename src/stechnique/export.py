@@ -31,6 +31,7 @@ import attrs
 import cattrs
 
 from stechnique._histories import HistoryFilter, case_at, facts_after, histories, link_problems
+from stechnique._labels import event_fr, state_fr
 from stechnique.definition import Procedure
 from stechnique.errors import FieldProblem, HistoryCorrupted, InvalidData
 from stechnique.records import GENESIS_HASH, Actor, Record, canonical_json, converter, to_iso
@@ -38,7 +39,14 @@ from stechnique.registry import Registry
 from stechnique.storage.base import Storage
 from stechnique.visibility import is_redacted, redact
 
-__all__ = ["CSV_COLUMNS", "ImportReport", "export_csv", "export_jsonl", "import_jsonl"]
+__all__ = [
+    "CSV_COLUMNS",
+    "Destination",
+    "ImportReport",
+    "export_csv",
+    "export_jsonl",
+    "import_jsonl",
+]
 
 #: The columns of ``export_csv``, in order.
 CSV_COLUMNS = (
@@ -65,6 +73,7 @@ CSV_COLUMNS = (
 
 _FIELDS = frozenset(attrs.fields_dict(Record))
 
+#: Where an export goes: a path (the file is written) or an open text stream.
 Destination = str | Path | IO[str]
 
 
@@ -185,11 +194,11 @@ def _csv_row(record: Record, registry: Registry) -> dict[str, Any]:
         "at": to_iso(record.at),
         "at_utc": to_iso(record.at)[:19].replace("T", " "),
         "event": record.event,
-        "event_fr": _event_label(procedure, record),
+        "event_fr": event_fr(procedure, record),
         "source": record.source or "",
-        "source_fr": _state_label(procedure, record.source),
+        "source_fr": state_fr(procedure, record.source),
         "target": record.target,
-        "target_fr": _state_label(procedure, record.target),
+        "target_fr": state_fr(procedure, record.target),
         "actor_id": record.actor.id,
         "actor_roles": " ".join(sorted(record.actor.roles)),
         "payload": canonical_json(record.payload),
@@ -200,27 +209,6 @@ def _csv_row(record: Record, registry: Registry) -> dict[str, Any]:
         "prev_hash": record.prev_hash,
         "hash": record.hash,
     }
-
-
-_RESERVED_LABELS = {"start": "Ouverture du dossier", "migrate": "Migration de version"}
-
-
-def _event_label(procedure: Procedure | None, record: Record) -> str:
-    if record.event in _RESERVED_LABELS:
-        return _RESERVED_LABELS[record.event]
-    if procedure is None:
-        return ""
-    transition = procedure.transition(record.source or "", record.event, record.payload)
-    return transition.fr if transition is not None else ""
-
-
-def _state_label(procedure: Procedure | None, state: str | None) -> str:
-    if procedure is None or state is None:
-        return ""
-    try:
-        return procedure.state(state).fr
-    except KeyError:
-        return ""
 
 
 def import_jsonl(storage: Storage, source: str | Path | IO[str]) -> ImportReport:

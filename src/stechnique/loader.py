@@ -20,13 +20,13 @@ from typing import Any
 
 from stechnique._datafile import (
     Checker,
-    FileProblem,
     KeyPath,
     check_document,
     dotted,
     ids,
     line_of,
 )
+from stechnique._datafile import FileProblem as FileProblem  # re-exported, see ProcedureFileError
 from stechnique.definition import (
     CaseRole,
     ConfidentialField,

@@ -25,6 +25,7 @@ import cattrs
 
 __all__ = [
     "GENESIS_HASH",
+    "JSON",
     "Actor",
     "Case",
     "Record",
@@ -33,6 +34,7 @@ __all__ = [
     "converter",
     "from_iso",
     "record_hash",
+    "roles_json",
     "seal",
     "sealed",
     "to_iso",
@@ -41,6 +43,7 @@ __all__ = [
 #: ``prev_hash`` of the first record of every case.
 GENESIS_HASH = "0" * 64
 
+#: Facts and payloads: JSON objects as plain Python data.
 JSON = dict[str, Any]
 
 

@@ -16,7 +16,7 @@ from stechnique.definition import Procedure
 from stechnique.errors import DefinitionError, UnknownProcedure
 from stechnique.migration import Migration
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "version_order"]
 
 
 def version_order(version: str) -> tuple[tuple[int, str], ...]:

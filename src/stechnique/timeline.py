@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stechnique._labels import CASE, CONFIDENTIAL, NO_ROLE, STEP, UTC_TIMES, event_fr, state_fr
 from stechnique.definition import Procedure
 from stechnique.records import Record
 from stechnique.registry import Registry
@@ -19,7 +20,6 @@ from stechnique.visibility import REDACTED, is_redacted
 
 __all__ = ["timeline"]
 
-_EVENT_LABELS = {"start": "Ouverture du dossier", "migrate": "Migration vers une nouvelle version"}
 _MAX_TEXT = 160
 _HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -42,7 +42,9 @@ def timeline(records: Sequence[Record], registry: Registry | None = None) -> str
     versions = first.version
     if records[-1].version != first.version:
         versions += f" → {records[-1].version}"
-    lines = [f"Dossier {first.case_id} — {title} (version {versions}, heures UTC)"]
+    lines = [
+        f"{CASE.fr.capitalize()} {first.case_id} — {title} (version {versions}, {UTC_TIMES.fr})"
+    ]
     previous: Procedure | None = None
     for record in records:
         current = registry.by_fingerprint(record.fingerprint)
@@ -53,36 +55,18 @@ def timeline(records: Sequence[Record], registry: Registry | None = None) -> str
 
 def _block(record: Record, procedure: Procedure | None, before: Procedure | None) -> list[str]:
     when = record.at.strftime("%d/%m/%Y %H:%M")
-    roles = ", ".join(sorted(record.actor.roles)) or "aucun rôle"
-    source = _state(before, record.source) if record.source is not None else "—"
+    roles = ", ".join(sorted(record.actor.roles)) or NO_ROLE.fr
+    source = state_fr(before, record.source) or record.source or "—"
     header = f"{record.seq:>3}. {when}  {record.actor.id} ({roles})"
-    target = _state(procedure, record.target)
+    target = state_fr(procedure, record.target) or record.target
+    event = event_fr(procedure, record) or record.event
     if record.source == record.target and record.event != "migrate":
-        step = f"     {_event(procedure, record)} (étape : {target})"
+        step = f"     {event} ({STEP.fr} : {target})"
     else:
-        step = f"     {_event(procedure, record)} : {source} → {target}"
+        step = f"     {event} : {source} → {target}"
     if record.event == "migrate":
         step += f" [{record.payload.get('from_version')} → {record.version}]"
     return [header, step] + [f"       {line}" for line in _summary(record.payload)]
-
-
-def _event(procedure: Procedure | None, record: Record) -> str:
-    if record.event in _EVENT_LABELS:
-        return _EVENT_LABELS[record.event]
-    if procedure is not None:
-        transition = procedure.transition(record.source or "", record.event, record.payload)
-        if transition is not None and transition.fr:
-            return transition.fr
-    return record.event
-
-
-def _state(procedure: Procedure | None, state: str) -> str:
-    if procedure is None:
-        return state
-    try:
-        return procedure.state(state).fr
-    except KeyError:
-        return state
 
 
 def _summary(payload: Mapping[str, Any]) -> list[str]:
@@ -91,7 +75,7 @@ def _summary(payload: Mapping[str, Any]) -> list[str]:
 
 def _value(value: Any) -> str:
     if is_redacted(value):
-        return f"« [confidentiel] » ({value[REDACTED].get('fr', '')})"
+        return f"« [{CONFIDENTIAL.fr}] » ({value[REDACTED].get('fr', '')})"
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{k} : {_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from stechnique._labels import CONFIDENTIAL_FIELD
 from stechnique.definition import ConfidentialField, Procedure
 from stechnique.records import Actor, Record
 
@@ -27,8 +28,8 @@ REDACTED = "__redacted__"
 
 def redaction(rule: ConfidentialField, readers: Sequence[str]) -> dict[str, Any]:
     """The marker that replaces a field the viewer may not see."""
-    fr = rule.fr or "Champ confidentiel"
-    en = rule.en or "Confidential field"
+    fr = rule.fr or CONFIDENTIAL_FIELD.fr
+    en = rule.en or CONFIDENTIAL_FIELD.en
     return {REDACTED: {"fr": fr, "en": en, "readers": sorted(readers)}}
 
 

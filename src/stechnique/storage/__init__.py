@@ -1,5 +1,7 @@
 """Storage adapters: the ``Storage`` protocol, the in-memory reference adapter and SQL storage.
 
+``StreamsCaseIds`` declares an optional capability an adapter may add to ``Storage``.
+
 ``SQLStorage`` and ``upgrade_schema`` load SQLAlchemy and Alembic on first use, so code that
 keeps its cases in memory never pays for them. The PostgreSQL and MariaDB/MySQL drivers are
 extras (``stechnique[postgres]``, ``stechnique[mysql]``), loaded when such a store opens.
@@ -7,13 +9,13 @@ extras (``stechnique[postgres]``, ``stechnique[mysql]``), loaded when such a sto
 
 from typing import TYPE_CHECKING, Any
 
-from stechnique.storage.base import Storage
+from stechnique.storage.base import Storage, StreamsCaseIds
 from stechnique.storage.memory import MemoryStorage
 
 if TYPE_CHECKING:
     from stechnique.storage.sql import SQLStorage, upgrade_schema
 
-__all__ = ["MemoryStorage", "SQLStorage", "Storage", "upgrade_schema"]
+__all__ = ["MemoryStorage", "SQLStorage", "Storage", "StreamsCaseIds", "upgrade_schema"]
 
 
 def __getattr__(name: str) -> Any:

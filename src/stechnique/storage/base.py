@@ -23,6 +23,10 @@ Rules every adapter follows:
   yields cases by ``(created_at, id)``.
 * **Errors.** Driver failures surface as ``StorageError`` (chained with ``from``), never as the
   driver's own exception types.
+
+Beyond ``Storage``, an adapter may offer optional capabilities, each declared here as its own
+small protocol (``StreamsCaseIds``). The library checks for one with ``isinstance`` and falls
+back on the ``Storage`` methods when it is absent, so no adapter is required to implement it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Protocol, runtime_checkable
 
 from stechnique.records import Case, Record
 
-__all__ = ["Storage", "not_followed"]
+__all__ = ["Storage", "StreamsCaseIds", "not_followed"]
 
 
 @runtime_checkable
@@ -73,6 +77,19 @@ class Storage(Protocol):
 
     def close(self) -> None:
         """Release connections and files; the storage is unusable afterwards."""
+
+
+@runtime_checkable
+class StreamsCaseIds(Protocol):
+    """Optional: a store that streams its case ids in constant memory.
+
+    The audit counts the case rows to find rows that have no history; a store offering this
+    capability (as ``SQLStorage`` does) keeps that pass in constant memory, any other is asked
+    for ``Storage.cases`` whole. Not part of ``Storage``: an adapter without it stays valid.
+    """
+
+    def iter_case_ids(self) -> Iterator[str]:
+        """Stream the id of every stored case, by id, in constant memory."""
 
 
 def not_followed(stored: Case, record: Record) -> str:

@@ -214,11 +214,7 @@ class SQLStorage:
                 yield sql.record(row)
 
     def iter_case_ids(self) -> Iterator[str]:
-        """Stream every case id, by id, in constant memory.
-
-        An optional capability beyond the ``Storage`` contract: the audit counts case rows
-        with it (to find rows that have no history) without loading every case.
-        """
+        """See ``StreamsCaseIds.iter_case_ids`` (an optional capability beyond ``Storage``)."""
         table = self.schema.cases
         query = sa.select(table.c.id).order_by(table.c.id)
         with self._backend.translated("read case ids"), self._backend.engine.connect() as conn:

@@ -4,6 +4,7 @@ A partner who writes its own storage adapter subclasses the contract suite with 
 fixture; a partner who declares its own procedure runs the generated state machine on it.
 """
 
+from stechnique.clock import ManualClock as ManualClock
 from stechnique.testing._checks import (
     Withheld,
     definition_problems,
@@ -15,7 +16,6 @@ from stechnique.testing._checks import (
 from stechnique.testing.contract import CaseBuilder, StorageContract
 from stechnique.testing.stateful import (
     Fire,
-    ManualClock,
     ProcedureMachine,
     Read,
     Start,

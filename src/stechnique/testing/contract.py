@@ -34,9 +34,18 @@ from stechnique.errors import ConcurrencyConflict, UnknownCase
 from stechnique.records import GENESIS_HASH, Actor, Case, Record, seal
 from stechnique.registry import Registry
 from stechnique.schema import Field
-from stechnique.storage.base import Storage
+from stechnique.storage.base import Storage, StreamsCaseIds
 
-__all__ = ["PERMIT", "CaseBuilder", "StorageContract"]
+__all__ = [
+    "APPLICANT",
+    "AWKWARD",
+    "OFFICER",
+    "PERMIT",
+    "T0",
+    "CaseBuilder",
+    "StorageContract",
+    "stored",
+]
 
 #: The small procedure the engine-level contract tests run.
 PERMIT = Procedure(
@@ -60,7 +69,9 @@ PERMIT = Procedure(
     start_roles=("applicant",),
 )  # fmt: skip
 
+#: The time of the suite's records: aware UTC, with microseconds.
 T0 = datetime(2024, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+#: The actors of ``PERMIT``: one applicant, one officer.
 APPLICANT = Actor("applicant-1", {"applicant"})
 OFFICER = Actor("officer-1", {"officer"})
 
@@ -280,6 +291,16 @@ class StorageContract:
         assert first.case_id == "s1"
         assert [(r.case_id, r.seq) for r in rest][:2] == [("s2", 1), ("s3", 1)]
         assert storage.records("s0")[-1].seq == 2
+
+    def test_streamed_case_ids_by_id(self, storage: Storage) -> None:
+        """The optional ``iter_case_ids`` (``StreamsCaseIds``) gives every case id, by id."""
+        if not isinstance(storage, StreamsCaseIds):
+            pytest.skip("this adapter does not offer the optional StreamsCaseIds")
+        assert list(storage.iter_case_ids()) == []
+        ids = ["b", "B", "é", "a-1", "a_1", "_"]
+        for case_id in ids:
+            storage.create(*CaseBuilder(case_id).start())
+        assert list(storage.iter_case_ids()) == sorted(ids)
 
     def test_cases_filters_and_order(self, storage: Storage) -> None:
         """``cases`` applies every filter given and orders by ``(created_at, id)``."""

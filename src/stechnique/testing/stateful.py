@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from stechnique.clock import ManualClock
 from stechnique.definition import (
     ANY_ACTIVE,
     GuardContext,
@@ -53,8 +54,10 @@ from stechnique.testing.strategies import (
 )
 
 __all__ = [
+    "EPOCH",
+    "HEAD_START",
     "Fire",
-    "ManualClock",
+    "MachineConfig",
     "ProcedureMachine",
     "Read",
     "Start",
@@ -65,20 +68,6 @@ __all__ = [
 HEAD_START = 40
 #: Where the machine's clock starts: aware UTC, with microseconds.
 EPOCH = datetime(2015, 1, 5, 9, 0, 0, 250_000, tzinfo=UTC)
-
-
-class ManualClock:
-    """A clock that moves only when told to: ``clock.advance(timedelta(days=3))``."""
-
-    def __init__(self, start: datetime = EPOCH) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, step: timedelta) -> None:
-        """Move the clock forward by ``step``."""
-        self.now += step
 
 
 @attrs.frozen
@@ -148,7 +137,7 @@ class MachineConfig:
         return f"MachineConfig({self.procedure.key})"
 
 
-Outcome = tuple[str, str]
+_Outcome = tuple[str, str]
 
 
 class ProcedureMachine(RuleBasedStateMachine):
@@ -161,7 +150,7 @@ class ProcedureMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         config = self.config
-        self.clock = ManualClock()
+        self.clock = ManualClock(EPOCH)
         self.engine = Engine(config.storage_factory(), config.registry, self.clock)
         self.reference: Engine | None = None
         if config.reference_factory is not None:
@@ -225,7 +214,7 @@ class ProcedureMachine(RuleBasedStateMachine):
             seen.append(self._reference_call(call))
         assert all(one == seen[0] for one in seen), f"stores disagree on {command}: {seen}"
 
-    def _reference_call(self, call: Callable[[Engine], object]) -> Outcome:
+    def _reference_call(self, call: Callable[[Engine], object]) -> _Outcome:
         assert self.reference is not None
         return _outcome(call, self.reference)
 
@@ -371,7 +360,7 @@ class ProcedureMachine(RuleBasedStateMachine):
             assert ours == theirs, "the two stores hold different cases or records"
 
 
-def _outcome(call: Callable[[Engine], object], engine: Engine) -> Outcome:
+def _outcome(call: Callable[[Engine], object], engine: Engine) -> _Outcome:
     """What a command did, comparable across stores: its result, or the error it raised."""
     try:
         result = call(engine)
@@ -439,10 +428,6 @@ def _distance_to_end(procedure: Procedure) -> dict[str, int]:
                     distance[source] = distance[transition.target] + 1
                     changed = True
     return distance
-
-
-def _is_loop(procedure: Procedure, state: str, name: str) -> bool:
-    return all(t.target == state for t in procedure.candidates(state, name))
 
 
 def _payload_schemas(procedure: Procedure, name: str) -> list[tuple[Field, ...]]:

@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_ACTOR_IDS",
     "DEFAULT_WORDS",
     "SAMPLE_GUARDS",
+    "UNKNOWN_FIELD",
     "actors",
     "actors_with",
     "cases",

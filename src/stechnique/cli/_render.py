@@ -15,6 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from stechnique._labels import CASE, CASES, CONFIDENTIAL, STEP, UTC_TIMES, event_fr, state_fr
 from stechnique.audit import AuditReport
 from stechnique.definition import ANY_ACTIVE, Procedure
 from stechnique.records import Case, Record
@@ -23,16 +24,15 @@ from stechnique.schema import Field
 from stechnique.visibility import REDACTED, is_redacted
 
 __all__ = [
+    "audit_json",
     "audit_summary",
     "cases_table",
     "history_table",
     "moment",
+    "payload_text",
     "procedure_tables",
     "procedures_table",
 ]
-
-_START_FR = "Ouverture du dossier"
-_MIGRATE_FR = "Migration vers une nouvelle version"
 
 
 def moment(value: datetime) -> str:
@@ -153,7 +153,7 @@ def _confidential(procedure: Procedure) -> Table:
 
 def cases_table(cases: Iterable[Case], registry: Registry) -> Table:
     """One row per stored case, with its state's French label."""
-    table = _table("Dossiers / cases", "dossier", "procédure", "état", "seq", "mis à jour")
+    table = _table(CASES.both().capitalize(), CASE.fr, "procédure", "état", "seq", "mis à jour")
     for case in cases:
         table.add_row(
             case.id,
@@ -167,11 +167,11 @@ def cases_table(cases: Iterable[Case], registry: Registry) -> Table:
 
 def history_table(records: Sequence[Record], registry: Registry, title: str) -> Table:
     """A case's records as a table; redacted fields say so, they are never left out."""
-    table = Table(title=f"{title} (heures UTC)", title_justify="left", show_lines=True)
+    table = Table(title=f"{title} ({UTC_TIMES.fr})", title_justify="left", show_lines=True)
     table.add_column("seq", justify="right", no_wrap=True)
     table.add_column("date", no_wrap=True)
     table.add_column("acteur", ratio=2, overflow="fold")
-    table.add_column("étape", ratio=4, overflow="fold")
+    table.add_column(STEP.fr, ratio=4, overflow="fold")
     table.add_column("données", ratio=5, overflow="fold")
     before = records[0].fingerprint if records else ""
     for record in records:
@@ -185,7 +185,7 @@ def history_table(records: Sequence[Record], registry: Registry, title: str) -> 
         target = _state_label(registry, record.fingerprint, record.target, with_id=False)
         before = record.fingerprint
         step = Text(_event_label(registry, record), "bold")
-        step.append(f"\n(étape : {target})" if source == target else f"\n{source} → {target}")
+        step.append(f"\n({STEP.fr} : {target})" if source == target else f"\n{source} → {target}")
         table.add_row(
             str(record.seq),
             record.at.strftime("%Y-%m-%d\n%H:%M"),
@@ -206,7 +206,7 @@ def payload_text(payload: Mapping[str, Any]) -> Text:
         if is_redacted(value):
             marker = value[REDACTED]
             readers = ", ".join(marker.get("readers", ()))
-            text.append("« confidentiel »", "bold red")
+            text.append(f"« {CONFIDENTIAL.fr} »", "bold red")
             text.append(f" {marker.get('fr', '')} (lecteurs : {readers})", "red")
         else:
             text.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
@@ -214,33 +214,20 @@ def payload_text(payload: Mapping[str, Any]) -> Text:
 
 
 def _state_label(registry: Registry, fingerprint: str, state: str, *, with_id: bool = True) -> str:
-    procedure = registry.by_fingerprint(fingerprint)
-    try:
-        label = procedure.state(state).fr if procedure is not None else ""
-    except KeyError:
-        label = ""
+    label = state_fr(registry.by_fingerprint(fingerprint), state)
     if not label:
         return state
     return f"{label} ({state})" if with_id else label
 
 
 def _event_label(registry: Registry, record: Record) -> str:
-    if record.event == "start":
-        return f"{_START_FR} (start)"
-    if record.event == "migrate":
-        return f"{_MIGRATE_FR} (migrate)"
-    procedure = registry.by_fingerprint(record.fingerprint)
-    if procedure is None or record.source is None:
-        return record.event
-    # The label of the transition actually taken (one event may carry several, per state).
-    transition = procedure.transition(record.source, record.event, record.payload)
-    label = transition.fr if transition is not None else ""
+    label = event_fr(registry.by_fingerprint(record.fingerprint), record)
     return f"{label} ({record.event})" if label else record.event
 
 
 def audit_summary(report: AuditReport) -> RenderableType:
     """The audit's summary table, then one row per violation."""
-    summary = _table("Audit", "résultat", "dossiers", "enregistrements", "violations", "durée")
+    summary = _table("Audit", "résultat", CASES.fr, "enregistrements", "violations", "durée")
     summary.add_row(
         Text("conforme / ok", "green") if report.ok else Text("VIOLATIONS", "bold red"),
         str(report.cases_checked),
@@ -255,7 +242,7 @@ def audit_summary(report: AuditReport) -> RenderableType:
             Text(f"Gardes non rejugées (elles lisent d'autres dossiers) / not re-judged: {names}")
         )
     if not report.ok:
-        found = _table("Violations", "dossier", "seq", "code", "constat")
+        found = _table("Violations", CASE.fr, "seq", "code", "constat")
         for violation in report.violations:
             seq = "" if violation.seq is None else str(violation.seq)
             found.add_row(violation.case_id, seq, violation.code, violation.message)

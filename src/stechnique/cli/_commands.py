@@ -1,9 +1,8 @@
-"""The ``stechnique`` command: run, inspect and audit procedures from a terminal.
+"""The commands of ``stechnique``, each a thin call to the library, and their error handling.
 
-Every command takes ``--db URL`` (default ``sqlite:///stechnique.db``, or ``STECHNIQUE_DB``).
-Exit status: 0 on success, 1 when an audit finds violations, 2 when the command is refused or
-wrong (unknown case or procedure, refused event, bad JSON...). Errors are one line on standard
-error, without a traceback (``STECHNIQUE_DEBUG=1`` shows it).
+What the user typed is read by ``_support``, what they see is drawn by ``_render``; a command
+only calls the engine between the two. Every error a command raises becomes one line on
+standard error and exit status 2 (``_Group``).
 """
 
 from __future__ import annotations
@@ -16,14 +15,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stechnique import _cli_render as render
 from stechnique import diagram as diagrams
 from stechnique import export
-from stechnique._cli_support import (
+from stechnique._labels import CASE, CASES
+from stechnique.audit import AuditReport, audit
+from stechnique.cli import _render as render
+from stechnique.cli._support import (
     DEFAULT_DB,
     DEFAULT_PREFIX,
     CommandLineError,
-    ProgressStorage,
     debug_enabled,
     load_stories,
     open_engine,
@@ -34,7 +34,6 @@ from stechnique._cli_support import (
     render_graphviz,
     upgrade_store,
 )
-from stechnique.audit import AuditReport, audit
 from stechnique.definition import Procedure
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
@@ -42,7 +41,7 @@ from stechnique.records import Actor, Record
 from stechnique.timeline import timeline
 from stechnique.workflows import default_registry
 
-__all__ = ["app"]
+__all__ = ["app", "audit_with_progress"]
 
 #: Exit status of a refused or malformed command.
 EXIT_ERROR = 2
@@ -296,7 +295,7 @@ def history(
     with open_engine(db) as engine:
         records = engine.history(case, viewer=reader)
         seen = f" vu par {reader.id} ({', '.join(sorted(reader.roles))})" if reader else ""
-        title = f"Historique du dossier {case}{seen}"
+        title = f"Historique du {CASE.fr} {case}{seen}"
         _out().print(render.history_table(records, engine.registry, title))
 
 
@@ -384,13 +383,17 @@ def audit_with_progress(
         TextColumn("audit"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("dossiers / cases"),
+        TextColumn(CASES.both()),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("audit", total=total)
-        counting = ProgressStorage(storage, lambda _: progress.advance(task))
-        return audit(counting, engine.registry, **scope)
+        return audit(
+            storage,
+            engine.registry,
+            **scope,
+            progress=lambda done: progress.update(task, completed=done),
+        )
 
 
 # -- export, import, schema --------------------------------------------------------------
@@ -463,12 +466,3 @@ def db_upgrade(
 
 def _say(message: str) -> None:
     Console(stderr=True, highlight=False).print(message, markup=False, soft_wrap=True)
-
-
-def main() -> None:
-    """Run the command (``python -m stechnique.cli``)."""
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Plumbing for the ``stechnique`` command: opening the store, reading arguments, errors.
 
-Nothing here prints; ``cli.py`` decides what the user sees. Every problem with what the user
+Nothing here prints; the commands decide what the user sees. Every problem with what the user
 typed becomes a ``CommandLineError`` whose message names the option and what is wrong, so the
 command can print it as one line.
 """
@@ -13,7 +13,7 @@ import runpy
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
-from stechnique.records import Actor, Case, Record
+from stechnique.records import Actor
 from stechnique.storage.base import Storage
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "DEFAULT_PREFIX",
     "GRAPHVIZ_HELP",
     "CommandLineError",
-    "ProgressStorage",
     "Tell",
     "debug_enabled",
     "examples_dir",
@@ -187,7 +186,7 @@ def render_graphviz(source: str, output_format: str) -> bytes:
 
 def examples_dir() -> Path | None:
     """Where the example stories are: shipped in the package, else the source tree's."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for candidate in (package / "_examples", package.parent.parent / "examples"):
         if candidate.is_dir() and any(candidate.glob("*.py")):
             return candidate
@@ -214,63 +213,6 @@ def load_stories(directory: Path | None = None) -> list[tuple[str, Tell]]:
             raise CommandLineError(f"example {path.name} defines no tell(engine) function")
         stories.append((path.stem, tell))
     return stories
-
-
-class ProgressStorage:
-    """A store that reports each new case while its records stream by (for progress bars).
-
-    Everything else is passed through unchanged, including optional capabilities of the
-    wrapped adapter.
-    """
-
-    def __init__(self, storage: Storage, on_case: Callable[[str], None]) -> None:
-        self._storage = storage
-        self._on_case = on_case
-
-    def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
-        """See ``Storage.iter_records``; calls ``on_case`` when a new case starts."""
-        current: str | None = None
-        for record in self._storage.iter_records(case_id):
-            if record.case_id != current:
-                if current is not None:
-                    self._on_case(current)
-                current = record.case_id
-            yield record
-        if current is not None:
-            self._on_case(current)
-
-    def create(self, case: Case, first: Record) -> None:
-        """See ``Storage.create``."""
-        self._storage.create(case, first)
-
-    def append(self, case: Case, record: Record) -> None:
-        """See ``Storage.append``."""
-        self._storage.append(case, record)
-
-    def get(self, case_id: str) -> Case | None:
-        """See ``Storage.get``."""
-        return self._storage.get(case_id)
-
-    def records(self, case_id: str, after_seq: int = 0) -> Sequence[Record]:
-        """See ``Storage.records``."""
-        return self._storage.records(case_id, after_seq)
-
-    def record_by_key(self, case_id: str, idempotency_key: str) -> Record | None:
-        """See ``Storage.record_by_key``."""
-        return self._storage.record_by_key(case_id, idempotency_key)
-
-    def cases(
-        self, *, name: str | None = None, version: str | None = None, state: str | None = None
-    ) -> Sequence[Case]:
-        """See ``Storage.cases``."""
-        return self._storage.cases(name=name, version=version, state=state)
-
-    def close(self) -> None:
-        """See ``Storage.close``."""
-        self._storage.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._storage, name)
 
 
 def debug_enabled(environ: Mapping[str, str] = os.environ) -> bool:

@@ -1,0 +1,72 @@
+"""The library's own words for people, in French and English, written once.
+
+A procedure definition labels its states, transitions and fields; everything else a reader
+sees comes from here and is shared by the timeline, the command line and the CSV export: the
+events every procedure has without declaring them (``start``, ``migrate``), what stands in for
+a redacted value, and the nouns of titles and column headers. ``event_fr`` and ``state_fr``
+give a record's labels, from its procedure or from here; each reader decides what to show
+when there is none (the id, or nothing).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from stechnique.definition import Procedure
+    from stechnique.records import Record
+
+
+class Label(NamedTuple):
+    """One thing said in French (``fr``, shown first) and English (``en``)."""
+
+    fr: str
+    en: str
+
+    def both(self) -> str:
+        """``fr / en``, for titles read by people of either language."""
+        return f"{self.fr} / {self.en}"
+
+
+#: The events the library writes itself, declared by no procedure.
+EVENTS = {
+    "start": Label("Ouverture du dossier", "Opening of the case"),
+    "migrate": Label("Migration vers une nouvelle version", "Migration to a new version"),
+}
+#: A case, as titles and column headers name it.
+CASE = Label("dossier", "case")
+CASES = Label("dossiers", "cases")
+#: A transition that keeps the case in its state: « (étape : <state>) ».
+STEP = Label("étape", "step")
+#: Every time shown is in UTC, as stored.
+UTC_TIMES = Label("heures UTC", "UTC times")
+#: An actor holding no role.
+NO_ROLE = Label("aucun rôle", "no role")
+#: What a reader sees in place of a value withheld from them.
+CONFIDENTIAL = Label("confidentiel", "confidential")
+#: The reason a redaction marker gives when its rule gives none.
+CONFIDENTIAL_FIELD = Label("Champ confidentiel", "Confidential field")
+
+
+def event_fr(procedure: Procedure | None, record: Record) -> str:
+    """The French label of ``record``'s event: the library's own, else the transition taken.
+
+    Empty when the procedure is unknown or labels nothing (one event may carry several
+    transitions with their own labels; the one the record took is chosen by its payload).
+    """
+    if record.event in EVENTS:
+        return EVENTS[record.event].fr
+    if procedure is None or record.source is None:
+        return ""
+    transition = procedure.transition(record.source, record.event, record.payload)
+    return transition.fr if transition is not None else ""
+
+
+def state_fr(procedure: Procedure | None, state: str | None) -> str:
+    """The French label of ``state`` in ``procedure``; empty when unknown or unlabelled."""
+    if procedure is None or state is None:
+        return ""
+    try:
+        return procedure.state(state).fr
+    except KeyError:
+        return ""

@@ -1,0 +1,5 @@
+"""``python -m stechnique.cli``: the ``stechnique`` command."""
+
+from stechnique.cli import app
+
+app()
