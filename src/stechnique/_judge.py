@@ -38,6 +38,7 @@ from stechnique.records import Actor
 from stechnique.schema import validate
 
 __all__ = [
+    "MIGRATE",
     "START",
     "BrokenGuard",
     "EventNotHere",
@@ -49,12 +50,16 @@ __all__ = [
     "Rule",
     "Verdict",
     "judge",
+    "judge_migration",
     "rule_for",
     "unmet",
 ]
 
 #: The pseudo-event that opens a case: its roles, facts and guards are the procedure's own.
 START = "start"
+#: The step that moves an open case to another version; its roles and guards are declared by
+#: the migration, and judged on the version the case leaves.
+MIGRATE = "migrate"
 
 ContextFor = Callable[[Mapping[str, Any]], GuardContext]
 
@@ -134,7 +139,7 @@ class RoleMissing(Refusal):
 
     def findings(self) -> tuple[tuple[str, str], ...]:
         """The actor had no role allowed to fire the event."""
-        verb = "start" if self.event == START else f"fire {self.event!r}"
+        verb = self.event if self.event in (START, MIGRATE) else f"fire {self.event!r}"
         return (("role", f"actor {self.actor_id!r} had no role allowed to {verb}"),)
 
 
@@ -361,6 +366,32 @@ def judge(
     refusals += failed
     chosen = judged[0] if rule.candidates else None
     return Verdict(chosen, clean, tuple(refusals), unjudged)
+
+
+def judge_migration(
+    old: Procedure,
+    roles: Sequence[str],
+    guards: Sequence[Guard],
+    *,
+    actor: Actor,
+    facts: Mapping[str, Any],
+    context: Callable[[], GuardContext],
+    replaying: bool = False,
+) -> Verdict:
+    """Judge a migration of a case of ``old`` (with ``facts``) by ``actor``: its ``roles``, then
+    its ``guards``, judged on the version the case leaves and without a payload.
+
+    Whether the case's state may move at all, and its new facts, are the migration's own
+    business (``migration.py``); who may move it and under which rules is a step rule, here.
+    """
+    allowed = old.allowed_roles(roles, facts)
+    if actor.roles.isdisjoint(allowed):
+        return Verdict(None, {}, (RoleMissing(MIGRATE, actor.id, actor.roles, allowed),))
+    if not guards:
+        return Verdict(None, {}, ())
+    failed, broken, unjudged = unmet(guards, context(), replaying=replaying)
+    refusals: list[Refusal] = [GuardsFailed(MIGRATE, failed)] if failed else []
+    return Verdict(None, {}, (*refusals, *broken), unjudged)
 
 
 def _clean(

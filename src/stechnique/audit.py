@@ -32,7 +32,7 @@ from typing import Any
 import attrs
 
 from stechnique._histories import HistoryFilter, case_at, facts_after, histories, link_problems
-from stechnique._judge import START, GuardsFailed, PayloadInvalid, Refusal, judge, unmet
+from stechnique._judge import START, PayloadInvalid, Refusal, judge, judge_migration
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import InvalidData
 from stechnique.migration import MIGRATE, replay_problems
@@ -329,7 +329,7 @@ class Replay:
             ):
                 self._violation(record.seq, problem)
             self._check_data(record, procedure.facts, record.payload.get("facts"), "facts")
-            self._check_migration_guards(record)
+            self._check_migration_rules(record)
             return
         self._check_transition(record, procedure)
 
@@ -337,20 +337,27 @@ class Replay:
         """Re-judge a stored step as the engine judged it when it fired."""
         self._judged(record, procedure, self.state, self._case_before)
 
-    def _check_migration_guards(self, record: Record) -> None:
+    def _check_migration_rules(self, record: Record) -> None:
+        """Re-judge who migrated and under which guards, as the engine judged it."""
         last = self.last
         old = self.registry.by_fingerprint(last.fingerprint) if last is not None else None
         if last is None or old is None:
             return
         migration = self.registry.migration(last.name, last.version, record.version)
-        if migration is not None and migration.guards:
-            # The engine judges migration guards on the old version, without a payload.
-            context = self._context(record, old, self._case_before(), {})
-            failed, broken, unjudged = unmet(migration.guards, context, replaying=True)
-            self.unjudged.update(unjudged)
-            refusals = (GuardsFailed(record.event, failed),) if failed else ()
-            for refusal in (*refusals, *broken):
-                self._found(record.seq, refusal)
+        if migration is None or last.name != record.name:
+            return  # ``replay_problems`` reports an undeclared migration
+        verdict = judge_migration(
+            old,
+            migration.roles,
+            migration.guards,
+            actor=record.actor,
+            facts=self.facts,
+            context=lambda: self._context(record, old, self._case_before(), {}),
+            replaying=True,
+        )
+        self.unjudged.update(verdict.unjudged)
+        for refusal in verdict.refusals:
+            self._found(record.seq, refusal)
 
     def _check_start(self, record: Record, procedure: Procedure) -> None:
         if record.event != "start" or record.source is not None:

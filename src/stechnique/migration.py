@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from stechnique._judge import unmet
+from stechnique._judge import MIGRATE as MIGRATE
+from stechnique._judge import GuardsFailed, judge_migration
 from stechnique._values import items, pairs
 from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore
-from stechnique.errors import FieldProblem, InvalidData, MigrationRefused, PermissionDenied
+from stechnique.errors import FieldProblem, InvalidData, MigrationRefused
 from stechnique.records import Actor, Case, Record, seal
 from stechnique.schema import validate
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["MIGRATE", "Migration", "MigrationPlan", "plan_migration", "replay_problems"]
 
 #: The event of a migration record (reserved: no procedure may declare it).
-MIGRATE = "migrate"
 
 
 def _triples(value: Iterable[Sequence[str]]) -> tuple[tuple[str, str, str], ...]:
@@ -170,10 +170,7 @@ def plan_migration(
     new = registry.get(case.name, to_version)
     migration = _declared(registry, case, to_version)
     target = _movable(migration, case, old)
-    allowed = old.allowed_roles(migration.roles, case.facts)
-    if not actor.has_any(allowed):
-        raise PermissionDenied(case.id, MIGRATE, actor.id, actor.roles, allowed)
-    _check_guards(migration, case, old, actor, store, now)
+    _check_rules(migration, case, old, actor, store, now)
     clean = _new_facts(migration, new, case.facts, facts, reason)
     return _written(case, new, target, actor, now, reason.strip(), clean)
 
@@ -243,7 +240,7 @@ def _movable(migration: Migration, case: Case, old: Procedure) -> str:
     return target
 
 
-def _check_guards(
+def _check_rules(
     migration: Migration,
     case: Case,
     old: Procedure,
@@ -251,13 +248,22 @@ def _check_guards(
     store: ReadOnlyStore,
     now: datetime,
 ) -> None:
-    context = GuardContext(old, case, case.facts, actor, MIGRATE, {}, now, store)
-    failed, _, _ = unmet(migration.guards, context)
-    if failed:
-        rules = "; ".join(f"{g.name} « {g.fr} » ({g.en})" for g in failed)
-        raise MigrationRefused(
-            case.id, case.version, migration.to_version, f"rules not met: {rules}"
-        )
+    """Who may migrate and under which guards: the judge's answer, raised."""
+    verdict = judge_migration(
+        old,
+        migration.roles,
+        migration.guards,
+        actor=actor,
+        facts=case.facts,
+        context=lambda: GuardContext(old, case, case.facts, actor, MIGRATE, {}, now, store),
+    )
+    for refusal in verdict.refusals:
+        if isinstance(refusal, GuardsFailed):
+            rules = "; ".join(f"{g.name} « {g.fr} » ({g.en})" for g in refusal.failed)
+            raise MigrationRefused(
+                case.id, case.version, migration.to_version, f"rules not met: {rules}"
+            )
+        raise refusal.error(case.id)
 
 
 def _new_facts(
@@ -312,7 +318,4 @@ def replay_problems(
         problems.append("migration payload names other versions than the records")
     if payload.get("from_fingerprint") != previous.fingerprint:
         problems.append("migration payload names another fingerprint than the previous record")
-    old = registry.by_fingerprint(previous.fingerprint)
-    if old is not None and not record.actor.has_any(old.allowed_roles(migration.roles, facts)):
-        problems.append(f"actor {record.actor.id!r} had no role allowed to migrate")
     return problems
