@@ -165,3 +165,19 @@ def test_bad_arguments_are_refused(engine: Engine) -> None:
         export_checkpoint(engine.storage, "Jeanne", now=NOW.replace(tzinfo=None))
     with pytest.raises(ValueError, match="key is empty"):
         export_checkpoint(engine.storage, "Jeanne", key="")
+
+
+def test_a_checkpoint_covers_every_case_and_lists_new_ones_with_the_time_they_claim(
+    engine: Engine,
+) -> None:
+    # Issue 16, item 3: a case inserted after the checkpoint but dated before it (backdated to
+    # 2016) used to pass the verification unseen; it is now listed with the time it claims,
+    # next to a case honestly created since.
+    checkpoint = export_checkpoint(engine.storage, "Jeanne Martin, auditrice", now=NOW)
+    mstr_validated(engine_on(engine.storage, datetime(2017, 3, 1, tzinfo=UTC)), "after")
+    mstr_validated(engine_on(engine.storage, datetime(2016, 5, 2, tzinfo=UTC)), "backdated")
+    report = verify_checkpoint(engine.storage, checkpoint)
+    claimed = dict(report.new_cases)
+    assert sorted(claimed) == ["after", "backdated"]
+    assert claimed["after"] > NOW > claimed["backdated"]  # type: ignore[operator]
+    assert "backdated (its first record claims 2016-05-02" in report.summary()

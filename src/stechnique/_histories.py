@@ -17,11 +17,12 @@ from typing import Any
 import attrs
 
 from stechnique.records import GENESIS_HASH, Case, Record, content_hash
-from stechnique.storage.base import Storage
+from stechnique.storage.base import Storage, StreamsCaseIds
 
 __all__ = [
     "HistoryFilter",
     "case_at",
+    "case_ids",
     "facts_after",
     "histories",
     "link_problems",
@@ -53,6 +54,15 @@ class HistoryFilter:
             record.name == self.name and self.version in (None, record.version)
             for record in records
         )
+
+
+def case_ids(storage: Storage) -> Iterator[str]:
+    """The id of every case row in ``storage``, streamed where the store can
+    (``StreamsCaseIds``), else read whole through ``cases()``."""
+    if isinstance(storage, StreamsCaseIds):
+        yield from storage.iter_case_ids()
+    else:
+        yield from (case.id for case in storage.cases())
 
 
 def histories(storage: Storage, selection: HistoryFilter | None = None) -> Iterator[list[Record]]:

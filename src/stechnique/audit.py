@@ -25,13 +25,20 @@ Memory follows the longest case, not the store: one case's records are held at a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
-from stechnique._histories import HistoryFilter, case_at, facts_after, histories, link_problems
+from stechnique._histories import (
+    HistoryFilter,
+    case_at,
+    case_ids,
+    facts_after,
+    histories,
+    link_problems,
+)
 from stechnique._judge import START, PayloadInvalid, Refusal, judge, judge_migration
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import InvalidData
@@ -39,7 +46,7 @@ from stechnique.migration import MIGRATE, replay_problems
 from stechnique.records import GENESIS_HASH, Case, Record, content_hash
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
-from stechnique.storage.base import Storage, StreamsCaseIds
+from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 
 __all__ = ["CODES", "AuditReport", "Replay", "Violation", "audit"]
@@ -85,6 +92,8 @@ class AuditReport:
 
     ``seconds`` is the wall time the audit took; ``unjudged_guards`` names the guards met in
     the audited records that could not be re-judged from one history (they read other cases).
+    ``new_cases`` (checkpoint verification only) lists the cases the checkpoint did not see,
+    with the time each one's first record claims (``None`` for a case row without history).
     """
 
     ok: bool
@@ -93,6 +102,7 @@ class AuditReport:
     violations: tuple[Violation, ...]
     seconds: float = 0.0
     unjudged_guards: tuple[str, ...] = ()
+    new_cases: tuple[tuple[str, datetime | None], ...] = ()
 
     @property
     def records_per_second(self) -> float:
@@ -109,6 +119,11 @@ class AuditReport:
         if self.unjudged_guards:
             names = ", ".join(self.unjudged_guards)
             lines.append(f"not re-judged (they read other cases): {names}")
+        if self.new_cases:
+            lines.append(f"{len(self.new_cases)} case(s) new since the checkpoint:")
+            lines += [
+                f"  {case_id} (its first record claims {at})" for case_id, at in self.new_cases
+            ]
         lines += [f"  {violation}" for violation in self.violations]
         return "\n".join(lines)
 
@@ -187,20 +202,13 @@ class _Tally:
         )
 
 
-def _case_ids(storage: Storage) -> Iterator[str]:
-    if isinstance(storage, StreamsCaseIds):
-        yield from storage.iter_case_ids()
-    else:
-        yield from (case.id for case in storage.cases())
-
-
 def _rows_without_history(storage: Storage, rows_with_history: int) -> list[Violation]:
     """Case rows no history leads to: counted first, looked for only when the count differs."""
-    if sum(1 for _ in _case_ids(storage)) == rows_with_history:
+    if sum(1 for _ in case_ids(storage)) == rows_with_history:
         return []
     return [
         Violation(one, None, "case row has no history", "case")
-        for one in _case_ids(storage)
+        for one in case_ids(storage)
         if not storage.records(one)
     ]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from stechnique._histories import histories, link_problems
+from stechnique._histories import case_ids, histories, link_problems
 from stechnique.audit import AuditReport, Violation
 from stechnique.errors import CheckpointInvalid, HistoryCorrupted
 from stechnique.records import (
@@ -206,8 +206,13 @@ def verify_checkpoint(
     with the same hash, and the records after it must chain from it. Reported with code
     ``checkpoint``: a missing case, a history now shorter than the checkpoint (seq went
     backwards), a different hash at the checkpoint's seq (chain rewritten); a broken link after
-    it is reported with the audit's own codes. Cases created since are not judged here (a fresh
-    ``audit`` does). The checkpoint is checked first (``Checkpoint.check(key)``).
+    it is reported with the audit's own codes.
+
+    The checkpoint covers every case: a case it did not see is new since, and is listed in
+    ``AuditReport.new_cases`` with the time its first record claims, so that a case claiming to
+    have started before the checkpoint (a backdated insertion, or histories imported since)
+    stands out to the auditor; a fresh ``audit`` judges its history. The checkpoint is checked
+    first (``Checkpoint.check(key)``).
     """
     checkpoint.check(key)
     began = time.perf_counter()
@@ -223,7 +228,19 @@ def verify_checkpoint(
         records,
         tuple(violations),
         time.perf_counter() - began,
+        new_cases=tuple(_unseen(storage, checkpoint)),
     )
+
+
+def _unseen(storage: Storage, checkpoint: Checkpoint) -> list[tuple[str, datetime | None]]:
+    """The cases the checkpoint did not see, with the time each one's first record claims."""
+    seen = {head.case_id for head in checkpoint.heads}
+    new: list[tuple[str, datetime | None]] = []
+    for case_id in case_ids(storage):
+        if case_id not in seen:
+            first = storage.records(case_id)[:1]
+            new.append((case_id, first[0].at if first else None))
+    return new
 
 
 def _against(storage: Storage, head: ChainHead, tail: Sequence[Record]) -> list[Violation]:
