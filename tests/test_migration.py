@@ -28,9 +28,11 @@ from small import TickingClock
 from stechnique import (
     Actor,
     Case,
+    ConcurrencyConflict,
     DefinitionError,
     Engine,
     InvalidData,
+    InvalidEvent,
     ManualClock,
     MigrationRefused,
     PermissionDenied,
@@ -333,3 +335,39 @@ def test_a_migration_is_stored_and_reread_by_the_sql_adapter(tmp_path: Path) -> 
     assert reader.storage.records(case.id)[-1] == done.record
     assert reader.audit().ok
     reader.storage.close()
+
+
+class _MigratesOnFirstRead(MemoryStorage):
+    """A store where another writer migrates the case just after the fire read it, before the
+    guards read its history: the race of issue 16, item 10, made deterministic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.racer: Engine | None = None
+
+    def records(self, case_id: str, after_seq: int = 0) -> list[Record]:  # type: ignore[override]
+        racer, self.racer = self.racer, None
+        if racer is not None:
+            _migrate(racer, case_id)
+        return list(super().records(case_id, after_seq))
+
+
+def test_a_guard_never_judges_a_history_newer_than_the_case_decided_on() -> None:
+    # A funder's decision racing a migration: the fire read the case in « referred »; the
+    # history its guard then reads already ends with the migration. Judging the guard on that
+    # history refused with « only a consulted funder may decide »; the honest answer is a lost
+    # race, and nothing is written.
+    storage = _MigratesOnFirstRead()
+    engine_ = Engine(storage, clock=TickingClock(), known_cases=0)
+    case = mstr_to(engine_, "referred")
+    before = list(storage.records(case.id))
+    storage.racer = Engine(storage, clock=TickingClock("2018-01-01 09:00"))
+    with pytest.raises(ConcurrencyConflict):
+        engine_.fire(case.id, "record_funder_decision", actor=FUNDER_A,
+                     payload={"decision": "approve"})  # fmt: skip
+    after = list(storage.records(case.id))
+    assert after[:-1] == before
+    assert after[-1].event == "migrate"
+    with pytest.raises(InvalidEvent):  # decided again on what is stored now
+        engine_.fire(case.id, "record_funder_decision", actor=FUNDER_A,
+                     payload={"decision": "approve"})  # fmt: skip

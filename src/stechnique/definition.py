@@ -21,7 +21,7 @@ import attrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from stechnique._values import items, names, pairing, pairs
-from stechnique.errors import DefinitionError
+from stechnique.errors import ConcurrencyConflict, DefinitionError, HistoryCorrupted
 from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.schema import Field
 
@@ -207,9 +207,28 @@ class GuardContext:
     _history: Sequence[Record] | None = None
 
     def history(self) -> Sequence[Record]:
-        """The case's records so far (empty at start)."""
+        """The case's records so far (empty at start).
+
+        They must end where the case being decided does: a history that has moved on since
+        the case was read means another writer won the race (``ConcurrencyConflict``, nothing
+        is judged on a mix of the two), one that ends before it a case row ahead of its history
+        (``HistoryCorrupted``).
+        """
         if self._history is None:
-            self._history = () if self.case is None else self.store.records(self.case.id)
+            case = self.case
+            self._history = () if case is None else self.store.records(case.id)
+            if case is not None:
+                last = self._history[-1].seq if self._history else 0
+                if last > case.seq:
+                    raise ConcurrencyConflict(
+                        case.id, case.seq, last, "its history moved on while it was being decided"
+                    )
+                if last < case.seq:
+                    raise HistoryCorrupted(
+                        case.id,
+                        last + 1,
+                        f"the case row is at seq {case.seq}, its history ends at {last}",
+                    )
         return self._history
 
     def role_of(self, role: str) -> str | None:
