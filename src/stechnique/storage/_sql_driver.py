@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from stechnique.storage._sql_errors import caught_errors, translate
+from stechnique.storage._sql_errors import caught_errors, connection_lost, translate
 
 __all__ = ["DriverConnections"]
 
@@ -168,12 +168,16 @@ class DriverConnections:
     def _recover(
         self, pooled: Any, connection: Any, cursor: Any, exc: BaseException, transaction: bool
     ) -> None:
+        gone = False
         if transaction:
-            # A failed rollback means the connection is gone: it is invalidated below.
-            with suppress(*self._errors):
+            try:
                 connection.rollback()
+            except self._errors:
+                gone = True  # a connection that cannot roll back cannot be trusted again
         error: Any = exc
-        if isinstance(exc, self._errors) and self._engine.dialect.is_disconnect(
-            error, connection, cursor
+        if isinstance(exc, self._errors) and (
+            gone
+            or connection_lost(exc)
+            or self._engine.dialect.is_disconnect(error, connection, cursor)
         ):
             pooled.invalidate(exc)

@@ -18,11 +18,19 @@ from sqlalchemy import exc as sa_exc
 
 from stechnique.errors import ConcurrencyConflict, StorageError
 
-__all__ = ["caught_errors", "translate", "translated"]
+__all__ = ["caught_errors", "connection_lost", "translate", "translated"]
 
 # SQLSTATE (PostgreSQL), errno (MariaDB/MySQL) and extended result codes (SQLite).
 _DUPLICATE: set[str | int] = {"23505", 1062, 1555, 2067}
 _LOST_RACE: set[str | int] = {"40001", "40P01", 1213}
+# Errors after which MariaDB/MySQL closes the connection although the driver does not call it a
+# disconnect: a packet over max_allowed_packet (1153), network read/write errors and timeouts.
+_CONNECTION_CLOSED: set[str | int] = {1153, 1158, 1159, 1160, 1161}
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether the server closed the connection on ``exc``: it must not be used again."""
+    return bool(_codes(getattr(exc, "orig", exc)) & _CONNECTION_CLOSED)
 
 
 def _codes(orig: BaseException | None) -> set[str | int]:
