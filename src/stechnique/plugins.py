@@ -157,7 +157,11 @@ def _loaded(origin: Origin, load: Callable[[], Any]) -> Any:
         raise  # already names what is wrong (a data file's problems, say)
     except Exception as error:  # any failure of a partner's import: say which source failed
         failure = f"{type(error).__name__}: {error}"
-        _refuse(origin, f"chargement impossible ({failure})", f"cannot load it ({failure})", error)
+        fr, en = f"chargement impossible ({failure})", f"cannot load it ({failure})"
+        if isinstance(error, ModuleNotFoundError):
+            fr += " ; installez le module, ou ajoutez son dossier à PYTHONPATH"
+            en += "; install the module, or add its folder to PYTHONPATH"
+        _refuse(origin, fr, en, error)
 
 
 def _procedures(origin: Origin, value: Any) -> list[Procedure]:
