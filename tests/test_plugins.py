@@ -324,3 +324,12 @@ def test_the_docs_generator_gives_an_installed_plugin_its_page(
     page = (tmp_path / "pages" / "aide-projets-jeunes-1.md").read_text(encoding="utf-8")
     assert page.startswith("# Aide aux projets de jeunes\n")
     assert "budget_covers_amount" in page
+
+
+def test_the_shipped_example_is_the_one_the_data_file_page_shows() -> None:
+    page = (ROOT / "docs" / "data-files.md").read_text(encoding="utf-8")
+    example = page[page.index("## A complete example") :]
+    shown = example[example.index("```toml\n") + 8 : example.index("```\n", 10)]
+    shipped = (PARTNER / TOML).read_text(encoding="utf-8")
+    assert shipped.endswith(shown)
+    assert all(line.startswith("#") for line in shipped[: -len(shown)].splitlines() if line)
