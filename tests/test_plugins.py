@@ -243,10 +243,15 @@ def test_explicit_sources_may_not_add_a_version_of_a_published_procedure(
         "from stechnique.workflows import soutien_technique_renforce_2019 as published\n"
         "PROCEDURE = attrs.evolve(published.PROCEDURE, version='2020')\n"
         "SAME = published.PROCEDURE\n"
+        "CHANGED = attrs.evolve(published.PROCEDURE, fr='Soutien revu par un tiers')\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(DefinitionError, match=r"published by stechnique: --procedures mine:PROC"):
         load_registry(["mine:PROCEDURE"], installed=False)
+    with pytest.raises(
+        DefinitionError, match=r"--procedures mine:CHANGED may not add version 2019"
+    ):
+        load_registry(["mine:CHANGED"], installed=False)  # a revision of it, under its key
     # The very same published definition, given again, adds nothing and is harmless.
     registry = load_registry(["mine:SAME"], installed=False)
     assert str(registry.origin("soutien-technique-renforce", "2019")) == "published by stechnique"

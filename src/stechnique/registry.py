@@ -79,14 +79,17 @@ class Registry:
     def register(self, procedure: Procedure, origin: Origin | None = None) -> Procedure:
         """Add a procedure version; refuse a different definition under a published key.
 
-        With an ``origin``, also refuse a version of a name another owner registered first
-        (both origins are named). The very same definition registered again is harmless, and
-        keeps its first origin.
+        With an ``origin``, also refuse a version (or a changed definition) of a name another
+        owner registered first, naming both origins. The very same definition registered again
+        is harmless, and keeps its first origin.
         """
         key = (procedure.name, procedure.version)
         with self._lock:
             known = self._by_key.get(key)
-            if known is not None and known.fingerprint != procedure.fingerprint:
+            changed = known is not None and known.fingerprint != procedure.fingerprint
+            if origin is not None and (known is None or changed):
+                self._check_owner(procedure, origin)
+            if known is not None and changed:
                 raise DefinitionError(
                     procedure.key,
                     [
@@ -94,8 +97,6 @@ class Registry:
                         f"{known.fingerprint[:12]}; a changed definition needs a new version"
                     ],
                 )
-            if known is None and origin is not None:
-                self._check_owner(procedure, origin)
             if known is None:
                 self._origins[key] = origin
             self._by_key[key] = procedure
@@ -117,7 +118,10 @@ class Registry:
         )
 
     def origin(self, name: str, version: str) -> Origin | None:
-        """Where the definition of ``name@version`` came from (None: the application's code)."""
+        """Where the definition of ``name@version`` came from (None: the application's code).
+
+        Raises ``UnknownProcedure`` when ``name@version`` is not registered.
+        """
         self.get(name, version)
         return self._origins.get((name, version))
 
