@@ -1,16 +1,23 @@
-"""Generate docs/procedures/: one page per published procedure version, and an index.
+"""Generate docs/procedures/: one page per procedure version, and an index.
 
 Run ``python docs/gen_procedures.py`` after publishing a new version; the test suite checks
-that the committed pages equal what this script generates (tests/test_diagram.py), so the pages
-never drift from the definitions.
+that the committed pages equal what this script generates for the published procedures
+(tests/test_diagram.py), so the pages never drift from the definitions.
+
+The script (and the MkDocs hook) use the registry the ``stechnique`` command uses
+(``stechnique.load_registry``): an installed partner package's procedures (entry points of
+``stechnique.procedures``) get their pages too, and so do those given with ``--procedures``
+(``FILE.toml``, ``FILE.toml=module:GUARDS``, ``module:attr``); ``--output DIR`` writes the
+pages elsewhere (a partner's own documentation).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-from stechnique import Procedure, default_registry
+from stechnique import Procedure, Registry, default_registry, load_registry
 from stechnique.diagram import procedure_page
 
 #: Where the pages live.
@@ -43,23 +50,28 @@ def index(procedures: list[Procedure]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pages() -> dict[str, str]:
-    """Every generated page, by file name."""
-    procedures = list(default_registry())
+def pages(registry: Registry | None = None) -> dict[str, str]:
+    """Every generated page, by file name: of ``registry`` (default: the published versions)."""
+    procedures = list(registry if registry is not None else default_registry())
     generated = {page_name(p): procedure_page(p) for p in procedures}
     generated["index.md"] = index(procedures)
     return generated
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Write the pages and remove stale ones; print what changed."""
-    FOLDER.mkdir(exist_ok=True)
-    generated = pages()
-    for stale in sorted({p.name for p in FOLDER.glob("*.md")} - set(generated)):
-        (FOLDER / stale).unlink()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--procedures", action="append", default=[], metavar="SOURCE")
+    parser.add_argument("--output", type=Path, default=FOLDER, metavar="DIR")
+    arguments = parser.parse_args(argv)
+    folder: Path = arguments.output
+    folder.mkdir(parents=True, exist_ok=True)
+    generated = pages(load_registry(arguments.procedures))
+    for stale in sorted({p.name for p in folder.glob("*.md")} - set(generated)):
+        (folder / stale).unlink()
         print(f"removed {stale}")
     for name, text in generated.items():
-        path = FOLDER / name
+        path = folder / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {name}")

@@ -3,7 +3,9 @@
 The pages under ``docs/procedures/`` are also committed (so they can be read on a forge), and a
 test keeps them equal to the generator's output; at build time this hook regenerates them from
 the installed definitions all the same, so a published site can never show a stale table or
-diagram. It also lists one navigation entry per published version under "Procedures".
+diagram. It also lists one navigation entry per version under "Procedures". The definitions are
+those the ``stechnique`` command sees (``load_registry``): an installed partner package's
+procedures get their pages too.
 """
 
 from __future__ import annotations
@@ -31,18 +33,20 @@ def _generator() -> ModuleType:
 
 
 def _pages() -> dict[str, str]:
-    pages: dict[str, str] = _generator().pages()
+    from stechnique import load_registry
+
+    pages: dict[str, str] = _generator().pages(load_registry())
     return pages
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    """Fill the "Procedures" navigation section with every published version."""
-    from stechnique import default_registry
+    """Fill the "Procedures" navigation section with every registered version."""
+    from stechnique import load_registry
 
     generator = _generator()
     entries: list[Any] = [f"{_FOLDER}/index.md"]
     entries += [
-        {f"{p.name} {p.version}": f"{_FOLDER}/{generator.page_name(p)}"} for p in default_registry()
+        {f"{p.name} {p.version}": f"{_FOLDER}/{generator.page_name(p)}"} for p in load_registry()
     ]
     for item in config.nav or []:
         if isinstance(item, dict) and _SECTION in item:

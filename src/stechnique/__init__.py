@@ -37,13 +37,15 @@ from stechnique.errors import (
     StorageError,
     UnknownCase,
     UnknownProcedure,
+    UnregisteredProcedure,
 )
 from stechnique.explanation import Explanation, Reason
 from stechnique.export import ImportReport, export_csv, export_jsonl, import_jsonl
 from stechnique.loader import FileProblem, ProcedureFileError, load_procedure
 from stechnique.migration import Migration, MigrationPlan
+from stechnique.plugins import load_registry
 from stechnique.records import Actor, Case, Record
-from stechnique.registry import Registry
+from stechnique.registry import Origin, Registry
 from stechnique.schema import Field
 from stechnique.visibility import is_redacted
 from stechnique.workflows import default_registry
@@ -83,6 +85,7 @@ __all__ = [
     "Migration",
     "MigrationPlan",
     "MigrationRefused",
+    "Origin",
     "PermissionDenied",
     "Procedure",
     "ProcedureFileError",
@@ -98,6 +101,7 @@ __all__ = [
     "Transition",
     "UnknownCase",
     "UnknownProcedure",
+    "UnregisteredProcedure",
     "Violation",
     "clock_of",
     "default_registry",
@@ -108,6 +112,7 @@ __all__ = [
     "import_jsonl",
     "is_redacted",
     "load_procedure",
+    "load_registry",
     "mermaid",
     "utc_now",
     "verify_checkpoint",

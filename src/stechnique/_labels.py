@@ -42,6 +42,18 @@ STEP = Label("étape", "step")
 UTC_TIMES = Label("heures UTC", "UTC times")
 #: An actor holding no role.
 NO_ROLE = Label("aucun rôle", "no role")
+#: The entry point group where installed packages declare their procedures.
+PROCEDURES_ENTRY_POINTS = "stechnique.procedures"
+#: How to register a procedure whose cases a store holds but a registry lacks.
+REGISTER_PROCEDURE = Label(
+    "enregistrez sa définition : un point d'entrée du groupe "
+    f"« {PROCEDURES_ENTRY_POINTS} » d'un paquet installé, l'option --procedures "
+    "FICHIER.toml|module:attribut de la commande stechnique (ou STECHNIQUE_PROCEDURES), "
+    "ou stechnique.load_registry(...) dans une application",
+    f"register its definition: an entry point in group '{PROCEDURES_ENTRY_POINTS}' of an "
+    "installed package, the stechnique command's --procedures FILE.toml|module:attr (or "
+    "STECHNIQUE_PROCEDURES), or stechnique.load_registry(...) in an application",
+)
 #: What a reader sees in place of a value withheld from them.
 CONFIDENTIAL = Label("confidentiel", "confidential")
 #: The reason a redaction marker gives when its rule gives none.

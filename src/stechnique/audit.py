@@ -40,6 +40,7 @@ from stechnique._histories import (
     link_problems,
 )
 from stechnique._judge import START, PayloadInvalid, Refusal, judge, judge_migration
+from stechnique._labels import REGISTER_PROCEDURE
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import InvalidData
 from stechnique.migration import MIGRATE, replay_problems
@@ -301,14 +302,21 @@ class Replay:
         """Every check of one record, the general way (any record, any procedure)."""
         procedure = self.registry.by_fingerprint(record.fingerprint)
         if procedure is None:
-            self._violation(
-                record.seq,
-                f"unknown procedure fingerprint {record.fingerprint[:12]} "
-                f"(record says {record.name}@{record.version})",
-                "fingerprint",
-            )
+            self._violation(record.seq, self._unknown_fingerprint(record), "fingerprint")
         else:
             self._check_step(record, procedure)
+
+    def _unknown_fingerprint(self, record: Record) -> str:
+        short, key = record.fingerprint[:12], f"{record.name}@{record.version}"
+        unknown = f"unknown procedure fingerprint {short} (record says {key})"
+        if (record.name, record.version) in self.registry:
+            # The version is registered, with another definition: not a missing registration.
+            registered = self.registry.get(record.name, record.version).fingerprint[:12]
+            return f"{unknown}, but the registered {key} has fingerprint {registered}"
+        return (
+            f"empreinte de procédure inconnue {short} (l'enregistrement dit {key}) ; "
+            f"{REGISTER_PROCEDURE.fr} / {unknown}; {REGISTER_PROCEDURE.en}"
+        )
 
     def _check_step(self, record: Record, procedure: Procedure) -> None:
         if (procedure.name, procedure.version) != (record.name, record.version):

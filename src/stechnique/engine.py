@@ -31,7 +31,6 @@ from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import (
     ConcurrencyConflict,
     GuardFailed,
-    HistoryCorrupted,
     IdempotencyKeyReused,
     InvalidData,
     InvalidEvent,
@@ -365,24 +364,16 @@ class Engine:
         case = self.storage.get(case_id)
         if case is None:
             raise UnknownCase(case_id)
-        procedure = self.registry.by_fingerprint(case.fingerprint)
-        if procedure is None or (procedure.name, procedure.version) != (case.name, case.version):
-            raise HistoryCorrupted(
-                case_id,
-                case.seq,
-                f"pinned to {case.name}@{case.version} fingerprint {case.fingerprint[:12]}, "
-                "which no registered definition has",
-            )
+        procedure = self.registry.pinned(
+            case_id, case.seq, case.name, case.version, case.fingerprint
+        )
         self._known.remember(case, procedure)
         return case, procedure
 
     def _procedure_of_record(self, record: Record) -> Procedure:
-        procedure = self.registry.by_fingerprint(record.fingerprint)
-        if procedure is None:
-            raise HistoryCorrupted(
-                record.case_id, record.seq, f"unknown fingerprint {record.fingerprint[:12]}"
-            )
-        return procedure
+        return self.registry.pinned(
+            record.case_id, record.seq, record.name, record.version, record.fingerprint
+        )
 
     def _context(
         self,

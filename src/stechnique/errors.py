@@ -5,6 +5,7 @@ The tree::
     StechniqueError
     ├── DefinitionError        a procedure definition is inconsistent (all problems listed)
     ├── UnknownProcedure       no procedure registered under that name / version / fingerprint
+    │   └── UnregisteredProcedure  a stored case is pinned to a definition not registered here
     ├── UnknownCase            no case with that id in the store
     ├── InvalidEvent           the event does not exist or is not allowed in the current state
     ├── PermissionDenied       the actor has none of the roles allowed to fire the event
@@ -29,6 +30,8 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from stechnique._labels import REGISTER_PROCEDURE
+
 __all__ = [
     "CheckpointInvalid",
     "ConcurrencyConflict",
@@ -48,6 +51,7 @@ __all__ = [
     "StorageError",
     "UnknownCase",
     "UnknownProcedure",
+    "UnregisteredProcedure",
 ]
 
 
@@ -105,6 +109,33 @@ class UnknownProcedure(StechniqueError):
         wanted = name if version is None else f"{name}@{version}"
         hint = f"; registered: {', '.join(self.known)}" if self.known else ""
         super().__init__(f"unknown procedure {wanted}{hint}")
+
+
+class UnregisteredProcedure(UnknownProcedure):
+    """A stored case or record is pinned to a procedure version this registry does not hold.
+
+    The history is not corrupted for that: it was written under a procedure (a partner's, say)
+    that is not registered where it is read. The message says how to register it, in French and
+    English. (A version registered with *another* fingerprint is ``HistoryCorrupted``: a
+    published version never changes.)
+    """
+
+    def __init__(self, case_id: str, seq: int, name: str, version: str, fingerprint: str) -> None:
+        # UnknownProcedure's attributes, set here: its message would not say enough.
+        self.name, self.version, self.known = name, version, ()
+        self.case_id = case_id
+        self.seq = seq
+        self.fingerprint = fingerprint
+        key, short = f"{name}@{version}", fingerprint[:12]
+        fr = (
+            f"le dossier {case_id} (seq {seq}) suit {key}, empreinte {short}, qu'aucune "
+            f"définition enregistrée n'a ; {REGISTER_PROCEDURE.fr}"
+        )
+        en = (
+            f"case {case_id} (seq {seq}) is pinned to {key} fingerprint {short}, which no "
+            f"registered definition has; {REGISTER_PROCEDURE.en}"
+        )
+        StechniqueError.__init__(self, f"{fr} / {en}")
 
 
 class UnknownCase(StechniqueError):

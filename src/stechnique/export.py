@@ -107,12 +107,9 @@ def _selected(
     registry = _registry(registry)
 
     def procedure_of(record: Record) -> Procedure:
-        procedure = registry.by_fingerprint(record.fingerprint)
-        if procedure is None:
-            raise HistoryCorrupted(
-                record.case_id, record.seq, f"unknown fingerprint {record.fingerprint[:12]}"
-            )
-        return procedure
+        return registry.pinned(
+            record.case_id, record.seq, record.name, record.version, record.fingerprint
+        )
 
     for records in histories(storage, selection):
         case = storage.get(records[0].case_id)

@@ -24,6 +24,7 @@ from stechnique.cli._support import (
     DEFAULT_DB,
     DEFAULT_PREFIX,
     CommandLineError,
+    command_registry,
     debug_enabled,
     load_stories,
     open_engine,
@@ -31,6 +32,7 @@ from stechnique.cli._support import (
     parse_json_object,
     parse_moment,
     parse_procedure_ref,
+    remember_sources,
     render_graphviz,
     upgrade_store,
 )
@@ -39,7 +41,6 @@ from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
 from stechnique.records import Actor, Record
 from stechnique.timeline import timeline
-from stechnique.workflows import default_registry
 
 __all__ = ["app", "audit_with_progress"]
 
@@ -110,6 +111,24 @@ Db = Annotated[
         help="Store URL: sqlite:///file.db, postgresql+psycopg://..., mysql+pymysql://...",
     ),
 ]
+Procedures = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--procedures",
+        metavar="FILE.toml[=module:attr]|module:attr",
+        help="Register partner procedures too (repeat; default: STECHNIQUE_PROCEDURES, "
+        "several separated by the path separator). Installed packages' entry points "
+        "(group stechnique.procedures) are always registered.",
+    ),
+]
+
+
+@app.callback()
+def main(procedures: Procedures = None) -> None:
+    """Administrative support procedures as versioned state machines, with an audit trail."""
+    remember_sources(procedures)
+
+
 ViewerOption = Annotated[
     str | None,
     typer.Option(
@@ -134,8 +153,8 @@ def _line(message: str) -> None:
 
 @app.command()
 def procedures(db: Db = DEFAULT_DB) -> None:
-    """List the published procedure versions."""
-    _out().print(render.procedures_table(default_registry()))
+    """List the registered procedure versions and where each came from."""
+    _out().print(render.procedures_table(command_registry()))
 
 
 @app.command()
@@ -145,7 +164,7 @@ def show(
 ) -> None:
     """Show a procedure version: roles, facts, states, transitions, guards, confidentiality."""
     name, version = parse_procedure_ref(procedure)
-    found = default_registry().get(name, version)
+    found = command_registry().get(name, version)
     console = _out()
     for part in render.procedure_tables(found):
         console.print(part)
@@ -190,7 +209,7 @@ def _diagram_subject(
     name: str, version: str | None, case: str | None, db: str
 ) -> tuple[Procedure, list[Record] | None]:
     if case is None:
-        return default_registry().get(name, version), None
+        return command_registry().get(name, version), None
     with open_engine(db) as engine:
         stored = engine.case(case)
         if stored.name != name:

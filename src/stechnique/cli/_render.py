@@ -41,13 +41,15 @@ def moment(value: datetime) -> str:
 
 
 def procedures_table(registry: Registry) -> Table:
-    """One row per registered procedure version, the latest of each name marked."""
-    table = Table(title="Procédures publiées / published procedures", title_justify="left")
-    for column in ("procédure", "version", "intitulé", "états", "transitions", "empreinte"):
+    """One row per registered procedure version, the latest of each name marked, and its origin."""
+    table = Table(title="Procédures enregistrées / registered procedures", title_justify="left")
+    columns = ("procédure", "version", "intitulé", "états", "transitions", "empreinte", "origine")
+    for column in columns:
         table.add_column(column)
     latest = {procedure.name: registry.latest(procedure.name).version for procedure in registry}
     for procedure in registry:
         mark = " (dernière)" if latest[procedure.name] == procedure.version else ""
+        origin = registry.origin(procedure.name, procedure.version)
         table.add_row(
             procedure.name,
             procedure.version + mark,
@@ -55,6 +57,7 @@ def procedures_table(registry: Registry) -> Table:
             str(len(procedure.states)),
             str(len(procedure.transitions)),
             procedure.fingerprint[:12],
+            str(origin) if origin is not None else "application",
         )
     return table
 

@@ -21,15 +21,19 @@ from typing import Any
 
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
+from stechnique.plugins import load_registry, split_sources
 from stechnique.records import Actor
+from stechnique.registry import Registry
 from stechnique.storage.base import Storage
 
 __all__ = [
     "DEFAULT_DB",
     "DEFAULT_PREFIX",
     "GRAPHVIZ_HELP",
+    "PROCEDURES_ENV",
     "CommandLineError",
     "Tell",
+    "command_registry",
     "debug_enabled",
     "examples_dir",
     "load_stories",
@@ -39,6 +43,7 @@ __all__ = [
     "parse_json_object",
     "parse_moment",
     "parse_procedure_ref",
+    "remember_sources",
     "render_graphviz",
     "table_prefix",
     "upgrade_store",
@@ -46,6 +51,8 @@ __all__ = [
 
 #: The store every command uses unless ``--db`` or ``STECHNIQUE_DB`` says otherwise.
 DEFAULT_DB = "sqlite:///stechnique.db"
+#: Where the procedure sources are read from when ``--procedures`` is not given.
+PROCEDURES_ENV = "STECHNIQUE_PROCEDURES"
 #: The tables' prefix unless ``STECHNIQUE_TABLE_PREFIX`` says otherwise.
 DEFAULT_PREFIX = "stechnique_"
 
@@ -93,12 +100,45 @@ def upgrade_store(url: str, prefix: str) -> None:
 
 @contextmanager
 def open_engine(url: str) -> Iterator[Engine]:
-    """An engine over the store at ``url`` with the published procedures; closed afterwards."""
+    """An engine over the store at ``url`` with the command's registry; closed afterwards."""
     storage = open_storage(url)
     try:
-        yield Engine(storage)
+        yield Engine(storage, command_registry())
     finally:
         storage.close()
+
+
+class _Invocation:
+    """The procedure sources of the running command, and the registry built from them."""
+
+    sources: tuple[str, ...] = ()
+    registry: Registry | None = None
+
+
+# One command runs per invocation; the app's callback resets this before every command.
+_invocation = _Invocation()
+
+
+def remember_sources(given: list[str] | None, environ: Mapping[str, str] = os.environ) -> None:
+    """Keep the procedure sources of this invocation: ``--procedures``, else the variable."""
+    sources = given if given else split_sources(environ.get(PROCEDURES_ENV, ""))
+    _invocation.sources = tuple(sources)
+    _invocation.registry = None
+
+
+def command_registry() -> Registry:
+    """The registry every command of this invocation uses, built once on first use.
+
+    Published procedures, those of installed packages (entry points) and the ``--procedures``
+    sources. Like ``python -m``, the current directory is importable, so a partner's guards
+    module next to its data file is found.
+    """
+    if _invocation.registry is None:
+        sources = _invocation.sources
+        if sources and os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        _invocation.registry = load_registry(sources)
+    return _invocation.registry
 
 
 def parse_procedure_ref(text: str) -> tuple[str, str | None]:

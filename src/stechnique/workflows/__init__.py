@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from stechnique.definition import Procedure
 from stechnique.migration import Migration
-from stechnique.registry import Registry
+from stechnique.registry import PUBLISHED, Registry
 
 __all__ = ["default_registry"]
 
 
 def default_registry() -> Registry:
     """A new registry holding every published procedure version."""
-    return Registry(_published(), _migrations())
+    registry = Registry()
+    for procedure in _published():
+        registry.register(procedure, PUBLISHED)
+    for migration in _migrations():
+        registry.register_migration(migration)
+    return registry
 
 
 def _published() -> tuple[Procedure, ...]:
