@@ -10,13 +10,15 @@ The tree::
     ├── PermissionDenied       the actor has none of the roles allowed to fire the event
     ├── GuardFailed            one or more guards refused the event (each with fr / en text)
     ├── InvalidData            facts or payload fields are missing or malformed (each named)
+    ├── CaseIdTaken            a case with that id already exists: choose another id
     ├── ConcurrencyConflict    the case moved on since it was read (lost race, stale seq)
     ├── IdempotencyKeyReused   an idempotency key was replayed with a different command
     ├── MigrationRefused       a case cannot move to another procedure version
     ├── HistoryCorrupted       a stored history is tampered, inconsistent or unknown
     ├── CheckpointInvalid      an audit checkpoint was altered, or its signature does not verify
     └── StorageError           the store failed (driver error, unreachable server, ...)
-        └── SchemaOutOfDate    the SQL schema is behind and automatic upgrade is disabled
+        ├── SchemaOutOfDate    the SQL schema is behind and automatic upgrade is disabled
+        └── StoreNotFound      opened read-only, the URL holds no stechnique store
 
 Every error keeps its context as attributes and builds its message in ``__init__``, so the
 message a user reads and the attributes a program inspects always agree. A refused command
@@ -30,6 +32,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 __all__ = [
+    "CaseIdTaken",
     "CheckpointInvalid",
     "ConcurrencyConflict",
     "DefinitionError",
@@ -46,6 +49,7 @@ __all__ = [
     "SchemaOutOfDate",
     "StechniqueError",
     "StorageError",
+    "StoreNotFound",
     "UnknownCase",
     "UnknownProcedure",
 ]
@@ -211,6 +215,18 @@ class InvalidData(StechniqueError):
         return tuple(problem.field for problem in self.problems)
 
 
+class CaseIdTaken(StechniqueError):
+    """A case with that id already exists; retrying the same id can never succeed.
+
+    The message says nothing else about the existing case (not its procedure, state or seq):
+    whoever chose the id may not be allowed to know anything about the case holding it.
+    """
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(f"case id {case_id!r} is already taken; choose another id")
+
+
 class ConcurrencyConflict(StechniqueError):
     """The case is no longer where the command was based on; reload and try again.
 
@@ -230,7 +246,7 @@ class ConcurrencyConflict(StechniqueError):
         self.actual_seq = actual_seq
         if detail is None:
             if expected_seq is None:
-                detail = "it already exists"
+                detail = "another writer was creating a case with that id at the same time"
             elif actual_seq is None:
                 detail = f"expected seq {expected_seq} but another writer got there first"
             else:
@@ -300,4 +316,19 @@ class SchemaOutOfDate(StorageError):
         super().__init__(
             f"the stechnique schema is at revision {current or 'none (empty database)'} "
             f"but this version needs {head}; {how}"
+        )
+
+
+class StoreNotFound(StorageError):
+    """Opened read-only, the URL holds no stechnique store (no file, or no stechnique tables).
+
+    ``where`` is the URL without its password; ``reason`` says what is missing. Nothing was
+    created: a read-only open never writes a file or a table.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(
+            f"aucun magasin stechnique à {where} / no stechnique store at {where}: {reason}"
         )
