@@ -31,6 +31,7 @@ from stechnique.cli._selection import (
 from stechnique.cli._support import (
     DEFAULT_DB,
     DEFAULT_PREFIX,
+    GIVEN_PREFIX,
     CommandLineError,
     audit_context,
     debug_enabled,
@@ -128,7 +129,7 @@ def _options(
     ] = None,
 ) -> None:
     """Administrative support procedures as versioned state machines, with an audit trail."""
-    # Read where a store is opened (``_support.table_prefix``), from the root context.
+    GIVEN_PREFIX.set(table_prefix)  # read where a store is opened (``_support.table_prefix``)
 
 
 Db = Annotated[

@@ -15,12 +15,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-import click
 
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
@@ -30,6 +29,7 @@ from stechnique.storage.base import Storage
 __all__ = [
     "DEFAULT_DB",
     "DEFAULT_PREFIX",
+    "GIVEN_PREFIX",
     "GRAPHVIZ_HELP",
     "CommandLineError",
     "Tell",
@@ -68,12 +68,14 @@ def _check_url(url: str) -> None:
         )
 
 
+#: The global ``--table-prefix`` of the command being run (set by the application's callback).
+GIVEN_PREFIX: ContextVar[str | None] = ContextVar("GIVEN_PREFIX", default=None)
+
+
 def table_prefix(environ: Mapping[str, str] = os.environ) -> str:
     """The table prefix: the global ``--table-prefix`` (which also reads
     ``STECHNIQUE_TABLE_PREFIX``), else that variable, else the library's default."""
-    context = click.get_current_context(silent=True)
-    given = context.find_root().params.get("table_prefix") if context is not None else None
-    prefix = given or environ.get("STECHNIQUE_TABLE_PREFIX") or DEFAULT_PREFIX
+    prefix = GIVEN_PREFIX.get() or environ.get("STECHNIQUE_TABLE_PREFIX") or DEFAULT_PREFIX
     return _checked_prefix(prefix, "--table-prefix / STECHNIQUE_TABLE_PREFIX")
 
 

@@ -11,8 +11,8 @@ share one database.
 * **Read-only.** ``read_only=True`` opens an existing store for reading and never creates or
   changes anything: no file, no table, no upgrade, no switch to WAL. A missing file or missing
   tables raise ``StoreNotFound``, an older schema ``SchemaOutOfDate``. A SQLite file archived
-  in a directory nobody may write to can be read (see ``_sql_engine``). Writes are refused by
-  the database itself.
+  in a directory nobody may write to can be read (see ``_sql_engine``). SQLite also refuses
+  any write through such a store; on a server, the account's grants decide.
 * **Firing.** ``append`` is one transaction: update the case only if its seq is still the one
   the record follows, then insert the record. On PostgreSQL both run as one statement (a
   data-modifying ``WITH``), so a fire is one round trip. The records primary key
@@ -114,8 +114,8 @@ class SQLStorage:
         url = self.url.render_as_string(hide_password=True)
         prefix = self.schema.prefix
         return (
-            f"run `stechnique --table-prefix {prefix} db upgrade --db {url}` or "
-            f"stechnique.storage.upgrade_schema({url!r}, table_prefix={prefix!r}) once, "
+            f"run stechnique.storage.upgrade_schema({url!r}, table_prefix={prefix!r}) or "
+            f"`stechnique db upgrade --db {url} --table-prefix {prefix}` once, "
             "or open SQLStorage with upgrade=True"
         )
 
