@@ -998,9 +998,7 @@ def test_checkpoint_export_then_verify(db: str, engine: Engine, tmp_path: Path) 
 
 def test_checkpoint_refusals(db: str, engine: Engine, tmp_path: Path) -> None:
     saved = tmp_path / "q1.json"
-    code, _, err = cli(
-        "checkpoint", "export", "--signed-off-by", "x", "-o", str(saved), "--db", db
-    )
+    code, _, err = cli("checkpoint", "export", "--signed-off-by", "x", "-o", str(saved), "--db", db)
     assert code == 3  # no case: nothing to sign off
     assert "no case, no checkpoint written" in err
     assert not saved.exists()

@@ -59,8 +59,7 @@ def _known(option: str, value: str | None, known: set[str], of: str = "") -> Non
         return
     listed = ", ".join(sorted(known)) or "—"
     raise CommandLineError(
-        f"{option} {value!r} inconnu / unknown {option} {value!r}; "
-        f"connus / known{of}: {listed}"
+        f"{option} {value!r} inconnu / unknown {option} {value!r}; connus / known{of}: {listed}"
     )
 
 
