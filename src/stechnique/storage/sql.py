@@ -78,7 +78,7 @@ class SQLStorage:
     creating or changing anything (see the module docstring).
 
     Attributes: ``url`` (as given, a SQLAlchemy ``URL``), ``kind`` (``"sqlite"``,
-    ``"postgresql"`` or ``"mysql"``) and ``schema`` (the tables of the prefix).
+    ``"postgresql"`` or ``"mysql"``), ``schema`` (the tables of the prefix) and ``read_only``.
     """
 
     def __init__(
