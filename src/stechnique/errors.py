@@ -224,7 +224,10 @@ class CaseIdTaken(StechniqueError):
 
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
-        super().__init__(f"case id {case_id!r} is already taken; choose another id")
+        super().__init__(
+            f"l'identifiant de dossier {case_id!r} est déjà pris ; choisissez-en un autre / "
+            f"case id {case_id!r} is already taken; choose another id"
+        )
 
 
 class ConcurrencyConflict(StechniqueError):
