@@ -7,26 +7,34 @@ store is a real SQLite file in a temporary directory, prepared through the publi
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import pty
 import re
+import select
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from rich.console import Console
 from sql_support import SQLBackend
 from typer.testing import CliRunner
 
-from stechnique import Actor, Engine, default_registry
+from stechnique import Actor, Engine, SchemaOutOfDate, default_registry
 from stechnique.cli import app
 from stechnique.cli._commands import audit_with_progress
-from stechnique.cli._support import load_stories
-from stechnique.storage import SQLStorage
+from stechnique.cli._selection import count
+from stechnique.cli._support import installed_version, load_stories, shown_url
+from stechnique.storage import SQLStorage, upgrade_schema
+from stechnique.storage._sql_upgrade import head_revision
 
 MSTR = "soutien-technique-renforce"
 ADMIN = Actor("ca-belle-de-mai", {"administrator"})
@@ -43,7 +51,12 @@ FACTS = {
 SCRIPT = Path(sys.executable).with_name("stechnique")
 WIDE = {"COLUMNS": "250", "NO_COLOR": "1"}
 # A developer's own store settings must never leak into the tests' commands.
-OWN_SETTINGS = ("STECHNIQUE_DB", "STECHNIQUE_TABLE_PREFIX", "STECHNIQUE_DEBUG")
+OWN_SETTINGS = (
+    "STECHNIQUE_DB",
+    "STECHNIQUE_TABLE_PREFIX",
+    "STECHNIQUE_DEBUG",
+    "STECHNIQUE_CHECKPOINT_KEY",
+)
 COMMANDS = [
     ["procedures"],
     ["show"],
@@ -58,7 +71,12 @@ COMMANDS = [
     ["import"],
     ["db"],
     ["db", "upgrade"],
+    ["checkpoint"],
+    ["checkpoint", "export"],
+    ["checkpoint", "verify"],
 ]
+#: Command groups, and ``demo``, which writes into a store of its own (never STECHNIQUE_DB).
+NO_STECHNIQUE_DB = (["db"], ["checkpoint"], ["demo"])
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -157,7 +175,7 @@ def test_console_script_help_lists_every_command() -> None:
 
 
 def test_every_store_command_takes_db_and_the_environment() -> None:
-    for command in [c for c in COMMANDS if c != ["db"]]:
+    for command in [c for c in COMMANDS if c not in NO_STECHNIQUE_DB]:
         _, out, _ = cli(*command, "--help")
         assert "--db" in out, command
         assert "STECHNIQUE_DB" in out, command
@@ -480,8 +498,9 @@ def test_audit_json(db: str, engine: Engine) -> None:
 def test_audit_since(db: str, engine: Engine) -> None:
     report_sent(engine)
     code, out, _ = cli("audit", "--json", "--since", "2999-01-01", "--db", db)
-    assert code == 0
+    assert code == 3  # nothing written since: nothing audited, which is not « conforme »
     assert json.loads(out)["records_checked"] == 0
+    assert json.loads(out)["result"] == "nothing_selected"
     code, _, err = cli("audit", "--since", "yesterday", "--db", db)
     one_error_line(code, err, "--since", "ISO 8601")
 
@@ -508,11 +527,13 @@ def test_export_import_round_trip(db: str, engine: Engine, tmp_path: Path) -> No
     exported = tmp_path / "all.jsonl"
     done = script("export", "--format", "jsonl", "-o", str(exported), "--db", db)
     assert done.returncode == 0, done.stderr
-    assert "exported 7 records" in done.stderr
+    assert f"exporté vers {exported} : 7 enregistrements" in done.stderr
+    assert f"exported to {exported}: 7 records" in done.stderr
     restored = f"sqlite:///{tmp_path / 'restored.db'}"
     done = script("import", str(exported), "--db", restored)
     assert done.returncode == 0, done.stderr
-    assert "imported 1 cases, 7 records" in done.stderr
+    assert "1 dossier, 7 enregistrements / imported from" in done.stderr
+    assert ": 1 case, 7 records" in done.stderr
     storage = SQLStorage(restored)
     try:
         assert [(r.seq, r.hash) for r in storage.records(case_id)] == records_of(engine, case_id)
@@ -550,9 +571,19 @@ def test_db_upgrade_prepares_a_store_opened_without_upgrading(tmp_path: Path) ->
     url = f"sqlite:///{tmp_path / 'new.db'}"
     done = script("db", "upgrade", "--db", url, "--table-prefix", "partner_")
     assert done.returncode == 0, done.stderr
-    assert "up to date" in done.stderr
+    assert f"tables partner_* créées (révision {head_revision()})" in done.stderr
+    assert f"tables partner_* created (revision {head_revision()})" in done.stderr
+    assert "up to date" not in done.stderr
     storage = SQLStorage(url, table_prefix="partner_", upgrade=False)
     storage.close()
+    code, _, err = cli("--table-prefix", "partner_", "db", "upgrade", "--db", url)
+    assert code == 0
+    assert "tables partner_* already up to date" in err
+    upgrade_schema(url, table_prefix="older_", revision="0001")
+    code, _, err = cli("db", "upgrade", "--db", url, env={"STECHNIQUE_TABLE_PREFIX": "older_"})
+    assert code == 0
+    assert "tables older_* mises à jour depuis 0001" in err
+    assert "tables older_* upgraded from 0001" in err
     code, _, err = cli("db", "upgrade", "--db", url, "--table-prefix", "bad-prefix")
     one_error_line(code, err, "bad-prefix")
 
@@ -565,8 +596,8 @@ def test_table_prefix_from_the_environment(tmp_path: Path) -> None:
     code, out, _ = cli("cases", "--db", url, env={"STECHNIQUE_TABLE_PREFIX": "partner_"})
     assert code == 0
     assert "prefixed" in out
-    code, out, _ = cli("cases", "--db", url)
-    assert code == 0
+    code, out, err = cli("cases", "--db", url)  # the default prefix has no tables here
+    one_error_line(code, err, "no stechnique store at", "'stechnique_'")
     assert "prefixed" not in out
 
 
@@ -582,22 +613,59 @@ def stored(url: str) -> list[tuple[str, int, str]]:
         storage.close()
 
 
-def test_demo_runs_every_story_twice_safely(tmp_path: Path) -> None:
+def test_demo_runs_every_story_twice_safely_in_its_own_store(tmp_path: Path) -> None:
+    """``pip install . && stechnique demo``, twice, in a fresh directory: the README's command.
+
+    ``STECHNIQUE_DB`` names another store: the demo never writes there."""
     stories = load_stories()
     assert len(stories) >= 4
-    first = script("demo", cwd=tmp_path)
+    elsewhere = {"STECHNIQUE_DB": f"sqlite:///{tmp_path / 'production.db'}"}
+    first = script("demo", cwd=tmp_path, env=elsewhere)
     assert first.returncode == 0, first.stderr
-    url = f"sqlite:///{tmp_path / 'stechnique.db'}"
+    url = f"sqlite:///{tmp_path / 'stechnique-demo.db'}"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["stechnique-demo.db"]
     after_first = stored(url)
     assert after_first
-    assert f"{len(stories)} stories" in first.stdout
-    assert "audit ok" in first.stdout
+    written = len(after_first)
+    cases = len({case_id for case_id, _, _ in after_first})
+    assert f"Demo: {len(stories)} stories, {cases} cases in {url} ({written} records written)" in (
+        first.stdout
+    )
+    assert f"audit ok ({cases} cases, {written} records)" in first.stdout
+    assert f"dans {url} ({written} enregistrements écrits)" in first.stdout
     for case_id in {case_id for case_id, _, _ in after_first}:
         assert f"Dossier {case_id}" in first.stdout
-    second = script("demo", cwd=tmp_path)
+    second = script("demo", cwd=tmp_path, env=elsewhere)
     assert second.returncode == 0, second.stderr
     assert stored(url) == after_first
-    assert "audit ok" in second.stdout
+    assert "(nothing new written); audit ok" in second.stdout
+    assert "(rien de nouveau écrit) ; audit conforme" in second.stdout
+
+
+def test_demo_refuses_a_store_holding_other_cases(db: str, engine: Engine) -> None:
+    """Histories cannot be removed: the demo writes into another store only when told to. A
+    case with one of the demo's ids but another history is not the demo's either."""
+    report_sent(engine, "real-case")
+    report_sent(engine, "mstr-belle-de-mai")  # the id of story 1, another history
+    before = stored(db)
+    code, _, err = cli("demo", "--db", db)
+    one_error_line(code, err, "holds 2 cases the demo did not write", "--into-existing-store")
+    assert "contient 2 dossiers étrangers à la démo" in err
+    assert "real-case" not in err
+    assert stored(db) == before
+
+
+def test_demo_into_an_existing_store_when_told(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    with SQLStorage(url) as storage:
+        report_sent(Engine(storage), "real-case")
+    before = stored(url)
+    code, out, err = cli("demo", "--db", url, "--into-existing-store")
+    assert code == 0, err
+    assert set(before) < set(stored(url))
+    assert "Demo: 5 stories, 6 cases in" in out  # its own six are audited, not the others
+    code, _, err = cli("demo", "--db", url)
+    one_error_line(code, err, "holds 1 case the demo did not write")
 
 
 def test_demo_without_stories_is_one_error_line(tmp_path: Path) -> None:
@@ -637,3 +705,329 @@ def test_commands_on_every_sql_backend(sql_backend: SQLBackend, sql_storage: SQL
     code, out, _ = cli("audit", "--json", *db, env=env)
     assert code == 0
     assert json.loads(out)["records_checked"] == 8
+
+
+# -- messages that tell the truth ---------------------------------------------------------
+
+
+def test_start_with_a_taken_case_id_says_so_and_nothing_more(db: str, engine: Engine) -> None:
+    report_sent(engine, "taken")
+    before = records_of(engine, "taken")
+    code, _, err = cli(
+        "start", f"{MSTR}@2015-2017", "--actor", "someone-else", "--role", "administrator",
+        "--facts", json.dumps(FACTS), "--case-id", "taken", "--db", db,
+    )  # fmt: skip
+    one_error_line(code, err, "case id 'taken' is already taken; choose another id")
+    for leak in ("concurrently", "seq", "report_sent", "2015-2017", ADMIN.id):
+        assert leak not in err
+    assert records_of(engine, "taken") == before
+
+
+@pytest.mark.parametrize("command", ["audit", "export"])
+def test_version_without_name_is_refused(db: str, engine: Engine, command: str) -> None:
+    report_sent(engine)
+    code, out, err = cli(command, "--version", "2019", "--db", db)
+    one_error_line(code, err, "--version 2019 needs --name", "a besoin de --name")
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "use"),
+    [
+        ("mysql://root@127.0.0.1/test", "mysql+pymysql://"),
+        ("mariadb://root@127.0.0.1/test", "mariadb+pymysql://"),
+        ("postgresql+psycopg2://postgres@127.0.0.1/test", "postgresql+psycopg://"),
+    ],
+)
+def test_a_url_for_a_driver_we_do_not_install_says_which_url_to_use(url: str, use: str) -> None:
+    code, _, err = cli("cases", "--db", url)
+    one_error_line(code, err, use)
+
+
+def test_a_bad_port_is_blamed_on_the_url_not_the_table_prefix() -> None:
+    code, _, err = cli("cases", "--db", "postgresql+psycopg://auditor:s3cret@db.example:abc/x")
+    one_error_line(code, err, "database URL", "auditor:***@db.example:abc", "'abc'")
+    assert "TABLE_PREFIX" not in err
+    assert "s3cret" not in err
+
+
+def test_a_bad_table_prefix_is_blamed_on_the_prefix(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, _, err = cli("--table-prefix", "bad-prefix", "cases", "--db", db)
+    one_error_line(code, err, "--table-prefix", "bad-prefix")
+    code, _, err = cli("cases", "--db", db, env={"STECHNIQUE_TABLE_PREFIX": "bad-prefix"})
+    one_error_line(code, err, "STECHNIQUE_TABLE_PREFIX", "bad-prefix")
+
+
+@pytest.mark.parametrize(
+    ("number", "fr", "en"),
+    [(0, "0 dossier", "0 cases"), (1, "1 dossier", "1 case"), (2, "2 dossiers", "2 cases")],
+)
+def test_counts_agree_with_their_noun(number: int, fr: str, en: str) -> None:
+    assert count(number, ("dossier", "dossiers"), ("case", "cases")) == (fr, en)
+
+
+def test_diagram_png_is_never_written_to_a_terminal() -> None:
+    main, terminal = pty.openpty()
+    shown = b""
+    try:
+        process = subprocess.Popen(
+            [str(SCRIPT), "diagram", f"{MSTR}@2019", "-f", "png"],
+            stdout=terminal, stderr=subprocess.PIPE, text=True,
+            env={k: v for k, v in os.environ.items() if k not in OWN_SETTINGS},
+        )  # fmt: skip
+        os.close(terminal)
+        while True:  # read the terminal as it is written: a full one would block the writer
+            if select.select([main], [], [], 0.1)[0]:
+                try:
+                    shown += os.read(main, 65536)
+                except OSError:  # the last writer closed the terminal
+                    break
+            elif process.poll() is not None:
+                break
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(main)
+    one_error_line(process.returncode, stderr, "-o FILE.png", "image binaire")
+    assert b"PNG" not in shown
+
+
+def test_cases_refuses_a_filter_that_names_nothing(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, out, err = cli("cases", "--state", "nonsense", "--db", db)
+    one_error_line(code, err, "unknown --state 'nonsense'", "report_sent", "requested")
+    assert out == ""
+    code, _, err = cli("cases", "--name", "nonsense", "--db", db)
+    one_error_line(code, err, "unknown --name 'nonsense'", MSTR, "convention-pluripartenariale")
+    code, _, err = cli("cases", "--name", MSTR, "--version", "1999", "--db", db)
+    one_error_line(code, err, "unknown --version '1999'", "2015-2017", "2019")
+    code, out, _ = cli("cases", "--state", "closed", "--db", db)  # known, just no case there
+    assert code == 0
+    assert "mstr-bdm" not in out
+
+
+# -- read-only commands and missing stores -----------------------------------------------
+
+READ_ONLY = [
+    ["cases"],
+    ["history", "mstr-bdm"],
+    ["audit"],
+    ["export"],
+    ["diagram", MSTR, "--case", "mstr-bdm"],
+    ["checkpoint", "export", "--signed-off-by", "auditor"],
+]
+
+
+@pytest.mark.parametrize(
+    "command", READ_ONLY, ids=lambda c: c[0] + " " + c[1] if len(c) > 1 else c[0]
+)
+def test_reading_a_store_that_is_not_there_creates_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    typo = f"sqlite:///{tmp_path / 'typo.db'}"
+    code, out, err = cli(*command, "--db", typo)
+    one_error_line(
+        code, err, f"no stechnique store at {typo}", f"aucun magasin stechnique à {typo}"
+    )
+    assert "conforme" not in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_checkpoint_verify_of_a_missing_store_creates_nothing(
+    db: str, engine: Engine, tmp_path: Path
+) -> None:
+    report_sent(engine)
+    checkpoint = tmp_path / "q1.json"
+    assert (
+        cli("checkpoint", "export", "--signed-off-by", "a", "-o", str(checkpoint), "--db", db)[0]
+        == 0
+    )
+    code, _, err = cli(
+        "checkpoint", "verify", str(checkpoint), "--db", f"sqlite:///{tmp_path / 'typo.db'}"
+    )
+    one_error_line(code, err, "no stechnique store at")
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_reading_a_server_without_tables_creates_none(sql_backend: SQLBackend) -> None:
+    prefix = f"ro{uuid.uuid4().hex[:8]}_"
+    code, _, err = cli("--table-prefix", prefix, "cases", "--db", sql_backend.url)
+    one_error_line(code, err, "no stechnique store at", repr(prefix))
+    engine = sa.create_engine(sql_backend.url, poolclass=sa.NullPool)
+    try:
+        assert [t for t in sa.inspect(engine).get_table_names() if t.startswith(prefix)] == []
+    finally:
+        engine.dispose()
+
+
+def test_an_older_schema_read_only_says_to_run_db_upgrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade_schema(url, revision="0001")
+    code, _, err = cli("audit", "--db", url)
+    one_error_line(code, err, "0001", "stechnique db upgrade")
+    with pytest.raises(SchemaOutOfDate):
+        SQLStorage(url, upgrade=False)  # still at 0001
+
+
+@pytest.fixture
+def archived(tmp_path: Path) -> Iterator[Path]:
+    """A store with two cases, file and directory without write permission."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    with SQLStorage(f"sqlite:///{folder / 'cases.db'}") as storage:
+        report_sent(Engine(storage), "a")
+        report_sent(Engine(storage), "b")
+    (folder / "cases.db").chmod(0o444)
+    folder.chmod(0o555)
+    yield folder / "cases.db"
+    folder.chmod(0o755)
+
+
+def test_an_archived_store_can_be_audited_and_is_left_as_it_was(archived: Path) -> None:
+    before = hashlib.sha256(archived.read_bytes()).hexdigest()
+    listing = sorted(os.listdir(archived.parent))
+    url = f"sqlite:///{archived}"
+    done = script("audit", "--db", url)
+    assert done.returncode == 0, done.stderr
+    assert "conforme / ok" in done.stdout
+    assert "│ 2 " in done.stdout
+    for command in (
+        ["cases"],
+        ["history", "a"],
+        ["export"],
+        ["checkpoint", "export", "--signed-off-by", "x"],
+    ):
+        code, _, err = cli(*command, "--db", url)
+        assert code == 0, (command, err)
+    assert hashlib.sha256(archived.read_bytes()).hexdigest() == before
+    assert sorted(os.listdir(archived.parent)) == listing
+
+
+# -- selecting nothing is not « conforme » ------------------------------------------------
+
+
+def test_an_audit_that_selects_nothing_has_its_own_result(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, out, err = cli("audit", "--case", "no-such-case", "--db", db)
+    assert code == 3, err
+    assert "rien de sélectionné / nothing selected" in out
+    assert "conforme" not in out
+    assert "nothing selected (case 'no-such-case')" in err
+    code, out, _ = cli("audit", "--json", "--name", "convention-pluripartenariale", "--db", db)
+    assert code == 3
+    assert (json.loads(out)["result"], json.loads(out)["ok"]) == ("nothing_selected", False)
+    code, _, err = cli("audit", "--name", "nonexistent", "--db", db)
+    one_error_line(code, err, "unknown --name 'nonexistent'", MSTR)
+
+
+def test_an_empty_store_audits_to_nothing_selected(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    SQLStorage(url).close()
+    done = script("audit", "--db", url)
+    assert done.returncode == 3, done.stderr
+    assert "conforme" not in done.stdout
+
+
+def test_an_export_that_selects_nothing_has_its_own_exit_status(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, out, err = cli("export", "--case", "nope", "--db", db)
+    assert code == 3
+    assert out == ""
+    assert "exported: 0 records" in err
+    assert "nothing selected (case 'nope')" in err
+    code, _, err = cli("export", "--name", "nope", "--db", db)
+    one_error_line(code, err, "unknown --name 'nope'")
+
+
+# -- what an auditor records --------------------------------------------------------------
+
+
+def test_audit_json_records_version_store_time_and_fingerprints(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    began = datetime.now(UTC).replace(microsecond=0)
+    code, out, _ = cli("audit", "--json", "--name", MSTR, "--db", db)
+    assert code == 0
+    report = json.loads(out)
+    assert report["result"] == "ok"
+    assert report["stechnique"] == installed_version() != "unknown"
+    assert (report["store"], report["table_prefix"]) == (db, "stechnique_")
+    assert began <= datetime.fromisoformat(report["audited_at"]) <= datetime.now(UTC)
+    assert report["scope"] == {"case_id": None, "name": MSTR, "version": None, "since": None}
+    assert {(p["name"], p["version"], p["fingerprint"]) for p in report["procedures"]} == {
+        (p.name, p.version, p.fingerprint) for p in default_registry()
+    }
+
+
+def test_the_store_is_shown_without_its_password(postgres_url: str) -> None:
+    assert shown_url("postgresql+psycopg://auditor:s3cret@db.example/x") == (
+        "postgresql+psycopg://auditor:***@db.example/x"
+    )
+    with_password = str(sa.make_url(postgres_url).set(password="s3cret").render_as_string(False))
+    prefix = f"pw{uuid.uuid4().hex[:8]}_"
+    code, out, err = cli("--table-prefix", prefix, "audit", "--json", "--db", with_password)
+    one_error_line(code, err, "no stechnique store at")
+    assert "s3cret" not in err + out
+
+
+# -- checkpoints --------------------------------------------------------------------------
+
+
+def test_checkpoint_export_then_verify(db: str, engine: Engine, tmp_path: Path) -> None:
+    case_id = report_sent(engine)
+    report_sent(engine, "other")
+    key = tmp_path / "auditor.key"
+    key.write_text("s3cret\n", encoding="utf-8")
+    saved = tmp_path / "2026-q1.json"
+    done = script(
+        "checkpoint", "export", "--signed-off-by", "Jeanne Martin, auditrice",
+        "--key-file", str(key), "-o", str(saved), "--db", db,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "checkpoint of 2 cases, signed, by Jeanne Martin, auditrice" in done.stderr
+    assert "point de contrôle de 2 dossiers, signé" in done.stderr
+    written = json.loads(saved.read_text(encoding="utf-8"))
+    assert (written["cases"], written["signed_off_by"]) == (2, "Jeanne Martin, auditrice")
+    code, out, _ = cli("checkpoint", "verify", str(saved), "--key-file", str(key), "--db", db)
+    assert code == 0
+    assert "conforme / ok" in out
+    env = {"STECHNIQUE_CHECKPOINT_KEY": "s3cret"}
+    assert cli("checkpoint", "verify", str(saved), "--db", db, env=env)[0] == 0
+    tamper_payload(db, case_id, 7)
+    code, out, _ = cli("checkpoint", "verify", str(saved), "--json", "--db", db, env=env)
+    assert code == 1
+    report = json.loads(out)
+    assert (case_id, 7, "hash") in {
+        (v["case_id"], v["seq"], v["code"]) for v in report["violations"]
+    }
+    assert report["checkpoint"]["signed_off_by"] == "Jeanne Martin, auditrice"
+    assert report["checkpoint"]["signature_verified"] is True
+
+
+def test_checkpoint_refusals(db: str, engine: Engine, tmp_path: Path) -> None:
+    saved = tmp_path / "q1.json"
+    code, _, err = cli("checkpoint", "export", "--signed-off-by", "x", "-o", str(saved), "--db", db)
+    assert code == 3  # no case: nothing to sign off
+    assert "no case, no checkpoint written" in err
+    assert not saved.exists()
+    report_sent(engine)
+    key = tmp_path / "key"
+    key.write_text("s3cret", encoding="utf-8")
+    args = ["--signed-off-by", "x", "--key-file", str(key), "-o", str(saved), "--db", db]
+    assert cli("checkpoint", "export", *args)[0] == 0
+    first = saved.read_bytes()
+    code, _, err = cli("checkpoint", "export", *args)
+    one_error_line(code, err, "already exists", "never overwritten")
+    assert saved.read_bytes() == first
+    code, _, err = cli("checkpoint", "export", "--signed-off-by", " ", "--db", db)
+    one_error_line(code, err, "--signed-off-by", "signs the checkpoint off")
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the key", encoding="utf-8")
+    code, _, err = cli("checkpoint", "verify", str(saved), "--key-file", str(wrong), "--db", db)
+    one_error_line(code, err, "signature does not verify")
+    code, _, err = cli(
+        "checkpoint", "verify", str(saved), "--key-file", str(tmp_path / "none"), "--db", db
+    )
+    one_error_line(code, err, "none")
+    code, _, err = cli("checkpoint", "verify", str(saved), "--db", db)
+    assert code == 0
+    assert "signature not checked (no key)" in err

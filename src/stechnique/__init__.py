@@ -19,6 +19,7 @@ from stechnique.definition import (
 from stechnique.diagram import dot, mermaid
 from stechnique.engine import Engine
 from stechnique.errors import (
+    CaseIdTaken,
     CheckpointInvalid,
     ConcurrencyConflict,
     DefinitionError,
@@ -35,6 +36,7 @@ from stechnique.errors import (
     SchemaOutOfDate,
     StechniqueError,
     StorageError,
+    StoreNotFound,
     UnknownCase,
     UnknownProcedure,
     UnregisteredProcedure,
@@ -57,6 +59,7 @@ __all__ = [
     "Actor",
     "AuditReport",
     "Case",
+    "CaseIdTaken",
     "CaseRole",
     "ChainHead",
     "Checkpoint",
@@ -98,6 +101,7 @@ __all__ = [
     "State",
     "StechniqueError",
     "StorageError",
+    "StoreNotFound",
     "Transition",
     "UnknownCase",
     "UnknownProcedure",

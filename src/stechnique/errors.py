@@ -11,13 +11,15 @@ The tree::
     ├── PermissionDenied       the actor has none of the roles allowed to fire the event
     ├── GuardFailed            one or more guards refused the event (each with fr / en text)
     ├── InvalidData            facts or payload fields are missing or malformed (each named)
+    ├── CaseIdTaken            a case with that id already exists: choose another id
     ├── ConcurrencyConflict    the case moved on since it was read (lost race, stale seq)
     ├── IdempotencyKeyReused   an idempotency key was replayed with a different command
     ├── MigrationRefused       a case cannot move to another procedure version
     ├── HistoryCorrupted       a stored history is tampered, inconsistent or unknown
     ├── CheckpointInvalid      an audit checkpoint was altered, or its signature does not verify
     └── StorageError           the store failed (driver error, unreachable server, ...)
-        └── SchemaOutOfDate    the SQL schema is behind and automatic upgrade is disabled
+        ├── SchemaOutOfDate    the SQL schema is behind and automatic upgrade is disabled
+        └── StoreNotFound      opened read-only, the URL holds no stechnique store
 
 Every error keeps its context as attributes and builds its message in ``__init__``, so the
 message a user reads and the attributes a program inspects always agree. A refused command
@@ -33,6 +35,7 @@ import attrs
 from stechnique._labels import REGISTER_PROCEDURE
 
 __all__ = [
+    "CaseIdTaken",
     "CheckpointInvalid",
     "ConcurrencyConflict",
     "DefinitionError",
@@ -49,6 +52,7 @@ __all__ = [
     "SchemaOutOfDate",
     "StechniqueError",
     "StorageError",
+    "StoreNotFound",
     "UnknownCase",
     "UnknownProcedure",
     "UnregisteredProcedure",
@@ -242,6 +246,21 @@ class InvalidData(StechniqueError):
         return tuple(problem.field for problem in self.problems)
 
 
+class CaseIdTaken(StechniqueError):
+    """A case with that id already exists; retrying the same id can never succeed.
+
+    The message says nothing else about the existing case (not its procedure, state or seq):
+    whoever chose the id may not be allowed to know anything about the case holding it.
+    """
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(
+            f"l'identifiant de dossier {case_id!r} est déjà pris ; choisissez-en un autre / "
+            f"case id {case_id!r} is already taken; choose another id"
+        )
+
+
 class ConcurrencyConflict(StechniqueError):
     """The case is no longer where the command was based on; reload and try again.
 
@@ -261,7 +280,7 @@ class ConcurrencyConflict(StechniqueError):
         self.actual_seq = actual_seq
         if detail is None:
             if expected_seq is None:
-                detail = "it already exists"
+                detail = "another writer was creating a case with that id at the same time"
             elif actual_seq is None:
                 detail = f"expected seq {expected_seq} but another writer got there first"
             else:
@@ -331,4 +350,19 @@ class SchemaOutOfDate(StorageError):
         super().__init__(
             f"the stechnique schema is at revision {current or 'none (empty database)'} "
             f"but this version needs {head}; {how}"
+        )
+
+
+class StoreNotFound(StorageError):
+    """Opened read-only, the URL holds no stechnique store (no file, or no stechnique tables).
+
+    ``where`` is the URL without its password; ``reason`` says what is missing. Nothing was
+    created: a read-only open never writes a file or a table.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(
+            f"aucun magasin stechnique à {where} / no stechnique store at {where}: {reason}"
         )

@@ -2,7 +2,8 @@
 
 What the user typed is read by ``_support``, what they see is drawn by ``_render``; a command
 only calls the engine between the two. Every error a command raises becomes one line on
-standard error and exit status 2 (``_Group``).
+standard error and exit status 2 (``_Group``). Commands that only read open the store
+read-only: they never create a file or a table.
 """
 
 from __future__ import annotations
@@ -20,10 +21,19 @@ from stechnique import export
 from stechnique._labels import CASE, CASES
 from stechnique.audit import AuditReport, audit
 from stechnique.cli import _render as render
+from stechnique.cli._demo import DEMO_DB, check_own_store, rehearse
+from stechnique.cli._selection import (
+    check_filters,
+    count,
+    nothing_selected,
+    refuse_version_alone,
+)
 from stechnique.cli._support import (
     DEFAULT_DB,
     DEFAULT_PREFIX,
+    GIVEN_PREFIX,
     CommandLineError,
+    audit_context,
     command_registry,
     debug_enabled,
     load_stories,
@@ -34,20 +44,24 @@ from stechnique.cli._support import (
     parse_procedure_ref,
     remember_sources,
     render_graphviz,
+    shown_url,
     upgrade_store,
 )
+from stechnique.cli._support import table_prefix as global_table_prefix
 from stechnique.definition import Procedure
 from stechnique.engine import Engine
-from stechnique.errors import StechniqueError
+from stechnique.errors import StechniqueError, StoreNotFound
 from stechnique.records import Actor, Record
 from stechnique.timeline import timeline
 
-__all__ = ["app", "audit_with_progress"]
+__all__ = ["app", "audit_with_progress", "finish_report"]
 
 #: Exit status of a refused or malformed command.
 EXIT_ERROR = 2
 #: Exit status of an audit that found violations.
 EXIT_VIOLATIONS = 1
+#: Exit status of an audit or export that selected nothing: not « conforme », not an error.
+EXIT_NOTHING = 3
 #: Stores with fewer cases are audited without a progress bar (it would only flicker).
 PROGRESS_FROM_CASES = 200
 
@@ -102,6 +116,7 @@ app = typer.Typer(
 db_app = typer.Typer(cls=_Group, help="Manage the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+
 Db = Annotated[
     str,
     typer.Option(
@@ -124,8 +139,20 @@ Procedures = Annotated[
 
 
 @app.callback()
-def main(procedures: Procedures = None) -> None:
+def _options(
+    table_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--table-prefix",
+            envvar="STECHNIQUE_TABLE_PREFIX",
+            metavar="PREFIX",
+            help=f"Prefix of the stechnique tables (default {DEFAULT_PREFIX}).",
+        ),
+    ] = None,
+    procedures: Procedures = None,
+) -> None:
     """Administrative support procedures as versioned state machines, with an audit trail."""
+    GIVEN_PREFIX.set(table_prefix)  # read where a store is opened (``_support.table_prefix``)
     remember_sources(procedures)
 
 
@@ -201,8 +228,17 @@ def diagram(
     text = draw(found, records)
     if output_format in (DiagramFormat.mermaid, DiagramFormat.dot):
         _write((text.rstrip("\n") + "\n").encode("utf-8"), output)
-    else:
-        _write(render_graphviz(text, output_format.value), output)
+        return
+    if output_format is DiagramFormat.png and output is None and _stdout_is_terminal():
+        raise CommandLineError(
+            "--format png est une image binaire : donnez -o FICHIER.png ou redirigez la sortie "
+            "/ --format png is binary: give -o FILE.png or redirect standard output"
+        )
+    _write(render_graphviz(text, output_format.value), output)
+
+
+def _stdout_is_terminal() -> bool:
+    return typer.get_binary_stream("stdout").isatty()
 
 
 def _diagram_subject(
@@ -210,7 +246,7 @@ def _diagram_subject(
 ) -> tuple[Procedure, list[Record] | None]:
     if case is None:
         return command_registry().get(name, version), None
-    with open_engine(db) as engine:
+    with open_engine(db, read_only=True) as engine:
         stored = engine.case(case)
         if stored.name != name:
             raise CommandLineError(f"case {case} is a case of {stored.name}, not of {name}")
@@ -297,9 +333,11 @@ def cases(
     state: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None,
     db: Db = DEFAULT_DB,
 ) -> None:
-    """List stored cases, oldest first."""
-    with open_engine(db) as engine:
+    """List stored cases, oldest first (an unknown --name, --version or --state is refused)."""
+    with open_engine(db, read_only=True) as engine:
         found = engine.cases(name=name, version=version, state=state)
+        if not found:
+            check_filters(engine, name=name, version=version, state=state)
         _out().print(render.cases_table(found, engine.registry))
 
 
@@ -311,7 +349,7 @@ def history(
 ) -> None:
     """Show a case's history, as a given viewer sees it with --as."""
     reader = parse_actor(viewer) if viewer is not None else None
-    with open_engine(db) as engine:
+    with open_engine(db, read_only=True) as engine:
         records = engine.history(case, viewer=reader)
         seen = f" vu par {reader.id} ({', '.join(sorted(reader.roles))})" if reader else ""
         title = f"Historique du {CASE.fr} {case}{seen}"
@@ -322,31 +360,44 @@ def history(
 
 
 @app.command()
-def demo(db: Db = DEFAULT_DB) -> None:
-    """Run the example stories into the store and print their timelines (safe to run twice)."""
+def demo(
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db", metavar="URL", help="The demo's own store (STECHNIQUE_DB is not read)."
+        ),
+    ] = DEMO_DB,
+    into_existing_store: Annotated[
+        bool,
+        typer.Option(
+            "--into-existing-store",
+            help="Also write into a store holding other cases (the demo's can never be removed).",
+        ),
+    ] = False,
+) -> None:
+    """Run the example stories into a store of their own, print their timelines (safe twice)."""
     stories = load_stories()
-    console = _out()
+    where = shown_url(db)
+    demo_cases = rehearse(stories, command_registry())
+    if not into_existing_store:
+        try:  # read-only first: nothing is created or upgraded in a store that is refused
+            with open_engine(db, read_only=True) as engine:
+                check_own_store(engine.storage, demo_cases, where)
+        except StoreNotFound:
+            pass  # a new store: the demo's own
     with open_engine(db) as engine:
-        written: list[str] = []
+        before = demo_cases.records_in(engine.storage)
         for name, tell in stories:
             # One engine per story: a story may set its own clock to the period it tells.
-            story_cases = tell(Engine(engine.storage, engine.registry))
-            written += story_cases
-            for case_id in story_cases:
-                console.rule(f"{name} — {case_id}")
+            for case_id in tell(Engine(engine.storage, engine.registry)):
+                _out().rule(f"{name} — {case_id}")
                 text = timeline(engine.history(case_id), engine.registry)
-                console.print(text, markup=False, highlight=False, soft_wrap=True)
-        report = audit(engine.storage, engine.registry)
-    console.rule()
-    verdict = "ok" if report.ok else f"{len(report.violations)} violation(s)"
-    console.print(
-        f"{len(stories)} stories, {len(written)} cases in {db}; audit {verdict} "
-        f"({report.cases_checked} cases, {report.records_checked} records).\n"
-        "Next: stechnique cases | stechnique history CASE --as ID:ROLE | stechnique audit",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+                _out().print(text, markup=False, highlight=False, soft_wrap=True)
+        written = demo_cases.records_in(engine.storage) - before
+        reports = [audit(engine.storage, engine.registry, c) for c in demo_cases.first_hashes]
+    _out().rule()
+    for line in render.demo_summary(where, len(stories), written, reports):
+        _line(line)
 
 
 # -- audit --------------------------------------------------------------------------------
@@ -364,22 +415,38 @@ def audit_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     db: Db = DEFAULT_DB,
 ) -> None:
-    """Verify every stored history; exit status 1 when anything is wrong."""
+    """Verify stored histories: exit status 1 on violations, 3 when nothing was selected."""
+    refuse_version_alone(name, version)
     scope: dict[str, Any] = {
         "case_id": case,
         "name": name,
         "version": version,
         "since": parse_moment(since, "--since") if since is not None else None,
     }
-    with open_engine(db) as engine:
+    with open_engine(db, read_only=True) as engine:
         progress = None if as_json else Console(stderr=True)
         report = audit_with_progress(engine, scope, progress)
+        if render.verdict(report) == "nothing_selected":
+            check_filters(engine, name=name, version=version)
+        context = audit_context(engine, db, scope)
+    finish_report(report, as_json, context, nothing_selected(**scope))
+
+
+def finish_report(
+    report: AuditReport, as_json: bool, context: dict[str, Any], nothing: str
+) -> None:
+    """Print an audit's report, then exit 1 on violations, 3 (saying ``nothing``) when it
+    selected nothing: an audit of nothing is not « conforme »."""
     if as_json:
-        typer.echo(render.audit_json(report))
+        typer.echo(render.audit_json(report, context))
     else:
-        _out().print(render.audit_summary(report))
-    if not report.ok:
+        _out().print(render.audit_summary(report, context))
+    verdict = render.verdict(report)
+    if verdict == "violations":
         raise typer.Exit(EXIT_VIOLATIONS)
+    if verdict == "nothing_selected":
+        _say(nothing)
+        raise typer.Exit(EXIT_NOTHING)
 
 
 def audit_with_progress(
@@ -440,11 +507,13 @@ def export_command(
     ] = None,
     db: Db = DEFAULT_DB,
 ) -> None:
-    """Export histories, one record per line (jsonl) or row (csv), redacted with --as."""
+    """Export histories, one record per line (jsonl) or row (csv), redacted with --as; exit
+    status 3 when nothing was selected."""
+    refuse_version_alone(name, version)
     reader = parse_actor(viewer) if viewer is not None else None
     write = export.export_jsonl if output_format is ExportFormat.jsonl else export.export_csv
-    with open_engine(db) as engine:
-        count = write(
+    with open_engine(db, read_only=True) as engine:
+        exported = write(
             engine.storage,
             output if output is not None else typer.get_text_stream("stdout"),
             case_id=case,
@@ -453,8 +522,14 @@ def export_command(
             viewer=reader,
             registry=engine.registry,
         )
-    where = f" to {output}" if output is not None else ""
-    _say(f"exported {count} records{where}")
+        if not exported:
+            check_filters(engine, name=name, version=version)
+    fr, en = count(exported, ("enregistrement", "enregistrements"), ("record", "records"))
+    to_fr, to_en = (f" vers {output}", f" to {output}") if output is not None else ("", "")
+    _say(f"exporté{to_fr} : {fr} / exported{to_en}: {en}")
+    if not exported:
+        _say(nothing_selected(case, name, version))
+        raise typer.Exit(EXIT_NOTHING)
 
 
 @app.command("import")
@@ -468,19 +543,41 @@ def import_command(
             restored = export.import_jsonl(engine.storage, file)
         except ValueError as error:
             raise CommandLineError(f"cannot import {file} into {db}: {error}") from error
-    _say(f"imported {restored.cases} cases, {restored.records} records from {file} into {db}")
+    cases_fr, cases_en = count(restored.cases, (CASE.fr, CASES.fr), (CASE.en, CASES.en))
+    records_fr, records_en = count(
+        restored.records, ("enregistrement", "enregistrements"), ("record", "records")
+    )
+    where = shown_url(db)
+    _say(
+        f"importé de {file} dans {where} : {cases_fr}, {records_fr} / "
+        f"imported from {file} into {where}: {cases_en}, {records_en}"
+    )
 
 
 @db_app.command("upgrade")
 def db_upgrade(
     db: Db = DEFAULT_DB,
     table_prefix: Annotated[
-        str, typer.Option(envvar="STECHNIQUE_TABLE_PREFIX", help="Prefix of the stechnique tables.")
-    ] = (DEFAULT_PREFIX),
+        str | None,
+        typer.Option(
+            metavar="PREFIX", help="Prefix of the stechnique tables (as the global option)."
+        ),
+    ] = None,
 ) -> None:
     """Create or upgrade the store's tables to this version of stechnique."""
-    upgrade_store(db, table_prefix)
-    _say(f"schema of {db} (tables {table_prefix}*) is up to date")
+    from stechnique.storage._sql_upgrade import head_revision  # Alembic: only when needed
+
+    prefix = table_prefix or global_table_prefix()
+    before = upgrade_store(db, prefix)
+    where, head = shown_url(db), head_revision()
+    if before is None:
+        done_fr, done_en = f"tables {prefix}* créées", f"tables {prefix}* created"
+    elif before == head:
+        done_fr, done_en = f"tables {prefix}* déjà à jour", f"tables {prefix}* already up to date"
+    else:
+        done_fr, done_en = (f"tables {prefix}* mises à jour depuis {before}",
+                            f"tables {prefix}* upgraded from {before}")  # fmt: skip
+    _say(f"{where} : {done_fr} (révision {head}) / {where}: {done_en} (revision {head})")
 
 
 def _say(message: str) -> None:

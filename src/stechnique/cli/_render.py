@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -17,6 +17,7 @@ from rich.text import Text
 
 from stechnique._labels import CASE, CASES, CONFIDENTIAL, STEP, UTC_TIMES, event_fr, state_fr
 from stechnique.audit import AuditReport
+from stechnique.cli._selection import count
 from stechnique.definition import ANY_ACTIVE, Procedure
 from stechnique.records import Case, Record
 from stechnique.registry import Registry
@@ -27,11 +28,13 @@ __all__ = [
     "audit_json",
     "audit_summary",
     "cases_table",
+    "demo_summary",
     "history_table",
     "moment",
     "payload_text",
     "procedure_tables",
     "procedures_table",
+    "verdict",
 ]
 
 
@@ -228,17 +231,43 @@ def _event_label(registry: Registry, record: Record) -> str:
     return f"{label} ({record.event})" if label else record.event
 
 
-def audit_summary(report: AuditReport) -> RenderableType:
-    """The audit's summary table, then one row per violation."""
+#: What an audit found: everything checked is right, something is wrong, or nothing was
+#: selected to check (which is neither, and never « conforme »).
+Verdict = Literal["ok", "violations", "nothing_selected"]
+
+_VERDICTS: dict[str, Text] = {
+    "ok": Text("conforme / ok", "green"),
+    "violations": Text("VIOLATIONS", "bold red"),
+    "nothing_selected": Text("rien de sélectionné / nothing selected", "yellow"),
+}
+
+
+def verdict(report: AuditReport) -> Verdict:
+    """The audit's verdict: ``nothing_selected`` when it checked no case and found nothing."""
+    if not report.ok:
+        return "violations"
+    return "ok" if report.cases_checked else "nothing_selected"
+
+
+def audit_summary(report: AuditReport, context: Mapping[str, Any] | None = None) -> RenderableType:
+    """The audit's summary table, then one row per violation; with ``context`` (see
+    ``_support.audit_context``), the store and the version of stechnique that checked it."""
     summary = _table("Audit", "résultat", CASES.fr, "enregistrements", "violations", "durée")
     summary.add_row(
-        Text("conforme / ok", "green") if report.ok else Text("VIOLATIONS", "bold red"),
+        _VERDICTS[verdict(report)],
         str(report.cases_checked),
         str(report.records_checked),
         str(len(report.violations)),
         f"{report.seconds:.2f} s ({report.records_per_second:,.0f} enregistrements/s)",
     )
     parts: list[RenderableType] = [summary]
+    if context is not None:
+        parts.append(
+            Text(
+                f"magasin / store: {context['store']} (tables {context['table_prefix']}*), "
+                f"stechnique {context['stechnique']}, {context['audited_at']}"
+            )
+        )
     if report.unjudged_guards:
         names = ", ".join(report.unjudged_guards)
         parts.append(
@@ -253,11 +282,14 @@ def audit_summary(report: AuditReport) -> RenderableType:
     return Group(*parts)
 
 
-def audit_json(report: AuditReport) -> str:
-    """The audit report as JSON for programs."""
+def audit_json(report: AuditReport, context: Mapping[str, Any] | None = None) -> str:
+    """The audit report as JSON for programs: ``result`` is the verdict, ``ok`` whether it is
+    ``"ok"`` (false when nothing was selected), then ``context`` (what, when, against what)."""
+    found = verdict(report)
     return json.dumps(
         {
-            "ok": report.ok,
+            "result": found,
+            "ok": found == "ok",
             "cases_checked": report.cases_checked,
             "records_checked": report.records_checked,
             "seconds": round(report.seconds, 6),
@@ -267,7 +299,39 @@ def audit_json(report: AuditReport) -> str:
                 {"case_id": v.case_id, "seq": v.seq, "code": v.code, "message": v.message}
                 for v in report.violations
             ],
+            **(context or {}),
         },
         ensure_ascii=False,
         indent=2,
     )
+
+
+def demo_summary(
+    where: str, stories: int, written: int, reports: Sequence[AuditReport]
+) -> list[str]:
+    """The lines that end ``demo``: where it wrote, what was new, the audit of its cases."""
+    cases = sum(report.cases_checked for report in reports)
+    records = sum(report.records_checked for report in reports)
+    violations = sum(len(report.violations) for report in reports)
+    story_fr, story_en = count(stories, ("histoire", "histoires"), ("story", "stories"))
+    case_fr, case_en = count(cases, (CASE.fr, CASES.fr), (CASE.en, CASES.en))
+    record_fr, record_en = count(records, ("enregistrement", "enregistrements"), RECORDS)
+    new_fr, new_en = ("rien de nouveau écrit", "nothing new written")
+    if written:
+        new_fr, new_en = count(written, ("enregistrement écrit", "enregistrements écrits"),
+                               ("record written", "records written"))  # fmt: skip
+    verdict_fr, verdict_en = ("conforme", "ok")
+    if violations:
+        verdict_fr, verdict_en = count(violations, VIOLATIONS, VIOLATIONS)
+    return [
+        f"Démo : {story_fr}, {case_fr} dans {where} ({new_fr}) ; "
+        f"audit {verdict_fr} ({case_fr}, {record_fr}).",
+        f"Demo: {story_en}, {case_en} in {where} ({new_en}); "
+        f"audit {verdict_en} ({case_en}, {record_en}).",
+        f"Ensuite / next: stechnique cases --db {where} | stechnique history CASE --as ID:ROLE "
+        f"--db {where} | stechnique audit --db {where}",
+    ]
+
+
+RECORDS = ("record", "records")
+VIOLATIONS = ("violation", "violations")

@@ -15,7 +15,9 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,16 @@ from stechnique.storage.base import Storage
 __all__ = [
     "DEFAULT_DB",
     "DEFAULT_PREFIX",
+    "GIVEN_PREFIX",
     "GRAPHVIZ_HELP",
     "PROCEDURES_ENV",
     "CommandLineError",
     "Tell",
+    "audit_context",
     "command_registry",
     "debug_enabled",
     "examples_dir",
+    "installed_version",
     "load_stories",
     "open_engine",
     "open_storage",
@@ -45,6 +50,7 @@ __all__ = [
     "parse_procedure_ref",
     "remember_sources",
     "render_graphviz",
+    "shown_url",
     "table_prefix",
     "upgrade_store",
 ]
@@ -69,39 +75,64 @@ def _check_url(url: str) -> None:
         )
 
 
+#: The global ``--table-prefix`` of the command being run (set by the application's callback).
+GIVEN_PREFIX: ContextVar[str | None] = ContextVar("GIVEN_PREFIX", default=None)
+
+
 def table_prefix(environ: Mapping[str, str] = os.environ) -> str:
-    """The table prefix: ``STECHNIQUE_TABLE_PREFIX`` or the library's default."""
-    return environ.get("STECHNIQUE_TABLE_PREFIX") or DEFAULT_PREFIX
+    """The table prefix: the global ``--table-prefix`` (which also reads
+    ``STECHNIQUE_TABLE_PREFIX``), else that variable, else the library's default."""
+    prefix = GIVEN_PREFIX.get() or environ.get("STECHNIQUE_TABLE_PREFIX") or DEFAULT_PREFIX
+    return _checked_prefix(prefix, "--table-prefix / STECHNIQUE_TABLE_PREFIX")
 
 
-def open_storage(url: str) -> Storage:
-    """The SQL store at ``url`` (schema brought up to date by the adapter when it opens)."""
+def _checked_prefix(prefix: str, option: str) -> str:
+    from stechnique.storage._sql_schema import check_prefix  # SQLAlchemy: only when needed
+
+    try:
+        return check_prefix(prefix)
+    except ValueError as error:
+        raise CommandLineError(f"{option}: {error}") from error
+
+
+def open_storage(url: str, *, read_only: bool = False) -> Storage:
+    """The SQL store at ``url``: brought up to date when it opens, or, ``read_only``, opened
+    without creating or changing anything (``StoreNotFound`` when there is no store there)."""
     _check_url(url)
     from stechnique.storage import SQLStorage
 
-    prefix = table_prefix()
-    try:
-        storage: Storage = SQLStorage(url, table_prefix=prefix)
-    except ValueError as error:  # a table prefix the databases cannot use
-        raise CommandLineError(f"STECHNIQUE_TABLE_PREFIX: {error}") from error
+    storage: Storage = SQLStorage(url, table_prefix=table_prefix(), read_only=read_only)
     return storage
 
 
-def upgrade_store(url: str, prefix: str) -> None:
-    """Run the schema migrations of the store at ``url`` up to the newest revision."""
+def upgrade_store(url: str, prefix: str) -> str | None:
+    """Run the schema migrations of the store at ``url`` up to the newest revision; return the
+    revision the tables were at before (``None``: they were created)."""
     _check_url(url)
     from stechnique.storage import upgrade_schema
 
-    try:
-        upgrade_schema(url, table_prefix=prefix)
-    except ValueError as error:
-        raise CommandLineError(f"--table-prefix: {error}") from error
+    return upgrade_schema(url, table_prefix=_checked_prefix(prefix, "--table-prefix"))
+
+
+def shown_url(url: str) -> str:
+    """``url`` as the user should read it: password masked, a SQLite file's path absolute (it
+    says where the file is, and still works as ``--db``)."""
+    from stechnique.storage._sql_engine import hide_password  # SQLAlchemy: only when needed
+
+    text = hide_password(url)
+    scheme, slashes, rest = text.partition(":///")
+    if scheme == "sqlite" and slashes and rest and ":" not in rest and "?" not in rest:
+        return f"sqlite:///{Path(rest).absolute()}"
+    return text
 
 
 @contextmanager
-def open_engine(url: str) -> Iterator[Engine]:
-    """An engine over the store at ``url`` with the command's registry; closed afterwards."""
-    storage = open_storage(url)
+def open_engine(url: str, *, read_only: bool = False) -> Iterator[Engine]:
+    """An engine over the store at ``url`` with the command's registry; closed afterwards.
+
+    ``read_only`` for the commands that only read: they never create a file or a table.
+    """
+    storage = open_storage(url, read_only=read_only)
     try:
         yield Engine(storage, command_registry())
     finally:
@@ -139,6 +170,34 @@ def command_registry() -> Registry:
             sys.path.insert(0, os.getcwd())
         _invocation.registry = load_registry(sources)
     return _invocation.registry
+
+
+def installed_version() -> str:
+    """The version of stechnique that runs, as installed (``unknown`` from a bare source tree)."""
+    try:
+        return metadata.version("stechnique")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def audit_context(engine: Engine, url: str, scope: Mapping[str, Any]) -> dict[str, Any]:
+    """What an auditor records beside a report: who checked (stechnique's version), what (the
+    store without its password, the tables, the selection), when, and against which rules
+    (the fingerprint of every procedure version the audit knew)."""
+    return {
+        "stechnique": installed_version(),
+        "store": shown_url(url),
+        "table_prefix": table_prefix(),
+        "audited_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scope": {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in scope.items()
+        },
+        "procedures": [
+            {"name": p.name, "version": p.version, "fingerprint": p.fingerprint}
+            for p in engine.registry
+        ],
+    }
 
 
 def parse_procedure_ref(text: str) -> tuple[str, str | None]:

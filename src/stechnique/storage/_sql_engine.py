@@ -6,13 +6,23 @@ processes never deadlock upgrading a read lock to a write lock, and nothing for 
 reads. Every connection runs in WAL mode with a busy timeout, so several processes can share one
 file, and with ``synchronous=FULL`` unless the caller chose ``NORMAL``.
 
+Read-only (``read_only=True``), SQLite opens the file as an SQLite URI with ``mode=ro`` and
+switches nothing (no WAL, no ``synchronous``): the file must exist, and is never written. A
+store archived in a directory nobody may write to (no write permission bits) and without a
+``-wal`` file is opened ``immutable=1`` as well: SQLite could not create the WAL index there,
+and no writer can change a file whose journal it cannot create.
+
 MariaDB/MySQL: the connection uses ``utf8mb4``, so every Unicode character round-trips.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import urllib.parse
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,12 +31,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
-from stechnique.errors import StorageError
+from stechnique.errors import StorageError, StoreNotFound
 from stechnique.storage._sql_driver import DriverConnections
 from stechnique.storage._sql_errors import translated
 from stechnique.storage._sql_statements import dumps
 
-__all__ = ["SYNCHRONOUS", "Backend", "make_backend", "parse_url"]
+__all__ = ["SYNCHRONOUS", "Backend", "hide_password", "make_backend", "parse_url"]
 
 #: The ``synchronous`` settings SQLite may use (``OFF`` would lose commits on power loss).
 SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
@@ -35,8 +45,6 @@ SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 WRITE = "stechnique_write"
 #: Execution option that makes the SQLite ``begin`` event emit nothing (one-statement reads).
 AUTOCOMMIT = "stechnique_autocommit"
-
-_DRIVERS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 
 
 @attrs.frozen
@@ -82,8 +90,12 @@ def parse_url(url: str | URL) -> URL:
     if isinstance(url, URL):
         parsed = url
     else:
-        with translated(f"read the database URL {url!r}"):
-            parsed = sa.make_url(url)
+        shown = hide_password(url)
+        with translated(f"read the database URL {shown!r}"):
+            try:
+                parsed = sa.make_url(url)
+            except ValueError as error:  # e.g. a port that is not a number
+                raise StorageError(f"the database URL {shown!r} is not valid: {error}") from error
     kind = parsed.get_backend_name()
     if kind not in ("sqlite", "postgresql", "mysql", "mariadb"):
         raise StorageError(
@@ -95,14 +107,24 @@ def parse_url(url: str | URL) -> URL:
     return parsed
 
 
+def hide_password(url: str) -> str:
+    """``url`` as text with its password masked, even when SQLAlchemy cannot parse it."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+
+
 def make_backend(
     url: str | URL,
     *,
     synchronous: str | None = None,
     busy_timeout: float = 30.0,
     engine_options: Mapping[str, Any] | None = None,
+    read_only: bool = False,
 ) -> Backend:
-    """Create the engine for ``url`` (nothing is connected yet)."""
+    """Create the engine for ``url`` (nothing is connected yet); see the module docstring for
+    ``read_only``."""
     parsed = parse_url(url)
     kind = "mysql" if parsed.get_backend_name() == "mariadb" else parsed.get_backend_name()
     if synchronous is not None and kind != "sqlite":
@@ -111,7 +133,7 @@ def make_backend(
     if kind == "mysql" and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     if kind == "sqlite":
-        return _sqlite(parsed, synchronous or "FULL", busy_timeout, options)
+        return _sqlite(parsed, synchronous or "FULL", busy_timeout, options, read_only=read_only)
     engine = _create(parsed, options)
     if kind == "postgresql":
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -125,14 +147,55 @@ def _create(url: URL, options: Mapping[str, Any]) -> Engine:
         with translated(f"create an engine for {shown} with options {sorted(options)}"):
             return sa.create_engine(url, **options)
     except ImportError as exc:
-        extra = _DRIVERS.get(url.get_backend_name(), "test")
-        raise StorageError(
-            f"the {url.get_backend_name()} driver {url.get_driver_name()!r} is not installed; "
-            f"install it with: pip install 'stechnique[{extra}]'"
-        ) from exc
+        raise StorageError(_missing_driver(url)) from exc
 
 
-def _sqlite(url: URL, synchronous: str, busy_timeout: float, options: dict[str, Any]) -> Backend:
+def _read_only_sqlite(url: URL) -> URL:
+    """The SQLite URI URL that opens ``url``'s file read-only; ``StoreNotFound`` if no file."""
+    if url.query.get("uri"):
+        return url  # already an SQLite URI: the caller chose its mode
+    shown = url.render_as_string(hide_password=True)
+    if url.database in (None, "", ":memory:"):
+        raise StoreNotFound(shown, "an in-memory database starts empty")
+    path = Path(url.database).absolute()
+    if not path.is_file():
+        raise StoreNotFound(shown, f"{path} is not a file" if path.exists() else "no such file")
+    query = {"mode": "ro", "uri": "true"}
+    folder = path.parent
+    archived = not (folder.stat().st_mode & 0o222) or not os.access(folder, os.W_OK)
+    if archived and not Path(f"{path}-wal").exists():
+        query["immutable"] = "1"
+    return url.set(database="file:" + urllib.parse.quote(str(path)), query=query)
+
+
+def _missing_driver(url: URL) -> str:
+    """What to do when the URL's driver is not installed: the extra only serves its driver."""
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    missing = f"the {backend} driver {driver!r} is not installed"
+    served = _SERVED.get(backend)
+    if served is None:
+        return missing
+    extra, ours = served
+    if driver != ours:
+        return (
+            f"{missing}; stechnique's drivers use {backend}+{ours}:// URLs "
+            f"(pip install 'stechnique[{extra}]'), e.g. {backend}+{ours}://user@host/dbname"
+        )
+    return f"{missing}; install it with: pip install 'stechnique[{extra}]'"
+
+
+#: The extra that installs each backend's driver, and the driver name it serves.
+_SERVED = {
+    "postgresql": ("postgres", "psycopg"),
+    "mysql": ("mysql", "pymysql"),
+    "mariadb": ("mysql", "pymysql"),
+}
+
+
+def _sqlite(
+    url: URL, synchronous: str, busy_timeout: float, options: dict[str, Any], *, read_only: bool
+) -> Backend:
+    opened = _read_only_sqlite(url) if read_only else url
     synchronous = synchronous.upper()
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous={synchronous!r}: choose one of {', '.join(SYNCHRONOUS)}")
@@ -141,7 +204,7 @@ def _sqlite(url: URL, synchronous: str, busy_timeout: float, options: dict[str, 
         # One shared connection, or every pooled connection would see its own empty database.
         options.setdefault("poolclass", StaticPool)
         connect_args["check_same_thread"] = False
-    engine = _create(url, {**options, "connect_args": connect_args})
+    engine = _create(opened, {**options, "connect_args": connect_args})
     millis = int(busy_timeout * 1000)
 
     @event.listens_for(engine, "connect")
@@ -149,8 +212,9 @@ def _sqlite(url: URL, synchronous: str, busy_timeout: float, options: dict[str, 
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {millis}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute(f"PRAGMA synchronous = {synchronous}")
+        if not read_only:  # switching a read-only store to WAL would write its header
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -3,8 +3,9 @@
 Every database call of ``SQLStorage`` (and of the schema upgrade) runs inside ``translated``,
 or, on the hot paths, hands its errors to ``translate`` (``DriverConnections.run``).
 A duplicate key (the records primary key, or an idempotency key already used on the case) and a
-deadlock or serialization failure mean another writer won: ``ConcurrencyConflict``. Everything
-else is a ``StorageError`` naming what was being done. The driver error is always chained
+deadlock or serialization failure mean another writer won: ``ConcurrencyConflict``; a duplicate
+key while creating a case means its id is taken: ``CaseIdTaken``. Everything else is a
+``StorageError`` naming what was being done. The driver error is always chained
 (``raise ... from exc``) so nothing is lost, and ``sqlalchemy.exc.*`` never escapes.
 """
 
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from stechnique.errors import ConcurrencyConflict, StorageError
+from stechnique.errors import CaseIdTaken, ConcurrencyConflict, StorageError
 
 __all__ = ["caught_errors", "connection_lost", "translate", "translated"]
 
@@ -60,9 +61,11 @@ def caught_errors(driver: tuple[type[Exception], ...] = ()) -> tuple[type[BaseEx
 
 def translate(
     exc: BaseException, action: str, case_id: str | None = None, expected_seq: int | None = None
-) -> StorageError | ConcurrencyConflict:
+) -> StorageError | ConcurrencyConflict | CaseIdTaken:
     """The stechnique error for a driver or SQLAlchemy error ``exc`` (see ``translated``)."""
     codes = _codes(getattr(exc, "orig", exc))
+    if case_id is not None and expected_seq is None and codes & _DUPLICATE:
+        return CaseIdTaken(case_id)
     if case_id is not None and codes & (_DUPLICATE | _LOST_RACE):
         return ConcurrencyConflict(case_id, expected_seq, None)
     return StorageError(f"SQL storage could not {action}: {_detail(exc)}")
@@ -79,8 +82,9 @@ def translated(
 
     ``action`` says what was being done ("append record 3 to case X"); ``case_id`` and
     ``expected_seq`` describe the conflict when another writer won (``expected_seq`` is None
-    when creating a case that turns out to exist). ``driver`` adds error classes to translate:
-    the DB-API errors of a driver used directly (``sqlite3`` is always covered), Alembic's.
+    when creating a case: a duplicate key then means its id is taken). ``driver`` adds error
+    classes to translate: the DB-API errors of a driver used directly (``sqlite3`` is always
+    covered), Alembic's.
     """
     try:
         yield

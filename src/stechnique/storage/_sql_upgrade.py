@@ -23,7 +23,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
-from stechnique.errors import SchemaOutOfDate, StorageError
+from stechnique.errors import SchemaOutOfDate, StorageError, StoreNotFound
 from stechnique.storage._sql_engine import Backend
 from stechnique.storage._sql_errors import translated
 from stechnique.storage._sql_schema import SQLSchema
@@ -58,13 +58,21 @@ def _known(revision: str) -> bool:
     return any(script.revision == revision for script in _scripts().walk_revisions())
 
 
-def ensure_schema(backend: Backend, schema: SQLSchema, *, upgrade_to_head: bool, how: str) -> None:
-    """Make sure the schema is at head: upgrade it, or refuse with ``SchemaOutOfDate``."""
+def ensure_schema(
+    backend: Backend, schema: SQLSchema, *, upgrade_to_head: bool, how: str, read_only: bool = False
+) -> None:
+    """Make sure the schema is at head: upgrade it, or refuse with ``SchemaOutOfDate``.
+
+    ``read_only``: tables missing altogether are ``StoreNotFound`` (nothing to read).
+    """
     head = head_revision()
     with backend.translated("read the schema revision"), backend.reader.connect() as connection:
         current = current_revision(connection, schema)
     if current == head:
         return
+    if current is None and read_only:
+        where = backend.url.render_as_string(hide_password=True)
+        raise StoreNotFound(where, f"no stechnique tables with prefix {schema.prefix!r}")
     if current is not None and not _known(current):
         raise StorageError(
             f"the tables with prefix {schema.prefix!r} are at schema revision {current!r}, which "
@@ -76,8 +84,9 @@ def ensure_schema(backend: Backend, schema: SQLSchema, *, upgrade_to_head: bool,
     upgrade(backend, schema, "head")
 
 
-def upgrade(backend: Backend, schema: SQLSchema, revision: str) -> None:
-    """Apply the migrations up to ``revision``, serialized against concurrent upgraders."""
+def upgrade(backend: Backend, schema: SQLSchema, revision: str) -> str | None:
+    """Apply the migrations up to ``revision``, serialized against concurrent upgraders; return
+    the revision found under the lock, before upgrading (``None``: no tables yet)."""
     with (
         translated(
             f"upgrade the schema of prefix {schema.prefix!r} to {revision}",
@@ -91,11 +100,13 @@ def upgrade(backend: Backend, schema: SQLSchema, revision: str) -> None:
             connection.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(schema)}
             )
+        before = current_revision(connection, schema)
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
         config.attributes["table_prefix"] = schema.prefix
         command.upgrade(config, revision)
+    return before
 
 
 def _lock_key(schema: SQLSchema) -> int:

@@ -14,7 +14,8 @@ Rules every adapter follows:
   ``record.prev_hash``; otherwise it raises ``ConcurrencyConflict`` and writes nothing. (Seq
   alone settles races between writers; state and head also refuse to chain a record onto a
   case row that was altered behind the engine's back.) ``create`` raises
-  ``ConcurrencyConflict`` if the case id exists. Two records of a case with the same non-null
+  ``CaseIdTaken`` if the case id exists (whoever got there first), saying nothing else about
+  that case. Two records of a case with the same non-null
   ``idempotency_key`` are refused the same way.
 * **Faithful round trip.** Every field comes back equal: unicode text, large JSON payloads,
   datetimes as the same aware instant with microseconds (a UTC time comes back in UTC; a time
@@ -46,7 +47,8 @@ class Storage(Protocol):
     def create(self, case: Case, first: Record) -> None:
         """Store a new case (``case.seq == 1``) with its first record, atomically.
 
-        Raises ``ConcurrencyConflict`` if a case with ``case.id`` already exists.
+        Raises ``CaseIdTaken`` if a case with ``case.id`` already exists, even when another
+        writer created it a moment ago: retrying the same id can never succeed.
         """
 
     def append(self, case: Case, record: Record) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-from stechnique.errors import ConcurrencyConflict, UnknownCase
+from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
 from stechnique.records import Case, Record
 from stechnique.storage.base import not_followed
 
@@ -30,7 +30,7 @@ class MemoryStorage:
         """See ``Storage.create``."""
         with self._lock:
             if case.id in self._cases:
-                raise ConcurrencyConflict(case.id, None, self._cases[case.id].seq)
+                raise CaseIdTaken(case.id)
             self._cases[case.id] = case
             self._records[case.id] = [first]
             if first.idempotency_key is not None:

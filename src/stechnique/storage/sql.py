@@ -8,6 +8,11 @@ share one database.
   Alembic migrations shipped in the package. By default opening a store brings the schema up to
   date; with ``upgrade=False`` an out-of-date schema is refused with ``SchemaOutOfDate``, whose
   message says what to run (``upgrade_schema``).
+* **Read-only.** ``read_only=True`` opens an existing store for reading and never creates or
+  changes anything: no file, no table, no upgrade, no switch to WAL. A missing file or missing
+  tables raise ``StoreNotFound``, an older schema ``SchemaOutOfDate``. A SQLite file archived
+  in a directory nobody may write to can be read (see ``_sql_engine``). SQLite also refuses
+  any write through such a store; on a server, the account's grants decide.
 * **Firing.** ``append`` is one transaction: update the case only if its seq is still the one
   the record follows, then insert the record. On PostgreSQL both run as one statement (a
   data-modifying ``WITH``), so a fire is one round trip. The records primary key
@@ -39,7 +44,7 @@ _STREAM_BATCH = 500
 
 def upgrade_schema(
     url: str | URL, *, table_prefix: str = "stechnique_", revision: str = "head"
-) -> None:
+) -> str | None:
     """Create or upgrade the stechnique tables of ``table_prefix`` in the database at ``url``.
 
     Runs the Alembic migrations shipped with stechnique up to ``revision`` (default: the
@@ -47,11 +52,14 @@ def upgrade_schema(
     lock, and a schema already at ``revision`` is left alone. Deployments that open their stores
     with ``SQLStorage(url, upgrade=False)`` run this once per release, before starting the
     application.
+
+    Returns the revision the tables were at before (``None``: there were none, they were
+    created), so a caller can say what it did.
     """
     schema = schema_for(table_prefix)
     backend = make_backend(url)
     try:
-        upgrade(backend, schema, revision)
+        return upgrade(backend, schema, revision)
     finally:
         backend.dispose()
 
@@ -66,10 +74,11 @@ class SQLStorage:
     default, durable on power loss; ``"NORMAL"`` is faster and may lose the last commits on
     power loss (never on a process crash). ``busy_timeout`` is how long, in seconds, a SQLite
     writer waits for another. ``engine_options`` go to ``sqlalchemy.create_engine`` (pool size,
-    ``pool_pre_ping``, ``connect_args``...).
+    ``pool_pre_ping``, ``connect_args``...). ``read_only`` opens an existing store without
+    creating or changing anything (see the module docstring).
 
     Attributes: ``url`` (as given, a SQLAlchemy ``URL``), ``kind`` (``"sqlite"``,
-    ``"postgresql"`` or ``"mysql"``) and ``schema`` (the tables of the prefix).
+    ``"postgresql"`` or ``"mysql"``), ``schema`` (the tables of the prefix) and ``read_only``.
     """
 
     def __init__(
@@ -81,18 +90,20 @@ class SQLStorage:
         synchronous: str | None = None,
         busy_timeout: float = 30.0,
         engine_options: Mapping[str, Any] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.schema: SQLSchema = schema_for(table_prefix)
-        self._backend = make_backend(
-            url, synchronous=synchronous, busy_timeout=busy_timeout, engine_options=engine_options
-        )
+        self._backend = make_backend(url, synchronous=synchronous, busy_timeout=busy_timeout,
+                                     engine_options=engine_options,
+                                     read_only=read_only)  # fmt: skip
         #: The URL as given (the engine may add driver options, e.g. the MySQL charset).
         self.url = parse_url(url)
         self.kind = self._backend.kind
+        #: Whether the store was opened with ``read_only=True``.
+        self.read_only = read_only
         try:
-            ensure_schema(
-                self._backend, self.schema, upgrade_to_head=upgrade, how=self._how_to_upgrade()
-            )
+            ensure_schema(self._backend, self.schema, upgrade_to_head=upgrade and not read_only,
+                          how=self._how_to_upgrade(), read_only=read_only)  # fmt: skip
         except BaseException:
             self._backend.dispose()
             raise

@@ -30,7 +30,7 @@ import pytest
 
 from stechnique.definition import Procedure, Role, State, Transition
 from stechnique.engine import Engine
-from stechnique.errors import ConcurrencyConflict, UnknownCase
+from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
 from stechnique.records import GENESIS_HASH, Actor, Case, Record, seal
 from stechnique.registry import Registry
 from stechnique.schema import Field
@@ -322,13 +322,17 @@ class StorageContract:
 
     # -- conflicts and refusals -----------------------------------------------------------
 
-    def test_create_existing_case_conflicts(self, storage: Storage) -> None:
-        """Creating an id that exists raises ``ConcurrencyConflict`` and keeps the original."""
-        original = CaseBuilder("dup").start(facts={"title": "first"})
-        storage.create(*original)
+    def test_create_existing_case_id_is_taken(self, storage: Storage) -> None:
+        """Creating an id that exists raises ``CaseIdTaken``, naming only the id, and keeps the
+        original."""
+        builder = CaseBuilder("dup")
+        storage.create(*builder.start(facts={"title": "first"}))
+        storage.append(*builder.step())
         before = stored(storage)
-        with pytest.raises(ConcurrencyConflict):
+        with pytest.raises(CaseIdTaken) as taken:
             storage.create(*CaseBuilder("dup").start(facts={"title": "second"}))
+        assert taken.value.case_id == "dup"
+        assert str(taken.value).endswith("case id 'dup' is already taken; choose another id")
         assert stored(storage) == before
 
     def test_stale_or_skipping_append_conflicts(self, storage: Storage) -> None:
