@@ -16,6 +16,28 @@ from stechnique.diagram import procedure_page
 #: Where the pages live.
 FOLDER = Path(__file__).parent / "procedures"
 
+#: The title of each source document, by the ``source`` field of the versions that follow it.
+#: A published version's ``source`` is part of its fingerprint and stays as written, even where
+#: it names a file readers do not have; the pages name the document by its title instead.
+SOURCE_TITLES = {
+    "seeds/001_28d3ef919107c964.txt": (
+        "« La mission de soutien technique renforcé », dépliant de la Convention cadre des "
+        "centres sociaux et de l'Animation de la vie sociale des Bouches-du-Rhône, 2015-2017"
+    ),
+    "seeds/000_ab94075ec80db73c.txt": (
+        "« Soutien technique renforcé : les modalités évoluent en 2019 », la mission poursuivie "
+        "par le Dispositif Local d'Accompagnement"
+    ),
+    (
+        "Éléments de cadrage pour le lancement de l'expérimentation dans les Hauts-de-Seine, "
+        "juin 2013 (seed 003_6f1cfca592b74c78)"
+    ): (
+        "« Éléments de cadrage pour le lancement de l'expérimentation dans les Hauts-de-Seine, "
+        "juin 2013. Convention-cadre pluripartite autour du projet d'intervention des centres "
+        "sociaux », diapositives 10 à 13 (« 6 étapes & 6 phases d'arbitrage »)"
+    ),
+}
+
 
 def page_name(procedure: Procedure) -> str:
     """The file name of a procedure version's page: ``name-version.md``."""
@@ -33,6 +55,10 @@ def index(procedures: list[Procedure]) -> str:
         "version never changes: its fingerprint is pinned by the test suite, and a change is a",
         "new version.",
         "",
+        "What the definitions cannot say (the shared vocabulary, the two guards at the heart",
+        "of every procedure, the invariants every history keeps) is in",
+        "[the domain](../domain.md).",
+        "",
         "| procedure | version | fr | fingerprint |",
         "|---|---|---|---|",
     ]
@@ -46,7 +72,10 @@ def index(procedures: list[Procedure]) -> str:
 def pages() -> dict[str, str]:
     """Every generated page, by file name."""
     procedures = list(default_registry())
-    generated = {page_name(p): procedure_page(p) for p in procedures}
+    generated = {
+        page_name(p): procedure_page(p, source=SOURCE_TITLES.get(p.source, p.source))
+        for p in procedures
+    }
     generated["index.md"] = index(procedures)
     return generated
 

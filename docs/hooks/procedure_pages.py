@@ -3,7 +3,9 @@
 The pages under ``docs/procedures/`` are also committed (so they can be read on a forge), and a
 test keeps them equal to the generator's output; at build time this hook regenerates them from
 the installed definitions all the same, so a published site can never show a stale table or
-diagram. It also lists one navigation entry per published version under "Procedures".
+diagram. It also lists one navigation entry per published version under "Procedures", and
+gives a procedure page the width of the table of contents (its diagram and transition table are
+wide; its few headings are in the navigation already).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 _GENERATOR = Path(__file__).resolve().parent.parent / "gen_procedures.py"
 _SECTION = "Procedures"
@@ -59,3 +62,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             files.remove(existing)
         files.append(File.generated(config, uri, content=text))
     return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Hide the table of contents on a procedure version's page, for its wide diagram."""
+    uri = page.file.src_uri
+    if uri.startswith(f"{_FOLDER}/") and uri != f"{_FOLDER}/index.md":
+        page.meta.setdefault("hide", ["toc"])
+    return markdown
