@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from stechnique import Procedure, default_registry
+from stechnique import Migration, Procedure, Registry, default_registry
 from stechnique.diagram import procedure_page
 
 #: Where the pages live.
@@ -69,13 +69,61 @@ def index(procedures: list[Procedure]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _codes(names: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(f"`{name}`" for name in names) or "—"
+
+
+def migration_section(migration: Migration, registry: Registry) -> str:
+    """The section of the newer version's page that says how open cases of the older move."""
+    old = registry.get(migration.name, migration.from_version)
+    lines = [
+        f"## Migration from `{migration.from_version}`",
+        "",
+        f"{migration.fr} — *{migration.en}*",
+        "",
+        f"An open `{migration.from_version}` case moves to this version only by an explicit "
+        f"`migrate`, recorded in its history, by {_codes(migration.roles)}"
+        + (f", when {_codes([g.name for g in migration.guards])} holds" if migration.guards else "")
+        + ". Nothing is rewritten: its earlier records stay as they were.",
+        "",
+        f"| state in `{migration.from_version}` | state here |",
+        "|---|---|",
+    ]
+    lines += [f"| `{old_state}` | `{new_state}` |" for old_state, new_state in migration.states]
+    lines += ["", "| fact here | taken from |", "|---|---|"]
+    lines += [f"| `{new}` | `{source}` |" for new, source in migration.facts]
+    lines += [f"| `{fact}` | given with the migration |" for fact in migration.supplied]
+    if migration.values:
+        lines += ["", "| fact | value before | value here |", "|---|---|---|"]
+        lines += [f"| `{fact}` | `{a}` | `{b}` |" for fact, a, b in migration.values]
+        lines += ["", "Other values of these facts are not carried over."]
+    unmoved = [s.id for s in old.states if s.id not in dict(migration.states)]
+    lines += ["", f"Not migrated (they finish under `{old.version}`): {_codes(unmoved)}."]
+    return "\n".join(lines) + "\n"
+
+
+def _migrations_into(procedure: Procedure, registry: Registry) -> list[Migration]:
+    found = (
+        registry.migration(procedure.name, other.version, procedure.version)
+        for other in registry
+        if other.name == procedure.name and other.version != procedure.version
+    )
+    return [migration for migration in found if migration is not None]
+
+
+def procedure_text(procedure: Procedure, registry: Registry) -> str:
+    """A version's page: its definition, then how cases of older versions move to it."""
+    text = procedure_page(procedure, source=SOURCE_TITLES.get(procedure.source, procedure.source))
+    for migration in _migrations_into(procedure, registry):
+        text += "\n" + migration_section(migration, registry)
+    return text
+
+
 def pages() -> dict[str, str]:
     """Every generated page, by file name."""
-    procedures = list(default_registry())
-    generated = {
-        page_name(p): procedure_page(p, source=SOURCE_TITLES.get(p.source, p.source))
-        for p in procedures
-    }
+    registry = default_registry()
+    procedures = list(registry)
+    generated = {page_name(p): procedure_text(p, registry) for p in procedures}
     generated["index.md"] = index(procedures)
     return generated
 
