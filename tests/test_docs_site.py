@@ -93,9 +93,11 @@ def artifacts(request: pytest.FixtureRequest) -> Path:
     chosen = os.environ.get("STECHNIQUE_ARTIFACTS")
     folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="stechnique-docs-"))
     folder.mkdir(parents=True, exist_ok=True)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"docs site screenshots: {folder}")
+    if capture is not None and reporter is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\ndocs site screenshots: {folder}")
     return folder
 
 
@@ -265,6 +267,13 @@ _WIDE_SIGNATURES = """() => [...document.querySelectorAll(".doc-signature code")
   .map((code) => code.innerText.split("\\n")[0])"""
 
 
+def _show(page: Any, anchor: str) -> None:
+    # Scroll the heading to the top, below the theme's fixed header.
+    page.evaluate(
+        "(id) => { document.getElementById(id).scrollIntoView(); scrollBy(0, -64); }", anchor
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "anchor"),
     [
@@ -279,11 +288,13 @@ def test_api_page_lists_every_field_of_the_value_objects(
     assert documented is not None, f"no {anchor} on the API page"
     assert documented == [field.name for field in attrs.fields(value)]
     if value is Record:
-        api_page.locator(f"[id='{anchor}']").scroll_into_view_if_needed()
+        _show(api_page, anchor)
         api_page.screenshot(path=artifacts / "api-record.png")
     assert api_page.outside == []
 
 
-def test_api_signatures_fit_their_column_at_1280_px(api_page: Any) -> None:
+def test_api_signatures_fit_their_column_at_1280_px(api_page: Any, artifacts: Path) -> None:
     assert api_page.locator(".doc-signature code").count() > 20
     assert api_page.evaluate(_WIDE_SIGNATURES) == []
+    _show(api_page, "stechnique.engine.Engine.fire")
+    api_page.screenshot(path=artifacts / "api-engine-fire.png")
