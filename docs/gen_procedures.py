@@ -17,11 +17,33 @@ import argparse
 import sys
 from pathlib import Path
 
-from stechnique import Procedure, Registry, default_registry, load_registry
+from stechnique import Migration, Procedure, Registry, default_registry, load_registry
 from stechnique.diagram import procedure_page
 
 #: Where the pages live.
 FOLDER = Path(__file__).parent / "procedures"
+
+#: The title of each source document, by the ``source`` field of the versions that follow it.
+#: A published version's ``source`` is part of its fingerprint and stays as written, even where
+#: it names a file readers do not have; the pages name the document by its title instead.
+SOURCE_TITLES = {
+    "seeds/001_28d3ef919107c964.txt": (
+        "« La mission de soutien technique renforcé », dépliant de la Convention cadre des "
+        "centres sociaux et de l'Animation de la vie sociale des Bouches-du-Rhône, 2015-2017"
+    ),
+    "seeds/000_ab94075ec80db73c.txt": (
+        "« Soutien technique renforcé : les modalités évoluent en 2019 », la mission poursuivie "
+        "par le Dispositif Local d'Accompagnement"
+    ),
+    (
+        "Éléments de cadrage pour le lancement de l'expérimentation dans les Hauts-de-Seine, "
+        "juin 2013 (seed 003_6f1cfca592b74c78)"
+    ): (
+        "« Éléments de cadrage pour le lancement de l'expérimentation dans les Hauts-de-Seine, "
+        "juin 2013. Convention-cadre pluripartite autour du projet d'intervention des centres "
+        "sociaux », diapositives 10 à 13 (« 6 étapes & 6 phases d'arbitrage »)"
+    ),
+}
 
 
 def page_name(procedure: Procedure) -> str:
@@ -40,6 +62,10 @@ def index(procedures: list[Procedure]) -> str:
         "version never changes: its fingerprint is pinned by the test suite, and a change is a",
         "new version.",
         "",
+        "What the definitions cannot say (the shared vocabulary, the two guards at the heart",
+        "of every procedure, the invariants every history keeps) is in",
+        "[the domain](../domain.md).",
+        "",
         "| procedure | version | fr | fingerprint |",
         "|---|---|---|---|",
     ]
@@ -50,10 +76,61 @@ def index(procedures: list[Procedure]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _codes(names: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(f"`{name}`" for name in names) or "—"
+
+
+def migration_section(migration: Migration, registry: Registry) -> str:
+    """The section of the newer version's page that says how open cases of the older move."""
+    old = registry.get(migration.name, migration.from_version)
+    lines = [
+        f"## Migration from `{migration.from_version}`",
+        "",
+        f"{migration.fr} — *{migration.en}*",
+        "",
+        f"An open `{migration.from_version}` case moves to this version only by an explicit "
+        f"`migrate`, recorded in its history, by {_codes(migration.roles)}"
+        + (f", when {_codes([g.name for g in migration.guards])} holds" if migration.guards else "")
+        + ". Nothing is rewritten: its earlier records stay as they were.",
+        "",
+        f"| state in `{migration.from_version}` | state here |",
+        "|---|---|",
+    ]
+    lines += [f"| `{old_state}` | `{new_state}` |" for old_state, new_state in migration.states]
+    lines += ["", "| fact here | taken from |", "|---|---|"]
+    lines += [f"| `{new}` | `{source}` |" for new, source in migration.facts]
+    lines += [f"| `{fact}` | given with the migration |" for fact in migration.supplied]
+    if migration.values:
+        lines += ["", "| fact | value before | value here |", "|---|---|---|"]
+        lines += [f"| `{fact}` | `{a}` | `{b}` |" for fact, a, b in migration.values]
+        lines += ["", "Other values of these facts are not carried over."]
+    unmoved = [s.id for s in old.states if s.id not in dict(migration.states)]
+    lines += ["", f"Not migrated (they finish under `{old.version}`): {_codes(unmoved)}."]
+    return "\n".join(lines) + "\n"
+
+
+def _migrations_into(procedure: Procedure, registry: Registry) -> list[Migration]:
+    found = (
+        registry.migration(procedure.name, other.version, procedure.version)
+        for other in registry
+        if other.name == procedure.name and other.version != procedure.version
+    )
+    return [migration for migration in found if migration is not None]
+
+
+def procedure_text(procedure: Procedure, registry: Registry) -> str:
+    """A version's page: its definition, then how cases of older versions move to it."""
+    text = procedure_page(procedure, source=SOURCE_TITLES.get(procedure.source, procedure.source))
+    for migration in _migrations_into(procedure, registry):
+        text += "\n" + migration_section(migration, registry)
+    return text
+
+
 def pages(registry: Registry | None = None) -> dict[str, str]:
     """Every generated page, by file name: of ``registry`` (default: the published versions)."""
-    procedures = list(registry if registry is not None else default_registry())
-    generated = {page_name(p): procedure_page(p) for p in procedures}
+    registry = registry if registry is not None else default_registry()
+    procedures = list(registry)
+    generated = {page_name(p): procedure_text(p, registry) for p in procedures}
     generated["index.md"] = index(procedures)
     return generated
 

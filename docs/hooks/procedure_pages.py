@@ -3,9 +3,10 @@
 The pages under ``docs/procedures/`` are also committed (so they can be read on a forge), and a
 test keeps them equal to the generator's output; at build time this hook regenerates them from
 the installed definitions all the same, so a published site can never show a stale table or
-diagram. It also lists one navigation entry per version under "Procedures". The definitions are
-those the ``stechnique`` command sees (``load_registry``): an installed partner package's
-procedures get their pages too.
+diagram. It also lists one navigation entry per version under "Procedures", and gives a
+procedure page the width of the table of contents (its diagram and transition table are wide;
+its few headings are in the navigation already). The definitions are those the ``stechnique``
+command sees (``load_registry``): an installed partner package's procedures get their pages too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 _GENERATOR = Path(__file__).resolve().parent.parent / "gen_procedures.py"
 _SECTION = "Procedures"
@@ -63,3 +65,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             files.remove(existing)
         files.append(File.generated(config, uri, content=text))
     return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Hide the table of contents on a procedure version's page, for its wide diagram."""
+    uri = page.file.src_uri
+    if uri.startswith(f"{_FOLDER}/") and uri != f"{_FOLDER}/index.md":
+        page.meta.setdefault("hide", ["toc"])
+    return markdown

@@ -75,6 +75,11 @@ class Violation:
     ``seq`` is the record concerned (for a missing record, the first missing seq; for a case
     row that disagrees with its history, the last seq of that history); ``None`` only for a
     case row with no history at all. ``code`` is one of ``CODES``.
+
+    :ivar case_id: the case concerned.
+    :ivar seq: the record concerned, as above.
+    :ivar message: what is wrong, for people.
+    :ivar code: the kind of violation, a key of ``CODES``.
     """
 
     case_id: str
@@ -93,8 +98,15 @@ class AuditReport:
 
     ``seconds`` is the wall time the audit took; ``unjudged_guards`` names the guards met in
     the audited records that could not be re-judged from one history (they read other cases).
-    ``new_cases`` (checkpoint verification only) lists the cases the checkpoint did not see,
-    with the time each one's first record claims (``None`` for a case row without history).
+
+    :ivar ok: ``True`` when no violation was found.
+    :ivar cases_checked: how many cases were replayed.
+    :ivar records_checked: how many records were checked.
+    :ivar violations: every violation found, in the order met.
+    :ivar seconds: the wall time the audit took.
+    :ivar unjudged_guards: guards met that read other cases, so were not re-judged.
+    :ivar new_cases: (checkpoint verification only) the cases the checkpoint did not see,
+        with the time each one's first record claims (``None`` for a case row without history).
     """
 
     ok: bool

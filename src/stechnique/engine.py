@@ -5,13 +5,13 @@ the event in its procedure version's transition table, check the actor's roles, 
 the guards, then append the record and the updated case in one atomic storage call that only
 succeeds if the stored case is still where the record follows (seq, state and head). Any
 refusal raises before anything is written.
-
-The step is read from the table rather than by triggering the version's ``transitions``
-machine: the engine must resolve the transition anyway (its roles, payload schema and guards
-decide whether it may fire), and a trigger on top repeated that decision for about 9 µs, a
-third of a fire. The machine stays the reference the table is checked against
-(``_machine.py``, ``docs/decisions.md``).
 """
+
+# The step is read from the table rather than by triggering the version's `transitions`
+# machine: the engine must resolve the transition anyway (its roles, payload schema and guards
+# decide whether it may fire), and a trigger on top repeated that decision for about 9 µs, a
+# third of a fire. The machine stays the reference the table is checked against
+# (_machine.py, docs/decisions.md).
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ _MAYBE_STALE = (
 
 
 class Engine:
-    """Runs procedures over a store. See ``DESIGN.md`` for the contract.
+    """Runs procedures over a store: starts cases, fires events, reads and audits histories.
 
     ``storage`` defaults to a fresh ``MemoryStorage``, ``registry`` to the published procedures,
     ``clock`` to ``utc_now``. ``known_cases`` is how many cases the engine remembers as it last

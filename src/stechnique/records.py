@@ -54,7 +54,11 @@ def _roles(value: Iterable[str] | str) -> frozenset[str]:
 
 @attrs.frozen
 class Actor:
-    """Someone who acts on a case: an id and the roles held for this action."""
+    """Someone who acts on a case: an id and the roles held for this action.
+
+    :ivar id: who acts, as the application names them (a person or a body).
+    :ivar roles: the roles held for this action; a single string is one role.
+    """
 
     id: str
     roles: frozenset[str] = attrs.field(factory=frozenset, converter=_roles)
@@ -69,6 +73,17 @@ class Case:
     """The current state of one case: a cache derived from (and written with) its history.
 
     ``head`` is the hash of the last record, so appending needs no extra read.
+
+    :ivar id: the case id, unique in its store.
+    :ivar name: the procedure's name, e.g. ``soutien-technique-renforce``.
+    :ivar version: the procedure version the case runs under, e.g. ``2015-2017``.
+    :ivar fingerprint: the SHA-256 fingerprint of that version's definition.
+    :ivar state: the current state id.
+    :ivar seq: the sequence number of the last record (1 after ``start``).
+    :ivar facts: the facts recorded at start (as migrated, for a migrated case).
+    :ivar created_at: when the case started (aware, UTC).
+    :ivar updated_at: when its last record was written (aware, UTC).
+    :ivar head: the hash of the last record.
     """
 
     id: str
@@ -85,7 +100,23 @@ class Case:
 
 @attrs.frozen
 class Record:
-    """One step of a case's history. Record 1 is ``start`` with the facts as payload."""
+    """One step of a case's history. Record 1 is ``start`` with the facts as payload.
+
+    :ivar case_id: the case this record belongs to.
+    :ivar seq: its position in the case's history: 1, 2, 3... with no gap.
+    :ivar event: the event fired (``start`` for record 1, ``migrate`` for a migration).
+    :ivar source: the state before the event; ``None`` for ``start``.
+    :ivar target: the state after the event.
+    :ivar actor: who fired it, with the roles they held.
+    :ivar at: when it was written (aware, UTC, from the engine's clock).
+    :ivar payload: the data given with the event (the facts, for ``start``).
+    :ivar name: the procedure's name the record is pinned to.
+    :ivar version: the procedure version the record is pinned to.
+    :ivar fingerprint: the fingerprint of that version's definition.
+    :ivar idempotency_key: the key the command was sent with, if any.
+    :ivar prev_hash: the previous record's ``hash`` (``GENESIS_HASH`` for record 1).
+    :ivar hash: the SHA-256 of this record's canonical form (``body``).
+    """
 
     case_id: str
     seq: int

@@ -1,6 +1,6 @@
 """Every named guard of the published procedures, with its French and English text.
 
-``GUARDS`` maps each guard name of ``PROCEDURES.md`` (and the few extra rules the procedures
+``GUARDS`` maps each guard name of the published procedures (and the few extra rules the procedures
 need, such as ``consulted_funder``) to its ``Guard``. Procedure modules pick their guards from
 it, and the data-file loader resolves the guard names a data file mentions through it: a data
 file names rules, it never carries code.
