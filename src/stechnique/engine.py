@@ -43,7 +43,7 @@ from stechnique.errors import (
 )
 from stechnique.explanation import Explanation, reasons
 from stechnique.migration import MigrationPlan, plan_migration
-from stechnique.records import GENESIS_HASH, Actor, Case, Record, sealed
+from stechnique.records import Actor, Case, Record, next_step
 from stechnique.registry import Registry
 from stechnique.schema import validate
 from stechnique.storage.base import Storage
@@ -122,31 +122,15 @@ class Engine:
         failed = failed_guards(procedure.start_guards, context)
         if failed:
             raise GuardFailed(None, "start", failed)
-        case_id = case_id or str(uuid.uuid4())
-        record = self._record(
+        record, case = next_step(
+            None,
             procedure,
-            case_id,
-            1,
-            "start",
-            None,
-            procedure.initial.id,
-            actor,
-            now,
-            clean,
-            None,
-            GENESIS_HASH,
-        )
-        case = Case(
-            case_id,
-            procedure.name,
-            procedure.version,
-            procedure.fingerprint,
-            record.target,
-            1,
-            clean,
-            now,
-            now,
-            record.hash,
+            case_id=case_id or str(uuid.uuid4()),
+            event="start",
+            target=procedure.initial.id,
+            actor=actor,
+            at=now,
+            payload=clean,
         )
         self.storage.create(case, record)
         self._known.remember(case, procedure)
@@ -196,10 +180,16 @@ class Engine:
         if expected_seq is not None and expected_seq != case.seq:
             raise ConcurrencyConflict(case.id, expected_seq, case.seq)
         target, clean, now = self._decide(case, procedure, event, actor, payload)
-        record = self._record(procedure, case.id, case.seq + 1, event, case.state, target, actor,
-                              now, clean, idempotency_key, case.head)  # fmt: skip
-        after = Case(case.id, case.name, case.version, case.fingerprint, target, record.seq,
-                     case.facts, case.created_at, now, record.hash)  # fmt: skip
+        record, after = next_step(
+            case,
+            procedure,
+            event=event,
+            target=target,
+            actor=actor,
+            at=now,
+            payload=clean,
+            idempotency_key=idempotency_key,
+        )
         try:
             self.storage.append(after, record)
         except ConcurrencyConflict:
@@ -395,36 +385,6 @@ class Engine:
         now = self._now()
         return lambda event, payload: self._context(
             procedure, case, case.facts, actor, event, payload, now
-        )
-
-    def _record(
-        self,
-        procedure: Procedure,
-        case_id: str,
-        seq: int,
-        event: str,
-        source: str | None,
-        target: str,
-        actor: Actor,
-        now: datetime,
-        payload: dict[str, Any],
-        idempotency_key: str | None,
-        prev_hash: str,
-    ) -> Record:
-        return sealed(
-            case_id,
-            seq,
-            event,
-            source,
-            target,
-            actor,
-            now,
-            payload,
-            procedure.name,
-            procedure.version,
-            procedure.fingerprint,
-            idempotency_key,
-            prev_hash,
         )
 
     def _replayed(

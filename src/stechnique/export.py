@@ -30,10 +30,19 @@ from typing import IO, Any
 import attrs
 import cattrs
 
-from stechnique._histories import HistoryFilter, case_at, facts_after, histories, link_problems
+from stechnique._histories import HistoryFilter, histories, link_problems
 from stechnique.definition import Procedure
 from stechnique.errors import FieldProblem, HistoryCorrupted, InvalidData
-from stechnique.records import GENESIS_HASH, Actor, Record, canonical_json, converter, to_iso
+from stechnique.records import (
+    GENESIS_HASH,
+    Actor,
+    Record,
+    canonical_json,
+    case_after,
+    converter,
+    facts_after,
+    to_iso,
+)
 from stechnique.registry import Registry
 from stechnique.storage.base import Storage
 from stechnique.visibility import is_redacted, redact
@@ -321,7 +330,7 @@ def _restore(storage: Storage, history: Sequence[Record]) -> None:
     facts: dict[str, Any] = {}
     for record in history:
         facts = facts_after(record, facts)
-        case = case_at(created_at, record, facts)
+        case = case_after(record, created_at=created_at, facts=facts)
         if record.seq == 1:
             storage.create(case, record)
         else:

@@ -6,35 +6,47 @@ breaks the chain from that point on.
 
 The canonical form is the library-owned cattrs ``converter``'s unstructured value, dumped as
 compact JSON with sorted keys (``canonical_json``). Datetimes are ISO 8601 in UTC with
-microseconds, role sets are sorted lists.
+microseconds, role sets are sorted lists. The encoding and the hash are computed in
+``stechnique._canonical``; ``canonical_json``, ``content_hash``, ``record_hash`` and ``to_iso``
+are re-exported here.
+
+``next_step`` is the one way a step is written: the sealed record that follows a case and the
+case after it, for the engine, migrations, imports and test builders alike.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder  # type: ignore[attr-defined]
-from json.encoder import encode_basestring as _encode_text
-from typing import Any, get_origin
+from typing import Any, Protocol, get_origin
 
 import attrs
 import cattrs
+
+from stechnique._canonical import (
+    canonical_json,
+    content_hash,
+    hash_of,
+    record_hash,
+    to_iso,
+    unstructure_record,
+)
 
 __all__ = [
     "GENESIS_HASH",
     "Actor",
     "Case",
+    "Pinned",
     "Record",
     "canonical_json",
+    "case_after",
     "content_hash",
     "converter",
+    "facts_after",
     "from_iso",
+    "next_step",
     "record_hash",
     "seal",
-    "sealed",
     "to_iso",
 ]
 
@@ -101,45 +113,14 @@ class Record:
 
     def body(self) -> JSON:
         """The canonical form that ``hash`` covers (everything but the hash itself)."""
-        body = _unstructure_record(self)
+        body = unstructure_record(self)
         del body["hash"]
         return body
-
-
-def to_iso(moment: datetime) -> str:
-    """ISO 8601 text of an aware datetime, in UTC, always with microseconds."""
-    if moment.tzinfo is not UTC:
-        if moment.tzinfo is None:
-            raise ValueError(f"naive datetime {moment!r}: stechnique only stores aware UTC times")
-        moment = moment.astimezone(UTC)
-    # Without timespec isoformat is faster, and the same unless there are no microseconds.
-    return moment.isoformat() if moment.microsecond else moment.isoformat(timespec="microseconds")
 
 
 def from_iso(text: str) -> datetime:
     """Parse what ``to_iso`` wrote."""
     return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _unstructure_record(record: Record) -> JSON:
-    # Written out by hand because every fire hashes a record: this is the hot path. The
-    # converter uses it too, so there is one canonical form; payloads are already plain JSON.
-    return {
-        "case_id": record.case_id,
-        "seq": record.seq,
-        "event": record.event,
-        "source": record.source,
-        "target": record.target,
-        "actor": {"id": record.actor.id, "roles": sorted(record.actor.roles)},
-        "at": to_iso(record.at),
-        "payload": record.payload,
-        "name": record.name,
-        "version": record.version,
-        "fingerprint": record.fingerprint,
-        "idempotency_key": record.idempotency_key,
-        "prev_hash": record.prev_hash,
-        "hash": record.hash,
-    }
 
 
 def _make_converter() -> cattrs.Converter:
@@ -148,7 +129,8 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(datetime, lambda value, _: from_iso(value))
     # Role sets hash the same whatever their iteration order.
     conv.register_unstructure_hook_func(_is_frozenset, sorted)
-    conv.register_unstructure_hook(Record, _unstructure_record)
+    # What the generic hook gives, written out (``tests/test_hot_path.py`` compares the two).
+    conv.register_unstructure_hook(Record, unstructure_record)
     return conv
 
 
@@ -160,135 +142,89 @@ def _is_frozenset(cls: Any) -> bool:
 converter = _make_converter()
 
 
-# One encoder for every call: json.dumps with options builds a new encoder each time.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-# What ``_ENCODER.encode`` builds on every call for a dict or a list (CPython's C encoder with
-# the encoder's settings), built once. Only for values known to hold no cycle: no check.
-_C_ENCODER = (
-    c_make_encoder(None, _ENCODER.default, _encode_text, None, ":", ",", True, False, True)
-    if c_make_encoder is not None
-    else None
-)
-
-
-def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys, the form every hash and fingerprint is taken over."""
-    return _ENCODER.encode(value)
-
-
-def record_hash(body: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of a record body; the body includes ``prev_hash``, chaining the records."""
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
-
-
-def content_hash(record: Record) -> str:
-    """The hash ``record`` should carry: ``record_hash(record.body())``, computed faster."""
-    r = record
-    return _sealed_hash(r.case_id, r.seq, r.event, r.source, r.target, r.actor, r.at,
-                        r.payload, r.name, r.version, r.fingerprint, r.idempotency_key,
-                        r.prev_hash)  # fmt: skip
-
-
 def seal(record: Record) -> Record:
     """Return ``record`` with its hash computed over its body (``hash`` given is ignored)."""
     return attrs.evolve(record, hash=content_hash(record))
 
 
-def sealed(
-    case_id: str,
-    seq: int,
+class Pinned(Protocol):
+    """The procedure version a record is pinned to: a ``Procedure``, or a ``Case`` or ``Record``
+    of one (anything with its name, version and fingerprint)."""
+
+    @property
+    def name(self) -> str:
+        """The procedure's name."""
+
+    @property
+    def version(self) -> str:
+        """The procedure's version."""
+
+    @property
+    def fingerprint(self) -> str:
+        """The SHA-256 of the procedure version's canonical form."""
+
+
+def next_step(
+    case: Case | None,
+    procedure: Pinned,
+    *,
     event: str,
-    source: str | None,
     target: str,
     actor: Actor,
     at: datetime,
     payload: JSON,
-    name: str,
-    version: str,
-    fingerprint: str,
-    idempotency_key: str | None,
-    prev_hash: str,
-) -> Record:
-    """A new record with these fields and its hash: ``seal`` without building the record twice."""
-    digest = _sealed_hash(case_id, seq, event, source, target, actor, at, payload, name, version,
-                          fingerprint, idempotency_key, prev_hash)  # fmt: skip
-    return Record(case_id, seq, event, source, target, actor, at, payload, name, version,
-                  fingerprint, idempotency_key, prev_hash, digest)  # fmt: skip
+    idempotency_key: str | None = None,
+    case_id: str | None = None,
+) -> tuple[Record, Case]:
+    """The sealed record that follows ``case``, and the case after it.
+
+    The record goes from the case's state to ``target``, with the next seq, chained to the
+    case's head and pinned to ``procedure``. With ``case`` None it is record 1 of a new case
+    ``case_id`` (``event`` is then ``"start"`` and ``payload`` the facts): no source, chained to
+    ``GENESIS_HASH``. The case after is ``case_after`` the record, its facts ``facts_after``.
+    """
+    if case is None:
+        if case_id is None:
+            raise ValueError("the first record of a case needs its case_id")
+        seq, source, head, created_at, facts = 1, None, GENESIS_HASH, at, {}
+    else:
+        if case_id is not None and case_id != case.id:
+            raise ValueError(f"case_id {case_id!r} given with case {case.id!r}")
+        case_id, seq, source, head = case.id, case.seq + 1, case.state, case.head
+        created_at, facts = case.created_at, case.facts
+    name, version, fingerprint = procedure.name, procedure.version, procedure.fingerprint
+    record = Record(
+        case_id=case_id, seq=seq, event=event, source=source, target=target, actor=actor, at=at,
+        payload=payload, name=name, version=version, fingerprint=fingerprint,
+        idempotency_key=idempotency_key, prev_hash=head,
+        hash=hash_of(case_id, seq, event, source, target, actor, at, payload, name, version,
+                     fingerprint, idempotency_key, head),
+    )  # fmt: skip
+    return record, case_after(record, created_at=created_at, facts=facts_after(record, facts))
 
 
-# The canonical text of a body, written out field by field: every fire and every audited
-# record hashes one, and this costs a third of encoding the body dict. The keys are in sorted
-# order and each value is encoded exactly as ``canonical_json`` encodes it (a test compares
-# the two on generated records), so the text, and every hash, is the same. (An f-string: half
-# the time of the same template with ``%``.)
-def _body(
-    actor_id: str, roles: str, at: str, case_id: str, event: str, fingerprint: str, key: str,
-    name: str, payload: str, prev_hash: str, seq: str, source: str, target: str, version: str,
-) -> str:  # fmt: skip
-    return (
-        f'{{"actor":{{"id":{actor_id},"roles":{roles}}},"at":{at},"case_id":{case_id},'
-        f'"event":{event},"fingerprint":{fingerprint},"idempotency_key":{key},"name":{name},'
-        f'"payload":{payload},"prev_hash":{prev_hash},"seq":{seq},"source":{source},'
-        f'"target":{target},"version":{version}}}'
+def case_after(record: Record, *, created_at: datetime, facts: JSON) -> Case:
+    """The case right after ``record``: its state, seq, time, head and procedure version are the
+    record's; ``created_at`` and ``facts`` (see ``facts_after``) come from the case's history."""
+    return Case(
+        id=record.case_id,
+        name=record.name,
+        version=record.version,
+        fingerprint=record.fingerprint,
+        state=record.target,
+        seq=record.seq,
+        facts=facts,
+        created_at=created_at,
+        updated_at=record.at,
+        head=record.hash,
     )
 
 
-def _json(value: Any) -> str:
-    """``canonical_json(value)``, with the common scalars done directly as the encoder does."""
-    kind = value.__class__
-    if kind is str:
-        return _encode_text(value)
-    if value is None:
-        return "null"
-    if kind is int:
-        return int.__repr__(value)
-    if kind is dict and not value:
-        return "{}"
-    if _C_ENCODER is not None and (kind is dict or kind is list):
-        return "".join(_C_ENCODER(value, 0))
-    return _ENCODER.encode(value)
-
-
-@functools.lru_cache(maxsize=256)
-def roles_json(roles: frozenset[str]) -> str:
-    """The canonical JSON of a set of roles, a sorted list: what hashes cover and what the SQL
-    stores keep. The same few sets sign most records, so each is encoded once."""
-    return canonical_json(sorted(roles))
-
-
-def _sealed_hash(
-    case_id: str,
-    seq: int,
-    event: str,
-    source: str | None,
-    target: str,
-    actor: Actor,
-    at: datetime,
-    payload: JSON,
-    name: str,
-    version: str,
-    fingerprint: str,
-    idempotency_key: str | None,
-    prev_hash: str,
-) -> str:
-    enc = _encode_text
-    try:
-        # Fields typed ``str`` go straight to the C string encoder, which is what the generic
-        # path does for any ``str`` and raises ``TypeError`` for anything else: then the
-        # generic path below encodes (or refuses) exactly as ``canonical_json`` does.
-        text = _body(
-            enc(actor.id), roles_json(actor.roles), enc(to_iso(at)),
-            enc(case_id), enc(event), enc(fingerprint),
-            "null" if idempotency_key is None else enc(idempotency_key), enc(name),
-            _json(payload), enc(prev_hash),
-            int.__repr__(seq) if seq.__class__ is int else _json(seq),
-            "null" if source is None else enc(source), enc(target), enc(version),
-        )  # fmt: skip
-    except TypeError:
-        text = _body(
-            _json(actor.id), roles_json(actor.roles), _encode_text(to_iso(at)),
-            _json(case_id), _json(event), _json(fingerprint), _json(idempotency_key), _json(name),
-            _json(payload), _json(prev_hash), _json(seq), _json(source), _json(target),
-            _json(version),
-        )  # fmt: skip
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def facts_after(record: Record, facts: JSON) -> JSON:
+    """The case's facts once ``record`` is applied to a case with ``facts``: set by ``start``,
+    replaced by ``migrate`` (its payload's ``facts``), kept by every other event."""
+    if record.event == "start":
+        return dict(record.payload)
+    if record.event == "migrate" and isinstance(record.payload.get("facts"), dict):
+        return dict(record.payload["facts"])
+    return facts

@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from stechnique.records import Actor, Case, Record, roles_json
+from stechnique._canonical import roles_json
+from stechnique.records import Actor, Case, Record
 from stechnique.storage._sql_schema import SQLSchema
 
 __all__ = ["Codec", "Compiled", "Statements", "codec_for"]
