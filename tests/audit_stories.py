@@ -12,7 +12,8 @@ from typing import Any
 import attrs
 
 from stechnique import Actor, Engine, Procedure, Record
-from stechnique.records import next_step, seal
+from stechnique._chain import next_step
+from stechnique.records import seal
 from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 

@@ -1,11 +1,11 @@
 """The hot paths keep the behaviour of the plain code they replace.
 
 Every fire and every audited record is hashed through a body text written out field by field
-(``stechnique._canonical``). By definition a record's hash is the SHA-256 of its plain cattrs
-form without the hash, dumped as compact JSON with sorted keys: ``defined_hash`` below, built
-from cattrs and ``json`` alone. These properties pin the fast path, the library converter and
-``next_step`` to that definition, on values beyond what the engine writes (odd unicode, floats,
-nested payloads, non-UTC times, non-text ids).
+(``stechnique._chain``). By definition a record's hash is the SHA-256 of its plain cattrs form
+without the hash, dumped as compact JSON with sorted keys: ``defined_hash`` below, built from
+cattrs, ``json`` and ``hashlib`` alone. These properties pin the fast path, ``next_step``, the
+library converter and ``records.content_hash`` to that definition, on values beyond what the
+engine writes (odd unicode, floats, nested payloads, non-UTC times, non-text ids).
 """
 
 from __future__ import annotations
@@ -22,18 +22,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from stechnique import Field, InvalidData
-from stechnique.records import (
-    GENESIS_HASH,
-    Actor,
-    Record,
-    canonical_json,
-    case_after,
-    content_hash,
-    converter,
-    next_step,
-    record_hash,
-    to_iso,
-)
+from stechnique import records as definition
+from stechnique._chain import case_after, content_hash, next_step
+from stechnique.records import GENESIS_HASH, Actor, Record, canonical_json, converter, to_iso
 from stechnique.schema import validate
 
 _text = st.text(max_size=12)
@@ -98,7 +89,8 @@ def defined_hash(record: Record) -> str:
 
 @given(records)
 def test_content_hash_is_the_defined_hash(record: Record) -> None:
-    assert content_hash(record) == defined_hash(record) == record_hash(record.body())
+    assert content_hash(record) == defined_hash(record) == definition.content_hash(record)
+    assert definition.seal(record).hash == defined_hash(record)
 
 
 @given(records)

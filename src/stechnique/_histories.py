@@ -15,14 +15,8 @@ from typing import Any
 
 import attrs
 
-from stechnique.records import (
-    GENESIS_HASH,
-    Case,
-    Record,
-    case_after,
-    content_hash,
-    facts_after,
-)
+from stechnique._chain import case_after, content_hash, facts_after
+from stechnique.records import GENESIS_HASH, Case, Record
 from stechnique.storage.base import Storage
 
 __all__ = [

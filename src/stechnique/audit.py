@@ -31,11 +31,12 @@ from typing import Any
 
 import attrs
 
+from stechnique._chain import case_after, content_hash, facts_after
 from stechnique._histories import HistoryFilter, histories, link_problems
 from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore, Transition
 from stechnique.errors import InvalidData
 from stechnique.migration import MIGRATE, replay_problems
-from stechnique.records import GENESIS_HASH, Case, Record, case_after, content_hash, facts_after
+from stechnique.records import GENESIS_HASH, Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
 from stechnique.storage.base import Storage

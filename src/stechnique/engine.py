@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from stechnique._chain import next_step
 from stechnique._known_cases import KnownCases
 from stechnique.audit import AuditReport, audit
 from stechnique.definition import (
@@ -43,7 +44,7 @@ from stechnique.errors import (
 )
 from stechnique.explanation import Explanation, reasons
 from stechnique.migration import MigrationPlan, plan_migration
-from stechnique.records import Actor, Case, Record, next_step
+from stechnique.records import Actor, Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import validate
 from stechnique.storage.base import Storage

@@ -30,19 +30,11 @@ from typing import IO, Any
 import attrs
 import cattrs
 
+from stechnique._chain import case_after, facts_after
 from stechnique._histories import HistoryFilter, histories, link_problems
 from stechnique.definition import Procedure
 from stechnique.errors import FieldProblem, HistoryCorrupted, InvalidData
-from stechnique.records import (
-    GENESIS_HASH,
-    Actor,
-    Record,
-    canonical_json,
-    case_after,
-    converter,
-    facts_after,
-    to_iso,
-)
+from stechnique.records import GENESIS_HASH, Actor, Record, canonical_json, converter, to_iso
 from stechnique.registry import Registry
 from stechnique.storage.base import Storage
 from stechnique.visibility import is_redacted, redact

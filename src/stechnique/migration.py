@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from stechnique._chain import next_step
 from stechnique._values import items, pairs
 from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import FieldProblem, InvalidData, MigrationRefused, PermissionDenied
-from stechnique.records import Actor, Case, Record, next_step
+from stechnique.records import Actor, Case, Record
 from stechnique.schema import validate
 
 if TYPE_CHECKING:

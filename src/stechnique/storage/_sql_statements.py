@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from stechnique._canonical import roles_json
+from stechnique._chain import roles_json
 from stechnique.records import Actor, Case, Record
 from stechnique.storage._sql_schema import SQLSchema
 

@@ -28,10 +28,11 @@ from typing import Any
 import attrs
 import pytest
 
+from stechnique._chain import next_step
 from stechnique.definition import Procedure, Role, State, Transition
 from stechnique.engine import Engine
 from stechnique.errors import ConcurrencyConflict, UnknownCase
-from stechnique.records import Actor, Case, Record, next_step, seal
+from stechnique.records import Actor, Case, Record, seal
 from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.storage.base import Storage
@@ -71,7 +72,7 @@ AWKWARD = "Été 🌞 中文 עברית 'q' \"dq\" \\ \n\t\x00 end"
 
 @attrs.frozen
 class _Pin:
-    """The procedure version a builder's records are pinned to (see ``records.Pinned``)."""
+    """The procedure version a builder's records are pinned to (a ``_chain.Pinned``)."""
 
     name: str
     version: str
