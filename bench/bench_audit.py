@@ -37,7 +37,7 @@ import attrs
 import sqlalchemy as sa
 
 from stechnique import Actor, Engine, Record
-from stechnique._histories import case_at, facts_after
+from stechnique._histories import case_from_history
 from stechnique.audit import audit
 from stechnique.records import GENESIS_HASH, canonical_json, seal
 from stechnique.storage import MemoryStorage, SQLStorage
@@ -107,11 +107,7 @@ def _record_row(record: Record) -> dict[str, Any]:
 
 
 def _case_row(records: list[Record]) -> dict[str, Any]:
-    facts: dict[str, Any] = {}
-    for record in records:
-        facts = facts_after(record, facts)
-    case = case_at(records[0].at, records[-1], facts)
-    return attrs.asdict(case, recurse=False)
+    return attrs.asdict(case_from_history(records), recurse=False)
 
 
 def _encoded(table: sa.Table, row: dict[str, Any], dialect: sa.Dialect) -> list[Any]:

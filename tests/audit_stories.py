@@ -13,6 +13,7 @@ import attrs
 from small import TickingClock
 
 from stechnique import Actor, Engine, Procedure, Record
+from stechnique._chain import next_step
 from stechnique.records import seal
 from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
@@ -176,24 +177,14 @@ def forge(
     """
     case = storage.get(case_id)
     assert case is not None
-    name, version, fingerprint = case.name, case.version, case.fingerprint
-    if procedure is not None:
-        name, version, fingerprint = procedure.name, procedure.version, procedure.fingerprint
-    record = seal(
-        Record(case_id, case.seq + 1, event, case.state, target or case.state, actor,
-               case.updated_at + timedelta(minutes=5), payload or {}, name, version, fingerprint,
-               None, case.head, "")
-    )  # fmt: skip
-    after = attrs.evolve(
+    record, after = next_step(
         case,
-        state=record.target,
-        seq=record.seq,
-        updated_at=record.at,
-        head=record.hash,
-        name=name,
-        version=version,
-        fingerprint=fingerprint,
-        facts=record.payload["facts"] if event == "migrate" else case.facts,
+        procedure or case,
+        event=event,
+        target=target or case.state,
+        actor=actor,
+        at=case.updated_at + timedelta(minutes=5),
+        payload=payload or {},
     )
     storage.append(after, record)
     return record

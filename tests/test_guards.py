@@ -43,8 +43,11 @@ NOW = datetime(2016, 6, 30, 0, 0, tzinfo=UTC)
 
 
 def _record(seq: int, event: str, source: str | None, target: str, **payload: Any) -> Record:
-    return Record("c", seq, event, source, target, Actor("a", {"centre"}), NOW, payload,
-                  "p", "1", "f", None, GENESIS_HASH, "")  # fmt: skip
+    return Record(
+        case_id="c", seq=seq, event=event, source=source, target=target,
+        actor=Actor("a", {"centre"}), at=NOW, payload=payload, name="p", version="1",
+        fingerprint="f", idempotency_key=None, prev_hash=GENESIS_HASH, hash="",
+    )  # fmt: skip
 
 
 def _context(
@@ -59,7 +62,10 @@ def _context(
 ) -> GuardContext:
     case = None
     if state is not None:
-        case = Case("c", "p", "1", "f", state, len(history), dict(facts or {}), now, now, "h")
+        case = Case(
+            id="c", name="p", version="1", fingerprint="f", state=state, seq=len(history),
+            facts=dict(facts or {}), created_at=now, updated_at=now, head="h",
+        )  # fmt: skip
     return GuardContext(procedure or ticket(), case, facts or {}, actor, "e", payload or {}, now,
                         ReadOnlyStore(MemoryStorage()), history)  # fmt: skip
 

@@ -1,24 +1,30 @@
 """The hot paths keep the behaviour of the plain code they replace.
 
-The fast record hash (``content_hash``, ``sealed``) equals the canonical one on any record.
-
 Every fire and every audited record is hashed through a body text written out field by field
-(``records._body``); the canonical definition is ``record_hash(record.body())``, the SHA-256 of
-``canonical_json`` of the body dict. These properties pin the two together, on values beyond
-what the engine writes (odd unicode, floats, nested payloads, non-UTC times, non-text ids).
+(``stechnique._chain``). By definition a record's hash is the SHA-256 of its plain cattrs form
+without the hash, dumped as compact JSON with sorted keys: ``defined_hash`` below, built from
+cattrs, ``json`` and ``hashlib`` alone. These properties pin the fast path, ``next_step``, the
+library converter and ``records.content_hash`` to that definition, on values beyond what the
+engine writes (odd unicode, floats, nested payloads, non-UTC times, non-text ids).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import get_origin
 
 import attrs
+import cattrs
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from stechnique import Field, InvalidData
-from stechnique.records import Actor, Record, content_hash, record_hash, seal, sealed, to_iso
+from stechnique import records as definition
+from stechnique._chain import case_after, content_hash, next_step
+from stechnique.records import GENESIS_HASH, Actor, Record, canonical_json, converter, to_iso
 from stechnique.schema import validate
 
 _text = st.text(max_size=12)
@@ -52,27 +58,132 @@ records = st.builds(
 )
 
 
-@given(records)
-def test_content_hash_is_the_hash_of_the_canonical_body(record: Record) -> None:
-    assert content_hash(record) == record_hash(record.body())
+def _plain_converter() -> cattrs.Converter:
+    """cattrs with nothing but the two rules of the canonical form: times in UTC with
+    microseconds, role sets as sorted lists."""
+    conv = cattrs.Converter()
+    conv.register_unstructure_hook(
+        datetime, lambda moment: moment.astimezone(UTC).isoformat(timespec="microseconds")
+    )
+    conv.register_unstructure_hook_func(
+        lambda cls: cls is frozenset or get_origin(cls) is frozenset, sorted
+    )
+    return conv
+
+
+PLAIN = _plain_converter()
+
+
+def defined_text(record: Record) -> str:
+    """The canonical text of ``record`` by definition: its plain cattrs form but the hash,
+    compact JSON with sorted keys."""
+    body = PLAIN.unstructure(record)
+    del body["hash"]
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def defined_hash(record: Record) -> str:
+    """A record's hash by definition: the SHA-256 of its canonical text."""
+    return hashlib.sha256(defined_text(record).encode("utf-8")).hexdigest()
 
 
 @given(records)
-def test_sealed_builds_what_seal_gives(record: Record) -> None:
-    fields = attrs.astuple(record, recurse=False)[:-1]
-    built = sealed(*fields)
-    assert built == seal(record)
-    assert built.hash == record_hash(record.body())
+def test_content_hash_is_the_defined_hash(record: Record) -> None:
+    assert content_hash(record) == defined_hash(record) == definition.content_hash(record)
+    assert definition.seal(record).hash == defined_hash(record)
+
+
+@given(records)
+def test_the_converter_gives_the_plain_cattrs_form(record: Record) -> None:
+    assert converter.unstructure(record) == PLAIN.unstructure(record)
+    body = record.body()
+    assert canonical_json(body) == defined_text(record)
+    assert json.loads(canonical_json(body)) == json.loads(defined_text(record))
+
+
+@given(records, records)
+def test_next_step_seals_and_derives_the_case_after(before: Record, step: Record) -> None:
+    assume(step.event not in ("start", "migrate"))  # the events that set the facts
+    case = case_after(before, created_at=before.at - timedelta(days=1), facts={"k": [1]})
+    record, after = next_step(
+        case,
+        step,
+        event=step.event,
+        target=step.target,
+        actor=step.actor,
+        at=step.at,
+        payload=step.payload,
+        idempotency_key=step.idempotency_key,
+    )
+    assert record == attrs.evolve(
+        step, case_id=case.id, seq=case.seq + 1, source=case.state, prev_hash=case.head,
+        hash=defined_hash(record),
+    )  # fmt: skip
+    assert after == case_after(record, created_at=case.created_at, facts=case.facts)
+    assert (after.state, after.seq, after.head, after.updated_at) == (
+        step.target, case.seq + 1, record.hash, step.at,
+    )  # fmt: skip
+
+
+@given(records)
+def test_next_step_without_a_case_writes_record_1(step: Record) -> None:
+    record, case = next_step(
+        None,
+        step,
+        case_id=step.case_id,
+        event="start",
+        target=step.target,
+        actor=step.actor,
+        at=step.at,
+        payload=step.payload,
+    )
+    assert (record.seq, record.source, record.prev_hash, record.event) == (
+        1, None, GENESIS_HASH, "start",
+    )  # fmt: skip
+    assert record.hash == defined_hash(record)
+    assert case == case_after(record, created_at=step.at, facts=step.payload)
+
+
+def test_next_step_needs_the_case_id_of_a_new_case() -> None:
+    step = _record()
+    with pytest.raises(ValueError, match="case_id"):
+        next_step(None, step, event="start", target="a", actor=step.actor, at=step.at,
+                  payload={})  # fmt: skip
+    case = case_after(step, created_at=step.at, facts={})
+    with pytest.raises(ValueError, match="given with case"):
+        next_step(case, step, case_id="other", event="e", target="b", actor=step.actor,
+                  at=step.at, payload={})  # fmt: skip
+
+
+def test_migrate_replaces_the_facts_and_the_pin() -> None:
+    old = _record()
+    case = case_after(old, created_at=old.at, facts={"a": 1})
+    new = attrs.evolve(old, version="w2", fingerprint="g")
+    payload = {"facts": {"b": 2}, "reason": "r"}
+    _, after = next_step(case, new, event="migrate", target="b", actor=old.actor,
+                         at=old.at, payload=payload)  # fmt: skip
+    assert (after.version, after.fingerprint, after.facts) == ("w2", "g", {"b": 2})
+    _, kept = next_step(case, old, event="e", target="b", actor=old.actor, at=old.at,
+                        payload=payload)  # fmt: skip
+    assert kept.facts == {"a": 1}
+
+
+def _record() -> Record:
+    at = datetime(2016, 3, 1, tzinfo=UTC)
+    return Record(
+        case_id="c", seq=2, event="e", source="a", target="b", actor=Actor("x", {"r"}), at=at,
+        payload={"k": 1}, name="n", version="v", fingerprint="f", idempotency_key=None,
+        prev_hash="p", hash="",
+    )  # fmt: skip
 
 
 def test_hash_changes_with_every_field() -> None:
-    at = datetime(2016, 3, 1, tzinfo=UTC)
-    record = Record("c", 2, "e", "a", "b", Actor("x", {"r"}), at, {"k": 1}, "n", "v", "f", None,
-                    "p", "")  # fmt: skip
+    record = _record()
     changes = {
         "case_id": "d", "seq": 3, "event": "f", "source": None, "target": "c",
-        "actor": Actor("x", {"s"}), "at": at + timedelta(microseconds=1), "payload": {"k": 2},
-        "name": "m", "version": "w", "fingerprint": "g", "idempotency_key": "k", "prev_hash": "q",
+        "actor": Actor("x", {"s"}), "at": record.at + timedelta(microseconds=1),
+        "payload": {"k": 2}, "name": "m", "version": "w", "fingerprint": "g",
+        "idempotency_key": "k", "prev_hash": "q",
     }  # fmt: skip
     hashes = {content_hash(attrs.evolve(record, **{k: v})) for k, v in changes.items()}
     assert len(hashes | {content_hash(record)}) == len(changes) + 1

@@ -9,21 +9,20 @@ audit, import and checkpoints must agree on them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
 import attrs
 
-from stechnique.records import GENESIS_HASH, Case, Record, content_hash
+from stechnique._chain import case_after, content_hash, facts_after
+from stechnique.records import GENESIS_HASH, Case, Record
 from stechnique.storage.base import Storage, StreamsCaseIds
 
 __all__ = [
     "HistoryFilter",
-    "case_at",
+    "case_from_history",
     "case_ids",
-    "facts_after",
     "histories",
     "link_problems",
 ]
@@ -111,26 +110,9 @@ def link_problems(record: Record, expected_seq: int, head: str) -> list[tuple[st
     return problems
 
 
-def facts_after(record: Record, facts: dict[str, Any]) -> dict[str, Any]:
-    """The case's facts once ``record`` is applied: set by ``start``, replaced by ``migrate``."""
-    if record.event == "start":
-        return dict(record.payload)
-    if record.event == "migrate" and isinstance(record.payload.get("facts"), dict):
-        return dict(record.payload["facts"])
-    return facts
-
-
-def case_at(created_at: datetime, last: Record, facts: dict[str, Any]) -> Case:
-    """The case row right after ``last``, for a case opened at ``created_at`` with ``facts``."""
-    return Case(
-        last.case_id,
-        last.name,
-        last.version,
-        last.fingerprint,
-        last.target,
-        last.seq,
-        facts,
-        created_at,
-        last.at,
-        last.hash,
-    )
+def case_from_history(records: Sequence[Record]) -> Case:
+    """The case row a (non-empty) history replays to, as the engine writes it."""
+    facts: dict[str, Any] = {}
+    for record in records:
+        facts = facts_after(record, facts)
+    return case_after(records[-1], created_at=records[0].at, facts=facts)

@@ -31,20 +31,14 @@ from typing import Any
 
 import attrs
 
-from stechnique._histories import (
-    HistoryFilter,
-    case_at,
-    case_ids,
-    facts_after,
-    histories,
-    link_problems,
-)
+from stechnique._chain import case_after, content_hash, facts_after
+from stechnique._histories import HistoryFilter, case_ids, histories, link_problems
 from stechnique._judge import START, PayloadInvalid, Refusal, judge, judge_migration
 from stechnique._labels import REGISTER_PROCEDURE
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import InvalidData
 from stechnique.migration import MIGRATE, replay_problems
-from stechnique.records import GENESIS_HASH, Case, Record, content_hash
+from stechnique.records import GENESIS_HASH, Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
 from stechnique.storage.base import Storage
@@ -465,7 +459,7 @@ class Replay:
         """The case row as it stood before the record being checked."""
         if self.last is None or not self.history:
             return None
-        return case_at(self.history[0].at, self.last, self.facts)
+        return case_after(self.last, created_at=self.history[0].at, facts=self.facts)
 
     def compare(self, case: Case | None) -> None:
         """Check the stored case row against the replayed history."""
@@ -480,7 +474,7 @@ class Replay:
         if case.seq != last.seq:
             self._compare_seq(case.seq, last.seq)
             return
-        replayed = case_at(self.history[0].at, last, self.facts)
+        replayed = case_after(last, created_at=self.history[0].at, facts=self.facts)
         for field in _CASE_FIELDS:
             self._compare_field(field, getattr(case, field), getattr(replayed, field), last.seq)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from stechnique._chain import next_step
 from stechnique._judge import START, judge
 from stechnique._known_cases import KnownCases
 from stechnique._machine import trigger
@@ -39,7 +40,7 @@ from stechnique.errors import (
 )
 from stechnique.explanation import Explanation, reasons
 from stechnique.migration import MigrationPlan, plan_migration
-from stechnique.records import GENESIS_HASH, Actor, Case, Record, sealed
+from stechnique.records import Actor, Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import validate
 from stechnique.storage.base import Storage
@@ -114,31 +115,15 @@ class Engine:
         )
         verdict.raise_first(None)
         clean, now = verdict.payload, clock()
-        case_id = case_id or str(uuid.uuid4())
-        record = self._record(
+        record, case = next_step(
+            None,
             procedure,
-            case_id,
-            1,
-            "start",
-            None,
-            procedure.initial.id,
-            actor,
-            now,
-            clean,
-            None,
-            GENESIS_HASH,
-        )
-        case = Case(
-            case_id,
-            procedure.name,
-            procedure.version,
-            procedure.fingerprint,
-            record.target,
-            1,
-            clean,
-            now,
-            now,
-            record.hash,
+            case_id=case_id or str(uuid.uuid4()),
+            event=START,
+            target=procedure.initial.id,
+            actor=actor,
+            at=now,
+            payload=clean,
         )
         self.storage.create(case, record)
         self._known.remember(case, procedure)
@@ -188,10 +173,16 @@ class Engine:
         if expected_seq is not None and expected_seq != case.seq:
             raise ConcurrencyConflict(case.id, expected_seq, case.seq)
         target, clean, now = self._decide(case, procedure, event, actor, payload)
-        record = self._record(procedure, case.id, case.seq + 1, event, case.state, target, actor,
-                              now, clean, idempotency_key, case.head)  # fmt: skip
-        after = Case(case.id, case.name, case.version, case.fingerprint, target, record.seq,
-                     case.facts, case.created_at, now, record.hash)  # fmt: skip
+        record, after = next_step(
+            case,
+            procedure,
+            event=event,
+            target=target,
+            actor=actor,
+            at=now,
+            payload=clean,
+            idempotency_key=idempotency_key,
+        )
         try:
             self.storage.append(after, record)
         except ConcurrencyConflict:
@@ -392,36 +383,6 @@ class Engine:
     ) -> Callable[[Mapping[str, Any]], GuardContext]:
         return lambda payload: self._context(
             procedure, case, case.facts, actor, event, payload, now()
-        )
-
-    def _record(
-        self,
-        procedure: Procedure,
-        case_id: str,
-        seq: int,
-        event: str,
-        source: str | None,
-        target: str,
-        actor: Actor,
-        now: datetime,
-        payload: dict[str, Any],
-        idempotency_key: str | None,
-        prev_hash: str,
-    ) -> Record:
-        return sealed(
-            case_id,
-            seq,
-            event,
-            source,
-            target,
-            actor,
-            now,
-            payload,
-            procedure.name,
-            procedure.version,
-            procedure.fingerprint,
-            idempotency_key,
-            prev_hash,
         )
 
     def _replayed(

@@ -30,7 +30,8 @@ from typing import IO, Any
 import attrs
 import cattrs
 
-from stechnique._histories import HistoryFilter, case_at, facts_after, histories, link_problems
+from stechnique._chain import case_after, facts_after
+from stechnique._histories import HistoryFilter, histories, link_problems
 from stechnique._labels import event_fr, state_fr
 from stechnique.definition import Procedure
 from stechnique.errors import FieldProblem, HistoryCorrupted, InvalidData
@@ -306,7 +307,7 @@ def _restore(storage: Storage, history: Sequence[Record]) -> None:
     facts: dict[str, Any] = {}
     for record in history:
         facts = facts_after(record, facts)
-        case = case_at(created_at, record, facts)
+        case = case_after(record, created_at=created_at, facts=facts)
         if record.seq == 1:
             storage.create(case, record)
         else:

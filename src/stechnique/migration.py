@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from stechnique._chain import next_step
 from stechnique._judge import MIGRATE as MIGRATE
 from stechnique._judge import GuardsFailed, judge_migration
 from stechnique._values import items, pairs
 from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import FieldProblem, InvalidData, MigrationRefused
-from stechnique.records import Actor, Case, Record, seal
+from stechnique.records import Actor, Case, Record
 from stechnique.schema import validate
 
 if TYPE_CHECKING:
@@ -192,19 +193,8 @@ def _written(
         "reason": reason,
         "facts": facts,
     }
-    record = seal(
-        Record(case.id, case.seq + 1, MIGRATE, case.state, target, actor, now, payload,
-               new.name, new.version, new.fingerprint, None, case.head, "")
-    )  # fmt: skip
-    after = attrs.evolve(
-        case,
-        version=new.version,
-        fingerprint=new.fingerprint,
-        state=target,
-        seq=record.seq,
-        facts=facts,
-        updated_at=now,
-        head=record.hash,
+    record, after = next_step(
+        case, new, event=MIGRATE, target=target, actor=actor, at=now, payload=payload
     )
     return MigrationPlan(
         case.id, case.version, new.version, case.state, target, facts, record, after

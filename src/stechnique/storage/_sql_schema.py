@@ -11,6 +11,9 @@ Column choices that hold on every backend:
 * times are ``UTCDateTime``: ``timestamptz`` on PostgreSQL, ``DATETIME(6)`` holding UTC on
   MariaDB/MySQL, ISO text on SQLite; always returned as aware UTC with microseconds;
 * payloads and facts are ``JSON`` (text preserved on PostgreSQL, which ``jsonb`` would not do).
+
+``CaseRow`` and ``RecordRow`` declare the columns of a row in the one order every statement
+binds and selects them, whatever the order of the table's columns.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import sqlalchemy as sa
@@ -29,6 +32,8 @@ __all__ = [
     "HASH_LENGTH",
     "ID_LENGTH",
     "NAME_LENGTH",
+    "CaseRow",
+    "RecordRow",
     "SQLSchema",
     "UTCDateTime",
     "check_prefix",
@@ -85,6 +90,42 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class CaseRow(NamedTuple):
+    """A row of the cases table as the driver carries it (JSON and times in the backend's form)."""
+
+    id: str
+    name: str
+    version: str
+    fingerprint: str
+    state: str
+    seq: int
+    facts: Any
+    created_at: Any
+    updated_at: Any
+    head: str
+
+
+class RecordRow(NamedTuple):
+    """A row of the records table as the driver carries it (JSON and times in the backend's
+    form); the actor is two columns, its id and its roles as a JSON list."""
+
+    case_id: str
+    seq: int
+    event: str
+    source: str | None
+    target: str
+    actor_id: str
+    actor_roles: Any
+    at: Any
+    payload: Any
+    name: str
+    version: str
+    fingerprint: str
+    idempotency_key: str | None
+    prev_hash: str
+    hash: str
+
+
 def _ident(length: int) -> sa.types.TypeEngine[str]:
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 
@@ -102,6 +143,16 @@ class SQLSchema:
     def version_table(self) -> str:
         """The Alembic version table of this prefix (one per prefix, so prefixes never mix)."""
         return f"{self.prefix}alembic_version"
+
+    @property
+    def case_columns(self) -> list[sa.Column[Any]]:
+        """The columns of the cases table in ``CaseRow`` order: what a case select reads."""
+        return [self.cases.c[name] for name in CaseRow._fields]
+
+    @property
+    def record_columns(self) -> list[sa.Column[Any]]:
+        """The columns of the records table in ``RecordRow`` order: what a record select reads."""
+        return [self.records.c[name] for name in RecordRow._fields]
 
     @property
     def table_names(self) -> tuple[str, str, str]:

@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from stechnique.records import Actor, Case, Record, roles_json
-from stechnique.storage._sql_schema import SQLSchema
+from stechnique._chain import roles_json, stored_record
+from stechnique.records import Actor, Case, Record
+from stechnique.storage._sql_schema import CaseRow, RecordRow, SQLSchema
 
 __all__ = ["Codec", "Compiled", "Statements", "codec_for"]
 
@@ -126,12 +127,9 @@ def _loads(text: Any) -> Any:
     return json.loads(text)
 
 
-#: The bind names of a case row and of a record row, in column order (``Statements.case_row``).
-CASE_ROW = ("c_id", "c_name", "c_version", "c_fingerprint", "c_state", "c_seq", "c_facts",
-            "c_created_at", "c_updated_at", "c_head")  # fmt: skip
-RECORD_ROW = ("r_case_id", "r_seq", "r_event", "r_source", "r_target", "r_actor_id",
-              "r_actor_roles", "r_at", "r_payload", "r_name", "r_version", "r_fingerprint",
-              "r_idempotency_key", "r_prev_hash", "r_hash")  # fmt: skip
+#: The bind names of a case row and of a record row, in ``CaseRow`` and ``RecordRow`` order.
+CASE_ROW = tuple(f"c_{name}" for name in CaseRow._fields)
+RECORD_ROW = tuple(f"r_{name}" for name in RecordRow._fields)
 
 #: The bind names of where an appended record follows: the seq, state and head it chains to.
 FOLLOWS = ("b_prev", "b_source", "b_prev_hash")
@@ -201,28 +199,30 @@ class Statements:
         update = update.values({k: v for k, v in binds(cases, "c_").items() if k != "id"})
         insert_case = cases.insert().values(binds(cases, "c_"))
         insert_record = records.insert().values(binds(records, "r_"))
-        self.get_case = compiled(sa.select(cases).where(cases.c.id == case_id))
+        select_case = sa.select(*schema.case_columns)
+        select_records = sa.select(*schema.record_columns)
+        self.get_case = compiled(select_case.where(cases.c.id == case_id))
         self.update_case = compiled(update, *CASE_ROW, *FOLLOWS)
         self.insert_case = compiled(insert_case, *CASE_ROW)
         self.insert_record = compiled(insert_record, *RECORD_ROW)
         self.case_records = compiled(
-            sa.select(records)
-            .where(records.c.case_id == case_id, records.c.seq > sa.bindparam("b_after"))
-            .order_by(records.c.seq),
+            select_records.where(
+                records.c.case_id == case_id, records.c.seq > sa.bindparam("b_after")
+            ).order_by(records.c.seq),
             "c_id",
             "b_after",
         )
         self.record_by_key = compiled(
-            sa.select(records).where(
+            select_records.where(
                 records.c.case_id == case_id, records.c.idempotency_key == sa.bindparam("b_key")
             ),
             "c_id",
             "b_key",
         )
         # Streamed reads (``iter_records``): every record, or one case's, by (case_id, seq).
-        self.all_records = compiled(sa.select(records).order_by(records.c.case_id, records.c.seq))
+        self.all_records = compiled(select_records.order_by(records.c.case_id, records.c.seq))
         self.one_case_records = compiled(
-            sa.select(records).where(records.c.case_id == case_id).order_by(records.c.seq)
+            select_records.where(records.c.case_id == case_id).order_by(records.c.seq)
         )
         self.one_statement = dialect.name == "postgresql"
         if self.one_statement:
@@ -233,14 +233,15 @@ class Statements:
     # -- values in ------------------------------------------------------------------------
 
     def case_row(self, case: Case) -> tuple[Any, ...]:
-        """The values of a case row, laid out as ``CASE_ROW``."""
+        """The values of a case row, in ``CaseRow`` order (a plain tuple: building the named
+        one by keyword costs a microsecond a fire)."""
         time_in = self.codec.time_in
         return (case.id, case.name, case.version, case.fingerprint, case.state, case.seq,
                 self.codec.json_in(case.facts), time_in(case.created_at),
                 time_in(case.updated_at), case.head)  # fmt: skip
 
     def record_row(self, record: Record) -> tuple[Any, ...]:
-        """The values of a record row, laid out as ``RECORD_ROW``."""
+        """The values of a record row, in ``RecordRow`` order (a plain tuple, as ``case_row``)."""
         json_in = self.codec.json_in
         actor = record.actor
         roles = roles_json(actor.roles) if json_in is dumps else json_in(sorted(actor.roles))
@@ -252,29 +253,43 @@ class Statements:
     # -- values out -----------------------------------------------------------------------
 
     def case(self, row: Sequence[Any], codec: Codec | None = None) -> Case:
-        """A case from a row of the cases table (``codec``: DECODED for SQLAlchemy rows)."""
+        """A case from a row selected as ``CaseRow`` (``codec``: DECODED for SQLAlchemy rows)."""
         codec = codec or self.codec
-        time_out = codec.time_out
+        # Unpacked in ``CaseRow`` order (``CaseRow._make`` and its fields cost ten times more;
+        # ``tests/test_sql_statements.py`` reads every column back).
+        case_id, name, version, fingerprint, state, seq, facts, created_at, updated_at, head = row
         # Most cases have no facts; json.loads of "{}" costs as much as the rest of the row.
-        facts = {} if row[6] == "{}" else codec.json_out(row[6])
-        return Case(row[0], row[1], row[2], row[3], row[4], row[5], facts, time_out(row[7]),
-                    time_out(row[8]), row[9])  # fmt: skip
+        facts = {} if facts == "{}" else codec.json_out(facts)
+        return Case(
+            id=case_id,
+            name=name,
+            version=version,
+            fingerprint=fingerprint,
+            state=state,
+            seq=seq,
+            facts=facts,
+            created_at=codec.time_out(created_at),
+            updated_at=codec.time_out(updated_at),
+            head=head,
+        )
 
     def record(self, row: Sequence[Any], codec: Codec | None = None) -> Record:
-        """A record from a row of the records table (``codec``: DECODED for SQLAlchemy rows)."""
+        """A record from a row selected as ``RecordRow`` (``codec``: DECODED for SQLAlchemy
+        rows)."""
         codec = codec or self.codec
         json_out = codec.json_out
-        roles = row[6]
-        if roles.__class__ is str and json_out is _loads:
-            actor = _actor(row[5], roles)
+        # Unpacked in ``RecordRow`` order (see ``case``).
+        (case_id, seq, event, source, target, actor_id, actor_roles, at, payload, name, version,
+         fingerprint, idempotency_key, prev_hash, digest) = row  # fmt: skip
+        if actor_roles.__class__ is str and json_out is _loads:
+            actor = _actor(actor_id, actor_roles)
         else:
-            actor = Actor(row[5], json_out(roles))
-        payload = row[8]
+            actor = Actor(actor_id, json_out(actor_roles))
         # Most events carry no payload: "{}" needs no decoder.
         payload = {} if payload == "{}" else json_out(payload)
-        at = codec.time_out(row[7])
-        return Record(row[0], row[1], row[2], row[3], row[4], actor, at, payload, row[9], row[10],
-                      row[11], row[12], row[13], row[14])  # fmt: skip
+        return stored_record(case_id, seq, event, source, target, actor, codec.time_out(at),
+                             payload, name, version, fingerprint, idempotency_key, prev_hash,
+                             digest)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1024)

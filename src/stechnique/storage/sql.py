@@ -193,7 +193,7 @@ class SQLStorage:
     ) -> Sequence[Case]:
         """See ``Storage.cases``; served by the ``(name, version, state)`` or ``(state)`` index."""
         table = self.schema.cases
-        query = sa.select(table).order_by(table.c.created_at, table.c.id)
+        query = sa.select(*self.schema.case_columns).order_by(table.c.created_at, table.c.id)
         for column, value in (("name", name), ("version", version), ("state", state)):
             if value is not None:
                 query = query.where(table.c[column] == value)

@@ -28,10 +28,11 @@ from typing import Any
 import attrs
 import pytest
 
+from stechnique._chain import next_step
 from stechnique.definition import Procedure, Role, State, Transition
 from stechnique.engine import Engine
 from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
-from stechnique.records import GENESIS_HASH, Actor, Case, Record, seal
+from stechnique.records import Actor, Case, Record, seal
 from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.storage.base import Storage, StreamsCaseIds
@@ -80,6 +81,15 @@ OFFICER = Actor("officer-1", {"officer"})
 AWKWARD = "Été 🌞 中文 עברית 'q' \"dq\" \\ \n\t\x00 end"
 
 
+@attrs.frozen
+class _Pin:
+    """The procedure version a builder's records are pinned to (a ``_chain.Pinned``)."""
+
+    name: str
+    version: str
+    fingerprint: str
+
+
 class CaseBuilder:
     """Sealed, chained records of one case, each with the case row it leaves behind."""
 
@@ -95,10 +105,7 @@ class CaseBuilder:
     ) -> tuple[Case, Record]:
         """Record 1 (``start``) and the new case."""
         facts = dict(facts if facts is not None else {"title": "Permis"})
-        record = self._record(1, "start", None, "draft", facts, at, GENESIS_HASH, **fields)
-        self.case = Case(self.case_id, self.name, self.version, self.fingerprint, "draft", 1,
-                         facts, at, at, record.hash)  # fmt: skip
-        return self.case, record
+        return self._next(None, "start", "draft", facts, at, **fields)
 
     def step(
         self,
@@ -110,36 +117,36 @@ class CaseBuilder:
     ) -> tuple[Case, Record]:
         """The next record and the case after it (not stored: the test decides)."""
         assert self.case is not None, "start() first"
-        before = self.case
-        at = at or before.updated_at + timedelta(seconds=1, microseconds=7)
-        seq = before.seq + 1
-        record = self._record(seq, event, before.state, target, dict(payload or {}), at,
-                              before.head, **fields)  # fmt: skip
-        self.case = attrs.evolve(before, state=target, seq=seq, updated_at=at, head=record.hash)
-        return self.case, record
+        at = at or self.case.updated_at + timedelta(seconds=1, microseconds=7)
+        return self._next(self.case, event, target, dict(payload or {}), at, **fields)
 
-    def _record(
+    def _next(
         self,
-        seq: int,
+        case: Case | None,
         event: str,
-        source: str | None,
         target: str,
         payload: dict[str, Any],
         at: datetime,
-        prev: str,
-        **fields: Any,
-    ) -> Record:
-        values: dict[str, Any] = {
-            "actor": APPLICANT,
-            "idempotency_key": None,
-            "name": self.name,
-            "version": self.version,
-            "fingerprint": self.fingerprint,
-            **fields,
-        }
-        return seal(Record(self.case_id, seq, event, source, target, values["actor"], at,
-                           payload, values["name"], values["version"], values["fingerprint"],
-                           values["idempotency_key"], prev, ""))  # fmt: skip
+        *,
+        actor: Actor = APPLICANT,
+        idempotency_key: str | None = None,
+        **pin: str,
+    ) -> tuple[Case, Record]:
+        """``next_step`` of ``case``; ``pin`` overrides the builder's name, version or
+        fingerprint for this record (and the case after it)."""
+        pinned = {"name": self.name, "version": self.version, "fingerprint": self.fingerprint}
+        record, self.case = next_step(
+            case,
+            _Pin(**{**pinned, **pin}),
+            case_id=self.case_id,
+            event=event,
+            target=target,
+            actor=actor,
+            at=at,
+            payload=payload,
+            idempotency_key=idempotency_key,
+        )
+        return self.case, record
 
 
 def stored(storage: Storage) -> tuple[list[Case], list[Record]]:
