@@ -19,6 +19,7 @@ from stechnique.definition import (
 from stechnique.diagram import dot, mermaid
 from stechnique.engine import Engine
 from stechnique.errors import (
+    ArgumentProblem,
     CheckpointInvalid,
     ConcurrencyConflict,
     DefinitionError,
@@ -28,6 +29,7 @@ from stechnique.errors import (
     GuardFailed,
     HistoryCorrupted,
     IdempotencyKeyReused,
+    InvalidArgument,
     InvalidData,
     InvalidEvent,
     MigrationRefused,
@@ -53,6 +55,7 @@ __all__ = [
     "ANY_ACTIVE",
     "GUARDS",
     "Actor",
+    "ArgumentProblem",
     "AuditReport",
     "Case",
     "CaseRole",
@@ -76,6 +79,7 @@ __all__ = [
     "HistoryCorrupted",
     "IdempotencyKeyReused",
     "ImportReport",
+    "InvalidArgument",
     "InvalidData",
     "InvalidEvent",
     "Invariant",
