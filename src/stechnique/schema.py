@@ -223,7 +223,8 @@ def _list(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> 
 def _integer(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
         problems.append(FieldProblem(path, f"expected an integer, got {_kind(value)}"))
-    elif not -MAX_INTEGER <= value <= MAX_INTEGER:
+        return value
+    if not -MAX_INTEGER <= value <= MAX_INTEGER:
         problems.append(FieldProblem(path, "beyond ±(2^53 - 1), more than JSON readers hold"))
     elif field.minimum is not None and value < field.minimum:
         problems.append(FieldProblem(path, f"below the minimum {field.minimum}"))
