@@ -11,6 +11,7 @@ what the engine writes (odd unicode, floats, nested payloads, non-UTC times, non
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import attrs
 import pytest
@@ -18,8 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stechnique import Field, InvalidData
-from stechnique.records import Actor, Record, content_hash, record_hash, seal, sealed, to_iso
+from stechnique._values import copied, replaced
+from stechnique.records import Actor, Case, Record, content_hash, record_hash, seal, sealed, to_iso
 from stechnique.schema import validate
+from stechnique.testing import strategies
 
 _text = st.text(max_size=12)
 _json = st.recursive(
@@ -104,3 +107,28 @@ def test_times_always_carry_microseconds_in_utc() -> None:
     )
     paris = timezone(timedelta(hours=1))
     assert to_iso(datetime(2016, 3, 1, 1, tzinfo=paris)) == "2016-03-01T00:00:00.000000+00:00"
+
+
+def _containers(value: Any) -> list[int]:
+    """The ids of every dict and list in ``value``."""
+    if isinstance(value, dict):
+        return [id(value), *(i for item in value.values() for i in _containers(item))]
+    if isinstance(value, list):
+        return [id(value), *(i for item in value for i in _containers(item))]
+    return []
+
+
+@given(value=_json)
+def test_copied_is_a_deep_copy(value: Any) -> None:
+    """``copied`` gives an equal value that shares no dict or list with the original."""
+    copy = copied(value)
+    assert copy == value
+    assert not set(_containers(copy)) & set(_containers(value))
+
+
+@given(record=records, case=strategies.cases(), new=_json)
+def test_replaced_is_evolve(record: Record, case: Case, new: Any) -> None:
+    """``replaced`` builds what ``attrs.evolve`` builds, field for field."""
+    assert replaced(record, "payload", new) == attrs.evolve(record, payload=new)
+    assert replaced(case, "facts", new) == attrs.evolve(case, facts=new)
+    assert replaced(case, "id", "other") == attrs.evolve(case, id="other")
