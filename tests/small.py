@@ -17,8 +17,10 @@ from stechnique import (
     Guard,
     GuardContext,
     ManualClock,
+    Migration,
     Procedure,
     Record,
+    Registry,
     Role,
     State,
     Transition,
@@ -147,3 +149,50 @@ def assert_every_step_fired(
     assert not never, f"{len(never)} declared steps never fired: {sorted(never)}"
     other = fired - declared
     assert not (and_no_other and other), f"steps fired but not declared: {sorted(other)}"
+
+
+FORM_FACTS = (
+    Field("title"),
+    Field("kind", "choice", options=("solo", "group")),
+    Field("count", "integer", required=False),
+    Field("tags", "list", required=False),
+    Field("when", "date", required=False),
+    Field("detail", "object", required=False,
+          fields=(Field("level", "choice", options=("low", "high")), Field("n", "integer"))),
+)  # fmt: skip
+
+
+def form(version: str) -> Procedure:
+    """A small procedure whose facts and payloads hold most kinds of field (boundary tests)."""
+    return Procedure(
+        name="form",
+        version=version,
+        fr="Formulaire",
+        en="Form",
+        roles=(Role("clerk", "Agent", "Clerk"), Role("boss", "Chef", "Boss")),
+        states=(
+            State("open", "Ouvert", "Open", initial=True),
+            State("closed", "Clos", "Closed", terminal=True),
+        ),
+        transitions=(
+            Transition("note", "open", "open", ("clerk", "boss"),
+                       payload=(Field("text"), Field("score", "integer", required=False),
+                                Field("level", "choice", options=("low", "high"), required=False),
+                                Field("secret", required=False),
+                                Field("items", "objects", required=False,
+                                      fields=(Field("n", "integer"),)))),
+            Transition("close", ANY_ACTIVE, "closed", "boss"),
+        ),
+        facts=FORM_FACTS,
+        start_roles=("clerk",),
+        confidential=(ConfidentialField("note", "secret", readers=("boss",), fr="Secret",
+                                        en="Secret"),),
+    )  # fmt: skip
+
+
+#: ``form`` 1 and 2, and the migration between them (by a boss, open cases only).
+FORM_REGISTRY = Registry(
+    (form("1"), form("2")),
+    (Migration("form", "1", "2", states={"open": "open"},
+               facts={f.name: f.name for f in FORM_FACTS}, supplied=(), roles=("boss",)),),
+)  # fmt: skip

@@ -35,7 +35,7 @@ from audit_stories import (
 )
 from small import ticket
 
-from stechnique import Actor, AuditReport, Engine, Registry, Violation
+from stechnique import Actor, AuditReport, Engine, InvalidArgument, Registry, Violation
 from stechnique.audit import CODES, audit
 from stechnique.storage.base import StreamsCaseIds
 from stechnique.storage.memory import MemoryStorage
@@ -131,7 +131,7 @@ def test_audit_since_a_date_checks_only_later_records(
     assert not engine.audit().ok
     storage._records["late"][5] = attrs.evolve(storage._records["late"][5], payload={})
     assert ("late", 6, "hash") in found(engine.audit(since=since))
-    with pytest.raises(ValueError, match="naive"):
+    with pytest.raises(InvalidArgument, match="since: expected an aware datetime"):
         engine.audit(since=since.replace(tzinfo=None))
 
 

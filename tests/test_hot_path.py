@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import get_origin
+from typing import Any, get_origin
 
 import attrs
 import cattrs
@@ -24,8 +24,10 @@ from hypothesis import strategies as st
 from stechnique import Field, InvalidData
 from stechnique import records as definition
 from stechnique._chain import case_after, content_hash, next_step
-from stechnique.records import GENESIS_HASH, Actor, Record, canonical_json, converter, to_iso
+from stechnique._values import copied, replaced
+from stechnique.records import GENESIS_HASH, Actor, Case, Record, canonical_json, converter, to_iso
 from stechnique.schema import validate
+from stechnique.testing import strategies
 
 _text = st.text(max_size=12)
 _json = st.recursive(
@@ -197,7 +199,7 @@ def test_undeclared_fields_are_reported_first_and_named() -> None:
         ("alpha", "unexpected field (expected: count, title)"),
         ("zeta", "unexpected field (expected: count, title)"),
         ("title", "missing (expected text)"),
-        ("count", "0 is below the minimum 1"),
+        ("count", "below the minimum 1"),
     ]
     nested = (Field("who", "object", fields=(Field("name"),)),)
     with pytest.raises(InvalidData) as error:
@@ -215,3 +217,28 @@ def test_times_always_carry_microseconds_in_utc() -> None:
     )
     paris = timezone(timedelta(hours=1))
     assert to_iso(datetime(2016, 3, 1, 1, tzinfo=paris)) == "2016-03-01T00:00:00.000000+00:00"
+
+
+def _containers(value: Any) -> list[int]:
+    """The ids of every dict and list in ``value``."""
+    if isinstance(value, dict):
+        return [id(value), *(i for item in value.values() for i in _containers(item))]
+    if isinstance(value, list):
+        return [id(value), *(i for item in value for i in _containers(item))]
+    return []
+
+
+@given(value=_json)
+def test_copied_is_a_deep_copy(value: Any) -> None:
+    """``copied`` gives an equal value that shares no dict or list with the original."""
+    copy = copied(value)
+    assert copy == value
+    assert not set(_containers(copy)) & set(_containers(value))
+
+
+@given(record=records, case=strategies.cases(), new=_json)
+def test_replaced_is_evolve(record: Record, case: Case, new: Any) -> None:
+    """``replaced`` builds what ``attrs.evolve`` builds, field for field."""
+    assert replaced(record, "payload", new) == attrs.evolve(record, payload=new)
+    assert replaced(case, "facts", new) == attrs.evolve(case, facts=new)
+    assert replaced(case, "id", "other") == attrs.evolve(case, id="other")

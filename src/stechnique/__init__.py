@@ -19,6 +19,7 @@ from stechnique.definition import (
 from stechnique.diagram import dot, mermaid
 from stechnique.engine import Engine
 from stechnique.errors import (
+    ArgumentProblem,
     CaseIdTaken,
     CheckpointInvalid,
     ConcurrencyConflict,
@@ -29,6 +30,7 @@ from stechnique.errors import (
     GuardFailed,
     HistoryCorrupted,
     IdempotencyKeyReused,
+    InvalidArgument,
     InvalidData,
     InvalidEvent,
     MigrationRefused,
@@ -57,6 +59,7 @@ __all__ = [
     "ANY_ACTIVE",
     "GUARDS",
     "Actor",
+    "ArgumentProblem",
     "AuditReport",
     "Case",
     "CaseIdTaken",
@@ -81,6 +84,7 @@ __all__ = [
     "HistoryCorrupted",
     "IdempotencyKeyReused",
     "ImportReport",
+    "InvalidArgument",
     "InvalidData",
     "InvalidEvent",
     "Invariant",

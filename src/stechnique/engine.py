@@ -22,10 +22,12 @@ from typing import Any
 
 import attrs
 
+from stechnique._arguments import MAX_NAME, Arguments
 from stechnique._chain import next_step
 from stechnique._judge import START, judge
 from stechnique._known_cases import KnownCases
 from stechnique._machine import trigger
+from stechnique._values import copied, replaced
 from stechnique.audit import AuditReport, audit
 from stechnique.clock import Clock, utc_now
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
@@ -100,6 +102,13 @@ class Engine:
         case_id: str | None = None,
     ) -> Case:
         """Open a case of ``name`` (latest version unless given) with its start facts."""
+        check = Arguments()
+        name = check.identifier("name", name, MAX_NAME)
+        version = check.optional("version", version, MAX_NAME)
+        actor = check.actor("actor", actor)
+        facts = check.mapping("facts", facts)
+        case_id = check.optional("case_id", case_id)
+        check.done()
         procedure = self.registry.get(name, version)
         clock = _Once(self._now)
         verdict = judge(
@@ -127,7 +136,7 @@ class Engine:
         )
         self.storage.create(case, record)
         self._known.remember(case, procedure)
-        return case
+        return _detached(case)
 
     def fire(
         self,
@@ -145,16 +154,26 @@ class Engine:
         still at that seq. With ``idempotency_key`` a command already applied returns the case
         as that first application left it, without appending again.
         """
+        check = Arguments()
+        case_id = check.identifier("case_id", case_id)
+        event = check.identifier("event", event, MAX_NAME)
+        actor = check.actor("actor", actor)
+        payload = check.optional_mapping("payload", payload)
+        expected_seq = check.seq("expected_seq", expected_seq)
+        idempotency_key = check.optional("idempotency_key", idempotency_key)
+        check.done()
         known = self._known.get(case_id)
         if known is not None:
             try:
-                return self._fire(known, event, actor, payload, expected_seq, idempotency_key)
+                after = self._fire(known, event, actor, payload, expected_seq, idempotency_key)
             except _MAYBE_STALE:
                 # Decided on the remembered case, which another writer may have moved on:
                 # nothing was written, so decide again on the stored one.
                 self._known.forget(case_id)
+            else:
+                return _detached(after)
         loaded = self._load(case_id)
-        return self._fire(loaded, event, actor, payload, expected_seq, idempotency_key)
+        return _detached(self._fire(loaded, event, actor, payload, expected_seq, idempotency_key))
 
     def _fire(
         self,
@@ -241,6 +260,14 @@ class Engine:
         done; with ``dry_run`` checks everything and returns what would be done, writing
         nothing. Refusals: ``MigrationRefused``, ``PermissionDenied``, ``InvalidData``.
         """
+        check = Arguments()
+        case_id = check.identifier("case_id", case_id)
+        to_version = check.identifier("to_version", to_version, MAX_NAME)
+        actor = check.actor("actor", actor)
+        facts = check.optional_mapping("facts", facts)
+        reason = check.text("reason", reason)
+        dry_run = check.flag("dry_run", dry_run)
+        check.done()
         self._known.forget(case_id)
         case, procedure = self._load(case_id)
         plan = plan_migration(
@@ -251,16 +278,27 @@ class Engine:
             return plan
         self.storage.append(plan.case, plan.record)
         self._known.forget(case_id)
-        return attrs.evolve(plan, applied=True)
+        # The store may keep what it was given: the caller gets copies (see ``_detached``).
+        record = replaced(plan.record, "payload", copied(plan.record.payload))
+        return attrs.evolve(
+            plan, applied=True, case=_detached(plan.case), record=record, facts=copied(plan.facts)
+        )
 
     # -- queries --------------------------------------------------------------------------
 
     def case(self, case_id: str) -> Case:
         """The stored case (its fingerprint checked against the registry)."""
-        return self._load(case_id)[0]
+        check = Arguments()
+        case_id = check.identifier("case_id", case_id)
+        check.done()
+        return _detached(self._load(case_id)[0])
 
     def procedure(self, name: str, version: str | None = None) -> Procedure:
         """A registered procedure version (the latest when ``version`` is None)."""
+        check = Arguments()
+        name = check.identifier("name", name, MAX_NAME)
+        version = check.optional("version", version, MAX_NAME)
+        check.done()
         return self.registry.get(name, version)
 
     def available_events(self, case_id: str, actor: Actor) -> list[str]:
@@ -268,6 +306,10 @@ class Engine:
 
         Guards that judge the payload cannot be decided without it and are not counted.
         """
+        check = Arguments()
+        case_id = check.identifier("case_id", case_id)
+        actor = check.actor("actor", actor)
+        check.done()
         case, procedure = self._load(case_id)
         clock = _Once(self._now)
         return [
@@ -291,6 +333,12 @@ class Engine:
 
         Payload fields and payload guards are judged only when ``payload`` is given.
         """
+        check = Arguments()
+        case_id = check.identifier("case_id", case_id)
+        event = check.identifier("event", event, MAX_NAME)
+        actor = check.actor("actor", actor)
+        payload = check.optional_mapping("payload", payload)
+        check.done()
         case, procedure = self._load(case_id)
         verdict = judge(
             procedure,
@@ -306,6 +354,10 @@ class Engine:
 
     def history(self, case_id: str, viewer: Actor | None = None) -> list[Record]:
         """The case's records; as ``viewer`` sees them when given (confidential fields redacted)."""
+        check = Arguments()
+        case_id = check.identifier("case_id", case_id)
+        viewer = check.optional_actor("viewer", viewer)
+        check.done()
         case, _ = self._load(case_id)
         records = self.storage.records(case_id)
         return redact(records, viewer, case.facts, self._procedure_of_record)
@@ -314,6 +366,11 @@ class Engine:
         self, *, name: str | None = None, version: str | None = None, state: str | None = None
     ) -> list[Case]:
         """Stored cases matching every filter given, oldest first."""
+        check = Arguments()
+        name = check.optional("name", name, MAX_NAME)
+        version = check.optional("version", version, MAX_NAME)
+        state = check.optional("state", state, MAX_NAME)
+        check.done()
         return list(self.storage.cases(name=name, version=version, state=state))
 
     def audit(
@@ -329,6 +386,13 @@ class Engine:
 
         See ``stechnique.audit.audit`` for the selection and ``progress``.
         """
+        check = Arguments()
+        case_id = check.optional("case_id", case_id)
+        name = check.optional("name", name, MAX_NAME)
+        version = check.optional("version", version, MAX_NAME)
+        since = check.moment("since", since)
+        progress = check.callback("progress", progress)
+        check.done()
         return audit(
             self.storage,
             self.registry,
@@ -413,6 +477,13 @@ class Engine:
             version=first.version,
             fingerprint=first.fingerprint,
         )
+
+
+def _detached(case: Case) -> Case:
+    """``case`` with facts of its own: what the engine returns is the caller's to change, and
+    changing it must not reach the case the engine remembers, nor the store, which may keep
+    what it was given (``Storage``, "Values apart")."""
+    return replaced(case, "facts", copied(case.facts))
 
 
 class _Once:

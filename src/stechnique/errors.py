@@ -11,6 +11,7 @@ The tree::
     ├── PermissionDenied       the actor has none of the roles allowed to fire the event
     ├── GuardFailed            one or more guards refused the event (each with fr / en text)
     ├── InvalidData            facts or payload fields are missing or malformed (each named)
+    │   └── InvalidArgument    an argument is unusable: wrong type, empty, too long... (named)
     ├── CaseIdTaken            a case with that id already exists: choose another id
     ├── ConcurrencyConflict    the case moved on since it was read (lost race, stale seq)
     ├── IdempotencyKeyReused   an idempotency key was replayed with a different command
@@ -35,6 +36,7 @@ import attrs
 from stechnique._labels import REGISTER_PROCEDURE
 
 __all__ = [
+    "ArgumentProblem",
     "CaseIdTaken",
     "CheckpointInvalid",
     "ConcurrencyConflict",
@@ -45,6 +47,7 @@ __all__ = [
     "GuardFailed",
     "HistoryCorrupted",
     "IdempotencyKeyReused",
+    "InvalidArgument",
     "InvalidData",
     "InvalidEvent",
     "MigrationRefused",
@@ -259,6 +262,37 @@ class CaseIdTaken(StechniqueError):
             f"l'identifiant de dossier {case_id!r} est déjà pris ; choisissez-en un autre / "
             f"case id {case_id!r} is already taken; choose another id"
         )
+
+
+@attrs.frozen
+class ArgumentProblem:
+    """One unusable argument: its name (``case_id``, ``actor.roles``) and what is wrong with
+    it, in French and English. The value itself is never repeated."""
+
+    argument: str
+    fr: str
+    en: str
+
+    def __str__(self) -> str:
+        return f"{self.argument}: {self.en}"
+
+
+class InvalidArgument(InvalidData):
+    """An argument of a command or query is unusable; ``arguments`` names each one.
+
+    Identifiers must be text, not blank, without control characters or lone surrogates, at
+    most 255 characters (names and versions: 200); facts and payloads must be mappings;
+    ``actor`` an ``Actor``. A subclass of ``InvalidData`` (``problems`` holds one
+    ``FieldProblem`` per argument, in English): what the caller gave cannot be used.
+    """
+
+    def __init__(self, arguments: Iterable[ArgumentProblem]) -> None:
+        self.arguments = tuple(arguments)
+        super().__init__(
+            "arguments", [FieldProblem(problem.argument, problem.en) for problem in self.arguments]
+        )
+        french = "; ".join(f"{problem.argument} : {problem.fr}" for problem in self.arguments)
+        self.args = (f"{self.args[0]} / arguments invalides : {french}",)
 
 
 class ConcurrencyConflict(StechniqueError):

@@ -30,6 +30,7 @@ from typing import IO, Any
 import attrs
 import cattrs
 
+from stechnique._arguments import MAX_ID, MAX_NAME, storable_problem
 from stechnique._chain import case_after, facts_after
 from stechnique._histories import HistoryFilter, histories, link_problems
 from stechnique._labels import event_fr, state_fr
@@ -277,9 +278,38 @@ def _parse(line: str, number: int) -> Record:
         problem = f"expected the fields {sorted(_FIELDS)}, found {found}"
         raise InvalidData(f"line {number}", [FieldProblem("", problem)])
     try:
-        return converter.structure(data, Record)
+        record = converter.structure(data, Record)
     except (cattrs.BaseValidationError, ValueError, TypeError) as error:
         raise InvalidData(f"line {number}", [FieldProblem("", str(error))]) from error
+    problems = _unstorable(record)
+    if problems:
+        raise InvalidData(f"line {number}", problems)
+    return record
+
+
+def _unstorable(record: Record) -> list[FieldProblem]:
+    """What no store can hold: ids too long for their SQL column, text that is not Unicode.
+
+    Only that: what a 0.1.0 command wrote imports as written (the checks of new commands,
+    ``_arguments``, are stricter), and the hash chain judges the rest."""
+    fields: list[tuple[str, object, int]] = [
+        ("case_id", record.case_id, MAX_ID), ("actor.id", record.actor.id, MAX_ID),
+        ("event", record.event, MAX_NAME), ("target", record.target, MAX_NAME),
+        ("name", record.name, MAX_NAME), ("version", record.version, MAX_NAME),
+        *(("actor.roles", role, MAX_NAME) for role in record.actor.roles),
+    ]  # fmt: skip
+    if record.idempotency_key is not None:
+        fields.append(("idempotency_key", record.idempotency_key, MAX_ID))
+    if record.source is not None:
+        fields.append(("source", record.source, MAX_NAME))
+    problems = []
+    for name, value, limit in fields:
+        problem = storable_problem(value, limit)
+        if problem is not None:
+            problems.append(FieldProblem(name, problem))
+    if storable_problem(canonical_json(record.payload), 2**62) is not None:
+        problems.append(FieldProblem("payload", "holds text that is not valid Unicode"))
+    return problems
 
 
 def _check_link(record: Record, history: Sequence[Record], number: int) -> None:

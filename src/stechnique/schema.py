@@ -4,6 +4,12 @@ A schema is a tuple of ``Field`` values. ``validate`` checks data against it, re
 bad field by its path in one ``InvalidData``, and returns the data normalised to plain JSON
 (dates become ISO 8601 strings), which is what records store and hashes cover. Fields that the
 schema does not declare are refused: a history keeps only what the procedure defines.
+
+What every JSON reader and SQL server can hold is checked here too, so the whole engine gets
+it: integers within ±(2^53 - 1) (beyond, JavaScript and many JSON readers round them), text
+that is valid Unicode; nesting is bounded by the schema itself. A problem says what was
+expected and what kind of value came, never the value: it may be confidential, unprintable,
+or (an integer of 5,000 digits, a list nested 5,000 deep) impossible to print at all.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from typing import Any, Literal
 
 import attrs
 
+from stechnique._arguments import described
 from stechnique._values import items
 from stechnique.errors import FieldProblem, InvalidData
 
-__all__ = ["KINDS", "Field", "Kind", "validate"]
+__all__ = ["KINDS", "MAX_INTEGER", "Field", "Kind", "validate"]
 
 Kind = Literal[
     "text", "email", "choice", "choices", "list", "integer", "boolean", "date", "object", "objects"
@@ -38,6 +45,10 @@ KINDS: tuple[str, ...] = (
 )
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: The largest integer a field holds: every JSON reader keeps it exactly (2^53 - 1).
+MAX_INTEGER = 2**53 - 1
+#: The longest name an unexpected field is reported under; longer ones are described.
+_SHOWN_KEY = 100
 
 
 @attrs.frozen
@@ -116,10 +127,18 @@ def _unexpected(
 ) -> list[FieldProblem]:
     known = {field.name for field in schema}
     expected = ", ".join(sorted(known)) or "no field"
-    return [
-        FieldProblem(f"{prefix}{extra}", f"unexpected field (expected: {expected})")
-        for extra in sorted(set(data) - known, key=str)
-    ]
+    extras = sorted(_key_name(key) for key in data if key not in known)
+    return [FieldProblem(f"{prefix}{extra}", f"unexpected field (expected: {expected})")
+            for extra in extras]  # fmt: skip
+
+
+def _key_name(key: Any) -> str:
+    """How an unexpected key is named: itself when it is printable text of sane length."""
+    if not isinstance(key, str):
+        return f"({described(key)[1]} as a key)"
+    if len(key) > _SHOWN_KEY or not key.isprintable() or not _is_unicode(key):
+        return "(a key that is not a field name)"
+    return key
 
 
 def _is_required(field: Field, data: Mapping[str, Any]) -> bool:
@@ -158,13 +177,15 @@ def _is_unicode(text: str) -> bool:
 
 def _email(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if not isinstance(value, str) or not _EMAIL.match(value) or not _is_unicode(value):
-        problems.append(FieldProblem(path, f"expected an e-mail address, got {value!r}"))
+        problems.append(FieldProblem(path, f"expected an e-mail address, got {_kind(value)}"))
     return value
 
 
 def _choice(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
-    if value not in field.options:
-        problems.append(FieldProblem(path, f"{value!r} is not one of {', '.join(field.options)}"))
+    if not isinstance(value, str) or value not in field.options:
+        problems.append(
+            FieldProblem(path, f"expected one of {', '.join(field.options)}, got {_kind(value)}")
+        )
     return value
 
 
@@ -174,9 +195,12 @@ def _choices(field: Field, value: Any, path: str, problems: list[FieldProblem]) 
             FieldProblem(path, f"expected a non-empty list of {', '.join(field.options)}")
         )
         return value
-    bad = [item for item in value if item not in field.options]
+    bad = [str(i) for i, item in enumerate(value)
+           if not isinstance(item, str) or item not in field.options]  # fmt: skip
     if bad:
-        problems.append(FieldProblem(path, f"{bad!r} not among {', '.join(field.options)}"))
+        problems.append(
+            FieldProblem(path, f"entries {', '.join(bad)} not among {', '.join(field.options)}")
+        )
     elif len(set(value)) != len(value):
         problems.append(FieldProblem(path, "duplicate entries"))
     return list(value)
@@ -199,9 +223,12 @@ def _list(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> 
 def _integer(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
         problems.append(FieldProblem(path, f"expected an integer, got {_kind(value)}"))
+        return value
+    if not -MAX_INTEGER <= value <= MAX_INTEGER:
+        problems.append(FieldProblem(path, "beyond ±(2^53 - 1), more than JSON readers hold"))
     elif field.minimum is not None and value < field.minimum:
-        problems.append(FieldProblem(path, f"{value} is below the minimum {field.minimum}"))
-    return value
+        problems.append(FieldProblem(path, f"below the minimum {field.minimum}"))
+    return int(value)
 
 
 def _boolean(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
@@ -218,7 +245,9 @@ def _date(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> 
             return date.fromisoformat(value).isoformat()
         except ValueError:
             pass
-    problems.append(FieldProblem(path, f"expected an ISO 8601 date (2017-06-30), got {value!r}"))
+    problems.append(
+        FieldProblem(path, f"expected an ISO 8601 date (2017-06-30), got {_kind(value)}")
+    )
     return value
 
 
@@ -255,5 +284,5 @@ def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, str):
-        return f"text {value!r}" if value.strip() else "empty text"
-    return type(value).__name__
+        return "text" if value.strip() else "empty text"
+    return described(value)[1]

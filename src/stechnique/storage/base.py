@@ -20,6 +20,10 @@ Rules every adapter follows:
 * **Faithful round trip.** Every field comes back equal: unicode text, large JSON payloads,
   datetimes as the same aware instant with microseconds (a UTC time comes back in UTC; a time
   in another zone may come back converted to UTC), roles as a frozenset.
+* **Values apart.** A case or record returned is the caller's: changing its facts or payload
+  changes nothing stored. A case or record given to ``create`` or ``append`` may be kept as
+  given (the memory store does), so the caller must not change it afterwards; the engine
+  never does.
 * **Ordering.** ``records`` and ``iter_records`` yield records by ``(case_id, seq)``; ``cases``
   yields cases by ``(created_at, id)``.
 * **Errors.** Driver failures surface as ``StorageError`` (chained with ``from``), never as the

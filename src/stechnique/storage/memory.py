@@ -3,6 +3,11 @@
 It is the model the other adapters are compared against in tests, so it favours obviousness
 over speed. Every operation holds one lock, which makes ``create`` and ``append`` atomic across
 threads. Nothing survives the process.
+
+Facts and payloads are dicts: it hands out copies, so that a caller changing a case or a
+record it got back does not change the stored history (which the audit would then find
+tampered with). What it is given it keeps as given, which the contract allows (``Storage``):
+copying on write too cost a sixth of a fire.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
+from stechnique._values import copied, replaced
 from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
 from stechnique.records import Case, Record
 from stechnique.storage.base import not_followed
@@ -48,7 +54,7 @@ class MemoryStorage:
                 raise ConcurrencyConflict(
                     case.id, record.seq - 1, stored.seq, not_followed(stored, record)
                 )
-            key = (case.id, record.idempotency_key) if record.idempotency_key else None
+            key = None if record.idempotency_key is None else (case.id, record.idempotency_key)
             if key is not None and key in self._keys:
                 raise ConcurrencyConflict(case.id, record.seq - 1, stored.seq)
             self._cases[case.id] = case
@@ -59,18 +65,21 @@ class MemoryStorage:
     def get(self, case_id: str) -> Case | None:
         """See ``Storage.get``."""
         with self._lock:
-            return self._cases.get(case_id)
+            case = self._cases.get(case_id)
+        return None if case is None else _own_case(case)
 
     def records(self, case_id: str, after_seq: int = 0) -> Sequence[Record]:
         """See ``Storage.records``."""
         with self._lock:
-            # seq n sits at index n - 1 because histories are contiguous.
-            return tuple(self._records.get(case_id, ())[after_seq:])
+            # seq n sits at index n - 1 because histories are contiguous; every seq is > 0.
+            found = self._records.get(case_id, ())[max(after_seq, 0) :]
+        return tuple(_own_record(record) for record in found)
 
     def record_by_key(self, case_id: str, idempotency_key: str) -> Record | None:
         """See ``Storage.record_by_key``."""
         with self._lock:
-            return self._keys.get((case_id, idempotency_key))
+            record = self._keys.get((case_id, idempotency_key))
+        return None if record is None else _own_record(record)
 
     def cases(
         self, *, name: str | None = None, version: str | None = None, state: str | None = None
@@ -84,7 +93,7 @@ class MemoryStorage:
                 and (version is None or case.version == version)
                 and (state is None or case.state == state)
             ]
-        return sorted(found, key=lambda case: (case.created_at, case.id))
+        return [_own_case(case) for case in sorted(found, key=lambda c: (c.created_at, c.id))]
 
     def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
         """See ``Storage.iter_records``."""
@@ -95,3 +104,11 @@ class MemoryStorage:
 
     def close(self) -> None:
         """Nothing to release; kept for the protocol."""
+
+
+def _own_case(case: Case) -> Case:
+    return replaced(case, "facts", copied(case.facts))
+
+
+def _own_record(record: Record) -> Record:
+    return replaced(record, "payload", copied(record.payload))

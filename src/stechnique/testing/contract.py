@@ -255,6 +255,26 @@ class StorageContract:
             assert (got.id, got.facts) == (case_id, {"title": case_id})
         assert storage.get("CASE") is None
 
+    def test_returned_values_are_the_callers(self, storage: Storage) -> None:
+        """Changing the facts or payload of a returned case or record changes nothing stored."""
+        builder = CaseBuilder("apart")
+        storage.create(*builder.start(facts={"title": "t", "tags": ["a"]}))
+        storage.append(*builder.step("note", payload={"text": "x", "n": {"list": [1]}},
+                                     idempotency_key="k"))  # fmt: skip
+        before = stored(storage)
+        returned = [storage.get("apart"), *storage.cases()]
+        for case in returned:
+            assert case is not None
+            case.facts["title"] = "changed"
+            case.facts["tags"].append("b")
+        records = [*storage.records("apart"), *storage.iter_records(),
+                   storage.record_by_key("apart", "k")]  # fmt: skip
+        for record in records:
+            assert record is not None
+            record.payload["text"] = "changed"
+            record.payload.setdefault("n", {"list": []})["list"].append(2)
+        assert stored(storage) == before
+
     # -- ordering and filters -------------------------------------------------------------
 
     def test_records_in_seq_order_and_after_seq(self, storage: Storage) -> None:
@@ -268,6 +288,7 @@ class StorageContract:
         assert list(storage.records("ordered")) == records
         assert list(storage.records("ordered", after_seq=2)) == records[2:]
         assert list(storage.records("ordered", after_seq=4)) == []
+        assert list(storage.records("ordered", after_seq=-1)) == records  # every seq is > 0
         assert list(storage.iter_records("ordered")) == records
 
     def test_iter_records_by_case_id_then_seq(self, storage: Storage) -> None:
@@ -410,6 +431,18 @@ class StorageContract:
         builder.case = keyed[0]
         storage.append(*builder.step(idempotency_key="KEY-1"))
         assert [r.idempotency_key for r in storage.records("k1")] == [None, "key-1", "KEY-1"]
+
+    def test_an_empty_idempotency_key_is_a_key(self, storage: Storage) -> None:
+        """``""`` is a key like any other (only ``None`` is no key): found, and unique."""
+        builder = CaseBuilder("empty-key")
+        storage.create(*builder.start())
+        keyed = builder.step("submit", idempotency_key="")
+        storage.append(*keyed)
+        assert storage.record_by_key("empty-key", "") == keyed[1]
+        before = stored(storage)
+        with pytest.raises(ConcurrencyConflict):
+            storage.append(*builder.step(idempotency_key=""))
+        assert stored(storage) == before
 
     def test_append_replaces_the_case_row(self, storage: Storage) -> None:
         """Every field of the appended case is what ``get`` returns next."""
