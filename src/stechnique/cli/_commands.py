@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from stechnique import diagram as diagrams
 from stechnique import export
 from stechnique._labels import CASE, CASES
+from stechnique._metadata import installed_version
 from stechnique.audit import AuditReport, audit
 from stechnique.cli import _render as render
 from stechnique.cli._support import (
@@ -100,6 +101,28 @@ app = typer.Typer(
 )
 db_app = typer.Typer(cls=_Group, help="Manage the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        _line(f"stechnique {installed_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Show the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options that come before the command."""
+
 
 Db = Annotated[
     str,
