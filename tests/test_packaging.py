@@ -2,7 +2,7 @@
 
 The version is written once, in ``pyproject.toml``; the package and the command read it back
 from the installed distribution's metadata. ``stechnique.testing`` needs the ``testing`` extra
-and says so when it is missing. The classifiers name only the Python versions ``.ci/run`` tests.
+and says so when it is missing. The classifiers name only the Python versions ``.ci/quick-tests`` tests.
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def test_the_classifiers_name_the_pythons_ci_tests() -> None:
         for c in PROJECT["classifiers"]
         if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
     }
-    tested = set(re.findall(r"^quick_tests (3\.\d+) ", (ROOT / ".ci/run").read_text(), re.M))
+    runs = (ROOT / ".ci/quick-tests").read_text(encoding="utf-8")
+    tested = set(re.findall(r'^    "(3\.\d+)\|', runs, re.MULTILINE))
     assert claimed == tested
     assert PROJECT["requires-python"] == f">={min(claimed, key=lambda v: int(v[2:]))}"
 
