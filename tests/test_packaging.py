@@ -2,7 +2,7 @@
 
 The version is written once, in ``pyproject.toml``; the package and the command read it back
 from the installed distribution's metadata. ``stechnique.testing`` needs the ``testing`` extra
-and says so when it is missing. The classifiers name only the Python versions ``.ci/quick-tests`` tests.
+and says so when it is missing. The classifiers name only the Pythons ``.ci/quick-tests`` tests.
 """
 
 from __future__ import annotations
