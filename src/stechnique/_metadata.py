@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+__all__ = ["UNKNOWN_VERSION", "installed_version"]
+
 #: The version a source tree that was never installed reports (a PEP 440 local version).
 UNKNOWN_VERSION = "0+unknown"
 
