@@ -20,6 +20,8 @@ sys.path.insert(0, str(BENCH))
 
 from _harness import postgres_available  # noqa: E402  (bench/ is on sys.path from here on)
 
+pytestmark = pytest.mark.slow  # benchmark scripts, not the package: the full suite runs them
+
 _REQUIRED = os.environ.get("STECHNIQUE_REQUIRE_SERVERS") == "1"
 
 

@@ -19,6 +19,8 @@ from stechnique.storage import MemoryStorage, SQLStorage
 from stechnique.testing import procedure_machine
 from stechnique.workflows import default_registry
 
+pytestmark = pytest.mark.slow  # long state machines; test_properties_machine keeps quick ones
+
 PUBLISHED = {procedure.key: procedure for procedure in default_registry()}
 #: Share of the profile's examples per procedure: each step reads the whole SQL store, and a
 #: server answers slower than an embedded file.

@@ -61,6 +61,7 @@ def run(machine: type[ProcedureMachine]) -> None:
     assert DEEP[key] <= set(machine.reached), f"never reached: {DEEP[key] - set(machine.reached)}"
 
 
+@pytest.mark.slow  # the small procedures below keep the machine in the quick runs
 @pytest.mark.parametrize("key", sorted(PUBLISHED))
 def test_published_procedure_keeps_its_invariants(key: str) -> None:
     run(machine_for(PUBLISHED[key], default_registry()))

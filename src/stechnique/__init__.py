@@ -1,5 +1,6 @@
 """stechnique: administrative support procedures as versioned state machines with an audit trail."""
 
+from stechnique._metadata import installed_version as _installed_version
 from stechnique.audit import AuditReport, Violation
 from stechnique.checkpoint import ChainHead, Checkpoint, export_checkpoint, verify_checkpoint
 from stechnique.clock import Clock, ManualClock, clock_of, utc_now
@@ -54,6 +55,9 @@ from stechnique.schema import Field
 from stechnique.visibility import is_redacted
 from stechnique.workflows import default_registry
 from stechnique.workflows.guards import GUARDS
+
+#: The installed distribution's version (``importlib.metadata``), e.g. ``"0.2.0"``.
+__version__: str = _installed_version()
 
 __all__ = [
     "ANY_ACTIVE",

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from stechnique import diagram as diagrams
 from stechnique import export
 from stechnique._labels import CASE, CASES
+from stechnique._metadata import installed_version
 from stechnique.audit import AuditReport, audit
 from stechnique.cli import _render as render
 from stechnique.cli._demo import DEMO_DB, check_own_store, rehearse
@@ -117,6 +118,12 @@ db_app = typer.Typer(cls=_Group, help="Manage the store's schema.", no_args_is_h
 app.add_typer(db_app, name="db")
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        _line(f"stechnique {installed_version()}")
+        raise typer.Exit()
+
+
 Db = Annotated[
     str,
     typer.Option(
@@ -150,6 +157,15 @@ def _options(
         ),
     ] = None,
     procedures: Procedures = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Show the installed version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Administrative support procedures as versioned state machines, with an audit trail."""
     GIVEN_PREFIX.set(table_prefix)  # read where a store is opened (``_support.table_prefix``)

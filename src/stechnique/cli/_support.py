@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from stechnique._metadata import installed_version
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
 from stechnique.plugins import load_registry, split_sources
@@ -40,7 +40,6 @@ __all__ = [
     "command_registry",
     "debug_enabled",
     "examples_dir",
-    "installed_version",
     "load_stories",
     "open_engine",
     "open_storage",
@@ -170,14 +169,6 @@ def command_registry() -> Registry:
             sys.path.insert(0, os.getcwd())
         _invocation.registry = load_registry(sources)
     return _invocation.registry
-
-
-def installed_version() -> str:
-    """The version of stechnique that runs, as installed (``unknown`` from a bare source tree)."""
-    try:
-        return metadata.version("stechnique")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def audit_context(engine: Engine, url: str, scope: Mapping[str, Any]) -> dict[str, Any]:
