@@ -18,32 +18,11 @@ import sys
 from pathlib import Path
 
 from stechnique import Migration, Procedure, Registry, default_registry, load_registry
+from stechnique._labels import source_title
 from stechnique.diagram import procedure_page
 
 #: Where the pages live.
 FOLDER = Path(__file__).parent / "procedures"
-
-#: The title of each source document, by the ``source`` field of the versions that follow it.
-#: A published version's ``source`` is part of its fingerprint and stays as written, even where
-#: it names a file readers do not have; the pages name the document by its title instead.
-SOURCE_TITLES = {
-    "seeds/001_28d3ef919107c964.txt": (
-        "« La mission de soutien technique renforcé », dépliant de la Convention cadre des "
-        "centres sociaux et de l'Animation de la vie sociale des Bouches-du-Rhône, 2015-2017"
-    ),
-    "seeds/000_ab94075ec80db73c.txt": (
-        "« Soutien technique renforcé : les modalités évoluent en 2019 », la mission poursuivie "
-        "par le Dispositif Local d'Accompagnement"
-    ),
-    (
-        "Éléments de cadrage pour le lancement de l'expérimentation dans les Hauts-de-Seine, "
-        "juin 2013 (seed 003_6f1cfca592b74c78)"
-    ): (
-        "« Éléments de cadrage pour le lancement de l'expérimentation dans les Hauts-de-Seine, "
-        "juin 2013. Convention-cadre pluripartite autour du projet d'intervention des centres "
-        "sociaux », diapositives 10 à 13 (« 6 étapes & 6 phases d'arbitrage »)"
-    ),
-}
 
 
 def page_name(procedure: Procedure) -> str:
@@ -120,7 +99,7 @@ def _migrations_into(procedure: Procedure, registry: Registry) -> list[Migration
 
 def procedure_text(procedure: Procedure, registry: Registry) -> str:
     """A version's page: its definition, then how cases of older versions move to it."""
-    text = procedure_page(procedure, source=SOURCE_TITLES.get(procedure.source, procedure.source))
+    text = procedure_page(procedure, source=source_title(procedure.source))
     for migration in _migrations_into(procedure, registry):
         text += "\n" + migration_section(migration, registry)
     return text

@@ -60,6 +60,35 @@ CONFIDENTIAL = Label("confidentiel", "confidential")
 CONFIDENTIAL_FIELD = Label("Champ confidentiel", "Confidential field")
 
 
+#: The title of each source document, by the ``source`` field of the versions that follow it.
+#: A published version's ``source`` is part of its fingerprint and stays as written, even where
+#: it names a file readers do not have; the pages name the document by its title instead.
+_SOURCE_TITLES = {
+    "seeds/001_28d3ef919107c964.txt": (
+        "« La mission de soutien technique renforcé », dépliant de la Convention cadre des "
+        "centres sociaux et de l'Animation de la vie sociale des Bouches-du-Rhône, 2015-2017"
+    ),
+    "seeds/000_ab94075ec80db73c.txt": (
+        "« Soutien technique renforcé : les modalités évoluent en 2019 », la mission poursuivie "
+        "par le Dispositif Local d'Accompagnement"
+    ),
+    (
+        "Éléments de cadrage pour le lancement de l'expérimentation dans les Hauts-de-Seine, "
+        "juin 2013 (seed 003_6f1cfca592b74c78)"
+    ): (
+        "« Éléments de cadrage pour le lancement de l'expérimentation dans les Hauts-de-Seine, "
+        "juin 2013. Convention-cadre pluripartite autour du projet d'intervention des centres "
+        "sociaux », diapositives 10 à 13 (« 6 étapes & 6 phases d'arbitrage »)"
+    ),
+}
+
+
+def source_title(source: str) -> str:
+    """How people are shown a version's source document: its title where ``source`` is a
+    path readers do not have (revision 1's, fixed by its fingerprint), else ``source``."""
+    return _SOURCE_TITLES.get(source, source)
+
+
 def event_fr(procedure: Procedure | None, record: Record) -> str:
     """The French label of ``record``'s event: the library's own, else the transition taken.
 

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from stechnique._arguments import MAX_NAME, Arguments
-from stechnique._chain import next_step
+from stechnique._chain import case_after, next_step
 from stechnique._judge import START, judge
 from stechnique._known_cases import KnownCases
 from stechnique._machine import trigger
@@ -468,15 +468,7 @@ class Engine:
             or not _same_payload(self._procedure_of_record(first), first, payload)
         ):
             raise IdempotencyKeyReused(case.id, key, first.event, event)
-        return attrs.evolve(
-            case,
-            state=first.target,
-            seq=first.seq,
-            updated_at=first.at,
-            head=first.hash,
-            version=first.version,
-            fingerprint=first.fingerprint,
-        )
+        return case_after(first, created_at=case.created_at, facts=case.facts)
 
 
 def _detached(case: Case) -> Case:

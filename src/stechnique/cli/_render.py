@@ -15,7 +15,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from stechnique._labels import CASE, CASES, CONFIDENTIAL, STEP, UTC_TIMES, event_fr, state_fr
+from stechnique._labels import (
+    CASE,
+    CASES,
+    CONFIDENTIAL,
+    STEP,
+    UTC_TIMES,
+    event_fr,
+    source_title,
+    state_fr,
+)
 from stechnique.audit import AuditReport
 from stechnique.cli._selection import count
 from stechnique.definition import ANY_ACTIVE, Procedure
@@ -74,7 +83,7 @@ def procedure_tables(procedure: Procedure) -> list[RenderableType]:
         f"\nempreinte / fingerprint: {procedure.fingerprint}",
     )
     if procedure.source:
-        header.append(f"\nsource: {procedure.source}")
+        header.append(f"\nsource: {source_title(procedure.source)}")
     parts: list[RenderableType] = [header, _roles(procedure), _facts(procedure.facts)]
     parts += [_states(procedure), _transitions(procedure), _guards(procedure)]
     if procedure.confidential:
