@@ -53,8 +53,8 @@ def machine_for(procedure: Procedure, registry: Registry) -> type[ProcedureMachi
     return procedure_machine(procedure, registry=registry, withheld=WITHHELD[procedure.key])
 
 
-def run(machine: type[ProcedureMachine]) -> None:
-    run_state_machine_as_test(machine, settings=machine_settings())
+def run(machine: type[ProcedureMachine], fraction: float = 2 / 3) -> None:
+    run_state_machine_as_test(machine, settings=machine_settings(fraction))
     key = machine.config.procedure.key
     counts = ", ".join(f"{state} {n}" for state, n in machine.reached.most_common())
     print(f"\n{key}: runs reaching each state: {counts}")
@@ -64,7 +64,10 @@ def run(machine: type[ProcedureMachine]) -> None:
 @pytest.mark.slow  # the small procedures below keep the machine in the quick runs
 @pytest.mark.parametrize("key", sorted(PUBLISHED))
 def test_published_procedure_keeps_its_invariants(key: str) -> None:
-    run(machine_for(PUBLISHED[key], default_registry()))
+    # Twice the profile's examples: the deepest states (the 2013 « evaluation », five
+    # arbitrations in) were reached by 3 runs of 40 with one hypothesis release and by none with
+    # the next, since derandomized examples change with hypothesis itself.
+    run(machine_for(PUBLISHED[key], default_registry()), fraction=2)
 
 
 def test_small_procedure_keeps_its_invariants() -> None:
