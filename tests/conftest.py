@@ -118,15 +118,3 @@ def sql_backend(request: pytest.FixtureRequest, table_prefix: str) -> SQLBackend
 def sql_storage(sql_backend: SQLBackend) -> Iterator[SQLStorage]:
     """An empty ``SQLStorage`` on each backend in turn; closed and emptied afterwards."""
     yield from open_empty(sql_backend)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the published procedures' state machines first.
-
-    Their examples are derandomized, yet after the whole suite had run in the same process the
-    2013 machine drew other runs and never reached « evaluation » (CI, hypothesis 6.170.29),
-    while alone, with any PYTHONHASHSEED, it reaches it in 10 runs of 120. Which earlier test
-    leaves state behind is not found yet; first, they draw what they draw alone.
-    """
-    first = [item for item in items if "test_published_procedure_keeps" in item.nodeid]
-    items[:] = first + [item for item in items if item not in first]
