@@ -18,6 +18,7 @@ from typing import Any, get_origin
 import attrs
 import cattrs
 import pytest
+from cattrs.gen import make_dict_unstructure_fn, override
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -48,7 +49,9 @@ records = st.builds(
     event=_text,
     source=st.none() | _text,
     target=_text,
-    actor=st.builds(Actor, _text | st.integers(), st.frozensets(_text, max_size=3)),
+    actor=st.builds(
+        Actor, _text | st.integers(), st.frozensets(_text, max_size=3), st.none() | _text
+    ),
     at=_moments,
     payload=st.dictionaries(_text, _json, max_size=4),
     name=_text,
@@ -61,14 +64,17 @@ records = st.builds(
 
 
 def _plain_converter() -> cattrs.Converter:
-    """cattrs with nothing but the two rules of the canonical form: times in UTC with
-    microseconds, role sets as sorted lists."""
+    """cattrs with nothing but the three rules of the canonical form: times in UTC with
+    microseconds, role sets as sorted lists, an actor's body only when it has one."""
     conv = cattrs.Converter()
     conv.register_unstructure_hook(
         datetime, lambda moment: moment.astimezone(UTC).isoformat(timespec="microseconds")
     )
     conv.register_unstructure_hook_func(
         lambda cls: cls is frozenset or get_origin(cls) is frozenset, sorted
+    )
+    conv.register_unstructure_hook(
+        Actor, make_dict_unstructure_fn(Actor, conv, body=override(omit_if_default=True))
     )
     return conv
 

@@ -6,12 +6,15 @@ from stechnique.checkpoint import ChainHead, Checkpoint, export_checkpoint, veri
 from stechnique.clock import Clock, ManualClock, clock_of, utc_now
 from stechnique.definition import (
     ANY_ACTIVE,
+    Binding,
     CaseRole,
     ConfidentialField,
     Guard,
     GuardContext,
     Invariant,
+    Party,
     Procedure,
+    Reading,
     ReadOnlyStore,
     Role,
     State,
@@ -48,8 +51,9 @@ from stechnique.explanation import Explanation, Reason
 from stechnique.export import ImportReport, export_csv, export_jsonl, import_jsonl
 from stechnique.loader import FileProblem, ProcedureFileError, load_procedure
 from stechnique.migration import Migration, MigrationPlan
+from stechnique.parties import parties_of
 from stechnique.plugins import load_registry
-from stechnique.records import Actor, Case, Record
+from stechnique.records import Actor, Case, Parties, Record
 from stechnique.registry import Origin, Registry
 from stechnique.schema import Field
 from stechnique.visibility import is_redacted
@@ -65,6 +69,7 @@ __all__ = [
     "Actor",
     "ArgumentProblem",
     "AuditReport",
+    "Binding",
     "Case",
     "CaseIdTaken",
     "CaseRole",
@@ -97,10 +102,13 @@ __all__ = [
     "MigrationPlan",
     "MigrationRefused",
     "Origin",
+    "Parties",
+    "Party",
     "PermissionDenied",
     "Procedure",
     "ProcedureFileError",
     "ReadOnlyStore",
+    "Reading",
     "Reason",
     "Record",
     "Registry",
@@ -126,6 +134,7 @@ __all__ = [
     "load_procedure",
     "load_registry",
     "mermaid",
+    "parties_of",
     "utc_now",
     "verify_checkpoint",
 ]

@@ -153,7 +153,7 @@ def _hash(
         # path does for any ``str`` and raises ``TypeError`` for anything else: then the
         # generic path below encodes (or refuses) exactly as ``canonical_json`` does.
         text = _body(
-            enc(actor.id), roles_json(actor.roles), enc(to_iso(at)),
+            _actor_json(actor, enc), enc(to_iso(at)),
             enc(case_id), enc(event), enc(fingerprint),
             "null" if idempotency_key is None else enc(idempotency_key), enc(name),
             _json(payload), enc(prev_hash),
@@ -162,7 +162,7 @@ def _hash(
         )  # fmt: skip
     except TypeError:
         text = _body(
-            _json(actor.id), roles_json(actor.roles), _encode_text(to_iso(at)),
+            _actor_json(actor, _json), _encode_text(to_iso(at)),
             _json(case_id), _json(event), _json(fingerprint), _json(idempotency_key), _json(name),
             _json(payload), _json(prev_hash), _json(seq), _json(source), _json(target),
             _json(version),
@@ -174,12 +174,19 @@ def _hash(
 # body dict. The keys are in sorted order and each value is encoded exactly as
 # ``canonical_json`` encodes it, so the text, and every hash, is the same. (An f-string: half
 # the time of the same template with ``%``.)
+def _actor_json(actor: Actor, enc: Any) -> str:
+    """The canonical JSON of an actor: its body only when it has one (0.1.0 hashes unchanged)."""
+    if actor.body is None:
+        return f'{{"id":{enc(actor.id)},"roles":{roles_json(actor.roles)}}}'
+    return f'{{"body":{enc(actor.body)},"id":{enc(actor.id)},"roles":{roles_json(actor.roles)}}}'
+
+
 def _body(
-    actor_id: str, roles: str, at: str, case_id: str, event: str, fingerprint: str, key: str,
+    actor: str, at: str, case_id: str, event: str, fingerprint: str, key: str,
     name: str, payload: str, prev_hash: str, seq: str, source: str, target: str, version: str,
 ) -> str:  # fmt: skip
     return (
-        f'{{"actor":{{"id":{actor_id},"roles":{roles}}},"at":{at},"case_id":{case_id},'
+        f'{{"actor":{actor},"at":{at},"case_id":{case_id},'
         f'"event":{event},"fingerprint":{fingerprint},"idempotency_key":{key},"name":{name},'
         f'"payload":{payload},"prev_hash":{prev_hash},"seq":{seq},"source":{source},'
         f'"target":{target},"version":{version}}}'

@@ -31,13 +31,16 @@ if TYPE_CHECKING:
 __all__ = [
     "ANY_ACTIVE",
     "RESERVED_EVENTS",
+    "Binding",
     "CaseRole",
     "ConfidentialField",
     "Guard",
     "GuardContext",
     "Invariant",
+    "Party",
     "Procedure",
     "ReadOnlyStore",
+    "Reading",
     "Role",
     "State",
     "Transition",
@@ -49,6 +52,9 @@ ANY_ACTIVE = "*"
 RESERVED_EVENTS = frozenset({"start", "migrate"})
 
 _NOT_CANONICAL = {"canonical": False}
+# Fields added after 0.1.0: left out of the canonical form while they hold their default, so
+# every definition written before them keeps its fingerprint byte for byte.
+_OMIT_DEFAULT = {"omit_if_default": True}
 
 
 @attrs.frozen
@@ -96,6 +102,8 @@ class Transition:
 
     Only actors holding one of ``roles`` may fire it, every guard in ``guards`` must hold, and its
     payload must match ``payload``. ``sources`` may be ``ANY_ACTIVE`` (every non-terminal state).
+    With ``party``, the actor must also act for that party of the case (``Party``): holding the
+    role is not enough, it must be *this case's* manager, provider, funder...
 
     Several transitions may share an event and a source state when the payload decides between
     them: each names ``when=(field, value)``, the same choice field with a different value
@@ -113,6 +121,8 @@ class Transition:
     en: str = ""
     note: str = ""
     when: tuple[str, str] | None = attrs.field(default=None, converter=pairing)
+    #: The party of the case the actor must act for, besides holding a role (« du dossier »).
+    party: str | None = attrs.field(default=None, metadata=_OMIT_DEFAULT)
 
 
 @attrs.frozen
@@ -154,8 +164,11 @@ class Invariant:
 class ConfidentialField:
     """A payload field only ``readers`` may see, and ``opens_to`` too once ``opens_at`` is reached.
 
-    Roles may be case roles (``manager``). A viewer who may not see the field gets a redaction
-    marker in its place carrying ``fr`` / ``en`` as the reason.
+    Readers may be parties of the case (``Party`` ids: the bodies bound to them read), the
+    procedure's coordinating roles, or, in a procedure that declares no parties, roles and case
+    roles (``manager``). A viewer who may not see the field gets a redaction marker in its
+    place carrying ``fr`` / ``en`` as the reason. ``opens_at`` opens the field once the case has
+    reached a state; ``opens_on`` opens only the record the named event validated.
     """
 
     event: str
@@ -165,6 +178,59 @@ class ConfidentialField:
     opens_at: str | None = None
     fr: str = ""
     en: str = ""
+    #: The event that opens the field to ``opens_to``: only the last record of ``event`` before
+    #: it opens (« le rapport, une fois validé »); earlier ones never do.
+    opens_on: str | None = attrs.field(default=None, metadata=_OMIT_DEFAULT)
+    #: A payload field of the record that names whose it is (``action``): party readers are
+    #: then the bodies bound to that party for that key only.
+    per: str | None = attrs.field(default=None, metadata=_OMIT_DEFAULT)
+
+
+@attrs.frozen
+class Binding:
+    """How a step binds bodies to a party of the case, or releases them.
+
+    The bodies are those named by the payload field ``field`` (a text or a list of texts), or
+    the body the actor acts for when ``field`` is ``None``. ``how`` is ``set`` (they replace
+    the party's bodies), ``add`` or ``remove``. With ``per``, the binding holds for the key
+    that payload field names (the consultant *of an action*). ``start`` binds from the start
+    facts: ``Binding("start")`` is the body that opened the case.
+    """
+
+    event: str
+    field: str | None = None
+    how: str = "set"
+    per: str | None = None
+
+
+@attrs.frozen
+class Party:
+    """A kind of party of a case (« le gestionnaire », « les financeurs consultés »...).
+
+    A party is a body (an association, a federation, a funder, a firm...); which bodies are
+    this case's ``id`` is read from its history only, by the ``bound_by`` bindings in order.
+    """
+
+    id: str
+    fr: str
+    en: str
+    bound_by: tuple[Binding, ...] = attrs.field(converter=items)
+
+
+@attrs.frozen
+class Reading:
+    """Who reads the cases of a revision written before parties existed (revision 1).
+
+    Reading rules change no history (invariant 9): they are attached to such a revision
+    outside its fingerprint, as its invariants are. ``parties`` say how its cases' parties are
+    read from their histories, ``coordinators`` the roles that see every case of the version,
+    ``confidential`` who reads which field (superseding the revision's own role-based rules).
+    Firing is not affected: the revision's own rules stay as they were.
+    """
+
+    parties: tuple[Party, ...] = attrs.field(converter=items)
+    coordinators: tuple[str, ...] = attrs.field(converter=names)
+    confidential: tuple[ConfidentialField, ...] = attrs.field(converter=items)
 
 
 class ReadOnlyStore:
@@ -269,6 +335,14 @@ class Procedure:
     invariants: tuple[Invariant, ...] = attrs.field(
         default=(), converter=items, metadata=_NOT_CANONICAL
     )
+    #: Corrections of a published version are new revisions of it: 1, 2, 3...
+    revision: int = attrs.field(default=1, metadata=_OMIT_DEFAULT)
+    #: The kinds of party a case has, and the steps that bind them.
+    parties: tuple[Party, ...] = attrs.field(default=(), converter=items, metadata=_OMIT_DEFAULT)
+    #: Roles held by the bodies that coordinate the version and see all its cases.
+    coordinators: tuple[str, ...] = attrs.field(default=(), converter=names, metadata=_OMIT_DEFAULT)
+    #: Reading rules attached to a revision that declares no parties (see ``Reading``).
+    reading: Reading | None = attrs.field(default=None, metadata=_NOT_CANONICAL)
     _tables: _Tables = attrs.field(init=False, eq=False, repr=False, metadata=_NOT_CANONICAL)
 
     def __attrs_post_init__(self) -> None:
@@ -302,6 +376,22 @@ class Procedure:
     def key(self) -> str:
         """``name@version``."""
         return f"{self.name}@{self.version}"
+
+    @property
+    def revision_key(self) -> str:
+        """``name@version`` and, from revision 2 on, ``/r<revision>``."""
+        return self.key if self.revision == 1 else f"{self.key}/r{self.revision}"
+
+    @property
+    def reading_rules(self) -> Reading:
+        """Who reads its cases: the attached ``reading``, else its own parties and rules."""
+        if self.reading is not None:
+            return self.reading
+        return Reading(self.parties, self.coordinators, self.confidential)
+
+    def party(self, party_id: str) -> Party | None:
+        """The party kind ``party_id`` of its reading rules, if declared."""
+        return next((p for p in self.reading_rules.parties if p.id == party_id), None)
 
     @property
     def fingerprint(self) -> str:
@@ -368,12 +458,18 @@ class Procedure:
 
 def _register_canonical_hooks() -> None:
     """Teach the library converter to leave guard code and derived tables out."""
-    for cls in (Guard, Invariant, Procedure):
+    # Procedure last: its hook is built with the hooks of the values it holds.
+    for cls in (Transition, ConfidentialField, Guard, Invariant, Procedure):
         omitted = {
             attribute.name: override(omit=True)
             for attribute in attrs.fields(cls)
             if not attribute.metadata.get("canonical", True)
         }
+        omitted.update(
+            (attribute.name, override(omit_if_default=True))
+            for attribute in attrs.fields(cls)
+            if attribute.metadata.get("omit_if_default", False)
+        )
         hook = make_dict_unstructure_fn(cls, converter, **omitted)  # type: ignore[arg-type]
         converter.register_unstructure_hook(cls, hook)
 

@@ -23,11 +23,14 @@ import attrs
 import cattrs
 
 __all__ = [
+    "ANY_KEY",
     "GENESIS_HASH",
     "JSON",
     "Actor",
     "Case",
+    "Parties",
     "Record",
+    "actor_data",
     "canonical_json",
     "content_hash",
     "converter",
@@ -51,18 +54,102 @@ def _roles(value: Iterable[str] | str) -> frozenset[str]:
 
 @attrs.frozen
 class Actor:
-    """Someone who acts on a case: an id and the roles held for this action.
+    """Someone who acts on a case: an id, the roles held for this action, the body acted for.
+
+    A party of a case is a body (an association, a funder, a firm...); an actor acts for one.
+    Where the application does not tell people from bodies, leave ``body`` out: the actor's id
+    is then the body's id (``acts_for``). An absent body is not encoded in a record's hash, so
+    every record written before bodies existed keeps its hash.
 
     :ivar id: who acts, as the application names them (a person or a body).
     :ivar roles: the roles held for this action; a single string is one role.
+    :ivar body: the body the actor acts for, when it is not the actor itself.
     """
 
     id: str
     roles: frozenset[str] = attrs.field(factory=frozenset, converter=_roles)
+    body: str | None = None
+
+    @property
+    def acts_for(self) -> str:
+        """The body the actor acts for: ``body``, or the actor's own id."""
+        return self.id if self.body is None else self.body
 
     def has_any(self, roles: Iterable[str]) -> bool:
         """Whether the actor holds at least one of ``roles``."""
         return not self.roles.isdisjoint(roles)
+
+
+#: A party binding that holds whatever the key (not bound per action).
+ANY_KEY = ""
+
+
+def _bound(value: Iterable[tuple[str, str, str]]) -> frozenset[tuple[str, str, str]]:
+    return frozenset((str(p), str(k), str(b)) for p, k, b in value)
+
+
+@attrs.frozen
+class Parties:
+    """The bodies bound to each party of a case, and the roles that coordinate it.
+
+    :ivar bound: ``(party, key, body)`` triples: ``body`` is the case's ``party`` (for the key
+        ``key`` when the party is bound per action, else for ``ANY_KEY``).
+    :ivar coordinators: the coordinating roles of every version the case has been under.
+    :ivar open: whether the case's procedure declares no reading rules at all, so that every
+        actor holding one of ``coordinators`` (then: every role of the procedure) sees it.
+    """
+
+    bound: frozenset[tuple[str, str, str]] = attrs.field(factory=frozenset, converter=_bound)
+    coordinators: frozenset[str] = attrs.field(factory=frozenset, converter=_roles)
+
+    def bodies(self, party: str | None = None, key: str | None = None) -> frozenset[str]:
+        """The bodies bound to ``party`` (to any party when ``None``), for ``key`` if given."""
+        return frozenset(
+            body
+            for p, k, body in self.bound
+            if (party is None or p == party) and (key is None or k in (key, ANY_KEY))
+        )
+
+    def of(self, body: str) -> frozenset[str]:
+        """The parties ``body`` is bound to."""
+        return frozenset(p for p, _, b in self.bound if b == body)
+
+    def sees(self, viewer: Actor) -> bool:
+        """Whether ``viewer`` may know of the case: one of its parties, or a coordinator."""
+        if not viewer.roles.isdisjoint(self.coordinators):
+            return True
+        body = viewer.acts_for
+        return any(b == body for _, _, b in self.bound)
+
+    def readers(self) -> frozenset[str]:
+        """What a store indexes the case by: ``body:<id>`` of each party, ``role:<role>`` of
+        each coordinating role (``Storage.cases(seen_by=...)`` looks them up)."""
+        return frozenset(
+            [f"body:{body}" for _, _, body in self.bound]
+            + [f"role:{role}" for role in self.coordinators]
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data, sorted (what a store or an export keeps)."""
+        return {
+            "bound": [list(triple) for triple in sorted(self.bound)],
+            "coordinators": sorted(self.coordinators),
+        }
+
+    @classmethod
+    def from_data(cls, data: Any) -> Parties:
+        """What ``to_data`` wrote (``ValueError`` if it is not that)."""
+        if not isinstance(data, dict) or set(data) != {"bound", "coordinators"}:
+            raise ValueError(f"not the parties of a case: {data!r}")
+        bound, coordinators = data["bound"], data["coordinators"]
+        if not isinstance(bound, list) or not all(
+            isinstance(t, list) and len(t) == 3 and all(isinstance(x, str) for x in t)
+            for t in bound
+        ):
+            raise ValueError(f"not the bound parties of a case: {bound!r}")
+        if not isinstance(coordinators, list) or not all(isinstance(r, str) for r in coordinators):
+            raise ValueError(f"not the coordinating roles of a case: {coordinators!r}")
+        return cls(frozenset(tuple(t) for t in bound), frozenset(coordinators))
 
 
 @attrs.frozen
@@ -81,6 +168,9 @@ class Case:
     :ivar created_at: when the case started (aware, UTC).
     :ivar updated_at: when its last record was written (aware, UTC).
     :ivar head: the hash of the last record.
+    :ivar parties: who takes part in the case and who coordinates it, read from its history
+        (``stechnique.parties``); ``None`` for a case row a store upgraded from before parties
+        existed, until the engine has read them.
     """
 
     id: str
@@ -93,6 +183,7 @@ class Case:
     created_at: datetime
     updated_at: datetime
     head: str
+    parties: Parties | None = None
 
 
 @attrs.frozen
@@ -161,7 +252,7 @@ def _unstructure_record(record: Record) -> JSON:
         "event": record.event,
         "source": record.source,
         "target": record.target,
-        "actor": {"id": record.actor.id, "roles": sorted(record.actor.roles)},
+        "actor": actor_data(record.actor),
         "at": to_iso(record.at),
         "payload": record.payload,
         "name": record.name,
@@ -173,6 +264,14 @@ def _unstructure_record(record: Record) -> JSON:
     }
 
 
+def actor_data(actor: Actor) -> JSON:
+    """An actor as plain data: its id, its sorted roles, and its body when it has one."""
+    data: JSON = {"id": actor.id, "roles": sorted(actor.roles)}
+    if actor.body is not None:
+        data["body"] = actor.body
+    return data
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_unstructure_hook(datetime, to_iso)
@@ -180,6 +279,7 @@ def _make_converter() -> cattrs.Converter:
     # Role sets hash the same whatever their iteration order.
     conv.register_unstructure_hook_func(_is_frozenset, sorted)
     conv.register_unstructure_hook(Record, _unstructure_record)
+    conv.register_unstructure_hook(Actor, actor_data)
     return conv
 
 
