@@ -187,6 +187,25 @@ class Case:
 
 
 @attrs.frozen
+class Access:
+    """An unredacted read of cases by an auditor, as the store logs it: who, when, why, which.
+
+    Reading a case always names a viewer and shows what that viewer may see; the one way past
+    the reading rules is an auditor's explicit read, and every such read leaves one of these.
+
+    :ivar actor: the auditor who read, with the roles held.
+    :ivar at: when (aware, UTC).
+    :ivar reason: why, in the auditor's words.
+    :ivar case_ids: the cases read, in the order they were read.
+    """
+
+    actor: Actor
+    at: datetime
+    reason: str
+    case_ids: tuple[str, ...] = attrs.field(converter=tuple)
+
+
+@attrs.frozen
 class Record:
     """One step of a case's history. Record 1 is ``start`` with the facts as payload.
 
