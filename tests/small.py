@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from stechnique import (
     ANY_ACTIVE,
     Actor,
+    Binding,
     Case,
     CaseRole,
     ConfidentialField,
@@ -20,6 +21,7 @@ from stechnique import (
     GuardContext,
     ManualClock,
     Migration,
+    Party,
     Procedure,
     Record,
     Registry,
@@ -228,3 +230,134 @@ def the_case(engine: Engine, case_id: str) -> Case:
 
 #: What an auditor's export needs: ``export_jsonl(storage, out, **AS_AUDITOR)``.
 AS_AUDITOR = {"auditor": AUDITOR, "reason": _WHY}
+
+#: What a CLI read needs to read everything: ``stechnique history CASE *AS_AUDITOR_CLI``.
+AS_AUDITOR_CLI = ("--auditor", AUDITOR.id, "--reason", _WHY)
+
+
+def parties_procedure(version: str = "1") -> Procedure:
+    """A small procedure whose steps are bound to parties of the case (revision 2's model).
+
+    The applicant started the case; the coordinator consults funders (and releases one) and
+    assigns a reviewer to each part (``a``, ``b``); a part's review is by that part's reviewer
+    only, read by the applicant and that reviewer until the applicant accepts, then by the
+    funders and the coordinator too (the accepted review only: an earlier one never opens);
+    revision requests stay between applicant and reviewers.
+    """
+    text = Field("text", fr="Texte", en="Text")
+    part = Field("part", "choice", options=("a", "b"), fr="Partie", en="Part")
+    return Procedure(
+        name="dossier",
+        version=version,
+        fr="Dossier à parties",
+        en="Case with parties",
+        roles=(
+            Role("applicant", "Demandeur", "Applicant"),
+            Role("coordinator", "Coordination", "Coordinator"),
+            Role("reviewer", "Relecteur", "Reviewer"),
+            Role("funder", "Financeur", "Funder"),
+        ),
+        states=(
+            State("open", "Ouvert", "Open", initial=True),
+            State("reviewing", "En relecture", "Under review"),
+            State("accepted", "Accepté", "Accepted", terminal=True),
+            State("withdrawn", "Retiré", "Withdrawn", terminal=True),
+        ),
+        transitions=(
+            Transition(
+                "consult",
+                "open",
+                "open",
+                "coordinator",
+                payload=(Field("funders", "list", fr="Financeurs", en="Funders"),),
+            ),
+            Transition(
+                "release",
+                "open",
+                "open",
+                "coordinator",
+                payload=(Field("funder", fr="Financeur", en="Funder"),),
+            ),
+            Transition(
+                "assign",
+                ("open", "reviewing"),
+                "open",
+                "coordinator",
+                payload=(part, Field("reviewer", fr="Relecteur", en="Reviewer")),
+            ),
+            Transition(
+                "review",
+                ("open", "reviewing"),
+                "reviewing",
+                "reviewer",
+                payload=(part, Field("report", fr="Relecture", en="Review")),
+                party="reviewer",
+            ),
+            Transition(
+                "decide",
+                "reviewing",
+                "reviewing",
+                "funder",
+                party="funder",
+                payload=(
+                    Field(
+                        "decision",
+                        "choice",
+                        options=("approve", "refuse"),
+                        fr="Décision",
+                        en="Decision",
+                    ),
+                ),
+            ),
+            Transition(
+                "revise",
+                "reviewing",
+                "reviewing",
+                "applicant",
+                party="applicant",
+                payload=(Field("reason", fr="Motif", en="Reason"),),
+            ),
+            Transition("accept", "reviewing", "accepted", "applicant", party="applicant"),
+            Transition(
+                "withdraw",
+                ANY_ACTIVE,
+                "withdrawn",
+                "applicant",
+                party="applicant",
+                payload=(Field("note", fr="Note", en="Note"),),
+            ),
+        ),
+        facts=(text,),
+        start_roles=("applicant",),
+        parties=(
+            Party("applicant", "le demandeur", "the applicant", bound_by=(Binding("start"),)),
+            Party(
+                "funder",
+                "les financeurs consultés",
+                "the consulted funders",
+                bound_by=(
+                    Binding("consult", "funders"),
+                    Binding("release", "funder", how="remove"),
+                ),
+            ),
+            Party(
+                "reviewer",
+                "le relecteur de la partie",
+                "the part's reviewer",
+                bound_by=(Binding("assign", "reviewer", per="part"),),
+            ),
+        ),
+        coordinators=("coordinator",),
+        confidential=(
+            ConfidentialField(
+                "review",
+                "report",
+                readers=("applicant", "reviewer"),
+                opens_to=("funder", "coordinator"),
+                opens_on="accept",
+                per="part",
+            ),
+            ConfidentialField("revise", "reason", readers=("applicant", "reviewer")),
+        ),
+        revision=2,
+    )

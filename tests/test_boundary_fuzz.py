@@ -158,20 +158,23 @@ def calls(case_id: str) -> dict[str, st.SearchStrategy[Call]]:
               idempotency_key=either(None, "form-42")),
         _call("migrate", ids, either("2"), actor=actors, facts=field_data({}, FACT_NAMES),
               reason=either("refonte"), dry_run=either(False, True)),
-        _call("history", ids, viewer=either(None, CLERK, BOSS)),
-        _call("case", ids),
+        _call("history", ids, viewer=actors),
+        _call("case", ids, actors),
         _call("explain", ids, either("note"), actors, field_data(NOTE, PAYLOAD_NAMES)),
         _call("available_events", ids, actors),
-        _call("cases", name=either(None, "form"), version=either(None, "1"),
+        _call("cases", viewer=actors, name=either(None, "form"), version=either(None, "1"),
               state=either(None, "open")),
         _call("procedure", either("form"), either(None, "1")),
         _call("audit", either(None, case_id), name=either(None, "form")),
+        _call("unredacted_history", ids, auditor=actors, reason=either("contrôle")),
+        _call("unredacted_cases", auditor=actors, reason=either("contrôle"),
+              name=either(None, "form")),
     )  # fmt: skip
     return dict(zip(METHODS, every, strict=True))
 
 
 METHODS = ("start", "fire", "migrate", "history", "case", "explain", "available_events",
-           "cases", "procedure", "audit")  # fmt: skip
+           "cases", "procedure", "audit", "unredacted_history", "unredacted_cases")  # fmt: skip
 
 
 def escape(engine: Engine, call: Call) -> str | None:

@@ -17,7 +17,6 @@ from _stories import (
     INDIVIDUAL,
     NAME,
     PROVIDER,
-    STRUCTURE,
     engine,
     mstr_facts,
     mstr_to,
@@ -48,6 +47,9 @@ from stechnique.storage.memory import MemoryStorage
 from stechnique.workflows import soutien_technique_renforce_2015_2017 as mstr
 from stechnique.workflows import soutien_technique_renforce_2019 as dla
 
+#: The DLA structure of a migrated MSTR case is the body that started it (its manager):
+#: PROCEDURES.md, « Parties of a case ».
+STRUCTURE = Actor("ca-belle-de-mai", {"structure"})
 SUPPLIED = {"contact_email": "direction@cs.example.org", "moment": "new_dynamic"}
 WHY = "Poursuite de la mission par le DLA."
 

@@ -18,6 +18,7 @@ from types import ModuleType
 
 import attrs
 import pytest
+from small import AS_AUDITOR_CLI
 
 from stechnique import (
     Actor,
@@ -112,7 +113,7 @@ def test_a_store_read_without_the_partner_procedure_says_how_to_register_it(
     assert unaware.returncode == 1, unaware.stderr
     assert "fingerprint" in unaware.stdout
     assert "stechnique.procedures" in unaware.stdout.replace("\n", " ")
-    refused = run("history", "apj-1", db=stored, cwd=tmp_path)
+    refused = run("history", "apj-1", *AS_AUDITOR_CLI, db=stored, cwd=tmp_path)
     assert refused.returncode == 2
     assert "corrupted" not in refused.stderr
     assert "qu'aucune définition enregistrée n'a" in refused.stderr
@@ -125,7 +126,7 @@ def test_an_entry_point_registers_the_partner_procedure_for_every_command(
     plugin = [site]  # the installed package: its module and its dist-info
     audited = run("audit", db=stored, cwd=tmp_path, path=plugin)
     assert audited.returncode == 0, audited.stdout + audited.stderr
-    history = run("history", "apj-1", db=stored, cwd=tmp_path, path=plugin)
+    history = run("history", "apj-1", *AS_AUDITOR_CLI, db=stored, cwd=tmp_path, path=plugin)
     assert history.returncode == 0, history.stderr
     assert "Aide accordée" in history.stdout
     listed = run("procedures", db=stored, cwd=tmp_path, path=plugin)
@@ -163,7 +164,7 @@ def test_the_procedures_option_and_variable_register_a_data_file_with_its_guards
     assert audited.returncode == 0, audited.stdout + audited.stderr
     listed = run("--procedures", WITH_GUARDS, "procedures", db=db, cwd=site)
     assert "file aide-projets-jeunes.toml (guards aide_projets_jeunes:GUARDS)" in listed.stdout
-    history = run("--procedures", WITH_GUARDS, "history", "apj-2", db=db, cwd=site)
+    history = run("--procedures", WITH_GUARDS, "history", "apj-2", *AS_AUDITOR_CLI, db=db, cwd=site)
     assert "Aide refusée" in history.stdout, history.stderr
 
     both = f"aide_projets_jeunes:procedures{os.pathsep}{WITH_GUARDS}"

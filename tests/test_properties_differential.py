@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis.stateful import run_state_machine_as_test
+from small import parties_procedure
 from sql_support import drop_prefix, empty_tables, unique_prefix
 from strategies import machine_settings
 
@@ -22,6 +23,8 @@ from stechnique.workflows import default_registry
 pytestmark = pytest.mark.slow  # long state machines; test_properties_machine keeps quick ones
 
 PUBLISHED = {procedure.key: procedure for procedure in default_registry()}
+# The small procedure whose steps are bound to parties (revision 2's model) too.
+PUBLISHED["dossier@1"] = parties_procedure()
 #: Share of the profile's examples per procedure: each step reads the whole SQL store, and a
 #: server answers slower than an embedded file.
 SQLITE_FRACTION = 1 / 6
@@ -29,10 +32,12 @@ SERVER_FRACTION = 1 / 12
 
 
 def run_against(key: str, storage_factory: Callable[[], SQLStorage], fraction: float) -> None:
+    registry = default_registry()
+    registry.register(PUBLISHED["dossier@1"])
     machine = procedure_machine(
         PUBLISHED[key],
         storage_factory=storage_factory,
-        registry=default_registry(),
+        registry=registry,
         reference_factory=MemoryStorage,
     )
     run_state_machine_as_test(machine, settings=machine_settings(fraction))

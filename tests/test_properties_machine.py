@@ -15,7 +15,7 @@ import sys
 
 import pytest
 from hypothesis.stateful import run_state_machine_as_test
-from small import relay, ticket
+from small import parties_procedure, relay, ticket
 from strategies import machine_settings
 
 from stechnique import Procedure, Registry
@@ -34,6 +34,7 @@ DEEP = {
     "convention-pluripartenariale@2013": {"evaluation", "abandoned"},
     "ticket@1": {"done"},
     "relay@1": {"second", "arrived"},
+    "dossier@1": {"reviewing", "accepted"},
 }
 
 
@@ -41,8 +42,14 @@ DEEP = {
 WITHHELD = {
     # « Rapport du diagnostic transmis au gestionnaire, puis, une fois validé, aux partenaires »
     "soutien-technique-renforce@2015-2017": (
-        Withheld("submit_report", "report", ["funder"], until="report_validated"),
-        Withheld("request_revision", "reason", ["funder"], until="report_validated"),
+        Withheld(
+            "submit_report",
+            "report",
+            ["consulted_funder", "caf_coordinator"],
+            until="report_validated",
+        ),
+        # Revision requests never open beyond the manager and the provider.
+        Withheld("request_revision", "reason", ["consulted_funder", "caf_coordinator"]),
     ),
     # Funders see the pre-diagnostic, diagnosis and recommendations from plan_drawn_up on.
     "soutien-technique-renforce@2019": (
@@ -53,6 +60,11 @@ WITHHELD = {
     "convention-pluripartenariale@2013": (),
     "ticket@1": (Withheld("comment", "secret", ["boss"], until="done"),),
     "relay@1": (),
+    # Revision requests stay between applicant and reviewers, whatever happens after.
+    "dossier@1": (
+        Withheld("revise", "reason", ["funder", "coordinator"]),
+        Withheld("review", "report", ["funder", "coordinator"], until="accepted"),
+    ),
 }
 
 
@@ -99,6 +111,14 @@ def test_an_event_with_a_payload_per_state_keeps_its_invariants() -> None:
     # ``advance`` carries ``baton`` from « first » and ``score`` from « second »: payloads are
     # drawn from either schema and an accepted one is checked against the step it took.
     procedure: Procedure = relay()
+    run(machine_for(procedure, Registry((procedure,))))
+
+
+def test_steps_bound_to_parties_keep_invariants_8_and_9() -> None:
+    # Actors claim any roles for a few bodies (and an outsider): a party-bound step fired by
+    # another body (invariant 8), or a case, a field or a hash shown to a viewer who may not
+    # see it (invariants 3 and 9), is found after the step that did it.
+    procedure: Procedure = parties_procedure()
     run(machine_for(procedure, Registry((procedure,))))
 
 

@@ -81,8 +81,10 @@ def structure_procedure(canonical: Any, guards: dict[str, Guard] | Any) -> Proce
 
 
 def assert_same_definition(procedure: Procedure, again: Procedure) -> None:
-    # Invariants are claims about a definition, outside its canonical form: put them back.
-    assert attrs.evolve(again, invariants=procedure.invariants) == procedure
+    # Invariants and reading rules are attached to a definition, outside its canonical form:
+    # put them back.
+    attached = {"invariants": procedure.invariants, "reading": procedure.reading}
+    assert attrs.evolve(again, **attached) == procedure
     assert again.fingerprint == procedure.fingerprint
     assert again.canonical() == procedure.canonical()
 

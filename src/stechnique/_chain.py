@@ -102,10 +102,10 @@ def _parties_after(case: Case | None, procedure: Pinned, record: Record) -> Part
     """The case's parties after ``record``: unknown stays unknown (a case row upgraded from
     before parties: the engine reads them from the history before it fires), and a bare pin
     (not a ``Procedure``: imports, tests) binds nobody."""
+    if not isinstance(procedure, Procedure):
+        return None if case is None else case.parties
     before = NO_PARTIES if case is None else case.parties
-    if before is None or not isinstance(procedure, Procedure):
-        return before
-    return parties_after(procedure, record, before)
+    return None if before is None else parties_after(procedure, record, before)
 
 
 def stored_record(*fields: Any) -> Record:

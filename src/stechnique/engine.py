@@ -419,7 +419,7 @@ class Engine:
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
         auditor = check.actor("auditor", auditor)
-        reason = check.text("reason", reason)
+        reason = check.reason("reason", reason)
         check.done()
         self._load(case_id)
         self.storage.log_access(Access(auditor, self._now(), reason, (case_id,)))
@@ -438,7 +438,7 @@ class Engine:
         logged by the store with the cases it returned (``accesses``)."""
         check = Arguments()
         auditor = check.actor("auditor", auditor)
-        reason = check.text("reason", reason)
+        reason = check.reason("reason", reason)
         name = check.optional("name", name, MAX_NAME)
         version = check.optional("version", version, MAX_NAME)
         state = check.optional("state", state, MAX_NAME)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from stechnique._arguments import MAX_ID, _identifier_problem
 from stechnique._machine import trigger
 from stechnique.definition import ANY_ACTIVE, Invariant, Procedure, State, Transition
 from stechnique.engine import Engine
-from stechnique.errors import InvalidData, StechniqueError
+from stechnique.errors import InvalidData, StechniqueError, UnknownCase
 from stechnique.records import GENESIS_HASH, Actor, Case, Record, canonical_json, converter
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
@@ -25,11 +26,15 @@ from stechnique.storage.base import Storage
 
 __all__ = [
     "Withheld",
+    "bound_parties",
     "definition_problems",
     "example_data",
+    "party_problems",
     "redaction_problems",
+    "sees",
     "snapshot",
     "store_problems",
+    "visibility_problems",
 ]
 
 
@@ -41,8 +46,9 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
 class Withheld:
     """A confidentiality claim of the source document, checked apart from the definition.
 
-    ``field`` of ``event`` is never shown to a viewer holding only one of ``roles`` (declared
-    roles, not case roles) before the case reaches ``until`` (never, when ``None``). The
+    ``field`` of ``event`` is never shown before the case reaches ``until`` (never, when
+    ``None``) to a viewer holding only one of ``roles`` (declared roles, not case roles, or
+    parties of the case: a body that is that party and no other). The
     definition's own ``ConfidentialField`` rules are what invariant 3 is judged by; a claim
     written from the document also catches a rule missing from the definition.
     """
@@ -109,8 +115,10 @@ def _case_problems(
         breach = invariant.check(records)
         if breach is not None:
             problems.append(f"case {case.id}: invariant {invariant.name}: {breach}")
-    for viewer in _viewers(procedure):
+    for viewer in _viewers(procedure, records):
         problems += redaction_problems(engine, case, records, viewer)
+    problems += visibility_problems(engine, case, records)
+    problems += party_problems(engine.registry, records)
     return problems
 
 
@@ -244,64 +252,240 @@ def _case_row_problems(case: Case, records: Sequence[Record], registry: Registry
     return problems
 
 
-def _viewers(procedure: Procedure) -> list[Actor]:
-    roles = sorted(role.id for role in procedure.roles)
-    everyone = Actor("viewer-all", frozenset(roles))
-    return [Actor("viewer", frozenset()), everyone] + [Actor(f"viewer-{r}", {r}) for r in roles]
+def _viewers(procedure: Procedure, records: Sequence[Record]) -> list[Actor]:
+    """Who reads a case in the checks: for every body the history names (and one it does
+    not), an actor acting for it and claiming every role but the coordinating ones; one
+    holding only the coordinating roles; one holding no role at all."""
+    coordinating = set(procedure.reading_rules.coordinators)
+    claimed = frozenset(role.id for role in procedure.roles) - coordinating
+    bodies = {record.actor.acts_for for record in records} | {"body-outside-every-case"}
+    bodies |= {body for _, _, body in bound_parties(procedure, records)}
+    viewers = [Actor(f"viewer-{i}", claimed, body) for i, body in enumerate(sorted(bodies))]
+    # A generated payload may bind a body no actor can act for (a newline in it, say).
+    viewers = [viewer for viewer in viewers if _can_act_for(viewer.acts_for)]
+    viewers.append(Actor("viewer-nobody", frozenset(), "body-of-nobody"))
+    if coordinating:
+        viewers.append(Actor("viewer-coordinator", frozenset(coordinating), "coordination"))
+    return viewers
+
+
+def bound_parties(procedure: Procedure, records: Sequence[Record]) -> set[tuple[str, str, str]]:
+    """``(party, key, body)`` bound by ``records``, read here with code of its own: each
+    record by the reading rules of ``procedure`` (one version; see ``_parties_now``)."""
+    bound: set[tuple[str, str, str]] = set()
+    for record in records:
+        for party in procedure.reading_rules.parties:
+            for binding in party.bound_by:
+                if binding.event != record.event:
+                    continue
+                key = "" if binding.per is None else str(record.payload.get(binding.per, ""))
+                if binding.field is None:
+                    bodies = [record.actor.acts_for]
+                else:
+                    value = record.payload.get(binding.field)
+                    values = value if isinstance(value, list | tuple) else [value]
+                    bodies = [str(v) for v in values if v is not None]
+                    if value is None:
+                        continue
+                mine = {t for t in bound if t[0] == party.id and t[1] == key}
+                if binding.how == "set":
+                    bound -= mine
+                if binding.how == "remove":
+                    bound -= {(party.id, key, body) for body in bodies}
+                else:
+                    bound |= {(party.id, key, body) for body in bodies}
+    return bound
+
+
+def _parties_now(
+    registry: Registry, records: Sequence[Record]
+) -> tuple[set[tuple[str, str, str]], set[str]]:
+    """The parties and the roles that see a case: for every version its history has been
+    under, the history read by that version's rules; the roles of each such version that see
+    its cases (its coordinators, or every role when it declares no reading rules)."""
+    bound: set[tuple[str, str, str]] = set()
+    roles: set[str] = set()
+    for fingerprint in dict.fromkeys(record.fingerprint for record in records):
+        procedure = registry.by_fingerprint(fingerprint)
+        if procedure is None:
+            continue
+        rules = procedure.reading_rules
+        bound |= bound_parties(procedure, records)
+        if rules.parties or rules.coordinators:
+            roles |= set(rules.coordinators)
+        else:
+            roles |= {role.id for role in procedure.roles}
+    return bound, roles
+
+
+def sees(registry: Registry, records: Sequence[Record], viewer: Actor) -> bool:
+    """Whether ``viewer`` may know of the case with ``records`` (invariant 9)."""
+    bound, roles = _parties_now(registry, records)
+    return bool(viewer.roles & roles) or any(body == viewer.acts_for for _, _, body in bound)
 
 
 def hidden_fields(
-    procedure: Procedure,
-    record: Record,
+    registry: Registry,
+    records: Sequence[Record],
+    index: int,
     viewer: Actor,
     facts: Mapping[str, Any],
-    reached: frozenset[str],
 ) -> set[str]:
-    """The payload fields of ``record`` that ``viewer`` may not see (invariant 3)."""
+    """The payload fields of ``records[index]`` that ``viewer`` may not see (invariant 3)."""
+    record = records[index]
+    procedure = registry.by_fingerprint(record.fingerprint)
+    if procedure is None:
+        return set(record.payload)
+    rules = procedure.reading_rules
+    bound, _ = _parties_now(registry, records)
+    reached = {r.target for r in records}
     hidden = set()
-    for rule in procedure.confidential:
+    for rule in rules.confidential:
         if rule.event != record.event or rule.field not in record.payload:
             continue
-        readers = concrete_roles(procedure, rule.readers, facts)
-        if rule.opens_at is not None and rule.opens_at in reached:
-            readers |= concrete_roles(procedure, rule.opens_to, facts)
-        if not viewer.roles & readers:
+        names = list(rule.readers)
+        later = [r.event for r in records[index + 1 :]]
+        opened = rule.opens_at is not None and rule.opens_at in reached
+        if rule.opens_on is not None and rule.opens_on in later:
+            # Only the last record of the event before ``opens_on`` opens.
+            opened = opened or rule.event not in later[: later.index(rule.opens_on)]
+        if opened:
+            names += rule.opens_to
+        key = None if rule.per is None else str(record.payload.get(rule.per, ""))
+        if not any(_reads(procedure, name, viewer, bound, key, facts) for name in names):
             hidden.add(rule.field)
     return hidden
+
+
+def _reads(
+    procedure: Procedure,
+    name: str,
+    viewer: Actor,
+    bound: set[tuple[str, str, str]],
+    key: str | None,
+    facts: Mapping[str, Any],
+) -> bool:
+    rules = procedure.reading_rules
+    if any(party.id == name for party in rules.parties):
+        return any(
+            p == name and (key is None or k in (key, "")) and body == viewer.acts_for
+            for p, k, body in bound
+        )
+    if name in rules.coordinators:
+        return name in viewer.roles
+    return bool(viewer.roles & concrete_roles(procedure, [name], facts))
 
 
 def _is_marker(value: Any) -> bool:
     return isinstance(value, Mapping) and set(value) == {"__redacted__"}
 
 
+def visibility_problems(engine: Engine, case: Case, records: Sequence[Record]) -> list[str]:
+    """Invariant 9: a viewer who is neither a party of the case nor one of its coordinators
+    learns nothing of it — every read answers as for a case that does not exist — and one
+    who is sees it in its list of cases."""
+    procedure = engine.registry.by_fingerprint(case.fingerprint)
+    if procedure is None or not records:
+        return []
+    problems = []
+    for viewer in _viewers(procedure, records):
+        where = f"case {case.id} viewed by {viewer.acts_for} ({sorted(viewer.roles)})"
+        allowed = sees(engine.registry, records, viewer)
+        listed = case.id in {c.id for c in engine.cases(viewer=viewer)}
+        if listed != allowed:
+            problems.append(f"{where}: listed={listed}, may see={allowed} (invariant 9)")
+        event = (procedure.events_from(case.state) or ("withdraw",))[0]
+        for name, answered in _answers(engine, case.id, event, viewer).items():
+            if answered != allowed:
+                problems.append(f"{where}: {name} answered={answered} (invariant 9)")
+    return problems
+
+
+def _answers(engine: Engine, case_id: str, event: str, viewer: Actor) -> dict[str, bool]:
+    """Whether each read of one case answered ``viewer`` (or said there is no such case)."""
+    reads: dict[str, Callable[[], object]] = {
+        "case": lambda: engine.case(case_id, viewer),
+        "history": lambda: engine.history(case_id, viewer),
+        "available_events": lambda: engine.available_events(case_id, viewer),
+        "explain": lambda: engine.explain(case_id, event, viewer),
+    }
+    answers = {}
+    for name, read in reads.items():
+        try:
+            read()
+            answers[name] = True
+        except UnknownCase:
+            answers[name] = False
+    return answers
+
+
+def party_problems(registry: Registry, records: Sequence[Record]) -> list[str]:
+    """Invariant 8: a step bound to a party of the case was fired by an actor acting for a
+    body the history had bound to that party before it."""
+    problems = []
+    for index, record in enumerate(records):
+        procedure = registry.by_fingerprint(record.fingerprint)
+        if procedure is None or record.source is None or record.event == "migrate":
+            continue
+        transition = procedure.transition(record.source, record.event, record.payload)
+        if transition is None or transition.party is None:
+            continue
+        bound, _ = _parties_now(registry, records[:index])
+        party = procedure.party(transition.party)
+        per = next((b.per for b in party.bound_by if b.per), None) if party else None
+        key = None if per is None else str(record.payload.get(per, ""))
+        if not any(
+            p == transition.party
+            and (key is None or k in (key, ""))
+            and body == record.actor.acts_for
+            for p, k, body in bound
+        ):
+            problems.append(
+                f"case {record.case_id} seq {record.seq}: {record.event!r} fired by "
+                f"{record.actor.acts_for!r}, not the case's {transition.party} (invariant 8)"
+            )
+    return problems
+
+
 def redaction_problems(
     engine: Engine, case: Case, records: Sequence[Record], viewer: Actor
 ) -> list[str]:
-    """Invariant 3: ``engine.history(viewer=)`` hides exactly what the rules hide, drops nothing."""
-    where = f"case {case.id} viewed by {sorted(viewer.roles)}"
-    shown = engine.history(case.id, viewer=viewer)
+    """Invariant 3: ``engine.history`` hides exactly what the rules hide, drops nothing, and
+    withholds the hash of a record it redacts (and the next record's link to it)."""
+    where = f"case {case.id} viewed by {viewer.acts_for} ({sorted(viewer.roles)})"
+    if not sees(engine.registry, records, viewer):
+        return []
+    shown = engine.history(case.id, viewer)
     if len(shown) != len(records):
         return [f"{where}: {len(shown)} records shown of {len(records)}"]
-    reached = frozenset(record.target for record in records)
     problems = []
-    for raw, seen in zip(records, shown, strict=True):
-        procedure = engine.registry.by_fingerprint(raw.fingerprint)
-        if procedure is None or not _same_but_payload(seen, raw):
+    withheld_before = False
+    for index, (raw, seen) in enumerate(zip(records, shown, strict=True)):
+        if not _same_but_payload(seen, raw):
             problems.append(f"{where} seq {raw.seq}: more than the payload was changed")
             continue
         if set(seen.payload) != set(raw.payload):
             problems.append(f"{where} seq {raw.seq}: payload fields dropped or added")
             continue
-        hidden = hidden_fields(procedure, raw, viewer, case.facts, reached)
+        hidden = hidden_fields(engine.registry, records, index, viewer, case.facts)
         for name, value in raw.payload.items():
             if name in hidden and not _is_marker(seen.payload[name]):
                 problems.append(f"{where} seq {raw.seq}: {raw.event}.{name} shown (invariant 3)")
             elif name not in hidden and seen.payload[name] != value:
                 problems.append(f"{where} seq {raw.seq}: {raw.event}.{name} hidden needlessly")
+        if (seen.hash == raw.hash) == bool(hidden):
+            problems.append(
+                f"{where} seq {raw.seq}: hash shown={seen.hash == raw.hash} (invariant 9)"
+            )
+        if (seen.prev_hash == raw.prev_hash) == withheld_before:
+            problems.append(f"{where} seq {raw.seq}: link shown={seen.prev_hash == raw.prev_hash}")
+        withheld_before = bool(hidden)
     return problems
 
 
-_NOT_PAYLOAD = tuple(a.name for a in attrs.fields(Record) if a.name != "payload")
+_NOT_PAYLOAD = tuple(
+    a.name for a in attrs.fields(Record) if a.name not in ("payload", "hash", "prev_hash")
+)
 
 
 def _same_but_payload(one: Record, other: Record) -> bool:
@@ -317,17 +501,41 @@ def withheld_problems(
     for claim in claims:
         if claim.until in reached or not any(r.event == claim.event for r in records):
             continue
-        for role in claim.roles:
-            viewer = Actor("claim-viewer", {role})
-            problems += [
-                f"case {case.id} seq {seen.seq}: {claim.event}.{claim.field} shown to {role} "
-                f"before {claim.until or 'the end'} (invariant 3)"
-                for seen in engine.history(case.id, viewer=viewer)
-                if seen.event == claim.event
-                and claim.field in seen.payload
-                and not _is_marker(seen.payload[claim.field])
-            ]
+        for name in claim.roles:
+            for viewer in _claim_viewers(engine.registry, records, name):
+                if not sees(engine.registry, records, viewer):
+                    continue
+                problems += [
+                    f"case {case.id} seq {seen.seq}: {claim.event}.{claim.field} shown to "
+                    f"{name} {viewer.acts_for} before {claim.until or 'the end'} (invariant 3)"
+                    for seen in engine.history(case.id, viewer)
+                    if seen.event == claim.event
+                    and claim.field in seen.payload
+                    and not _is_marker(seen.payload[claim.field])
+                ]
     return problems
+
+
+def _claim_viewers(registry: Registry, records: Sequence[Record], name: str) -> list[Actor]:
+    """Who a claim about ``name`` (a role, or a party of the case) speaks of: a holder of the
+    role acting for no party, and each body that is that party of the case and nothing else
+    (a body that is also, say, the manager reads as the manager)."""
+    bound, _ = _parties_now(registry, records)
+    parties: dict[str, set[str]] = defaultdict(set)
+    for party, _, body in bound:
+        parties[body].add(party)
+    viewers = [Actor("claim-viewer", {name}, "claim-body-outside-the-case")]
+    viewers += [
+        Actor("claim-party", {name}, body)
+        for body, held in sorted(parties.items())
+        if held == {name} and _can_act_for(body)
+    ]
+    return viewers
+
+
+def _can_act_for(body: str) -> bool:
+    """Whether an actor may act for ``body`` (the engine refuses control characters...)."""
+    return _identifier_problem(body, MAX_ID) is None
 
 
 def exit_problems(engine: Engine, case: Case, procedure: Procedure) -> list[str]:
@@ -342,11 +550,23 @@ def exit_problems(engine: Engine, case: Case, procedure: Procedure) -> list[str]
         roles = sorted(concrete_roles(procedure, transition.roles, case.facts))
         if not roles:
             continue
-        actor = Actor("exit-checker", {roles[0]})
+        actor = Actor("exit-checker", {roles[0]}, _exit_body(engine, case, transition.party))
+        if actor.acts_for == "":
+            continue
         payload = example_data(transition.payload)
         if engine.explain(case.id, event, actor, payload).allowed:
             return []
     return [f"case {case.id}: no way to a terminal state from {case.state!r} (invariant 4)"]
+
+
+def _exit_body(engine: Engine, case: Case, party: str | None) -> str:
+    """A body that may take an exit: one bound to ``party``, else the one that started the
+    case (a party of every case); ``""`` when the party has no body yet."""
+    records = engine.storage.records(case.id)
+    if party is None:
+        return records[0].actor.acts_for if records else ""
+    bound, _ = _parties_now(engine.registry, records)
+    return next((body for p, _, body in sorted(bound) if p == party), "")
 
 
 _EXAMPLES: dict[str, Any] = {

@@ -37,7 +37,7 @@ from stechnique.definition import (
     Transition,
 )
 from stechnique.engine import Engine
-from stechnique.errors import InvalidData, StechniqueError
+from stechnique.errors import InvalidData, StechniqueError, UnknownCase
 from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
@@ -207,7 +207,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         """Read a history as a viewer: every store shows the same thing."""
 
         def call(engine: Engine) -> object:
-            return engine.history(command.case, viewer=command.viewer)
+            return engine.history(command.case, command.viewer)
 
         seen = [_outcome(call, self.engine)]
         if self.reference is not None:
@@ -315,7 +315,11 @@ class ProcedureMachine(RuleBasedStateMachine):
         for actor_id in self.config.actor_ids:
             for role in sorted(roles):
                 actor = Actor(actor_id, frozenset([role]))
-                for name in self._steering.available_events(case.id, actor):
+                try:
+                    allowed = self._steering.available_events(case.id, actor)
+                except UnknownCase:
+                    continue  # not a party of this case: it may do nothing here
+                for name in allowed:
                     if (name, actor_id) not in done:
                         moves.setdefault(name, []).append(actor)
         return moves
