@@ -85,7 +85,7 @@ def empty_tables(url: str, prefix: str) -> None:
     schema = schema_for(prefix)
     with _engine(url).begin() as connection:
         existing = set(sa.inspect(connection).get_table_names())
-        for table in (schema.records, schema.cases):
+        for table in (schema.accesses, schema.case_readers, schema.records, schema.cases):
             if table.name in existing:
                 connection.execute(table.delete())
 

@@ -8,6 +8,9 @@ Facts and payloads are dicts: it hands out copies, so that a caller changing a c
 record it got back does not change the stored history (which the audit would then find
 tampered with). What it is given it keeps as given, which the contract allows (``Storage``):
 copying on write too cost a sixth of a fire.
+
+``cases(seen_by=...)`` asks each case's ``Parties.sees``: the rule itself, with no index (the
+index is what SQL adapters must add, and what the contract tests compare them on).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
+import attrs
+
 from stechnique._values import copied, replaced
 from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
-from stechnique.records import Case, Record
+from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.storage.base import not_followed
 
 __all__ = ["MemoryStorage"]
@@ -31,6 +36,7 @@ class MemoryStorage:
         self._cases: dict[str, Case] = {}
         self._records: dict[str, list[Record]] = {}
         self._keys: dict[tuple[str, str], Record] = {}
+        self._accesses: list[Access] = []
 
     def create(self, case: Case, first: Record) -> None:
         """See ``Storage.create``."""
@@ -82,7 +88,12 @@ class MemoryStorage:
         return None if record is None else _own_record(record)
 
     def cases(
-        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+        self,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        state: str | None = None,
+        seen_by: Actor | None = None,
     ) -> Sequence[Case]:
         """See ``Storage.cases``."""
         with self._lock:
@@ -92,8 +103,34 @@ class MemoryStorage:
                 if (name is None or case.name == name)
                 and (version is None or case.version == version)
                 and (state is None or case.state == state)
+                and (seen_by is None or (case.parties is not None and case.parties.sees(seen_by)))
             ]
         return [_own_case(case) for case in sorted(found, key=lambda c: (c.created_at, c.id))]
+
+    def cases_without_parties(self) -> Iterator[str]:
+        """See ``Storage.cases_without_parties``."""
+        with self._lock:
+            found = sorted(case.id for case in self._cases.values() if case.parties is None)
+        yield from found
+
+    def set_parties(self, case_id: str, seq: int, parties: Parties) -> bool:
+        """See ``Storage.set_parties``."""
+        with self._lock:
+            stored = self._cases.get(case_id)
+            if stored is None or stored.seq != seq:
+                return False
+            self._cases[case_id] = attrs.evolve(stored, parties=parties)
+            return True
+
+    def log_access(self, access: Access) -> None:
+        """See ``Storage.log_access``."""
+        with self._lock:
+            self._accesses.append(access)
+
+    def accesses(self) -> Sequence[Access]:
+        """See ``Storage.accesses``."""
+        with self._lock:
+            return tuple(self._accesses)
 
     def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
         """See ``Storage.iter_records``."""
