@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from sqlalchemy.dialects import mysql, sqlite
-
-import attrs
 
 from stechnique import Actor, Case, Record
 from stechnique.records import Parties

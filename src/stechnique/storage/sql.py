@@ -6,9 +6,9 @@ share one database.
 
 * **Schema.** ``<prefix>cases`` and ``<prefix>records``, with ``<prefix>case_readers`` (the
   readers index of ``cases(seen_by=...)``) and ``<prefix>accesses`` (the access log), created
-  and upgraded by the Alembic migrations shipped in the package. By default opening a store brings the schema up to
-  date; with ``upgrade=False`` an out-of-date schema is refused with ``SchemaOutOfDate``, whose
-  message says what to run (``upgrade_schema``).
+  and upgraded by the Alembic migrations shipped in the package. By default opening a store
+  brings the schema up to date; with ``upgrade=False`` an out-of-date schema is refused with
+  ``SchemaOutOfDate``, whose message says what to run (``upgrade_schema``).
 * **Read-only.** ``read_only=True`` opens an existing store for reading and never creates or
   changes anything: no file, no table, no upgrade, no switch to WAL. A missing file or missing
   tables raise ``StoreNotFound``, an older schema ``SchemaOutOfDate``. A SQLite file archived
@@ -280,8 +280,8 @@ class SQLStorage:
     def accesses(self) -> Sequence[Access]:
         """See ``Storage.accesses``."""
         table = self.schema.accesses
-        query = sa.select(table.c.actor_id, table.c.actor_roles, table.c.actor_body,
-                          table.c.at, table.c.reason, table.c.case_ids).order_by(table.c.id)  # fmt: skip
+        columns = ("actor_id", "actor_roles", "actor_body", "at", "reason", "case_ids")
+        query = sa.select(*(table.c[name] for name in columns)).order_by(table.c.id)
         with self._backend.translated("read the access log"), self._backend.reader.connect() as c:
             return [
                 Access(Actor(actor_id, roles, body), at, reason, tuple(case_ids))
