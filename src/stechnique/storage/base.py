@@ -108,7 +108,10 @@ class Storage(Protocol):
         moved on, and nothing changed). Nothing else of the case changes."""
 
     def log_access(self, access: Access) -> None:
-        """Add ``access`` to the access log (kept whole, never changed or removed)."""
+        """Add ``access`` to the access log (kept whole, never changed or removed).
+
+        The reason is a person's words: a store may refuse one holding a NUL character.
+        """
 
     def accesses(self) -> Sequence[Access]:
         """Every logged access, oldest (first logged) first."""

@@ -185,8 +185,14 @@ class SQLStorage:
                                 action=f"set the parties of case {case_id}")  # fmt: skip
 
     def log_access(self, access: Access) -> None:
-        """See ``Storage.log_access``."""
+        """See ``Storage.log_access``. A reason holding a NUL character, or an actor id or
+        body longer than 255 characters, is refused with ``StorageError``, nothing written."""
         actor = access.actor
+        if "\x00" in access.reason:
+            raise StorageError("the reason of an access holds a NUL character; SQLStorage "
+                               "keeps text without one")  # fmt: skip
+        _check_length("actor id", actor.id, ID_LENGTH)
+        _check_length("actor body", actor.body or "", ID_LENGTH)
         row = {"at": access.at, "actor_id": actor.id, "actor_body": actor.body,
                "actor_roles": sorted(actor.roles), "reason": access.reason,
                "case_ids": list(access.case_ids)}  # fmt: skip
@@ -493,8 +499,12 @@ def _check(case: Case, record: Record) -> None:
         ("event", record.event, NAME_LENGTH),
     )
     for what, value, limit in limits:
-        if len(value) > limit:
-            raise StorageError(
-                f"{what} {value[:40]!r}... is {len(value)} characters long; "
-                f"SQLStorage keeps at most {limit}"
-            )
+        _check_length(what, value, limit)
+
+
+def _check_length(what: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise StorageError(
+            f"{what} {value[:40]!r}... is {len(value)} characters long; "
+            f"SQLStorage keeps at most {limit}"
+        )
