@@ -140,7 +140,7 @@ class CaseBuilder:
         *,
         actor: Actor = APPLICANT,
         idempotency_key: str | None = None,
-        parties: Parties | None | EllipsisType = ...,
+        parties: Parties | EllipsisType | None = ...,
         **pin: str,
     ) -> tuple[Case, Record]:
         """``next_step`` of ``case``; ``pin`` overrides the builder's name, version or
@@ -644,6 +644,7 @@ class StorageContract:
         assert storage.set_parties("b", 1, found) is True
         assert list(storage.cases_without_parties()) == ["A"]
         assert seen(storage, viewer) == ["a", "b"]
+        assert builders["a"].case is not None
         want = attrs.evolve(builders["a"].case, parties=found)
         _same(storage.get("a"), want)
         assert list(storage.iter_records()) == before[1]
