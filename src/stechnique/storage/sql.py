@@ -267,9 +267,16 @@ class SQLStorage:
                 sa.select(readers.c.case_id)
                 .where(readers.c.reader.in_(sorted(readers_of(seen_by))))
                 .distinct()
-                .subquery("seen")
             )
-            query = query.join_from(seen, table, table.c.id == seen.c.case_id)
+            if self.kind == "postgresql":
+                # As a join, PostgreSQL hashes the viewer's case ids and scans every case once
+                # they are more than a few hundred (1% of 100,000); an array of them, computed
+                # once, makes it look each up by primary key (and runs faster).
+                ids = sa.func.array(seen.scalar_subquery())
+                query = query.where(table.c.id == sa.any_(ids))
+            else:
+                found = seen.subquery("seen")
+                query = query.join_from(found, table, table.c.id == found.c.case_id)
         for column, value in (("name", name), ("version", version), ("state", state)):
             if value is not None:
                 query = query.where(table.c[column] == value)
