@@ -130,10 +130,11 @@ def test_values_too_long_for_the_readers_are_refused_before_writing(
         sql_storage.append(*builder.step(parties=parties(("manager", long_body))))
     with pytest.raises(StorageError, match="coordinating role"):
         sql_storage.set_parties("ok", 1, parties(coordinators={"r" * 256}))
+    again = CaseBuilder("ok")
+    again.case = before[0][0]
+    bodied = again.step(actor=Actor("a", {"applicant"}, body=long_body))
     with pytest.raises(StorageError, match="actor body"):
-        again = CaseBuilder("ok")
-        again.case = before[0][0]
-        sql_storage.append(*again.step(actor=Actor("a", {"applicant"}, body=long_body)))
+        sql_storage.append(*bodied)
     assert stored(sql_storage) == before
     assert seen(sql_storage, Actor("a", body="asso")) == ["ok"]
 
