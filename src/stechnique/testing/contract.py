@@ -655,6 +655,42 @@ class StorageContract:
         storage.append(*builders["a"].step(parties=parties(("funder", "ville"))))
         assert seen(storage, viewer) == ["b", "c"]
 
+    def test_racing_party_changes_keep_the_index_true(self, storage: Storage) -> None:
+        """Threads each rebinding the case's parties: afterwards exactly the final parties'
+        bodies see it, whoever won each race."""
+        builder = CaseBuilder("rebound")
+        storage.create(*builder.start(parties=parties(("manager", "start"))))
+        bodies = ["start"]
+
+        def work(worker: int) -> None:
+            for attempt in range(8):
+                current = storage.get("rebound")
+                assert current is not None
+                mine = CaseBuilder("rebound")
+                mine.case = current
+                body = f"w{worker}-{attempt}"
+                kept = [t[2] for t in sorted(current.parties.bound)][-1:] if current.parties else []
+                bound = [("funder", b) for b in kept] + [("manager", body)]
+                try:
+                    storage.append(*mine.step(parties=parties(*bound)))
+                except ConcurrencyConflict:
+                    continue
+
+        for worker in range(4):
+            bodies += [f"w{worker}-{attempt}" for attempt in range(8)]
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        final = storage.get("rebound")
+        assert final is not None
+        assert final.parties is not None
+        assert final.seq > 1
+        for body in bodies:
+            want = ["rebound"] if body in final.parties.bodies() else []
+            assert seen(storage, Actor("p", body=body)) == want, body
+
     def test_many_readers(self, storage: Storage) -> None:
         """A case bound to many bodies, awkward ones included, is seen by each of them."""
         bodies = [f"{AWKWARD[:6]}-{n}" for n in range(60)] + ["body:x", "role:y", "a" * 255]
