@@ -24,9 +24,9 @@ share one database.
   again in a transaction that locks the case row, reads its parties, and writes only the
   readers that changed. ``create`` indexes the new case in the same transaction (on PostgreSQL,
   the same statement).
-* **Limits.** Case ids, actor ids, actor bodies, party bodies and idempotency keys up to 255
-  characters; procedure names, versions, states, events and roles up to 200. Longer values are
-  refused before anything is written.
+* **Limits.** Case ids, actor ids, actor bodies, party bodies, coordinating roles and
+  idempotency keys up to 255 characters; procedure names, versions, states and events up to
+  200. Longer values are refused before anything is written.
 """
 
 from __future__ import annotations
