@@ -655,6 +655,20 @@ class StorageContract:
         storage.append(*builders["a"].step(parties=parties(("funder", "ville"))))
         assert seen(storage, viewer) == ["b", "c"]
 
+    def test_parties_set_while_listing_the_cases_without(self, storage: Storage) -> None:
+        """The engine's pass over an upgraded store: while ``cases_without_parties`` streams,
+        ``set_parties`` writes each case's parties."""
+        ids = [f"old-{n:02d}" for n in range(12)]
+        for case_id in ids:
+            storage.create(*CaseBuilder(case_id).start())
+        listed = []
+        for case_id in storage.cases_without_parties():
+            listed.append(case_id)
+            assert storage.set_parties(case_id, 1, parties(("manager", case_id)))
+        assert listed == ids
+        assert list(storage.cases_without_parties()) == []
+        assert seen(storage, Actor("x", body="old-07")) == ["old-07"]
+
     def test_racing_party_changes_keep_the_index_true(self, storage: Storage) -> None:
         """Threads each rebinding the case's parties: afterwards exactly the final parties'
         bodies see it, whoever won each race."""
