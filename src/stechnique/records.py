@@ -26,6 +26,7 @@ __all__ = [
     "ANY_KEY",
     "GENESIS_HASH",
     "JSON",
+    "Access",
     "Actor",
     "Case",
     "Parties",
