@@ -85,7 +85,7 @@ def empty_tables(url: str, prefix: str) -> None:
     schema = schema_for(prefix)
     with _engine(url).begin() as connection:
         existing = set(sa.inspect(connection).get_table_names())
-        for table in (schema.records, schema.cases):
+        for table in (schema.accesses, schema.case_readers, schema.records, schema.cases):
             if table.name in existing:
                 connection.execute(table.delete())
 
@@ -98,6 +98,30 @@ def drop_prefix(url: str, prefix: str) -> None:
         for name in schema.table_names:
             if name in existing:
                 connection.exec_driver_sql(f"DROP TABLE {_quoted(connection, name)}")
+
+
+def schema_differences(url: str, prefix: str) -> list[Any]:
+    """What Alembic's autogenerate finds between the tables of ``prefix`` in the database at
+    ``url`` and the ``Table`` objects the adapter queries (``_sql_schema``): [] when they agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    schema = schema_for(prefix)
+
+    def ours(name: str | None, kind: str, _parent: object) -> bool:
+        return kind != "table" or bool(name and name.startswith(prefix))
+
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection,
+                opts={"compare_type": True, "version_table": schema.version_table,
+                      "include_name": ours},
+            )  # fmt: skip
+            return list(compare_metadata(context, schema.metadata))
+    finally:
+        engine.dispose()
 
 
 def _quoted(connection: sa.Connection, name: str) -> str:

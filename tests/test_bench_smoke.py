@@ -48,7 +48,7 @@ def _postgres_or_skip() -> None:
     [
         ("bench_memory_fire.py", ["--cases", "3", "--repeats", "1"], 3),
         ("bench_sqlite_fire.py", ["--cases", "1", "--repeats", "1", "--synchronous", "NORMAL"], 2),
-        ("bench_cases_query.py", ["--cases", "500", "--repeats", "1"], 6),
+        ("bench_cases_query.py", ["--cases", "500", "--repeats", "1"], 8),
         ("bench_load_case.py", ["--records", "20", "--repeats", "1", "--backends", "sqlite"], 6),
     ],
 )

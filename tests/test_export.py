@@ -24,6 +24,7 @@ from audit_stories import (
 from small import AS_AUDITOR
 
 from stechnique import (
+    Actor,
     Engine,
     HistoryCorrupted,
     ImportReport,
@@ -36,8 +37,10 @@ from stechnique import (
 from stechnique.audit import audit
 from stechnique.export import CSV_COLUMNS
 from stechnique.records import canonical_json
+from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 from stechnique.storage.sql import SQLStorage
+from stechnique.testing.contract import CaseBuilder
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +253,24 @@ def test_a_memory_store_round_trips_too() -> None:
     assert restored.record_by_key("c", "ack-1") == storage.record_by_key("c", "ack-1")
     assert restored.get("c") == storage.get("c")
     assert CAF.id in {r.actor.id for r in restored.records("c")}
+
+
+def test_actor_bodies_round_trip_through_jsonl(any_storage: Storage) -> None:
+    """An actor's body is exported (only when given, as its hash covers it) and restored; the
+    restored case rows have parties None, for the engine to derive from the histories."""
+    source = MemoryStorage()
+    builder = CaseBuilder("bodies")
+    source.create(*builder.start(actor=Actor("agent-1", {"applicant"}, body="asso-é")))
+    source.append(*builder.step("submit", actor=Actor("agent-2", {"applicant"})))
+    source.append(*builder.step(actor=Actor("o", {"officer"}, body="caf"), idempotency_key="k"))
+    out = io.StringIO()
+    export_jsonl(source, out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["actor"].get("body") for line in lines] == ["asso-é", None, "caf"]
+    assert "body" not in lines[1]["actor"]
+    out.seek(0)
+    import_jsonl(any_storage, out)
+    records = list(any_storage.records("bodies"))
+    assert records == list(source.records("bodies"))
+    assert [r.actor.body for r in records] == ["asso-é", None, "caf"]
+    assert list(any_storage.cases_without_parties()) == ["bodies"]

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sql_support import schema_differences
 
 from stechnique.audit import audit
 from stechnique.export import import_jsonl
+from stechnique.records import Actor
 from stechnique.storage import MemoryStorage, SQLStorage
 from stechnique.storage.base import Storage
 
@@ -58,7 +60,8 @@ def _exported() -> dict[tuple[str, int], dict[str, object]]:
 
 
 def _verify(storage: Storage) -> None:
-    """A clean audit, and every hash, head and fingerprint exactly as 0.1.0 wrote them."""
+    """A clean audit, and every hash, head and fingerprint exactly as 0.1.0 wrote them; no
+    case has parties yet and no actor a body (0.1.0 knew neither)."""
     report = audit(storage)
     assert report.ok, report.violations
     assert (report.cases_checked, report.records_checked) == (6, 70)
@@ -76,6 +79,18 @@ def _verify(storage: Storage) -> None:
             assert record.prev_hash == line["prev_hash"]
             assert record.fingerprint == line["fingerprint"]
             assert FINGERPRINTS[(record.name, record.version)] == record.fingerprint
+            assert record.actor.body is None
+        assert case.parties is None
+    assert list(storage.cases_without_parties()) == sorted(HEADS)
+    assert list(storage.accesses()) == []
+    assert storage.cases(seen_by=Actor("anyone", {"administrator", "coordinator"})) == []
+
+
+def _upgraded(url: str) -> SQLStorage:
+    """The store at ``url`` opened (so upgraded in place), its schema now the adapter's."""
+    storage = SQLStorage(url)
+    assert schema_differences(url, storage.schema.prefix) == []
+    return storage
 
 
 def test_the_published_fingerprints_of_revision_1_are_unchanged() -> None:
@@ -105,7 +120,7 @@ def test_the_010_sqlite_store_upgrades_and_audits_clean(tmp_path: Path) -> None:
     copy = tmp_path / "demo-0.1.0.sqlite"
     shutil.copyfile(FIXTURES / "demo-0.1.0.sqlite", copy)
     copy.chmod(0o644)
-    storage = SQLStorage(f"sqlite:///{copy}")
+    storage = _upgraded(f"sqlite:///{copy}")
     try:
         _verify(storage)
     finally:
@@ -180,7 +195,7 @@ def mysql_010(mysql_url: str) -> Iterator[str]:
 
 @pytest.mark.postgres
 def test_the_010_postgres_store_upgrades_and_audits_clean(postgres_010: str) -> None:
-    storage = SQLStorage(postgres_010)
+    storage = _upgraded(postgres_010)
     try:
         _verify(storage)
     finally:
@@ -189,7 +204,7 @@ def test_the_010_postgres_store_upgrades_and_audits_clean(postgres_010: str) -> 
 
 @pytest.mark.mysql
 def test_the_010_mariadb_store_upgrades_and_audits_clean(mysql_010: str) -> None:
-    storage = SQLStorage(mysql_010)
+    storage = _upgraded(mysql_010)
     try:
         _verify(storage)
     finally:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from sqlalchemy.dialects import mysql, sqlite
 
 from stechnique import Actor, Case, Record
+from stechnique.records import Parties
 from stechnique.storage._sql_schema import CaseRow, RecordRow, schema_for
 from stechnique.storage._sql_statements import Statements
 
@@ -34,6 +36,12 @@ def test_rows_decode_to_what_they_encode(kind: str) -> None:
     statements = Statements(schema_for("t_"), DIALECTS[kind])
     assert statements.record(tuple(statements.record_row(RECORD))) == RECORD
     assert statements.case(tuple(statements.case_row(CASE))) == CASE
+    # The body and the parties, given or absent (0.1.0 rows), from their own columns too.
+    acted = attrs.evolve(RECORD, actor=Actor("actor-id", {"role-a"}, body="the-body"))
+    assert statements.record(tuple(statements.record_row(acted))) == acted
+    parties = Parties({("the-party", "", "the-body")}, {"the-role"})
+    known = attrs.evolve(CASE, parties=parties)
+    assert statements.case(tuple(statements.case_row(known))) == known
 
 
 def test_the_row_layouts_name_every_column_and_selects_follow_them() -> None:

@@ -4,7 +4,11 @@
   plain data, dumped as ``canonical_json``: the very text the record's hash is taken over, plus
   the hash). Cases follow each other by case id, records by seq.
 * ``import_jsonl`` restores such an export into an **empty** store, giving back identical
-  records and hashes; the case rows are derived from the histories, as the engine writes them.
+  records and hashes (an actor's ``body`` included, present in the line only when the record
+  has one); the case rows are derived from the histories, as the engine writes them, but for
+  their ``parties``: reading those needs the procedures, so a restored case row has ``parties``
+  None, as a row upgraded from 0.1.0 has, until the engine derives them
+  (``Storage.cases_without_parties``, ``Storage.set_parties``).
   The whole file is read and verified first (every line parsed, every hash chain checked), so
   a bad file is refused with the line and the reason and nothing is written.
 * ``export_csv`` writes one row per record, for a spreadsheet: ISO 8601 times (exact, and a

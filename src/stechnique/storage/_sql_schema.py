@@ -10,7 +10,12 @@ Column choices that hold on every backend:
   are different case ids and ordering is by code point, as in Python;
 * times are ``UTCDateTime``: ``timestamptz`` on PostgreSQL, ``DATETIME(6)`` holding UTC on
   MariaDB/MySQL, ISO text on SQLite; always returned as aware UTC with microseconds;
-* payloads and facts are ``JSON`` (text preserved on PostgreSQL, which ``jsonb`` would not do).
+* payloads and facts are ``JSON`` (text preserved on PostgreSQL, which ``jsonb`` would not do);
+  so are a case's parties (``Parties.to_data``, ``NULL`` for a row upgraded from before them).
+
+Besides cases and records, ``<prefix>case_readers`` indexes each case under its
+``Parties.readers()`` (``Storage.cases(seen_by=...)`` looks them up by reader) and
+``<prefix>accesses`` logs the auditors' unredacted reads.
 
 ``CaseRow`` and ``RecordRow`` declare the columns of a row in the one order every statement
 binds and selects them, whatever the order of the table's columns.
@@ -32,6 +37,7 @@ __all__ = [
     "HASH_LENGTH",
     "ID_LENGTH",
     "NAME_LENGTH",
+    "READER_LENGTH",
     "CaseRow",
     "RecordRow",
     "SQLSchema",
@@ -46,6 +52,8 @@ ID_LENGTH = 255
 NAME_LENGTH = 200
 #: Hex SHA-256.
 HASH_LENGTH = 64
+#: Longest reader of a case (``body:`` and a body id, or ``role:`` and a role).
+READER_LENGTH = ID_LENGTH + len("body:")
 
 _PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 
@@ -103,11 +111,12 @@ class CaseRow(NamedTuple):
     created_at: Any
     updated_at: Any
     head: str
+    parties: Any
 
 
 class RecordRow(NamedTuple):
     """A row of the records table as the driver carries it (JSON and times in the backend's
-    form); the actor is two columns, its id and its roles as a JSON list."""
+    form); the actor is three columns, its id, its roles as a JSON list and its body."""
 
     case_id: str
     seq: int
@@ -116,6 +125,7 @@ class RecordRow(NamedTuple):
     target: str
     actor_id: str
     actor_roles: Any
+    actor_body: str | None
     at: Any
     payload: Any
     name: str
@@ -138,6 +148,8 @@ class SQLSchema:
     metadata: sa.MetaData
     cases: sa.Table
     records: sa.Table
+    case_readers: sa.Table
+    accesses: sa.Table
 
     @property
     def version_table(self) -> str:
@@ -155,9 +167,10 @@ class SQLSchema:
         return [self.records.c[name] for name in RecordRow._fields]
 
     @property
-    def table_names(self) -> tuple[str, str, str]:
+    def table_names(self) -> tuple[str, ...]:
         """Every table this prefix owns, the version table last."""
-        return (self.cases.name, self.records.name, self.version_table)
+        tables = (self.cases, self.records, self.case_readers, self.accesses)
+        return (*(table.name for table in tables), self.version_table)
 
 
 @functools.cache
@@ -178,6 +191,9 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.Column("head", sa.String(HASH_LENGTH), nullable=False),
+        # Written by the driver as JSON text or NULL; ``none_as_null`` keeps a None given
+        # through SQLAlchemy a SQL NULL too (not the JSON text 'null').
+        sa.Column("parties", sa.JSON(none_as_null=True), nullable=True),
         sa.Index(f"{prefix}cases_name_version_state", "name", "version", "state"),
         sa.Index(f"{prefix}cases_created_at_id", "created_at", "id"),
         sa.Index(f"{prefix}cases_state_created_at_id", "state", "created_at", "id"),
@@ -192,6 +208,7 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("target", _ident(NAME_LENGTH), nullable=False),
         sa.Column("actor_id", _ident(ID_LENGTH), nullable=False),
         sa.Column("actor_roles", sa.JSON, nullable=False),
+        sa.Column("actor_body", _ident(ID_LENGTH), nullable=True),
         sa.Column("at", UTCDateTime, nullable=False),
         sa.Column("payload", sa.JSON, nullable=False),
         sa.Column("name", _ident(NAME_LENGTH), nullable=False),
@@ -202,4 +219,23 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("hash", sa.String(HASH_LENGTH), nullable=False),
         sa.UniqueConstraint("case_id", "idempotency_key", name=f"{prefix}records_case_key"),
     )
-    return SQLSchema(prefix, metadata, cases, records)
+    case_readers = sa.Table(
+        f"{prefix}case_readers",
+        metadata,
+        sa.Column("case_id", _ident(ID_LENGTH), primary_key=True),
+        sa.Column("reader", _ident(READER_LENGTH), primary_key=True),
+        # Serves ``cases(seen_by=...)``: the cases of a reader, without reading any other.
+        sa.Index(f"{prefix}case_readers_reader_case_id", "reader", "case_id"),
+    )
+    accesses = sa.Table(
+        f"{prefix}accesses",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("actor_id", _ident(ID_LENGTH), nullable=False),
+        sa.Column("actor_body", _ident(ID_LENGTH), nullable=True),
+        sa.Column("actor_roles", sa.JSON, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("case_ids", sa.JSON, nullable=False),
+    )
+    return SQLSchema(prefix, metadata, cases, records, case_readers, accesses)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from stechnique._chain import roles_json, stored_record
-from stechnique.records import Actor, Case, Record
+from stechnique.records import Actor, Case, Parties, Record
 from stechnique.storage._sql_schema import CaseRow, RecordRow, SQLSchema
 
 __all__ = ["Codec", "Compiled", "Statements", "codec_for"]
@@ -133,6 +133,8 @@ RECORD_ROW = tuple(f"r_{name}" for name in RecordRow._fields)
 
 #: The bind names of where an appended record follows: the seq, state and head it chains to.
 FOLLOWS = ("b_prev", "b_source", "b_prev_hash")
+#: ... and the parties the stored case must still have for the readers to stay as they are.
+SAME_PARTIES = (*FOLLOWS, "b_parties")
 
 
 @attrs.frozen
@@ -197,13 +199,49 @@ class Statements:
             cases.c.head == sa.bindparam("b_prev_hash"),
         )
         update = update.values({k: v for k, v in binds(cases, "c_").items() if k != "id"})
+        # The fast append: the case also still has the parties it will have, so its readers
+        # stay as they are. Compared as the JSON text the store wrote (PostgreSQL's ``json``
+        # keeps it verbatim but has no ``=``): a text that differs for equal parties (a row
+        # written by hand, MySQL's own JSON type) only sends the append down the slower path.
+        stored_parties: sa.ColumnElement[Any] = cases.c.parties
+        if dialect.name == "postgresql":
+            stored_parties = sa.cast(cases.c.parties, sa.Text)
+        same = update.where(
+            stored_parties.is_not_distinct_from(sa.bindparam("b_parties", type_=sa.Text))
+        )
         insert_case = cases.insert().values(binds(cases, "c_"))
         insert_record = records.insert().values(binds(records, "r_"))
         select_case = sa.select(*schema.case_columns)
         select_records = sa.select(*schema.record_columns)
         self.get_case = compiled(select_case.where(cases.c.id == case_id))
         self.update_case = compiled(update, *CASE_ROW, *FOLLOWS)
+        self.update_same_parties = compiled(same, *CASE_ROW, *SAME_PARTIES)
         self.insert_case = compiled(insert_case, *CASE_ROW)
+        # Where a case is and which parties it has, its row locked until the transaction ends
+        # (SQLite: the transaction's write lock already holds the whole store).
+        self.lock_case = compiled(
+            sa.select(cases.c.seq, cases.c.state, cases.c.head, cases.c.parties)
+            .where(cases.c.id == case_id)
+            .with_for_update()
+        )
+        self.set_parties = compiled(
+            cases.update()
+            .where(cases.c.id == case_id, cases.c.seq == sa.bindparam("b_seq"))
+            .values(parties=sa.bindparam("c_parties")),
+            "c_id",
+            "b_seq",
+            "c_parties",
+        )
+        readers = schema.case_readers
+        reader: sa.BindParameter[str] = sa.bindparam("b_reader")
+        self.insert_reader = compiled(
+            readers.insert().values(case_id=case_id, reader=reader), "c_id", "b_reader"
+        )
+        self.delete_reader = compiled(
+            readers.delete().where(readers.c.case_id == case_id, readers.c.reader == reader),
+            "c_id",
+            "b_reader",
+        )
         self.insert_record = compiled(insert_record, *RECORD_ROW)
         self.case_records = compiled(
             select_records.where(
@@ -227,8 +265,11 @@ class Statements:
         self.one_statement = dialect.name == "postgresql"
         if self.one_statement:
             both = (*CASE_ROW, *RECORD_ROW)
-            self.append = compiled(_chained(update, records, "moved"), *both, *FOLLOWS)
+            self.append = compiled(_chained(same, records, "moved"), *both, *SAME_PARTIES)
             self.create = compiled(_chained(insert_case, records, "created"), *both)
+            self.create_read = compiled(
+                _chained(insert_case, records, "created", readers), *both, "b_readers"
+            )
 
     # -- values in ------------------------------------------------------------------------
 
@@ -238,7 +279,16 @@ class Statements:
         time_in = self.codec.time_in
         return (case.id, case.name, case.version, case.fingerprint, case.state, case.seq,
                 self.codec.json_in(case.facts), time_in(case.created_at),
-                time_in(case.updated_at), case.head)  # fmt: skip
+                time_in(case.updated_at), case.head, parties_json(case.parties))  # fmt: skip
+
+    def parties(self, value: Any, codec: Codec | None = None) -> Parties | None:
+        """The parties of a case from its ``parties`` column (None: NULL, not derived yet)."""
+        if value is None:
+            return None
+        if value.__class__ is str:
+            return _parties(value)
+        data = (codec or self.codec).json_out(value)
+        return None if data is None else Parties.from_data(data)
 
     def record_row(self, record: Record) -> tuple[Any, ...]:
         """The values of a record row, in ``RecordRow`` order (a plain tuple, as ``case_row``)."""
@@ -246,7 +296,8 @@ class Statements:
         actor = record.actor
         roles = roles_json(actor.roles) if json_in is dumps else json_in(sorted(actor.roles))
         return (record.case_id, record.seq, record.event, record.source, record.target,
-                actor.id, roles, self.codec.time_in(record.at), json_in(record.payload),
+                actor.id, roles, actor.body, self.codec.time_in(record.at),
+                json_in(record.payload),
                 record.name, record.version, record.fingerprint, record.idempotency_key,
                 record.prev_hash, record.hash)  # fmt: skip
 
@@ -257,7 +308,8 @@ class Statements:
         codec = codec or self.codec
         # Unpacked in ``CaseRow`` order (``CaseRow._make`` and its fields cost ten times more;
         # ``tests/test_sql_statements.py`` reads every column back).
-        case_id, name, version, fingerprint, state, seq, facts, created_at, updated_at, head = row
+        (case_id, name, version, fingerprint, state, seq, facts, created_at, updated_at, head,
+         parties) = row  # fmt: skip
         # Most cases have no facts; json.loads of "{}" costs as much as the rest of the row.
         facts = {} if facts == "{}" else codec.json_out(facts)
         return Case(
@@ -271,6 +323,7 @@ class Statements:
             created_at=codec.time_out(created_at),
             updated_at=codec.time_out(updated_at),
             head=head,
+            parties=None if parties is None else self.parties(parties, codec),
         )
 
     def record(self, row: Sequence[Any], codec: Codec | None = None) -> Record:
@@ -279,12 +332,12 @@ class Statements:
         codec = codec or self.codec
         json_out = codec.json_out
         # Unpacked in ``RecordRow`` order (see ``case``).
-        (case_id, seq, event, source, target, actor_id, actor_roles, at, payload, name, version,
-         fingerprint, idempotency_key, prev_hash, digest) = row  # fmt: skip
+        (case_id, seq, event, source, target, actor_id, actor_roles, actor_body, at, payload,
+         name, version, fingerprint, idempotency_key, prev_hash, digest) = row  # fmt: skip
         if actor_roles.__class__ is str and json_out is _loads:
-            actor = _actor(actor_id, actor_roles)
+            actor = _actor(actor_id, actor_roles, actor_body)
         else:
-            actor = Actor(actor_id, json_out(actor_roles))
+            actor = Actor(actor_id, json_out(actor_roles), actor_body)
         # Most events carry no payload: "{}" needs no decoder.
         payload = {} if payload == "{}" else json_out(payload)
         return stored_record(case_id, seq, event, source, target, actor, codec.time_out(at),
@@ -293,17 +346,40 @@ class Statements:
 
 
 @functools.lru_cache(maxsize=1024)
-def _actor(actor_id: str, roles: str) -> Actor:
+def _actor(actor_id: str, roles: str, body: str | None) -> Actor:
     """The actor of a row whose roles are JSON text: the same few actors sign most records,
-    so each (id, roles) is decoded once (``Actor`` is frozen: sharing it is safe)."""
-    return Actor(actor_id, json.loads(roles))
+    so each (id, roles, body) is decoded once (``Actor`` is frozen: sharing it is safe)."""
+    return Actor(actor_id, json.loads(roles), body)
 
 
-def _chained(first: sa.Insert | sa.Update, records: sa.Table, name: str) -> sa.Insert:
+def parties_json(parties: Parties | None) -> str | None:
+    """The ``parties`` column of a case: ``Parties.to_data`` as compact JSON, or NULL.
+
+    One text for equal parties (``to_data`` is sorted), which the fast append compares."""
+    return None if parties is None else _parties_text(parties)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parties_text(parties: Parties) -> str:
+    # A fire that binds nobody keeps the case's parties: the same value, encoded once.
+    return dumps(parties.to_data())
+
+
+@functools.lru_cache(maxsize=1024)
+def _parties(text: str) -> Parties:
+    """Parties from their JSON text, each text decoded once (``Parties`` is frozen)."""
+    return Parties.from_data(json.loads(text))
+
+
+def _chained(
+    first: sa.Insert | sa.Update, records: sa.Table, name: str, readers: sa.Table | None = None
+) -> sa.Insert:
     """PostgreSQL: ``first`` and the record insert as one statement (one round trip, atomic).
 
     The record takes its case id from ``first``'s ``RETURNING``: when ``first`` touches no row
-    (the case moved on), no record is inserted and the statement returns no row.
+    (the case moved on), no record is inserted and the statement returns no row. With
+    ``readers``, the statement also indexes the case under each reader of the JSON list bound
+    as ``b_readers`` (PostgreSQL runs every data-modifying ``WITH`` to completion).
     """
     step = first.returning(first.table.c.id).cte(name)
     values = [
@@ -313,4 +389,12 @@ def _chained(first: sa.Insert | sa.Update, records: sa.Table, name: str) -> sa.I
     ]
     row = sa.select(step.c.id, *values)
     insert = records.insert().from_select(list(records.c.keys()), row).add_cte(step)
-    return insert.returning(records.c.seq)
+    if readers is None:
+        return insert.returning(records.c.seq)
+    recorded = insert.returning(records.c.seq).cte(f"{name}_record")
+    listed = sa.func.json_array_elements_text(
+        sa.cast(sa.bindparam("b_readers", type_=sa.Text), sa.JSON)
+    ).table_valued("value")
+    chosen = sa.select(step.c.id, listed.c.value).select_from(step).join(listed, sa.true())
+    index = readers.insert().from_select(["case_id", "reader"], chosen)
+    return index.add_cte(step).add_cte(recorded).returning(readers.c.case_id)

@@ -1,9 +1,10 @@
 """The storage contract: what every adapter must do, and the only place its semantics are written.
 
-An adapter stores two things: the current ``Case`` (a cache derived from the history) and the
-append-only list of ``Record`` values of each case. It moves these values as they are; it does
-not validate procedures, evaluate guards or compute hashes (the engine does). Adapters document
-only where they differ from this contract.
+An adapter stores the current ``Case`` of each case (a cache derived from the history, its
+``parties`` included), the append-only list of ``Record`` values of each case, and a log of
+``Access`` values (the auditors' unredacted reads). It moves these values as they are; it does
+not validate procedures, evaluate guards, compute hashes or derive parties (the engine does).
+Adapters document only where they differ from this contract.
 
 Rules every adapter follows:
 
@@ -19,13 +20,21 @@ Rules every adapter follows:
   ``idempotency_key`` are refused the same way.
 * **Faithful round trip.** Every field comes back equal: unicode text, large JSON payloads,
   datetimes as the same aware instant with microseconds (a UTC time comes back in UTC; a time
-  in another zone may come back converted to UTC), roles as a frozenset.
+  in another zone may come back converted to UTC), roles as a frozenset, an actor's ``body``
+  (``None`` stays ``None``), a case's ``parties`` (``None`` stays ``None``), every ``Access``.
 * **Values apart.** A case or record returned is the caller's: changing its facts or payload
   changes nothing stored. A case or record given to ``create`` or ``append`` may be kept as
   given (the memory store does), so the caller must not change it afterwards; the engine
   never does.
 * **Ordering.** ``records`` and ``iter_records`` yield records by ``(case_id, seq)``; ``cases``
-  yields cases by ``(created_at, id)``.
+  yields cases by ``(created_at, id)``; ``accesses`` oldest first.
+* **Who sees a case.** A case is seen by ``viewer`` when its parties are known and
+  ``parties.sees(viewer)``: one of its ``Parties.readers()`` is one of ``readers_of(viewer)``
+  (its body, or one of its roles). ``cases(seen_by=viewer)`` lists exactly those cases, and
+  finds them through an index kept with the cases (written by ``create``, ``append`` and
+  ``set_parties`` in the same atomic step), never by reading every case: a store holding
+  100,000 cases answers a viewer of 1,000 by reading those. A case whose ``parties`` is
+  ``None`` (a row upgraded from before parties, not derived yet) is seen by nobody.
 * **Errors.** Driver failures surface as ``StorageError`` (chained with ``from``), never as the
   driver's own exception types.
 
@@ -41,7 +50,7 @@ from typing import Protocol, runtime_checkable
 
 from stechnique.records import Access, Actor, Case, Parties, Record
 
-__all__ = ["Storage", "StreamsCaseIds", "not_followed"]
+__all__ = ["Storage", "StreamsCaseIds", "not_followed", "readers_of"]
 
 
 @runtime_checkable
@@ -49,14 +58,16 @@ class Storage(Protocol):
     """What the engine needs from a store of cases and their histories."""
 
     def create(self, case: Case, first: Record) -> None:
-        """Store a new case (``case.seq == 1``) with its first record, atomically.
+        """Store a new case (``case.seq == 1``) with its first record, atomically, indexed
+        under the readers of its parties (nothing when they are ``None``).
 
         Raises ``CaseIdTaken`` if a case with ``case.id`` already exists, even when another
         writer created it a moment ago: retrying the same id can never succeed.
         """
 
     def append(self, case: Case, record: Record) -> None:
-        """Append ``record`` and replace the stored case by ``case``, atomically.
+        """Append ``record`` and replace the stored case by ``case``, atomically, its parties
+        and their readers index included (``case.parties`` None: indexed under nothing).
 
         ``record.seq == case.seq`` and the stored case must still be at ``record.seq - 1``, in
         state ``record.source``, with head ``record.prev_hash``; otherwise (lost race, altered
@@ -81,20 +92,30 @@ class Storage(Protocol):
         state: str | None = None,
         seen_by: Actor | None = None,
     ) -> Sequence[Case]:
-        """The stored cases matching every filter given, by ``(created_at, id)``; with
-        ``seen_by``, only those whose ``parties.sees(seen_by)`` (found by index)."""
+        """The stored cases matching every filter given, by ``(created_at, id)``.
+
+        With ``seen_by``, only the cases that actor sees (see "Who sees a case" above), found
+        by index.
+        """
 
     def cases_without_parties(self) -> Iterator[str]:
-        """Ids of the cases whose parties are ``None`` (upgraded from before parties)."""
+        """The ids of the cases whose ``parties`` is ``None``, by id (rows upgraded from before
+        parties: the engine derives theirs from their histories and calls ``set_parties``)."""
 
     def set_parties(self, case_id: str, seq: int, parties: Parties) -> bool:
-        """Set the parties of a case still at ``seq``; whether it wrote."""
+        """Set the parties of the case, and index it under their readers, only if it is still
+        at ``seq``; atomically. Returns whether it wrote (False: the case is absent or has
+        moved on, or the store was opened for reading only, and nothing changed). Nothing
+        else of the case changes."""
 
     def log_access(self, access: Access) -> None:
-        """Log an auditor's unredacted read."""
+        """Add ``access`` to the access log (kept whole, never changed or removed).
+
+        The reason is a person's words: a store may refuse one holding a NUL character.
+        """
 
     def accesses(self) -> Sequence[Access]:
-        """Every logged unredacted read, oldest first."""
+        """Every logged access, oldest (first logged) first."""
 
     def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
         """Stream records (of one case, or of all) by ``(case_id, seq)`` in constant memory."""
@@ -114,6 +135,12 @@ class StreamsCaseIds(Protocol):
 
     def iter_case_ids(self) -> Iterator[str]:
         """Stream the id of every stored case, by id, in constant memory."""
+
+
+def readers_of(viewer: Actor) -> frozenset[str]:
+    """What ``viewer`` reads a case as: ``body:<the body it acts for>`` and ``role:<role>`` of
+    each role. It sees a case when one of these is among the case's ``Parties.readers()``."""
+    return frozenset([f"body:{viewer.acts_for}", *(f"role:{role}" for role in viewer.roles)])
 
 
 def not_followed(stored: Case, record: Record) -> str:

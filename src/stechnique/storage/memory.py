@@ -8,12 +8,17 @@ Facts and payloads are dicts: it hands out copies, so that a caller changing a c
 record it got back does not change the stored history (which the audit would then find
 tampered with). What it is given it keeps as given, which the contract allows (``Storage``):
 copying on write too cost a sixth of a fire.
+
+``cases(seen_by=...)`` asks each case's ``Parties.sees``: the rule itself, with no index (the
+index is what SQL adapters must add, and what the contract tests compare them on).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+
+import attrs
 
 from stechnique._values import copied, replaced
 from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
@@ -102,26 +107,19 @@ class MemoryStorage:
             ]
         return [_own_case(case) for case in sorted(found, key=lambda c: (c.created_at, c.id))]
 
-    def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
-        """See ``Storage.iter_records``."""
-        with self._lock:
-            ids = sorted(self._records) if case_id is None else [case_id]
-        for one in ids:
-            yield from self.records(one)
-
     def cases_without_parties(self) -> Iterator[str]:
         """See ``Storage.cases_without_parties``."""
         with self._lock:
-            ids = sorted(c.id for c in self._cases.values() if c.parties is None)
-        yield from ids
+            found = sorted(case.id for case in self._cases.values() if case.parties is None)
+        yield from found
 
     def set_parties(self, case_id: str, seq: int, parties: Parties) -> bool:
         """See ``Storage.set_parties``."""
         with self._lock:
-            case = self._cases.get(case_id)
-            if case is None or case.seq != seq:
+            stored = self._cases.get(case_id)
+            if stored is None or stored.seq != seq:
                 return False
-            self._cases[case_id] = replaced(case, "parties", parties)
+            self._cases[case_id] = attrs.evolve(stored, parties=parties)
             return True
 
     def log_access(self, access: Access) -> None:
@@ -132,7 +130,14 @@ class MemoryStorage:
     def accesses(self) -> Sequence[Access]:
         """See ``Storage.accesses``."""
         with self._lock:
-            return list(self._accesses)
+            return tuple(self._accesses)
+
+    def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
+        """See ``Storage.iter_records``."""
+        with self._lock:
+            ids = sorted(self._records) if case_id is None else [case_id]
+        for one in ids:
+            yield from self.records(one)
 
     def close(self) -> None:
         """Nothing to release; kept for the protocol."""

@@ -4,10 +4,11 @@ It follows the ``Storage`` contract (``storage/base.py``); this page documents o
 particular to SQL. See ``docs/storage.md`` for deployments where several processes or machines
 share one database.
 
-* **Schema.** Two tables, ``<prefix>cases`` and ``<prefix>records``, created and upgraded by the
-  Alembic migrations shipped in the package. By default opening a store brings the schema up to
-  date; with ``upgrade=False`` an out-of-date schema is refused with ``SchemaOutOfDate``, whose
-  message says what to run (``upgrade_schema``).
+* **Schema.** ``<prefix>cases`` and ``<prefix>records``, with ``<prefix>case_readers`` (the
+  readers index of ``cases(seen_by=...)``) and ``<prefix>accesses`` (the access log), created
+  and upgraded by the Alembic migrations shipped in the package. By default opening a store
+  brings the schema up to date; with ``upgrade=False`` an out-of-date schema is refused with
+  ``SchemaOutOfDate``, whose message says what to run (``upgrade_schema``).
 * **Read-only.** ``read_only=True`` opens an existing store for reading and never creates or
   changes anything: no file, no table, no upgrade, no switch to WAL. A missing file or missing
   tables raise ``StoreNotFound``, an older schema ``SchemaOutOfDate``. A SQLite file archived
@@ -17,8 +18,15 @@ share one database.
   the record follows, then insert the record. On PostgreSQL both run as one statement (a
   data-modifying ``WITH``), so a fire is one round trip. The records primary key
   ``(case_id, seq)`` and the unique ``(case_id, idempotency_key)`` are a second defence.
-* **Limits.** Case ids, actor ids and idempotency keys up to 255 characters; procedure names,
-  versions, states and events up to 200. Longer values are refused before anything is written.
+* **Parties.** The update also requires the stored case to have the parties the appended case
+  has (compared as the stored JSON text): then the readers index stays as it is and the fire
+  costs nothing more. A fire that changes the parties, where that update finds no row, runs
+  again in a transaction that locks the case row, reads its parties, and writes only the
+  readers that changed. ``create`` indexes the new case in the same transaction (on PostgreSQL,
+  the same statement).
+* **Limits.** Case ids, actor ids, actor bodies, party bodies, coordinating roles and
+  idempotency keys up to 255 characters; procedure names, versions, states and events up to
+  200. Longer values are refused before anything is written.
 """
 
 from __future__ import annotations
@@ -30,12 +38,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from stechnique.errors import ConcurrencyConflict, StorageError, UnknownCase
-from stechnique.records import Case, Record
+from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.storage._sql_engine import make_backend, parse_url
-from stechnique.storage._sql_schema import ID_LENGTH, NAME_LENGTH, SQLSchema, schema_for
-from stechnique.storage._sql_statements import DECODED, Statements
+from stechnique.storage._sql_schema import (
+    ID_LENGTH,
+    NAME_LENGTH,
+    READER_LENGTH,
+    SQLSchema,
+    schema_for,
+)
+from stechnique.storage._sql_statements import DECODED, Statements, dumps, parties_json
 from stechnique.storage._sql_upgrade import ensure_schema, upgrade
-from stechnique.storage.base import not_followed
+from stechnique.storage.base import not_followed, readers_of
 
 __all__ = ["SQLStorage", "upgrade_schema"]
 
@@ -134,13 +148,16 @@ class SQLStorage:
     def create(self, case: Case, first: Record) -> None:
         """See ``Storage.create``. One transaction; on PostgreSQL one statement."""
         _check(case, first)
+        readers = _readers(case.parties)
         sql = self._sql
         case_row, record_row = sql.case_row(case), sql.record_row(first)
-        self._driver.run(_create, sql, case_row, record_row, transaction=not sql.one_statement,
-                         action=f"create case {case.id}", case_id=case.id)  # fmt: skip
+        self._driver.run(_create, sql, case_row, record_row, readers,
+                         transaction=not sql.one_statement, action=f"create case {case.id}",
+                         case_id=case.id)  # fmt: skip
 
     def append(self, case: Case, record: Record) -> None:
-        """See ``Storage.append``. One transaction; on PostgreSQL one statement."""
+        """See ``Storage.append``. One transaction; on PostgreSQL one statement (when the
+        parties do not change, see the module docstring)."""
         _check(case, record)
         expected = record.seq - 1
         if case.seq != record.seq:
@@ -148,12 +165,43 @@ class SQLStorage:
         sql = self._sql
         one = sql.one_statement
         follows = (expected, record.source, record.prev_hash)
-        moved = self._driver.run(_append_one if one else _append_two, sql, follows,
-                                 sql.case_row(case), sql.record_row(record), transaction=not one,
-                                 action=f"append record {record.seq} to case {case.id}",
+        case_row, record_row = sql.case_row(case), sql.record_row(record)
+        action = f"append record {record.seq} to case {case.id}"
+        moved = self._driver.run(_append_one if one else _append_two, sql, follows, case_row,
+                                 record_row, case.parties, transaction=not one, action=action,
                                  case_id=case.id, expected_seq=expected)  # fmt: skip
+        if moved is None:  # PostgreSQL, the parties changed (or the case moved): again, locked
+            moved = self._driver.run(_append_changed, sql, follows, case_row, record_row,
+                                     case.parties, transaction=True, action=action,
+                                     case_id=case.id, expected_seq=expected)  # fmt: skip
         if not moved:
             self._refuse(case.id, expected, record)
+
+    def set_parties(self, case_id: str, seq: int, parties: Parties) -> bool:
+        """See ``Storage.set_parties``. One transaction, the case row locked; a store opened
+        ``read_only`` writes nothing and says so (the engine reads the parties again next
+        time)."""
+        if self.read_only:
+            return False
+        readers = _readers(parties)
+        return self._driver.run(_set_parties, self._sql, case_id, seq, parties, readers,
+                                transaction=True,
+                                action=f"set the parties of case {case_id}")  # fmt: skip
+
+    def log_access(self, access: Access) -> None:
+        """See ``Storage.log_access``. A reason holding a NUL character, or an actor id or
+        body longer than 255 characters, is refused with ``StorageError``, nothing written."""
+        actor = access.actor
+        if "\x00" in access.reason:
+            raise StorageError("the reason of an access holds a NUL character; SQLStorage "
+                               "keeps text without one")  # fmt: skip
+        _check_length("actor id", actor.id, ID_LENGTH)
+        _check_length("actor body", actor.body or "", ID_LENGTH)
+        row = {"at": access.at, "actor_id": actor.id, "actor_body": actor.body,
+               "actor_roles": sorted(actor.roles), "reason": access.reason,
+               "case_ids": list(access.case_ids)}  # fmt: skip
+        with self._backend.translated("log an access"), self._backend.writer.begin() as conn:
+            conn.execute(self.schema.accesses.insert(), row)
 
     def _refuse(self, case_id: str, expected: int, record: Record | None = None) -> NoReturn:
         """Raise why an append cannot apply: the case is absent, not at ``expected``, or (at
@@ -189,16 +237,73 @@ class SQLStorage:
         return None if row is None else self._sql.record(row)
 
     def cases(
-        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+        self,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        state: str | None = None,
+        seen_by: Actor | None = None,
     ) -> Sequence[Case]:
-        """See ``Storage.cases``; served by the ``(name, version, state)`` or ``(state)`` index."""
+        """See ``Storage.cases``; served by the ``(name, version, state)`` or ``(state)`` index,
+        and with ``seen_by`` by the readers index (``cases_query``)."""
+        query = self.cases_query(name=name, version=version, state=state, seen_by=seen_by)
+        with self._backend.translated("list cases"), self._backend.reader.connect() as connection:
+            return [self._sql.case(row, DECODED) for row in connection.execute(query)]
+
+    def cases_query(
+        self,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        state: str | None = None,
+        seen_by: Actor | None = None,
+    ) -> sa.Select[Any]:
+        """The query ``cases`` runs (to read its plan with ``EXPLAIN``).
+
+        With ``seen_by`` it starts from the viewer's readers in ``case_readers`` and reads
+        only those cases, by primary key: the other cases of the store are never read.
+        """
         table = self.schema.cases
         query = sa.select(*self.schema.case_columns).order_by(table.c.created_at, table.c.id)
+        if seen_by is not None:
+            readers = self.schema.case_readers
+            seen = (
+                sa.select(readers.c.case_id)
+                .where(readers.c.reader.in_(sorted(readers_of(seen_by))))
+                .distinct()
+            )
+            if self.kind == "postgresql":
+                # As a join, PostgreSQL hashes the viewer's case ids and scans every case once
+                # they are more than a few hundred (1% of 100,000); an array of them, computed
+                # once, makes it look each up by primary key (and runs faster).
+                ids = sa.func.array(seen.scalar_subquery())
+                query = query.where(table.c.id == sa.any_(ids))
+            else:
+                found = seen.subquery("seen")
+                query = query.join_from(found, table, table.c.id == found.c.case_id)
         for column, value in (("name", name), ("version", version), ("state", state)):
             if value is not None:
                 query = query.where(table.c[column] == value)
-        with self._backend.translated("list cases"), self._backend.reader.connect() as connection:
-            return [self._sql.case(row, DECODED) for row in connection.execute(query)]
+        return query
+
+    def cases_without_parties(self) -> Iterator[str]:
+        """See ``Storage.cases_without_parties``: streamed, in constant memory."""
+        table = self.schema.cases
+        query = sa.select(table.c.id).where(table.c.parties.is_(None)).order_by(table.c.id)
+        with self._backend.translated("read case ids"), self._backend.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
+                yield row[0]
+
+    def accesses(self) -> Sequence[Access]:
+        """See ``Storage.accesses``."""
+        table = self.schema.accesses
+        columns = ("actor_id", "actor_roles", "actor_body", "at", "reason", "case_ids")
+        query = sa.select(*(table.c[name] for name in columns)).order_by(table.c.id)
+        with self._backend.translated("read the access log"), self._backend.reader.connect() as c:
+            return [
+                Access(Actor(actor_id, roles, body), at, reason, tuple(case_ids))
+                for actor_id, roles, body, at, reason, case_ids in c.execute(query)
+            ]
 
     def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
         """See ``Storage.iter_records``: rows stream in batches through a server-side cursor.
@@ -251,13 +356,22 @@ def _all(cursor: Any, sql: str, values: Any) -> Any:
 
 
 def _create(
-    cursor: Any, sql: Statements, case_row: tuple[Any, ...], record_row: tuple[Any, ...]
+    cursor: Any,
+    sql: Statements,
+    case_row: tuple[Any, ...],
+    record_row: tuple[Any, ...],
+    readers: frozenset[str],
 ) -> None:
     if sql.one_statement:
-        cursor.execute(sql.create.sql, sql.create.bind(case_row + record_row))
+        if readers:
+            values = (*case_row, *record_row, dumps(sorted(readers)))
+            cursor.execute(sql.create_read.sql, sql.create_read.bind(values))
+        else:
+            cursor.execute(sql.create.sql, sql.create.bind(case_row + record_row))
         return
     cursor.execute(sql.insert_case.sql, sql.insert_case.bind(case_row))
     cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+    _index(cursor, sql, case_row[0], frozenset(), readers)
 
 
 def _append_one(
@@ -266,10 +380,13 @@ def _append_one(
     follows: tuple[int, str | None, str],
     case_row: tuple[Any, ...],
     record_row: tuple[Any, ...],
-) -> bool:
-    """PostgreSQL: the update and the insert as one statement; whether the case moved."""
-    cursor.execute(sql.append.sql, sql.append.bind((*case_row, *record_row, *follows)))
-    return cursor.fetchone() is not None
+    _parties: Parties | None,
+) -> bool | None:
+    """PostgreSQL: the update and the insert as one statement, if the parties stay as they
+    are; True if the case moved, None if not (it moved on, or the parties change)."""
+    values = (*case_row, *record_row, *follows, case_row[-1])
+    cursor.execute(sql.append.sql, sql.append.bind(values))
+    return True if cursor.fetchone() is not None else None
 
 
 def _append_two(
@@ -278,14 +395,87 @@ def _append_two(
     follows: tuple[int, str | None, str],
     case_row: tuple[Any, ...],
     record_row: tuple[Any, ...],
+    parties: Parties | None,
 ) -> bool:
-    """The conditional update, then the insert, in the caller's transaction; whether the case
-    moved (the caller explains why not, after the rollback)."""
-    cursor.execute(sql.update_case.sql, sql.update_case.bind((*case_row, *follows)))
+    """The conditional update (parties unchanged), then the insert, in the caller's
+    transaction; else ``_append_changed`` in the same transaction. Whether the case moved (the
+    caller explains why not, after the rollback)."""
+    statement = sql.update_same_parties
+    cursor.execute(statement.sql, statement.bind((*case_row, *follows, case_row[-1])))
     if cursor.rowcount != 1:
-        return False
+        return _append_changed(cursor, sql, follows, case_row, record_row, parties)
     cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
     return True
+
+
+def _append_changed(
+    cursor: Any,
+    sql: Statements,
+    follows: tuple[int, str | None, str],
+    case_row: tuple[Any, ...],
+    record_row: tuple[Any, ...],
+    parties: Parties | None,
+) -> bool:
+    """The append whose parties may change, in the caller's transaction: lock the case row,
+    check where it is, update it, write the readers that changed, insert the record."""
+    case_id = case_row[0]
+    cursor.execute(sql.lock_case.sql, sql.lock_case.bind((case_id,)))
+    row = cursor.fetchone()
+    if row is None or tuple(row[:3]) != follows:
+        return False
+    new = _readers(parties)
+    cursor.execute(sql.update_case.sql, sql.update_case.bind((*case_row, *follows)))
+    _index(cursor, sql, case_id, _readers(sql.parties(row[3])), new)
+    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+    return True
+
+
+def _set_parties(
+    cursor: Any,
+    sql: Statements,
+    case_id: str,
+    seq: int,
+    parties: Parties,
+    readers: frozenset[str],
+) -> bool:
+    """``Storage.set_parties`` in the caller's transaction, the case row locked."""
+    cursor.execute(sql.lock_case.sql, sql.lock_case.bind((case_id,)))
+    row = cursor.fetchone()
+    if row is None or row[0] != seq:
+        return False
+    values = (case_id, seq, parties_json(parties))
+    cursor.execute(sql.set_parties.sql, sql.set_parties.bind(values))
+    _index(cursor, sql, case_id, _readers(sql.parties(row[3])), readers)
+    return True
+
+
+def _index(
+    cursor: Any, sql: Statements, case_id: str, old: frozenset[str], new: frozenset[str]
+) -> None:
+    """Index ``case_id`` under ``new`` where it was under ``old``: only the difference."""
+    if old - new:
+        rows = [sql.delete_reader.bind((case_id, reader)) for reader in sorted(old - new)]
+        cursor.executemany(sql.delete_reader.sql, rows)
+    if new - old:
+        rows = [sql.insert_reader.bind((case_id, reader)) for reader in sorted(new - old)]
+        cursor.executemany(sql.insert_reader.sql, rows)
+
+
+def _readers(parties: Parties | None) -> frozenset[str]:
+    """What a case with ``parties`` is indexed under (nothing for None), each reader short
+    enough for the column, else ``StorageError`` before anything is written."""
+    if parties is None:
+        return frozenset()
+    readers = parties.readers()
+    for reader in readers:
+        if len(reader) > READER_LENGTH:
+            what = "party body" if reader.startswith("body:") else "coordinating role"
+            value = reader.partition(":")[2]
+            raise StorageError(
+                f"{what} {value[:40]!r}... is {len(value)} characters long; "
+                f"SQLStorage keeps at most {READER_LENGTH - len('body:')}"
+            )
+    return readers
 
 
 def _refused(case_id: str, expected: int, actual: int | None) -> NoReturn:
@@ -301,6 +491,7 @@ def _check(case: Case, record: Record) -> None:
     if (
         len(case.id) <= ID_LENGTH
         and len(record.actor.id) <= ID_LENGTH
+        and (record.actor.body is None or len(record.actor.body) <= ID_LENGTH)
         and (record.idempotency_key is None or len(record.idempotency_key) <= ID_LENGTH)
         and len(record.name) <= NAME_LENGTH
         and len(record.version) <= NAME_LENGTH
@@ -311,6 +502,7 @@ def _check(case: Case, record: Record) -> None:
     limits = (
         ("case id", case.id, ID_LENGTH),
         ("actor id", record.actor.id, ID_LENGTH),
+        ("actor body", record.actor.body or "", ID_LENGTH),
         ("idempotency key", record.idempotency_key or "", ID_LENGTH),
         ("procedure name", record.name, NAME_LENGTH),
         ("procedure version", record.version, NAME_LENGTH),
@@ -318,8 +510,12 @@ def _check(case: Case, record: Record) -> None:
         ("event", record.event, NAME_LENGTH),
     )
     for what, value, limit in limits:
-        if len(value) > limit:
-            raise StorageError(
-                f"{what} {value[:40]!r}... is {len(value)} characters long; "
-                f"SQLStorage keeps at most {limit}"
-            )
+        _check_length(what, value, limit)
+
+
+def _check_length(what: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise StorageError(
+            f"{what} {value[:40]!r}... is {len(value)} characters long; "
+            f"SQLStorage keeps at most {limit}"
+        )

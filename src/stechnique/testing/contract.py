@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from types import EllipsisType
 from typing import Any
 
 import attrs
@@ -32,7 +33,7 @@ from stechnique._chain import next_step
 from stechnique.definition import Procedure, Role, State, Transition
 from stechnique.engine import Engine
 from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
-from stechnique.records import Actor, Case, Record, seal
+from stechnique.records import Access, Actor, Case, Parties, Record, seal
 from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.storage.base import Storage, StreamsCaseIds
@@ -43,8 +44,11 @@ __all__ = [
     "OFFICER",
     "PERMIT",
     "T0",
+    "WORDS",
     "CaseBuilder",
     "StorageContract",
+    "parties",
+    "seen",
     "stored",
 ]
 
@@ -79,6 +83,8 @@ OFFICER = Actor("officer-1", {"officer"})
 #: Text that trips encodings, collations and escaping: accents, emoji, CJK, right-to-left,
 #: quotes, backslash, control characters and a NUL.
 AWKWARD = "Été 🌞 中文 עברית 'q' \"dq\" \\ \n\t\x00 end"
+#: ``AWKWARD`` without its NUL: the text of a person's words (the reason of an ``Access``).
+WORDS = AWKWARD.replace("\x00", "")
 
 
 @attrs.frozen
@@ -91,7 +97,11 @@ class _Pin:
 
 
 class CaseBuilder:
-    """Sealed, chained records of one case, each with the case row it leaves behind."""
+    """Sealed, chained records of one case, each with the case row it leaves behind.
+
+    The case rows carry the ``parties`` given to ``start`` or ``step`` (a step given none keeps
+    the case's parties; ``start`` given none leaves them ``None``, as in a 0.1.0 row).
+    """
 
     def __init__(self, case_id: str, *, name: str = "permit", version: str = "1") -> None:
         self.case_id = case_id
@@ -130,12 +140,16 @@ class CaseBuilder:
         *,
         actor: Actor = APPLICANT,
         idempotency_key: str | None = None,
+        parties: Parties | EllipsisType | None = ...,
         **pin: str,
     ) -> tuple[Case, Record]:
         """``next_step`` of ``case``; ``pin`` overrides the builder's name, version or
-        fingerprint for this record (and the case after it)."""
+        fingerprint for this record (and the case after it); ``parties`` are the case's
+        after it (``...``: the case's before it)."""
         pinned = {"name": self.name, "version": self.version, "fingerprint": self.fingerprint}
-        record, self.case = next_step(
+        if parties is ...:
+            parties = None if case is None else case.parties
+        record, after = next_step(
             case,
             _Pin(**{**pinned, **pin}),
             case_id=self.case_id,
@@ -146,12 +160,28 @@ class CaseBuilder:
             payload=payload,
             idempotency_key=idempotency_key,
         )
+        self.case = attrs.evolve(after, parties=parties)
         return self.case, record
 
 
 def stored(storage: Storage) -> tuple[list[Case], list[Record]]:
     """Everything the store holds: every case and every record."""
     return list(storage.cases()), list(storage.iter_records())
+
+
+def parties(*bound: tuple[str, str], coordinators: Iterable[str] = ()) -> Parties:
+    """Parties binding each ``(party, body)`` given (for any key), coordinated by roles."""
+    return Parties(frozenset((party, "", body) for party, body in bound), coordinators)
+
+
+def seen(storage: Storage, viewer: Actor, **filters: str) -> list[str]:
+    """The ids of the cases ``viewer`` sees, as the store lists them."""
+    return [case.id for case in storage.cases(seen_by=viewer, **filters)]
+
+
+def _sees(cases: Iterable[Case], viewer: Actor) -> list[str]:
+    """The ids of ``cases`` that ``viewer`` sees by the rule itself (``Parties.sees``)."""
+    return [c.id for c in cases if c.parties is not None and c.parties.sees(viewer)]
 
 
 def _same(got: Any, want: Any) -> None:
@@ -483,6 +513,229 @@ class StorageContract:
         assert [r.seq for r in records] == list(range(1, len(records) + 1))
         assert sorted(r.payload["text"] for r in records[1:]) == sorted(wins)
         assert all(r.prev_hash == p.hash for p, r in itertools.pairwise(records))
+
+    # -- parties, who sees a case, the access log -----------------------------------------
+
+    def test_actor_body_and_parties_round_trip(self, storage: Storage) -> None:
+        """An actor's body and a case's parties come back equal; absent ones come back None."""
+        acting = Actor("agent-1", {"applicant"}, body=f"asso-{AWKWARD[:10]}")
+        known = parties(("manager", acting.acts_for), ("funder", "ville-é"),
+                        coordinators={"coordinator", "rôle-ü"})  # fmt: skip
+        builder = CaseBuilder("bodied")
+        first = builder.start(actor=acting, parties=known)
+        second = builder.step("submit", actor=acting, idempotency_key="k")
+        plain = CaseBuilder("plain")
+        unknown = plain.start()
+        for case, record in (first, unknown):
+            storage.create(case, record)
+        storage.append(*second)
+        assert unknown[0].parties is None
+        assert unknown[1].actor.body is None
+        _same(storage.get("bodied"), second[0])
+        _same(storage.get("plain"), unknown[0])
+        assert list(storage.cases()) == [second[0], unknown[0]]
+        for got, want in zip(storage.records("bodied"), [first[1], second[1]], strict=True):
+            _same(got, want)
+            _same(got.actor, acting)
+        _same(storage.record_by_key("bodied", "k"), second[1])
+        assert list(storage.iter_records()) == [first[1], second[1], unknown[1]]
+
+    def test_seen_by_a_party_body_or_a_coordinating_role(self, storage: Storage) -> None:
+        """``cases(seen_by=...)`` lists the cases whose parties bind the viewer's body or
+        whose coordinating roles it holds, by ``(created_at, id)``; never a case without
+        parties, and a role named like a body, or an id acting for another body, sees nothing
+        of that body's cases."""
+        specs = [
+            ("c-asso", parties(("manager", "asso-a")), T0),
+            ("c-ville", parties(("funder", "ville"), ("manager", "asso-b")), T0),
+            ("c-both", parties(("manager", "asso-a"), ("funder", "ville"),
+                               coordinators={"coordinator"}), T0 - timedelta(seconds=1)),
+            ("c-coord", parties(coordinators={"coordinator", "dla"}), T0 + timedelta(days=1)),
+            ("c-none", None, T0),
+            ("c-empty", Parties(), T0),
+        ]  # fmt: skip
+        for case_id, bound, at in specs:
+            storage.create(*CaseBuilder(case_id).start(at=at, parties=bound))
+        viewers = {
+            Actor("p-1", {"applicant"}, body="asso-a"): ["c-both", "c-asso"],
+            Actor("asso-a"): ["c-both", "c-asso"],
+            Actor("ville", body="asso-b"): ["c-ville"],
+            Actor("agent", {"coordinator"}): ["c-both", "c-coord"],
+            Actor("agent", {"dla", "other"}, body="ville"): ["c-both", "c-ville", "c-coord"],
+            Actor("x", {"asso-a", "body:asso-a"}): [],
+            Actor("coordinator"): [],
+            Actor("nobody", {"applicant", "officer"}): [],
+        }
+        everything = list(storage.cases())
+        for viewer, want in viewers.items():
+            assert seen(storage, viewer) == want, viewer
+            assert _sees(everything, viewer) == want, viewer
+        assert seen(storage, Actor("a", {"coordinator"}), state="draft") == ["c-both", "c-coord"]
+        assert seen(storage, Actor("a", {"coordinator"}), name="other") == []
+
+    def test_parties_changes_reach_the_index(self, storage: Storage) -> None:
+        """A party added, removed or rebound by an append is seen (or no longer) right after;
+        a case whose parties become None is seen by nobody."""
+        asso, ville, caf = Actor("u", body="asso"), Actor("v", body="ville"), Actor("caf")
+        builder = CaseBuilder("moving")
+        storage.create(*builder.start(parties=parties(("manager", "asso"))))
+        other = CaseBuilder("other")
+        storage.create(*other.start(parties=parties(("manager", "asso"))))
+        assert (seen(storage, asso), seen(storage, ville)) == (["moving", "other"], [])
+        storage.append(*builder.step("submit"))  # the parties stay
+        assert (seen(storage, asso), seen(storage, ville)) == (["moving", "other"], [])
+        storage.append(*builder.step(parties=parties(("manager", "asso"), ("funder", "ville"))))
+        assert (seen(storage, asso), seen(storage, ville)) == (["moving", "other"], ["moving"])
+        storage.append(*builder.step(parties=parties(("funder", "ville"), ("funder", "caf"))))
+        assert (seen(storage, asso), seen(storage, ville)) == (["other"], ["moving"])
+        assert seen(storage, caf) == ["moving"]
+        rebound = Parties({("funder", "2024", "ville"), ("funder", "", "caf")})
+        storage.append(*builder.step(parties=rebound))  # same bodies, another key
+        assert [seen(storage, v) for v in (asso, ville, caf)] == [["other"], ["moving"], ["moving"]]
+        case = storage.get("moving")
+        assert case is not None
+        assert case.parties == rebound
+        storage.append(*builder.step(parties=None))
+        assert [seen(storage, v) for v in (asso, ville, caf)] == [["other"], [], []]
+        assert list(storage.cases_without_parties()) == ["moving"]
+
+    def test_a_refused_write_leaves_parties_and_index_unchanged(self, storage: Storage) -> None:
+        """A ``ConcurrencyConflict`` (lost race, reused key) or ``CaseIdTaken`` that would
+        have changed the parties changes neither them nor who sees the case."""
+        asso, ville = Actor("u", body="asso"), Actor("v", body="ville")
+        builder, rival = CaseBuilder("race"), CaseBuilder("race")
+        storage.create(*builder.start(parties=parties(("manager", "asso"))))
+        rival.case = builder.case
+        storage.append(*builder.step("submit", idempotency_key="once"))
+        before = stored(storage)
+        widened = parties(("manager", "asso"), ("funder", "ville"))
+        narrowed = parties(("funder", "ville"))
+        attempts = [
+            rival.step("submit", parties=widened),  # lost race: stale seq
+            rival.step("submit", parties=narrowed),  # skipping a seq
+            builder.step(idempotency_key="once", parties=narrowed),  # key already used
+        ]
+        for case, record in attempts:
+            with pytest.raises(ConcurrencyConflict):
+                storage.append(case, record)
+            assert stored(storage) == before
+            assert (seen(storage, asso), seen(storage, ville)) == (["race"], [])
+        with pytest.raises(CaseIdTaken):
+            storage.create(*CaseBuilder("race").start(parties=narrowed))
+        assert stored(storage) == before
+        assert (seen(storage, asso), seen(storage, ville)) == (["race"], [])
+
+    def test_parties_set_on_cases_without_them(self, storage: Storage) -> None:
+        """``cases_without_parties`` lists the cases whose parties are None, by id;
+        ``set_parties`` fills them in (and indexes them) only while the case is at ``seq``."""
+        builders = {case_id: CaseBuilder(case_id) for case_id in ("b", "a", "c", "A")}
+        for case_id, builder in builders.items():
+            storage.create(*builder.start(parties=parties(("m", "x")) if case_id == "c" else None))
+        storage.append(*builders["a"].step("submit"))
+        assert list(storage.cases_without_parties()) == ["A", "a", "b"]
+        viewer = Actor("v", body="asso")
+        found = parties(("manager", "asso"))
+        before = stored(storage)
+        assert storage.set_parties("a", 1, found) is False  # "a" is at seq 2
+        assert storage.set_parties("ghost", 1, found) is False
+        assert stored(storage) == before
+        assert seen(storage, viewer) == []
+        assert storage.set_parties("a", 2, found) is True
+        assert storage.set_parties("b", 1, found) is True
+        assert list(storage.cases_without_parties()) == ["A"]
+        assert seen(storage, viewer) == ["a", "b"]
+        assert builders["a"].case is not None
+        want = attrs.evolve(builders["a"].case, parties=found)
+        _same(storage.get("a"), want)
+        assert list(storage.iter_records()) == before[1]
+        assert storage.set_parties("c", 1, found) is True  # replaces, index included
+        assert seen(storage, viewer) == ["a", "b", "c"]
+        assert seen(storage, Actor("x")) == []
+        builders["a"].case = want
+        storage.append(*builders["a"].step(parties=parties(("funder", "ville"))))
+        assert seen(storage, viewer) == ["b", "c"]
+
+    def test_parties_set_while_listing_the_cases_without(self, storage: Storage) -> None:
+        """The engine's pass over an upgraded store: while ``cases_without_parties`` streams,
+        ``set_parties`` writes each case's parties."""
+        ids = [f"old-{n:02d}" for n in range(12)]
+        for case_id in ids:
+            storage.create(*CaseBuilder(case_id).start())
+        listed = []
+        for case_id in storage.cases_without_parties():
+            listed.append(case_id)
+            assert storage.set_parties(case_id, 1, parties(("manager", case_id)))
+        assert listed == ids
+        assert list(storage.cases_without_parties()) == []
+        assert seen(storage, Actor("x", body="old-07")) == ["old-07"]
+
+    def test_racing_party_changes_keep_the_index_true(self, storage: Storage) -> None:
+        """Threads each rebinding the case's parties: afterwards exactly the final parties'
+        bodies see it, whoever won each race."""
+        builder = CaseBuilder("rebound")
+        storage.create(*builder.start(parties=parties(("manager", "start"))))
+        bodies = ["start"]
+
+        def work(worker: int) -> None:
+            for attempt in range(8):
+                current = storage.get("rebound")
+                assert current is not None
+                mine = CaseBuilder("rebound")
+                mine.case = current
+                body = f"w{worker}-{attempt}"
+                kept = [t[2] for t in sorted(current.parties.bound)][-1:] if current.parties else []
+                bound = [("funder", b) for b in kept] + [("manager", body)]
+                try:
+                    storage.append(*mine.step(parties=parties(*bound)))
+                except ConcurrencyConflict:
+                    continue
+
+        for worker in range(4):
+            bodies += [f"w{worker}-{attempt}" for attempt in range(8)]
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        final = storage.get("rebound")
+        assert final is not None
+        assert final.parties is not None
+        assert final.seq > 1
+        for body in bodies:
+            want = ["rebound"] if body in final.parties.bodies() else []
+            assert seen(storage, Actor("p", body=body)) == want, body
+
+    def test_many_readers(self, storage: Storage) -> None:
+        """A case bound to many bodies, awkward ones included, is seen by each of them."""
+        bodies = [f"{AWKWARD[:6]}-{n}" for n in range(60)] + ["body:x", "role:y", "a" * 255]
+        builder = CaseBuilder("crowd")
+        crowd = parties(*(("consulted", body) for body in bodies), coordinators={"r" * 200})
+        storage.create(*builder.start(parties=crowd))
+        for body in bodies:
+            assert seen(storage, Actor("p", body=body)) == ["crowd"], body
+        assert seen(storage, Actor("p", {"r" * 200})) == ["crowd"]
+        assert seen(storage, Actor("x")) == seen(storage, Actor("p", body="y")) == []
+
+    def test_the_access_log_round_trip(self, storage: Storage) -> None:
+        """Every logged access comes back equal, in the order logged."""
+        assert list(storage.accesses()) == []
+        paris = timezone(timedelta(hours=2))
+        logged = [
+            Access(Actor("auditor-1", {"auditor"}), T0 + timedelta(days=1), "contrôle", ("b",)),
+            Access(Actor("Émilie 🌞", {"auditor", "cour-des-comptes"}, body="cour"),
+                   datetime(2031, 12, 31, 23, 59, 59, 999999, tzinfo=paris), WORDS,
+                   tuple(f"case-{n}" for n in range(300))),
+            Access(Actor("auditor-1", {"auditor"}), T0, "", ()),
+        ]  # fmt: skip
+        for access in logged:
+            storage.log_access(access)
+        got = list(storage.accesses())
+        assert got == logged
+        for access in got:
+            _utc(access.at.astimezone(UTC))
+            assert isinstance(access.actor.roles, frozenset)
+            assert isinstance(access.case_ids, tuple)
+        assert stored(storage) == ([], [])
 
     # -- through the engine ---------------------------------------------------------------
 
