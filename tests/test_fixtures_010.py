@@ -19,9 +19,11 @@ import pytest
 import sqlalchemy as sa
 from sql_support import schema_differences
 
+from stechnique import Engine, default_registry, parties_of
 from stechnique.audit import audit
+from stechnique.definition import Procedure
 from stechnique.export import import_jsonl
-from stechnique.records import Actor
+from stechnique.records import Actor, Record
 from stechnique.storage import MemoryStorage, SQLStorage
 from stechnique.storage.base import Storage
 
@@ -59,9 +61,11 @@ def _exported() -> dict[tuple[str, int], dict[str, object]]:
     return {(line["case_id"], line["seq"]): line for line in lines if "seq" in line}
 
 
-def _verify(storage: Storage) -> None:
+def _verify(storage: Storage, *, imported: bool = False) -> None:
     """A clean audit, and every hash, head and fingerprint exactly as 0.1.0 wrote them; no
-    case has parties yet and no actor a body (0.1.0 knew neither)."""
+    actor has a body (0.1.0 knew none); an upgraded store's cases have no parties yet (the
+    engine reads them from the histories when it first needs them), an imported one's have
+    those their histories bind."""
     report = audit(storage)
     assert report.ok, report.violations
     assert (report.cases_checked, report.records_checked) == (6, 70)
@@ -80,10 +84,38 @@ def _verify(storage: Storage) -> None:
             assert record.fingerprint == line["fingerprint"]
             assert FINGERPRINTS[(record.name, record.version)] == record.fingerprint
             assert record.actor.body is None
-        assert case.parties is None
-    assert list(storage.cases_without_parties()) == sorted(HEADS)
+        if imported:
+            assert case.parties == parties_of(records, _published)
+        else:
+            assert case.parties is None
+    assert list(storage.cases_without_parties()) == ([] if imported else sorted(HEADS))
     assert list(storage.accesses()) == []
-    assert storage.cases(seen_by=Actor("anyone", {"administrator", "coordinator"})) == []
+    if not imported:
+        assert storage.cases(seen_by=Actor("anyone", {"administrator", "coordinator"})) == []
+
+
+def _published(record: Record) -> Procedure:
+    procedure = default_registry().by_fingerprint(record.fingerprint)
+    assert procedure is not None
+    return procedure
+
+
+def test_the_engine_reads_the_parties_of_an_upgraded_010_store(tmp_path: Path) -> None:
+    copy = tmp_path / "store.db"
+    copy.write_bytes((FIXTURES / "demo-0.1.0.sqlite").read_bytes())
+    with _upgraded(f"sqlite:///{copy}") as storage:
+        engine = Engine(storage)
+        # The first listing reads every case's parties from its history, and keeps them.
+        caf = Actor("caf-coordination", {"caf_coordinator"})
+        seen = {case.id for case in engine.cases(viewer=caf)}
+        # The CAF coordinates every case that was ever an MSTR one, the migrated one too.
+        assert seen == {"mstr-belle-de-mai", "mstr-abeille-la-ciotat", "mstr-air-bel"}
+        esia = Actor("esia", {"esia_officer"})
+        dla = {case.id for case in engine.cases(viewer=esia)}
+        assert dla == {"dla-saint-gabriel", "dla-flamants-iris", "mstr-air-bel"}
+        assert list(storage.cases_without_parties()) == []
+        assert {case.id for case in storage.cases(seen_by=caf)} == seen
+        assert audit(storage).ok
 
 
 def _upgraded(url: str) -> SQLStorage:
@@ -104,14 +136,14 @@ def test_the_published_fingerprints_of_revision_1_are_unchanged() -> None:
 def test_the_010_jsonl_export_imports_and_audits_clean() -> None:
     storage = MemoryStorage()
     import_jsonl(storage, JSONL)
-    _verify(storage)
+    _verify(storage, imported=True)
 
 
 def test_the_010_jsonl_export_imports_into_sqlite(tmp_path: Path) -> None:
     storage = SQLStorage(f"sqlite:///{tmp_path / 'imported.db'}")
     try:
         import_jsonl(storage, JSONL)
-        _verify(storage)
+        _verify(storage, imported=True)
     finally:
         storage.close()
 
