@@ -9,6 +9,11 @@ meet, the accompaniment runs and the CAF closes the mission.
 Run it: ``python examples/01_mstr_crise_association.py`` (store: ``STECHNIQUE_DB``, default
 ``sqlite:///stechnique.db``). Running it twice is safe: the case has a fixed id, and every
 step carries an idempotency key, so steps already stored are not written again.
+
+Who reads what: the case is known only to its parties (the board that started it, the funders
+the CAF consulted, the provider once it acknowledged the confidentiality rules) and to the CAF
+coordinator. The report drafts and the revision request stay between the board and the
+provider; the validated report opens to the consulted funders and the CAF.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from stechnique.timeline import timeline
 NAME = "soutien-technique-renforce"
 CASE_ID = "mstr-belle-de-mai"
 
-# The actors. An actor is an id plus the roles it holds for the action.
+# The actors. An actor is an id plus the roles it holds for the action; here each actor's id
+# is the body it acts for (``Actor(id, roles, body=...)`` when people act for a body).
 BOARD = Actor("ca-belle-de-mai", {"administrator"})
 CAF = Actor("caf-13-coordination", {"caf_coordinator"})
 FUNDERS = {
@@ -92,7 +98,7 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
         step(engine, 17, "close", CAF, {"summary": (
             "Trésorerie rétablie, coordinateur recruté, gouvernance stabilisée."
         )})  # fmt: skip
-        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID).state}.")
+        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID, CAF).state}.")
     return [CASE_ID]
 
 
@@ -102,11 +108,15 @@ def open_engine() -> Engine:
 
 
 def main() -> None:
-    """Tell the story, then print the case as the board reads it."""
+    """Tell the story, then print the case as the board reads it, and as a consulted funder
+    does (the drafts and the revision request « [confidentiel] », the validated report not)."""
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()
         print(timeline(engine.history(case_id, viewer=BOARD), engine.registry))
+        print()
+        print("Le même dossier vu par un financeur consulté :")
+        print(timeline(engine.history(case_id, viewer=FUNDERS["caf-13"]), engine.registry))
     engine.storage.close()
 
 

@@ -61,13 +61,13 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
         step(engine, 3, "record_funder_decision", CAF_FUNDER, {"decision": "approve"})
         clock.on("2017-03-27 16:30")
         step(engine, 4, "record_funder_decision", REGION, {"decision": "refuse"})
-        if engine.case(CASE_ID).state == "referred":
+        if engine.case(CASE_ID, CAF).state == "referred":
             # Nothing is written when a guard refuses: explain() says why, in fr and en.
             for reason in engine.explain(CASE_ID, "validate", CAF).reasons:
                 say(f"Validation impossible : {reason.fr}.")
         clock.on("2017-04-03 09:00")
         step(engine, 5, "reject", CAF)
-        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID).state}.")
+        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID, CAF).state}.")
     return [CASE_ID]
 
 
@@ -77,7 +77,7 @@ def open_engine() -> Engine:
 
 
 def main() -> None:
-    """Tell the story, then print the case as the federation reads it."""
+    """Tell the story, then print the case as the federation, its manager, reads it."""
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()

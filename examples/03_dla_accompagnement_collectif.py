@@ -116,7 +116,9 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
     with clock_of(engine, ManualClock()) as clock:
         up_to_plan(engine, clock, first, 2)
         validate_plan(engine, clock, first, 3)
-        if engine.case(first).state == "plan_validated" and engine.storage.get(second) is None:
+        plan_validated = engine.case(first, ESIA).state == "plan_validated"
+        if plan_validated and engine.storage.get(second) is None:
+            # The consultant acknowledged: a party of the case, it is told why it must wait.
             for reason in engine.explain(
                 first, "start_collective_accompaniment", CONSULTANT
             ).reasons:
@@ -133,7 +135,7 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
             impact = {"activities": activities, "jobs": jobs}
             step(engine, case_id, 13, "close", ESIA, {"impact": impact})
         for case_id in CENTRES:
-            say(f"Dossier {case_id} : {engine.case(case_id).state}.")
+            say(f"Dossier {case_id} : {engine.case(case_id, ESIA).state}.")
     return list(CENTRES)
 
 
@@ -143,7 +145,7 @@ def open_engine() -> Engine:
 
 
 def main() -> None:
-    """Tell the story, then print each case as ESIA reads it."""
+    """Tell the story, then print each case as ESIA (a coordinating officer) reads it."""
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()

@@ -8,8 +8,11 @@ migration without applying it (a dry run), then migrates the case: one ``migrate
 and key moment the 2019 procedure needs. The case then goes on under 2019 up to the
 identification of the problem.
 
-Printed twice: as ESIA reads it, and as a funder reads it — the pre-diagnostic and the
-diagnosis stay « [confidentiel] » for funders until a plan is drawn up.
+Printed twice: as ESIA reads it, and as a funder the CAF consulted reads it — still a party of
+the case after the migration, it reads the pre-diagnostic and the diagnosis as
+« [confidentiel] »: they open to the funders a DLA plan names, once it is drawn up. A funder
+never consulted does not know of the case at all. The CAF coordinator keeps seeing the case it
+coordinated, under either version.
 
 Run it: ``python examples/04_migration_mstr_vers_dla.py`` (store: ``STECHNIQUE_DB``, default
 ``sqlite:///stechnique.db``). Running it twice is safe: fixed case id, idempotency keys, and
@@ -50,7 +53,7 @@ def step(
 
 def migrate(engine: Engine, say: Callable[[str], None]) -> None:
     """Check the migration with a dry run, then apply it (only while still under 2015-2017)."""
-    if engine.case(CASE_ID).version != "2015-2017":
+    if engine.case(CASE_ID, CAF).version != "2015-2017":
         return
     trial = engine.migrate(CASE_ID, "2019", actor=CAF, facts=SUPPLIED, reason=REASON, dry_run=True)
     say(
@@ -94,7 +97,7 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
             "diagnosis": "Dépendance à une subvention non reconduite, fonds propres faibles.",
             "recommendations": ["Plan de trésorerie", "Diversifier les financements"],
         })  # fmt: skip
-        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID).state} (version 2019).")
+        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID, ESIA).state} (version 2019).")
     return [CASE_ID]
 
 
@@ -104,13 +107,13 @@ def open_engine() -> Engine:
 
 
 def main() -> None:
-    """Tell the story, then print the case as ESIA and as a funder read it."""
+    """Tell the story, then print the case as ESIA and as a consulted funder read it."""
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()
         print(timeline(engine.history(case_id, viewer=ESIA), engine.registry))
         print()
-        print("Le même dossier vu par un financeur (plan pas encore élaboré) :")
+        print("Le même dossier vu par un financeur consulté (plan pas encore élaboré) :")
         print(timeline(engine.history(case_id, viewer=CAF_FUNDER), engine.registry))
     engine.storage.close()
 

@@ -12,6 +12,10 @@ closes in May 2017.
 This procedure is declared as a data file, not in Python:
 ``src/stechnique/workflows/convention_pluripartenariale_2013.toml``.
 
+Revision 1 of this procedure records no party facts: the case is known to the bodies that
+acted on it (the centre, the federation once it submitted a step, the committee once it
+arbitrated).
+
 Run it: ``python examples/05_convention_hauts_de_seine.py`` (store: ``STECHNIQUE_DB``, default
 ``sqlite:///stechnique.db``). Running it twice is safe: fixed case id, idempotency keys.
 """
@@ -82,14 +86,14 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
                 too_early(engine, clock, say)
             clock.on(moment)
             step(engine, n, event, actor, payload)
-        state = engine.case(CASE_ID).state
+        state = engine.case(CASE_ID, CENTRE).state
         say(f"Dossier {CASE_ID} : {engine.procedure(NAME, '2013').state(state).fr}.")
     return [CASE_ID]
 
 
 def too_early(engine: Engine, clock: ManualClock, say: Callable[[str], None]) -> None:
     """March 2015: the committee tries to open the evaluation; the engine says not yet."""
-    if engine.case(CASE_ID).state != "objectives_convention":
+    if engine.case(CASE_ID, COMMITTEE).state != "objectives_convention":
         return  # told before: the case has moved on
     clock.on(TOO_EARLY)
     try:
@@ -111,11 +115,11 @@ def open_engine() -> Engine:
 
 
 def main() -> None:
-    """Tell the story, then print the case's timeline."""
+    """Tell the story, then print the case's timeline as the centre reads it."""
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()
-        print(timeline(engine.history(case_id), engine.registry))
+        print(timeline(engine.history(case_id, viewer=CENTRE), engine.registry))
     engine.storage.close()
 
 

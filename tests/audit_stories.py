@@ -14,8 +14,8 @@ from small import TickingClock, all_cases
 
 from stechnique import Actor, Engine, Procedure, Record, default_registry
 from stechnique._chain import next_step
-from stechnique.parties import parties_after
-from stechnique.records import seal
+from stechnique.parties import parties_of
+from stechnique.records import Parties, seal
 from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 
@@ -188,22 +188,38 @@ def forge(
         payload=payload or {},
     )
     # The forger keeps the row's parties in step with the forged record too.
-    pinned = default_registry().by_fingerprint(record.fingerprint)
-    if pinned is not None and case.parties is not None:
-        after = attrs.evolve(after, parties=parties_after(pinned, record, case.parties))
+    parties = _parties_of([*storage.records(case_id), record])
+    if parties is not None and case.parties is not None:
+        after = attrs.evolve(after, parties=parties)
     storage.append(after, record)
     return record
+
+
+def _parties_of(records: list[Record]) -> Parties | None:
+    """The parties these records bind, read as the engine does (``parties_of``, a migration
+    re-reading the records before it); ``None`` for a version the default registry lacks."""
+    registry = default_registry()
+    if any(registry.by_fingerprint(record.fingerprint) is None for record in records):
+        return None
+    return parties_of(
+        records, lambda r: registry.pinned(r.case_id, r.seq, r.name, r.version, r.fingerprint)
+    )
 
 
 def rewrite(storage: MemoryStorage, case_id: str, seq: int, **changes: Any) -> Record:
     """Change record ``seq`` of a case and re-seal the chain after it, head of the row too.
 
-    A whole-chain rewrite: every hash is right again, only the rules (or a checkpoint) can
-    tell. Returns the changed record.
+    A whole-chain rewrite: every hash is right again, the row's parties are those the
+    rewritten history binds; only the rules (or a checkpoint) can tell. Returns the changed
+    record.
     """
     records = storage._records[case_id]
     records[seq - 1] = seal(attrs.evolve(records[seq - 1], **changes))
     for index in range(seq, len(records)):
         records[index] = seal(attrs.evolve(records[index], prev_hash=records[index - 1].hash))
-    storage._cases[case_id] = attrs.evolve(storage._cases[case_id], head=records[-1].hash)
+    row = attrs.evolve(storage._cases[case_id], head=records[-1].hash)
+    parties = _parties_of(records)
+    if parties is not None and row.parties is not None:
+        row = attrs.evolve(row, parties=parties)
+    storage._cases[case_id] = row
     return records[seq - 1]

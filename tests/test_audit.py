@@ -37,6 +37,7 @@ from small import ticket
 
 from stechnique import Actor, AuditReport, Engine, InvalidArgument, Registry, Violation
 from stechnique.audit import CODES, audit
+from stechnique.records import ANY_KEY, Parties
 from stechnique.storage.base import StreamsCaseIds
 from stechnique.storage.memory import MemoryStorage
 from stechnique.workflows import default_registry
@@ -352,6 +353,24 @@ def test_the_case_row_must_equal_the_replayed_case(engine: Engine, storage: Memo
         assert found(report) == {("c", 5, "case")}, field
         assert field in report.violations[0].message
         storage._cases["c"] = clean
+    assert engine.audit().ok
+
+
+def test_the_case_row_must_hold_the_parties_its_history_binds(
+    engine: Engine, storage: MemoryStorage
+) -> None:
+    mstr_validated(engine, "c")
+    clean = storage._cases["c"]
+    assert clean.parties is not None
+    # Someone with write access lets a funder never consulted see the case.
+    widened = Parties(clean.parties.bound | {("consulted_funder", ANY_KEY, "ville-vitrolles")},
+                      clean.parties.coordinators)  # fmt: skip
+    storage._cases["c"] = attrs.evolve(clean, parties=widened)
+    report = engine.audit()
+    assert found(report) == {("c", 5, "case")}
+    assert "parties" in report.violations[0].message
+    # A row a store upgraded from before parties has none yet: nothing to compare.
+    storage._cases["c"] = attrs.evolve(clean, parties=None)
     assert engine.audit().ok
 
 

@@ -1,13 +1,17 @@
 """Every example script runs, twice on the same store, and tells what it promises.
 
 The scripts run as a partner would run them (a subprocess, ``STECHNIQUE_DB`` pointing to a
-temporary SQLite file); their ``tell`` functions also run in process, all on one engine, so
-that a second telling is checked to write nothing and every history to pass the audit.
+temporary SQLite file), and their ``main`` in process on a memory store; their ``tell``
+functions also run in process, all on one engine, so that a second telling is checked to write
+nothing and every history to pass the audit. Each story reads its cases as one of their
+parties or coordinators would (never past the reading rules).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 import subprocess
 import sys
@@ -19,12 +23,22 @@ from small import the_case
 
 from stechnique import Engine
 from stechnique.audit import audit
+from stechnique.storage import MemoryStorage
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("[0-9]*.py"))
 
 # What each story must print (examples not listed here must at least print something).
 EXPECTED = {
-    "01_mstr_crise_association.py": ["mstr-belle-de-mai", "Mission clôturée", "report :"],
+    "01_mstr_crise_association.py": [
+        "mstr-belle-de-mai",
+        "Mission clôturée",
+        "report :",
+        # A consulted funder reads the validated report, never the draft sent back.
+        "Le même dossier vu par un financeur consulté",
+        "report : Version révisée",
+        "report : « [confidentiel] »",
+        "reason : « [confidentiel] »",
+    ],
     "02_mstr_refus_financeur.py": [
         "Demande d'un bénévole refusée",
         "Validation impossible",
@@ -85,6 +99,26 @@ def test_example_runs_twice_on_one_store(path: Path, tmp_path: Path) -> None:
     once = FIRST_RUN_ONLY.get(path.name)
     if once is not None:
         assert once not in outputs[1]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_example_main_tells_its_story_twice_in_memory(path: Path) -> None:
+    module = _load(path)
+    store = MemoryStorage()
+    module.open_engine = lambda: Engine(store)
+    outputs = []
+    for _ in range(2):
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            module.main()
+        assert printed.getvalue().strip()
+        outputs.append(printed.getvalue())
+    for expected in EXPECTED.get(path.name, []):
+        assert expected in outputs[0], expected
+    once = FIRST_RUN_ONLY.get(path.name)
+    if once is not None:
+        assert once not in outputs[1]
+    # Reading as a party never goes past the reading rules: no auditor read was logged.
+    assert list(store.accesses()) == []
 
 
 def test_all_stories_share_one_store_and_a_second_telling_writes_nothing() -> None:

@@ -1,7 +1,10 @@
 """Scenario tests of ``convention-pluripartenariale`` 2013, the procedure declared as a data file.
 
 Every transition is fired at least once, every guard is shown refusing and then passing, and
-every role restriction refuses an outsider.
+every role restriction refuses a party of the case lacking the role, while anyone else does not
+know of the case. Revision 1 records no party facts, so a case's parties are the bodies that
+acted on it: the centre's side (the starter and every body that submitted a step) and the
+steering committee (every body that arbitrated or abandoned); the procedure has no coordinator.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from stechnique import (
     InvalidEvent,
     ManualClock,
     PermissionDenied,
+    UnknownCase,
 )
 
 NAME = "convention-pluripartenariale"
@@ -58,6 +62,25 @@ def engine(clock: ManualClock) -> Engine:
     return Engine(clock=clock)
 
 
+#: The centre's own body claiming the committee's role: a party of every case it starts, so
+#: its refused arbitrations say why before the committee has taken part.
+CENTRE_AS_COMMITTEE = Actor(CENTRE.id, {"steering_committee"})
+
+
+def _unknown_to(engine: Engine, case_id: str, outsider: Actor) -> None:
+    """``outsider`` is told nothing of the case: every read is ``UnknownCase``."""
+    for read in (
+        lambda: engine.case(case_id, outsider),
+        lambda: engine.history(case_id, outsider),
+        lambda: engine.available_events(case_id, outsider),
+        lambda: engine.explain(case_id, "arbitrate", outsider),
+    ):
+        with pytest.raises(UnknownCase) as error:
+            read()
+        assert error.value.case_id == case_id
+    assert case_id not in {case.id for case in engine.cases(viewer=outsider)}
+
+
 def start(engine: Engine, actor: Actor = CENTRE, **facts: object) -> Case:
     return engine.start(NAME, version="2013", actor=actor, facts={**FACTS, **facts})
 
@@ -68,8 +91,8 @@ def submit(engine: Engine, case: Case, actor: Actor = CENTRE) -> Case:
     )
 
 
-def arbitrate(engine: Engine, case: Case, decision: str) -> Case:
-    return engine.fire(case.id, "arbitrate", actor=COMMITTEE, payload={"decision": decision})
+def arbitrate(engine: Engine, case: Case, decision: str, committee: Actor = COMMITTEE) -> Case:
+    return engine.fire(case.id, "arbitrate", actor=committee, payload={"decision": decision})
 
 
 def advance(engine: Engine, case: Case, to: str) -> Case:
@@ -104,15 +127,24 @@ def test_each_arbitration_needs_the_step_submitted_first(
     engine: Engine, clock: ManualClock
 ) -> None:
     case = start(engine)
+    # The committee takes part once it has arbitrated: until then, the case is unknown to it,
+    # and a party holding its role (the centre's body claiming it) is told why it is refused.
+    before = engine.storage.records(case.id)
+    for decision in ("approve", "rework"):
+        with pytest.raises(UnknownCase):
+            arbitrate(engine, case, decision)
+    _unknown_to(engine, case.id, COMMITTEE)
+    assert engine.storage.records(case.id) == before
     for step, following in zip(STEPS, (*STEPS[1:], "closed"), strict=True):
         assert case.state == step
+        committee = CENTRE_AS_COMMITTEE if step == "protocol" else COMMITTEE
         for decision in ("approve", "rework"):
             with pytest.raises(GuardFailed) as refused:
-                arbitrate(engine, case, decision)
+                arbitrate(engine, case, decision, committee)
             assert refused.value.names[0] == "step_submitted"
-        assert engine.available_events(case.id, COMMITTEE) == ["abandon"]
+        assert engine.available_events(case.id, committee) == ["abandon"]
         case = submit(engine, case, CENTRE if STEPS.index(step) % 2 else FEDERATION)
-        assert engine.available_events(case.id, COMMITTEE) == ["arbitrate", "abandon"]
+        assert engine.available_events(case.id, committee) == ["arbitrate", "abandon"]
         case = arbitrate(engine, case, "rework")
         assert case.state == step
         # The step was sent back: its work must be submitted again before the next arbitration.
@@ -144,8 +176,26 @@ def test_evaluation_opens_only_one_year_before_the_agreement_expires(
     assert arbitrate(engine, case, "approve").state == "evaluation"
 
 
-def test_roles_refuse_outsiders(engine: Engine) -> None:
+def test_roles_refuse_parties_and_outsiders_know_nothing(engine: Engine) -> None:
     case = submit(engine, start(engine))
+    # Only the centre has taken part: every other body is told nothing, whatever it tries.
+    for event, outsider, payload in (
+        ("submit_step", PARTNER, {"document": "p.pdf"}),
+        ("submit_step", COMMITTEE, {"document": "p.pdf"}),
+        ("arbitrate", FEDERATION, {"decision": "rework"}),
+        ("arbitrate", PARTNER, {"decision": "approve"}),
+        ("abandon", FEDERATION, {}),
+        ("abandon", PARTNER, {}),
+    ):
+        with pytest.raises(UnknownCase) as unknown:
+            engine.fire(case.id, event, actor=outsider, payload=payload)
+        assert str(unknown.value) == str(UnknownCase(case.id))
+    for outsider in (COMMITTEE, FEDERATION, PARTNER):
+        _unknown_to(engine, case.id, outsider)
+    assert the_case(engine, case.id).seq == case.seq
+    # Once the committee has arbitrated and the federation submitted, both take part: their
+    # steps beyond their roles are refused by role, like the centre's. The partner never acted.
+    case = submit(engine, arbitrate(engine, case, "rework"), FEDERATION)
     refusals = [
         ("submit_step", PARTNER, {"document": "p.pdf"}, ("centre", "federation")),
         ("submit_step", COMMITTEE, {"document": "p.pdf"}, ("centre", "federation")),
@@ -156,15 +206,24 @@ def test_roles_refuse_outsiders(engine: Engine) -> None:
         ("abandon", FEDERATION, {}, ("steering_committee",)),
         ("abandon", PARTNER, {}, ("steering_committee",)),
     ]
-    for event, outsider, payload, allowed in refusals:
+    for event, actor, payload, allowed in refusals:
+        if actor is PARTNER:
+            with pytest.raises(UnknownCase):
+                engine.fire(case.id, event, actor=actor, payload=payload)
+            continue
         with pytest.raises(PermissionDenied) as denied:
-            engine.fire(case.id, event, actor=outsider, payload=payload)
+            engine.fire(case.id, event, actor=actor, payload=payload)
         assert denied.value.allowed == allowed
+    _unknown_to(engine, case.id, PARTNER)
     assert the_case(engine, case.id).seq == case.seq
 
 
 def test_payloads_are_checked(engine: Engine) -> None:
     case = submit(engine, start(engine))
+    # Before it takes part, the committee's refused step tells it nothing, not even the payload.
+    with pytest.raises(UnknownCase):
+        engine.fire(case.id, "arbitrate", actor=COMMITTEE, payload={"decision": "maybe"})
+    case = submit(engine, arbitrate(engine, case, "rework"))
     with pytest.raises(InvalidData) as invalid:
         engine.fire(case.id, "arbitrate", actor=COMMITTEE, payload={"decision": "maybe"})
     assert invalid.value.fields == ("decision",)

@@ -1,8 +1,11 @@
 """Scenario tests of ``soutien-technique-renforce`` 2019 (DLA), rule by rule.
 
 Every transition is fired, every guard is seen refusing then passing, every role restriction
-refuses an outsider, and the confidentiality of the pre-diagnostic and diagnosis is read from
-a funder's and from the structure's side.
+refuses a party of the case lacking the role (and anyone else does not know of the case), and
+the confidentiality of the pre-diagnostic and diagnosis is read from each party's side:
+revision 1 cases are read by the parties their histories bind (the structure started the case,
+the funders are those of the plan, a consultant is one that acknowledged the confidentiality
+rules) and the two officers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import json
 
 import pytest
 from _stories import (
+    ADMIN,
+    CAF,
     COLLECTIVE,
     CONSULTANT,
     DIAGNOSIS,
@@ -31,6 +36,7 @@ from _stories import (
     dla_facts,
     dla_to,
     engine,
+    mstr_to,
     stored,
 )
 from small import all_cases, assert_every_step_fired
@@ -44,11 +50,33 @@ from stechnique import (
     PermissionDenied,
     Record,
     Transition,
+    UnknownCase,
     is_redacted,
 )
 from stechnique.workflows.soutien_technique_renforce_2019 import PROCEDURE
 
 VERSION = "2019"
+OFFICERS = frozenset({"esia_officer", "france_active_officer"})
+
+
+def _esia_claiming(role: str) -> Actor:
+    """The ESIA officer also claiming ``role``: an officer sees every case, so its refused
+    steps say why (an outsider's would only be ``UnknownCase``)."""
+    return Actor(ESIA.id, {"esia_officer", role})
+
+
+def _unknown_to(engine_: Engine, case_id: str, outsider: Actor) -> None:
+    """``outsider`` is told nothing of the case: every read is ``UnknownCase``."""
+    for read in (
+        lambda: engine_.case(case_id, outsider),
+        lambda: engine_.history(case_id, outsider),
+        lambda: engine_.available_events(case_id, outsider),
+        lambda: engine_.explain(case_id, "withdraw", outsider),
+    ):
+        with pytest.raises(UnknownCase) as error:
+            read()
+        assert error.value.case_id == case_id
+    assert case_id not in {case.id for case in engine_.cases(viewer=outsider)}
 
 
 def _collective_pair(engine_: Engine) -> tuple[Case, Case]:
@@ -146,10 +174,16 @@ def test_funders_of_the_plan_decide_once_each_and_validate_it() -> None:
     with pytest.raises(GuardFailed) as error:
         engine_.fire(case.id, "validate_plan", actor=ESIA)
     assert set(error.value.names) == {"validated_by_funders"}
-    with pytest.raises(GuardFailed) as error:
+    before = stored(engine_, case.id)
+    # A funder not on the plan is no party: the refusal tells it nothing, not even why.
+    with pytest.raises(UnknownCase):
         engine_.fire(case.id, "record_funder_decision", actor=OTHER_FUNDER,
                      payload={"decision": "approve"})  # fmt: skip
+    with pytest.raises(GuardFailed) as error:
+        engine_.fire(case.id, "record_funder_decision", actor=_esia_claiming("funder"),
+                     payload={"decision": "approve"})  # fmt: skip
     assert set(error.value.names) == {"consulted_funder"}
+    assert stored(engine_, case.id) == before
     engine_.fire(case.id, "record_funder_decision", actor=FUNDER_A, payload={"decision": "approve"})
     with pytest.raises(GuardFailed) as error:
         engine_.fire(case.id, "record_funder_decision", actor=FUNDER_A,
@@ -175,8 +209,11 @@ def test_a_refusal_lists_every_failed_guard() -> None:
     engine_ = engine()
     case = dla_to(engine_, "plan_validated", actions=[COLLECTIVE])
     before = stored(engine_, case.id)
-    with pytest.raises(GuardFailed) as error:
+    # The consultant becomes a party by acknowledging: until then it is told nothing.
+    with pytest.raises(UnknownCase):
         engine_.fire(case.id, "start_individual_accompaniment", actor=CONSULTANT)
+    with pytest.raises(GuardFailed) as error:
+        engine_.fire(case.id, "start_individual_accompaniment", actor=_esia_claiming("consultant"))
     assert set(error.value.names) == {"confidentiality_acknowledged", "plan_has_individual_action"}
     assert all(guard.fr and guard.en for guard in error.value.failed_guards)
     assert stored(engine_, case.id) == before
@@ -191,8 +228,10 @@ def test_confidentiality_acknowledged_and_plan_has_individual_action() -> None:
     assert set(error.value.names) == {"plan_has_individual_action"}
     case = dla_to(engine_, "plan_validated", actions=[INDIVIDUAL])
     engine_.fire(case.id, "acknowledge_confidentiality", actor=OTHER_CONSULTANT)
-    with pytest.raises(GuardFailed) as error:
+    with pytest.raises(UnknownCase):
         engine_.fire(case.id, "start_individual_accompaniment", actor=CONSULTANT)
+    with pytest.raises(GuardFailed) as error:
+        engine_.fire(case.id, "start_individual_accompaniment", actor=_esia_claiming("consultant"))
     assert set(error.value.names) == {"confidentiality_acknowledged"}
     engine_.fire(case.id, "acknowledge_confidentiality", actor=CONSULTANT)
     started = engine_.fire(case.id, "start_individual_accompaniment", actor=CONSULTANT)
@@ -266,16 +305,27 @@ def _cases_by_state(engine_: Engine) -> dict[str, str]:
 @pytest.mark.parametrize(
     "transition", PROCEDURE.transitions, ids=lambda t: f"{t.event}<-{','.join(t.sources)}"
 )
-def test_role_restriction_refuses_an_outsider(transition: Transition) -> None:
+def test_role_restriction_refuses_a_party_and_an_outsider_knows_nothing(
+    transition: Transition,
+) -> None:
     engine_ = engine()
     case_ids = _cases_by_state(engine_)
     allowed = set(transition.roles)
-    outsider = Actor("intrus", DLA_ROLES - allowed)
+    # The structure's own body, holding every role but the allowed ones: a party of every case.
+    party = Actor(STRUCTURE.id, DLA_ROLES - allowed)
+    # A body that takes no part, holding every role but the allowed ones and the officers'.
+    outsider = Actor("intrus", DLA_ROLES - allowed - OFFICERS)
+    assert party.roles
+    assert outsider.roles
     for source in PROCEDURE.sources_of(transition):
         before = stored(engine_, case_ids[source])
         with pytest.raises(PermissionDenied) as error:
-            engine_.fire(case_ids[source], transition.event, actor=outsider, payload={})
+            engine_.fire(case_ids[source], transition.event, actor=party, payload={})
         assert set(error.value.allowed) == allowed
+        assert error.value.party is None  # revision 1 binds no step to a party
+        with pytest.raises(UnknownCase) as unknown:
+            engine_.fire(case_ids[source], transition.event, actor=outsider, payload={})
+        assert str(unknown.value) == str(UnknownCase(case_ids[source]))
         assert stored(engine_, case_ids[source]) == before
 
 
@@ -298,24 +348,68 @@ def test_diagnosis_is_for_structure_officers_consultant_then_funders_from_the_pl
 ) -> None:
     engine_ = engine()
     case = dla_to(engine_, "recommendations_accepted")
-    for reader in (STRUCTURE, ESIA, FRANCE_ACTIVE, CONSULTANT):
+    for reader in (STRUCTURE, ESIA, FRANCE_ACTIVE):
         assert _payload_of(engine_, case.id, reader, event)[field] == secret
-    hidden = _payload_of(engine_, case.id, FUNDER_A, event)[field]
-    assert is_redacted(hidden)
-    assert "plan" in hidden["__redacted__"]["fr"]  # type: ignore[index]
-    seen = json.dumps([r.payload for r in engine_.history(case.id, viewer=FUNDER_A)])
-    assert json.dumps(secret)[1:-1] not in seen
+    # No funder and no consultant takes part yet: they do not know of the case.
+    for outsider in (FUNDER_A, OTHER_FUNDER, CONSULTANT, OTHER_STRUCTURE):
+        _unknown_to(engine_, case.id, outsider)
     engine_.fire(case.id, "draw_up_plan", actor=ESIA,
                  payload={"actions": [INDIVIDUAL], "funders": [FUNDER_A.id]})  # fmt: skip
     assert _payload_of(engine_, case.id, FUNDER_A, event)[field] == secret
-    assert _payload_of(engine_, case.id, OTHER_FUNDER, event)[field] == secret
+    for outsider in (FUNDER_B, OTHER_FUNDER, CONSULTANT):  # funders not on the plan
+        _unknown_to(engine_, case.id, outsider)
+    engine_.fire(case.id, "record_funder_decision", actor=FUNDER_A,
+                 payload={"decision": "approve"})  # fmt: skip
+    engine_.fire(case.id, "validate_plan", actor=ESIA)
+    engine_.fire(case.id, "acknowledge_confidentiality", actor=CONSULTANT)
+    assert _payload_of(engine_, case.id, CONSULTANT, event)[field] == secret
+    _unknown_to(engine_, case.id, OTHER_CONSULTANT)
 
 
-def test_an_actor_without_any_reader_role_never_sees_the_diagnosis() -> None:
+@pytest.mark.parametrize(("event", "field", "secret"), SECRETS)
+def test_a_funder_the_mstr_consulted_reads_the_diagnosis_only_once_on_the_plan(
+    event: str, field: str, secret: object
+) -> None:
+    # A case migrated from 2015-2017 keeps the funders its referral consulted as parties:
+    # they know of the case, but read the diagnosis only once the DLA plan names them.
+    engine_ = engine()
+    case = mstr_to(engine_, "referred")
+    engine_.migrate(case.id, VERSION, actor=CAF, reason="Poursuite par le DLA",
+                    facts={"contact_email": "a@b.fr", "moment": "new_director"})  # fmt: skip
+    structure = Actor(ADMIN.id, {"structure"})  # the manager that started the MSTR case
+    for step, actor, payload in (
+        ("send_pre_diagnostic", structure, {"pre_diagnostic": PRE_DIAGNOSTIC}),
+        ("hold_qualification_meeting", ESIA, {"needs": "Gouvernance"}),
+        ("identify_problem", FRANCE_ACTIVE,
+         {"diagnosis": DIAGNOSIS, "recommendations": RECOMMENDATIONS}),
+        ("accept_recommendations", structure, {}),
+    ):  # fmt: skip
+        engine_.fire(case.id, step, actor=actor, payload=payload)
+    assert _payload_of(engine_, case.id, structure, event)[field] == secret
+    for funder in (FUNDER_A, FUNDER_B):
+        hidden = _payload_of(engine_, case.id, funder, event)[field]
+        assert is_redacted(hidden)
+        assert "plan" in hidden["__redacted__"]["fr"]  # type: ignore[index]
+        seen = json.dumps([r.payload for r in engine_.history(case.id, funder)])
+        assert json.dumps(secret)[1:-1] not in seen
+    _unknown_to(engine_, case.id, OTHER_FUNDER)
+    engine_.fire(case.id, "draw_up_plan", actor=ESIA,
+                 payload={"actions": [INDIVIDUAL], "funders": [FUNDER_A.id]})  # fmt: skip
+    assert _payload_of(engine_, case.id, FUNDER_A, event)[field] == secret
+    # Consulted by the MSTR but not on the plan: still a party, still not a reader.
+    assert is_redacted(_payload_of(engine_, case.id, FUNDER_B, event)[field])
+    _unknown_to(engine_, case.id, OTHER_FUNDER)
+
+
+def test_the_diagnosis_is_read_by_the_bodies_taking_part_never_by_anyone_else() -> None:
     engine_ = engine()
     case = dla_to(engine_, "closed")
-    nobody = Actor("visiteur", frozenset())
-    payload = _payload_of(engine_, case.id, nobody, "identify_problem")
-    assert is_redacted(payload["diagnosis"])
-    plan = _payload_of(engine_, case.id, nobody, "draw_up_plan")  # the plan is not confidential
+    _unknown_to(engine_, case.id, Actor("visiteur", frozenset()))
+    # Any role claimed does not make a body a party.
+    _unknown_to(engine_, case.id, Actor("visiteur", DLA_ROLES - OFFICERS))
+    # Reading follows the body: someone acting for the structure reads what it reads.
+    colleague = Actor("tresoriere", frozenset(), body=STRUCTURE.id)
+    payload = _payload_of(engine_, case.id, colleague, "identify_problem")
+    assert payload["diagnosis"] == DIAGNOSIS
+    plan = _payload_of(engine_, case.id, colleague, "draw_up_plan")  # the plan is not confidential
     assert plan["actions"] == [INDIVIDUAL, COLLECTIVE]

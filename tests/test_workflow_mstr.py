@@ -1,8 +1,11 @@
 """Scenario tests of ``soutien-technique-renforce`` 2015-2017 (MSTR), rule by rule.
 
 Every transition is fired, every guard is seen refusing then passing, every role restriction
-refuses an outsider, and the confidentiality of the diagnosis report is read from a funder's
-and from the manager's side.
+refuses a party of the case lacking the role (and anyone else does not know of the case), and
+the confidentiality of the diagnosis report is read from each party's side: revision 1 cases
+are read by the parties their histories bind (the manager started the case, the consulted
+funders are those of ``refer``, a provider is one that acknowledged the confidentiality rules)
+and the CAF coordinator.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from _stories import (
     mstr_to,
     stored,
 )
-from small import all_cases, assert_every_step_fired, whole
+from small import AUDITOR, all_cases, assert_every_step_fired, whole
 
 from stechnique import (
     Actor,
@@ -39,11 +42,34 @@ from stechnique import (
     PermissionDenied,
     Record,
     Transition,
+    UnknownCase,
     is_redacted,
 )
 from stechnique.workflows.soutien_technique_renforce_2015_2017 import PROCEDURE
 
 VERSION = "2015-2017"
+
+#: The CAF's coordination also claiming the other roles: a coordinator sees every case, so its
+#: refused steps say why (an outsider's would only be ``UnknownCase``).
+CAF_CLAIMING = {
+    role: Actor(CAF.id, {"caf_coordinator", role}) for role in ("funder", "provider", "federation")
+}
+#: A body that takes no part in the case, whatever roles it claims.
+OTHER_ADMIN = Actor("ca-autre-centre", {"administrator"})
+
+
+def _unknown_to(engine_: Engine, case_id: str, outsider: Actor) -> None:
+    """``outsider`` is told nothing of the case: every read is ``UnknownCase``."""
+    for read in (
+        lambda: engine_.case(case_id, outsider),
+        lambda: engine_.history(case_id, outsider),
+        lambda: engine_.available_events(case_id, outsider),
+        lambda: engine_.explain(case_id, "withdraw", outsider),
+    ):
+        with pytest.raises(UnknownCase) as error:
+            read()
+        assert error.value.case_id == case_id
+    assert case_id not in {case.id for case in engine_.cases(viewer=outsider)}
 
 
 # -- the definition -------------------------------------------------------------------------
@@ -142,8 +168,14 @@ def test_consulted_funder_and_one_decision_per_funder() -> None:
     engine_ = engine()
     case = mstr_to(engine_, "referred")
     before = stored(engine_, case.id)
-    with pytest.raises(GuardFailed) as error:
+    # A funder not consulted is no party: the refusal tells it nothing, not even why.
+    with pytest.raises(UnknownCase):
         engine_.fire(case.id, "record_funder_decision", actor=OTHER_FUNDER,
+                     payload={"decision": "approve"})  # fmt: skip
+    _unknown_to(engine_, case.id, OTHER_FUNDER)
+    # One who may know of the case, holding the funder role but not consulted, is told why.
+    with pytest.raises(GuardFailed) as error:
+        engine_.fire(case.id, "record_funder_decision", actor=CAF_CLAIMING["funder"],
                      payload={"decision": "approve"})  # fmt: skip
     assert set(error.value.names) == {"consulted_funder"}
     assert stored(engine_, case.id) == before
@@ -185,12 +217,20 @@ def test_validated_by_funders_fails_for_good_after_a_refusal_and_reject_then_pas
 def test_confidentiality_acknowledged_by_the_provider_who_works() -> None:
     engine_ = engine()
     case = mstr_to(engine_, "validated")
-    with pytest.raises(GuardFailed) as error:
+    before = stored(engine_, case.id)
+    # A provider becomes a party of a revision-1 case by acknowledging: before, it is told
+    # nothing; a provider-claiming coordinator, who sees the case, is told why.
+    with pytest.raises(UnknownCase):
         engine_.fire(case.id, "start_diagnosis", actor=PROVIDER)
+    with pytest.raises(GuardFailed) as error:
+        engine_.fire(case.id, "start_diagnosis", actor=CAF_CLAIMING["provider"])
     assert set(error.value.names) == {"confidentiality_acknowledged"}
     assert error.value.failed_guards[0].en.startswith("Confidentiality rules acknowledged")
+    assert stored(engine_, case.id) == before
+    # Acknowledging is revision 1's role-only step: it fires, and binds that provider alone.
     engine_.fire(case.id, "acknowledge_confidentiality", actor=OTHER_PROVIDER)
-    with pytest.raises(GuardFailed):
+    assert engine_.case(case.id, OTHER_PROVIDER).state == "validated"
+    with pytest.raises(UnknownCase):
         engine_.fire(case.id, "start_diagnosis", actor=PROVIDER)
     engine_.fire(case.id, "acknowledge_confidentiality", actor=PROVIDER)
     assert engine_.fire(case.id, "start_diagnosis", actor=PROVIDER).state == "diagnosis"
@@ -200,8 +240,10 @@ def test_start_accompaniment_checks_the_acknowledgement_again() -> None:
     engine_ = engine()
     case = mstr_to(engine_, "restitution")
     newcomer = Actor("nouveau-cabinet", {"provider"})
-    with pytest.raises(GuardFailed) as error:
+    with pytest.raises(UnknownCase):
         engine_.fire(case.id, "start_accompaniment", actor=newcomer)
+    with pytest.raises(GuardFailed) as error:
+        engine_.fire(case.id, "start_accompaniment", actor=CAF_CLAIMING["provider"])
     assert set(error.value.names) == {"confidentiality_acknowledged"}
     assert engine_.fire(case.id, "start_accompaniment", actor=PROVIDER).state == "accompaniment"
 
@@ -225,17 +267,27 @@ def _cases_by_state(engine_: Engine) -> dict[str, str]:
 @pytest.mark.parametrize(
     "transition", PROCEDURE.transitions, ids=lambda t: f"{t.event}<-{','.join(t.sources)}"
 )
-def test_role_restriction_refuses_an_outsider(transition: Transition) -> None:
+def test_role_restriction_refuses_a_party_and_an_outsider_knows_nothing(
+    transition: Transition,
+) -> None:
     engine_ = engine()
     case_ids = _cases_by_state(engine_)
     allowed = set(PROCEDURE.allowed_roles(transition.roles, mstr_facts("association")))
-    outsider = Actor("intrus", MSTR_ROLES - allowed)
+    # The manager's own body, holding every role but the allowed ones: a party of every case.
+    party = Actor(ADMIN.id, MSTR_ROLES - allowed)
+    # A body that takes no part, holding every role but the allowed ones and the coordinator's.
+    outsider = Actor("intrus", MSTR_ROLES - allowed - {"caf_coordinator"})
+    assert party.roles
     assert outsider.roles
     for source in PROCEDURE.sources_of(transition):
         before = stored(engine_, case_ids[source])
         with pytest.raises(PermissionDenied) as error:
-            engine_.fire(case_ids[source], transition.event, actor=outsider, payload={})
+            engine_.fire(case_ids[source], transition.event, actor=party, payload={})
         assert set(error.value.allowed) == allowed
+        assert error.value.party is None  # revision 1 binds no step to a party
+        with pytest.raises(UnknownCase) as unknown:
+            engine_.fire(case_ids[source], transition.event, actor=outsider, payload={})
+        assert str(unknown.value) == str(UnknownCase(case_ids[source]))
         assert stored(engine_, case_ids[source]) == before
 
 
@@ -253,48 +305,114 @@ def test_the_manager_role_follows_the_management_of_each_case() -> None:
     engine_ = engine()
     association = mstr_to(engine_, "report_sent", management="association")
     federation = mstr_to(engine_, "report_sent", management="federation")
-    with pytest.raises(PermissionDenied):
+    # The other management's body is no party of the case: it does not know of it.
+    with pytest.raises(UnknownCase):
         engine_.fire(association.id, "validate_report", actor=FEDERATION)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(UnknownCase):
         engine_.fire(federation.id, "validate_report", actor=ADMIN)
+    # One who sees both cases, holding the other management's role, is refused by role.
+    with pytest.raises(PermissionDenied) as error:
+        engine_.fire(association.id, "validate_report", actor=CAF_CLAIMING["federation"])
+    assert error.value.allowed == ("administrator",)
+    with pytest.raises(PermissionDenied) as error:
+        engine_.fire(federation.id, "validate_report",
+                     actor=Actor(CAF.id, {"caf_coordinator", "administrator"}))  # fmt: skip
+    assert error.value.allowed == ("federation",)
     engine_.fire(association.id, "validate_report", actor=ADMIN)
     engine_.fire(federation.id, "validate_report", actor=FEDERATION)
 
 
 # -- confidentiality of the diagnosis report ------------------------------------------------
 
-
-def _payload_of(engine_: Engine, case_id: str, viewer: Actor, event: str) -> dict[str, object]:
-    return next(r.payload for r in engine_.history(case_id, viewer=viewer) if r.event == event)
+DRAFT = "Premier jet : trésorerie négative, conflit bureau/direction."
 
 
-@pytest.mark.parametrize(("event", "field", "secret"), [
-    ("submit_report", "report", REPORT), ("request_revision", "reason", REVISION),
-])  # fmt: skip
-def test_report_is_for_manager_provider_caf_until_validated_then_funders(
-    event: str, field: str, secret: str
-) -> None:
-    engine_ = engine()
-    case = mstr_to(engine_, "report_sent")
+def _payloads(engine_: Engine, case_id: str, viewer: Actor, event: str) -> list[object]:
+    return [r.payload for r in engine_.history(case_id, viewer) if r.event == event]
+
+
+def _reported(engine_: Engine) -> str:
+    """A case whose first report (``DRAFT``) was sent back, then ``REPORT`` submitted."""
+    case = mstr_to(engine_, "diagnosis")
+    engine_.fire(case.id, "submit_report", actor=PROVIDER, payload={"report": DRAFT})
     engine_.fire(case.id, "request_revision", actor=ADMIN, payload={"reason": REVISION})
     engine_.fire(case.id, "submit_report", actor=PROVIDER, payload={"report": REPORT})
-    for reader in (ADMIN, PROVIDER, CAF):
-        assert _payload_of(engine_, case.id, reader, event)[field] == secret
-    for outsider in (FUNDER_A, FEDERATION):  # a federation is no manager of this case
-        hidden = _payload_of(engine_, case.id, outsider, event)[field]
-        assert is_redacted(hidden)
-        assert "validation" in hidden["__redacted__"]["fr"]  # type: ignore[index]
-        seen = json.dumps([r.payload for r in engine_.history(case.id, viewer=outsider)])
-        assert secret not in seen
-    engine_.fire(case.id, "validate_report", actor=ADMIN)
-    assert _payload_of(engine_, case.id, FUNDER_A, event)[field] == secret
-    assert is_redacted(_payload_of(engine_, case.id, FEDERATION, event)[field])
+    return case.id
 
 
-def test_history_without_viewer_is_the_stored_history() -> None:
+def test_reports_and_revision_requests_are_the_manager_and_the_providers_until_validated() -> None:
+    engine_ = engine()
+    case_id = _reported(engine_)
+    for reader in (ADMIN, PROVIDER):
+        assert _payloads(engine_, case_id, reader, "submit_report") == [
+            {"report": DRAFT}, {"report": REPORT},
+        ]  # fmt: skip
+        assert _payloads(engine_, case_id, reader, "request_revision") == [{"reason": REVISION}]
+    # The consulted funders and the CAF know of the case, not of what the reports say.
+    for party in (FUNDER_A, FUNDER_B, CAF):
+        history = engine_.history(case_id, party)
+        hidden = [
+            r.payload[field]
+            for r in history
+            for event, field in (("submit_report", "report"), ("request_revision", "reason"))
+            if r.event == event
+        ]
+        assert len(hidden) == 3
+        for value in hidden:
+            assert is_redacted(value)
+            assert value["__redacted__"]["readers"] == ["manager", "provider"]  # type: ignore[index]
+        assert "gestionnaire" in hidden[0]["__redacted__"]["fr"]  # type: ignore[index]
+        seen = json.dumps([r.payload for r in history], ensure_ascii=False)
+        assert DRAFT not in seen
+        assert REPORT not in seen
+        assert REVISION not in seen
+    # The bodies that take no part, whatever their role, do not know of the case.
+    for outsider in (OTHER_FUNDER, FEDERATION, OTHER_ADMIN, OTHER_PROVIDER):
+        _unknown_to(engine_, case_id, outsider)
+
+
+def test_the_validated_report_alone_opens_to_the_consulted_funders_and_the_caf() -> None:
+    engine_ = engine()
+    case_id = _reported(engine_)
+    engine_.fire(case_id, "validate_report", actor=ADMIN)
+    for party in (FUNDER_A, FUNDER_B, CAF):
+        draft, validated = _payloads(engine_, case_id, party, "submit_report")
+        assert validated == {"report": REPORT}
+        # The draft that was sent back and the revision request never open.
+        assert is_redacted(draft["report"])  # type: ignore[index]
+        (revision,) = _payloads(engine_, case_id, party, "request_revision")
+        assert is_redacted(revision["reason"])  # type: ignore[index]
+        seen = json.dumps([r.payload for r in engine_.history(case_id, party)], ensure_ascii=False)
+        assert DRAFT not in seen
+        assert REVISION not in seen
+    for reader in (ADMIN, PROVIDER):
+        assert engine_.history(case_id, reader) == whole(engine_, case_id)
+    for outsider in (OTHER_FUNDER, FEDERATION, OTHER_ADMIN, OTHER_PROVIDER):
+        _unknown_to(engine_, case_id, outsider)
+
+
+def test_a_record_with_a_redacted_field_withholds_its_hash() -> None:
+    engine_ = engine()
+    case_id = _reported(engine_)
+    stored_records = whole(engine_, case_id)
+    shown = engine_.history(case_id, FUNDER_A)
+    assert len(shown) == len(stored_records)
+    for index, (seen, kept) in enumerate(zip(shown, stored_records, strict=True)):
+        redacted = any(is_redacted(value) for value in seen.payload.values())
+        assert redacted == (kept.event in ("submit_report", "request_revision"))
+        # A hash covers the payload: it would let the reader confirm a guess of the value.
+        assert seen.hash == ("withheld" if redacted else kept.hash)
+        after_redacted = index > 0 and shown[index - 1].hash == "withheld"
+        assert seen.prev_hash == ("withheld" if after_redacted else kept.prev_hash)
+    assert engine_.history(case_id, ADMIN) == stored_records
+
+
+def test_an_auditor_reads_the_stored_history_and_the_read_is_logged() -> None:
     engine_ = engine()
     case = mstr_to(engine_, "report_sent")
     assert whole(engine_, case.id) == list(engine_.storage.records(case.id))
+    (access,) = engine_.accesses()
+    assert (access.actor, access.case_ids) == (AUDITOR, (case.id,))
 
 
 def test_main_road_is_the_documented_order() -> None:
