@@ -64,6 +64,7 @@ COMMANDS = [
     ["diagram"],
     ["start"],
     ["fire"],
+    ["migrate"],
     ["cases"],
     ["history"],
     ["demo"],

@@ -469,3 +469,80 @@ def test_a_declared_migration_names_its_revisions_in_its_key() -> None:
     assert GRANT_MIGRATION.within_version
     assert GRANT_MIGRATION.ordered_by(grant(2)) == ("coordinator",)
     assert across.ordered_by(grant(2)) == ("clerk",)
+
+
+# -- the command --------------------------------------------------------------------------
+
+
+def _command(*args: str) -> tuple[int, str]:
+    """``stechnique --procedures small:GRANT ...`` run in-process: exit code, all output."""
+    from typer.testing import CliRunner
+
+    from stechnique.cli import app
+
+    unset = dict.fromkeys(("STECHNIQUE_DB", "STECHNIQUE_TABLE_PREFIX", "STECHNIQUE_PROCEDURES"))
+    env: dict[str, str | None] = {**unset, "COLUMNS": "250", "NO_COLOR": "1"}
+    result = CliRunner().invoke(app, ["--procedures", "small:GRANT", *args], env=env)
+    return result.exit_code, result.stdout + result.stderr
+
+
+def test_the_command_migrates_every_case_dry_run_first_then_one_case(tmp_path: Any) -> None:
+    from stechnique.storage import SQLStorage
+
+    url = f"sqlite:///{tmp_path / 'grant.db'}"
+    storage = SQLStorage(url)
+    engine = _engine(storage)
+    _opened_under_revision_1(engine, "requested", "g-requested")
+    _opened_under_revision_1(engine, "on_hold", "g-on-hold")
+    _opened_under_revision_1(engine, "validated", "g-validated")
+    before = _store(engine)
+    who = ("--actor", "coordination", "--role", "coordinator", "--reason", WHY, "--db", url)
+    every = ("migrate", "--all", "grant@1", "--revision", "2", *who)
+
+    code, out = _command(*every, "--dry-run")
+    assert code == 1, out  # one case refused: listed, and said by the exit status
+    assert "2 case(s) would migrate, 1 refused" in out
+    assert "g-requested: 1 requested -> 1/r2 requested" in out
+    assert "g-on-hold (1 on_hold): " in out
+    assert "past the states that may move" in out
+    assert _store(engine) == before
+
+    code, out = _command("migrate", "g-validated", *who, "--dry-run")
+    assert code == 0, out
+    assert "would migrate (dry run) 1 validated → 1/r2 validated" in out
+    assert _store(engine) == before
+    code, out = _command("migrate", "g-validated", *who)
+    assert code == 0, out
+    assert "g-validated: migré / migrated 1 validated → 1/r2 validated" in out
+
+    code, out = _command(*every, "--from-revision", "1")
+    assert code == 1, out
+    assert "1 case(s) migrated, 1 refused" in out
+    assert engine.case("g-requested").fingerprint == grant(2).fingerprint
+    assert engine.case("g-on-hold").fingerprint == grant(1).fingerprint
+    assert engine.audit().ok
+
+    code, out = _command("migrate", "--all", "grant@1", *who)
+    assert code == 2
+    assert "needs --revision N" in out
+    code, out = _command("migrate", "g-requested", "--all", "grant@1", *who)
+    assert code == 2
+    assert "not both" in out
+    storage.close()
+
+
+def test_a_source_declares_migrations_between_its_own_procedures_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    from stechnique.plugins import load_registry
+
+    module = types.ModuleType("grant_partner")
+    module.GRANT = (grant(1), grant(2), GRANT_MIGRATION)  # type: ignore[attr-defined]
+    module.STRAY = (grant(1), attrs.evolve(GRANT_MIGRATION, name="other"))  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "grant_partner", module)
+    registry = load_registry(["grant_partner:GRANT"], installed=False)
+    assert registry.migration_between(grant(1), grant(2)) == GRANT_MIGRATION
+    with pytest.raises(DefinitionError, match="does not link procedures of this source"):
+        load_registry(["grant_partner:STRAY"], installed=False)

@@ -13,7 +13,7 @@ declares in the entry point group ``stechnique.procedures`` (found with
 An entry point (or ``module:attr``) names a ``Procedure``, an iterable of them, or a callable
 returning either. Each definition is registered with its ``Origin``; a package may add
 procedures under names of its own, never a version of a name stechnique or another package
-publishes (``Registry.register``). The iterable may also hold ``Migration`` values between
+publishes (``Registry.register``). A list or tuple may also hold ``Migration`` values between
 the versions or revisions it gives of its own names: they are registered after its
 procedures, so that ``stechnique migrate`` can move the package's cases.
 """
@@ -180,10 +180,10 @@ def _definitions(origin: Origin, value: Any) -> tuple[list[Procedure], list[Migr
     declares between them (a migration of a name it does not give is refused)."""
     if callable(value) and not isinstance(value, Procedure):
         value = _loaded(origin, value)
-    if isinstance(value, Iterable) and not isinstance(value, str | Procedure):
-        value = list(value)
-        migrations = [item for item in value if isinstance(item, Migration)]
-        procedures = _procedures(origin, [i for i in value if not isinstance(i, Migration)])
+    items = list(value) if isinstance(value, list | tuple) else []
+    migrations = [item for item in items if isinstance(item, Migration)]
+    if migrations:
+        procedures = _procedures(origin, [i for i in items if not isinstance(i, Migration)])
         names = {procedure.name for procedure in procedures}
         for migration in migrations:
             if migration.name not in names:
