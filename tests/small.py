@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+import attrs
+
 from stechnique import (
     ANY_ACTIVE,
     Actor,
@@ -32,6 +34,7 @@ from stechnique import (
 )
 from stechnique.definition import RESERVED_EVENTS
 from stechnique.engine import Engine
+from stechnique.workflows import _rules
 
 
 def _approved(context: GuardContext) -> bool:
@@ -361,3 +364,108 @@ def parties_procedure(version: str = "1") -> Procedure:
         ),
         revision=2,
     )
+
+
+# -- a procedure with two revisions (issue 13: revisions) ------------------------------------
+
+
+def _consulted(context: GuardContext) -> bool:
+    return context.actor.id in _rules.consulted_funders(context.history())
+
+
+def _approved_by_funders(context: GuardContext) -> bool:
+    history = context.history()
+    decided = dict(_rules.decisions(history))
+    funders = _rules.consulted_funders(history)
+    return bool(funders) and all(decided.get(funder) == "approve" for funder in funders)
+
+
+def _acknowledged(context: GuardContext) -> bool:
+    return _rules.acknowledged_by(context.history(), context.actor.id)
+
+
+CONSULTED = Guard("consulted", "Financeur consulté", "Consulted funder", _consulted)
+APPROVED_BY_FUNDERS = Guard(
+    "approved_by_funders", "Validée par chaque financeur", "Approved by every funder",
+    _approved_by_funders,
+)  # fmt: skip
+ACKNOWLEDGED = Guard(
+    "acknowledged", "Confidentialité reconnue", "Confidentiality acknowledged", _acknowledged
+)
+
+
+def grant(revision: int = 1) -> Procedure:
+    """A grant request in two revisions of version ``1``, read with ``_rules`` as the published
+    procedures are: a coordinator refers it to funders (a consultation), each decides, the
+    coordinator validates once all approved, a provider acknowledges confidentiality before
+    working.
+
+    Revision 1 can put a validated request « on hold »; revision 2 drops that state (a case
+    on hold has no mapping), names its coordinating role and asks for a reason to finish.
+    """
+    states = [
+        State("requested", "Demandée", "Requested", initial=True),
+        State("referred", "Transmise", "Referred"),
+        State("validated", "Validée", "Validated"),
+        State("working", "En cours", "Working"),
+        State("on_hold", "Suspendue", "On hold"),
+        State("done", "Terminée", "Done", terminal=True),
+        State("withdrawn", "Retirée", "Withdrawn", terminal=True),
+    ]
+    transitions = [
+        Transition("refer", "requested", "referred", "coordinator",
+                   payload=(Field("funders", "list"),)),
+        Transition("record_funder_decision", "referred", "referred", "funder",
+                   guards=("consulted",),
+                   payload=(Field("decision", "choice", options=("approve", "refuse")),)),
+        Transition("validate", "referred", "validated", "coordinator",
+                   guards=("approved_by_funders",)),
+        Transition("acknowledge_confidentiality", "validated", "validated", "provider"),
+        Transition("start_work", "validated", "working", "provider", guards=("acknowledged",)),
+        Transition("hold", "validated", "on_hold", "coordinator"),
+        Transition("resume", "on_hold", "validated", "coordinator"),
+        Transition("finish", "working", "done", "provider"),
+        Transition("withdraw", ANY_ACTIVE, "withdrawn", "coordinator",
+                   payload=(Field("reason"),)),
+    ]  # fmt: skip
+    changes: dict[str, object] = {}
+    if revision >= 2:
+        states = [s for s in states if s.id != "on_hold"]
+        transitions = [t for t in transitions if t.event not in ("hold", "resume")]
+        transitions = [
+            attrs.evolve(t, payload=(Field("reason"),)) if t.event == "finish" else t
+            for t in transitions
+        ]
+        changes = {"revision": revision, "coordinators": ("coordinator",)}
+    return Procedure(
+        name="grant",
+        version="1",
+        fr="Subvention",
+        en="Grant",
+        roles=(Role("clerk", "Agent", "Clerk"), Role("coordinator", "Coordination", "Coordinator"),
+               Role("funder", "Financeur", "Funder"), Role("provider", "Prestataire", "Provider")),
+        states=tuple(states),
+        transitions=tuple(transitions),
+        facts=(Field("title"),),
+        start_roles=("clerk",),
+        guards=(CONSULTED, APPROVED_BY_FUNDERS, ACKNOWLEDGED),
+        **changes,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+#: Revision 1 to 2 of ``grant@1``: every open state but « on hold » keeps its name; ordered by
+#: the coordinating role revision 2 names (``roles`` here only stand in when it names none).
+GRANT_MIGRATION = Migration(
+    "grant", "1", "1",
+    states={s: s for s in ("requested", "referred", "validated", "working")},
+    facts={"title": "title"}, roles=("clerk",), from_revision=1, to_revision=2,
+)  # fmt: skip
+
+#: What a partner's module gives ``--procedures small:GRANT``: both revisions, the migration.
+GRANT = (grant(1), grant(2), GRANT_MIGRATION)
+
+
+def grant_registry() -> Registry:
+    """A registry holding both revisions of ``grant@1`` (revision 2 first: any order does) and
+    the migration between them."""
+    return Registry((grant(2), grant(1)), (GRANT_MIGRATION,))

@@ -65,6 +65,7 @@ COMMANDS = [
     ["diagram"],
     ["start"],
     ["fire"],
+    ["migrate"],
     ["cases"],
     ["history"],
     ["demo"],

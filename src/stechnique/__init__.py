@@ -39,6 +39,7 @@ from stechnique.errors import (
     InvalidEvent,
     MigrationRefused,
     PermissionDenied,
+    RevisionSuperseded,
     SchemaOutOfDate,
     StechniqueError,
     StorageError,
@@ -50,7 +51,7 @@ from stechnique.errors import (
 from stechnique.explanation import Explanation, Reason
 from stechnique.export import ImportReport, export_csv, export_jsonl, import_jsonl
 from stechnique.loader import FileProblem, ProcedureFileError, load_procedure
-from stechnique.migration import Migration, MigrationPlan
+from stechnique.migration import Migration, MigrationPlan, MigrationRefusal, MigrationReport
 from stechnique.parties import parties_of
 from stechnique.plugins import load_registry
 from stechnique.records import Actor, Case, Parties, Record
@@ -100,7 +101,9 @@ __all__ = [
     "ManualClock",
     "Migration",
     "MigrationPlan",
+    "MigrationRefusal",
     "MigrationRefused",
+    "MigrationReport",
     "Origin",
     "Parties",
     "Party",
@@ -112,6 +115,7 @@ __all__ = [
     "Reason",
     "Record",
     "Registry",
+    "RevisionSuperseded",
     "Role",
     "SchemaOutOfDate",
     "State",

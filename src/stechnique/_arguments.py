@@ -105,6 +105,14 @@ class Arguments:
             return None
         return int(value)
 
+    def revision(self, name: str, value: Any, *, required: bool = False) -> int | None:
+        """A revision number, a whole number from 1; None when not given (unless
+        ``required``)."""
+        if value is None and required:
+            self._refuse(name, "numéro de révision requis", "a revision number is required")
+            return None
+        return self.seq(name, value)
+
     def flag(self, name: str, value: Any) -> bool:
         """True or False, nothing else."""
         if value is not True and value is not False:

@@ -11,7 +11,8 @@ version each record is pinned to. For every record it checks:
   with facts the procedure accepts; every later record is a transition declared from the state
   the case was in, to its declared target, fired by an actor holding one of its roles (case
   roles resolved from the replayed facts), with a payload its schema accepts; a ``migrate``
-  record follows a declared migration;
+  record follows a migration declared between the two revisions its fingerprints name
+  (another version, or a later revision of the same one), fired by a role allowed to order it;
 * the **guards**, re-judged as they stood when the record was written: the history before it,
   its payload, its actor, ``now`` = its time, the facts as replayed. Guards that read other
   cases (``Guard.reads_other_cases``, e.g. ``collective_has_peers``) cannot be re-judged from
@@ -37,7 +38,7 @@ from stechnique._judge import START, PayloadInvalid, Refusal, judge, judge_migra
 from stechnique._labels import REGISTER_PROCEDURE
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import InvalidData
-from stechnique.migration import MIGRATE, replay_problems
+from stechnique.migration import MIGRATE, declared_migration, replay_problems
 from stechnique.parties import NO_PARTIES, parties_after, parties_of
 from stechnique.records import GENESIS_HASH, Case, Record
 from stechnique.registry import Registry
@@ -382,12 +383,13 @@ class Replay:
         old = self.registry.by_fingerprint(last.fingerprint) if last is not None else None
         if last is None or old is None:
             return
-        migration = self.registry.migration(last.name, last.version, record.version)
-        if migration is None or last.name != record.name:
+        declared = declared_migration(self.registry, last, record)
+        if declared is None or last.name != record.name:
             return  # ``replay_problems`` reports an undeclared migration
+        migration, _, new = declared
         verdict = judge_migration(
             old,
-            migration.roles,
+            migration.ordered_by(new),
             migration.guards,
             actor=record.actor,
             facts=self.facts,

@@ -38,10 +38,17 @@ from stechnique.errors import (
     InvalidData,
     InvalidEvent,
     PermissionDenied,
+    RevisionSuperseded,
+    StechniqueError,
     UnknownCase,
 )
 from stechnique.explanation import Explanation, reasons
-from stechnique.migration import MigrationPlan, plan_migration
+from stechnique.migration import (
+    MigrationPlan,
+    MigrationRefusal,
+    MigrationReport,
+    plan_migration,
+)
 from stechnique.parties import parties_of
 from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.registry import Registry
@@ -104,16 +111,26 @@ class Engine:
         facts: Mapping[str, Any],
         version: str | None = None,
         case_id: str | None = None,
+        revision: int | None = None,
     ) -> Case:
-        """Open a case of ``name`` (latest version unless given) with its start facts."""
+        """Open a case of ``name`` (latest version unless given) with its start facts.
+
+        The case runs under the latest revision of the version: asking for an older
+        ``revision`` is refused with ``RevisionSuperseded`` (an older revision only runs the
+        cases already pinned to it).
+        """
         check = Arguments()
         name = check.identifier("name", name, MAX_NAME)
         version = check.optional("version", version, MAX_NAME)
         actor = check.actor("actor", actor)
         facts = check.mapping("facts", facts)
         case_id = check.optional("case_id", case_id)
+        revision = check.revision("revision", revision)
         check.done()
-        procedure = self.registry.get(name, version)
+        procedure = self.registry.get(name, version, revision)
+        if revision is not None and not self.registry.is_latest(procedure):
+            latest = self.registry.get(name, procedure.version)
+            raise RevisionSuperseded(name, procedure.version, revision, latest.revision)
         clock = _Once(self._now)
         verdict = judge(
             procedure,
@@ -264,12 +281,17 @@ class Engine:
         facts: Mapping[str, Any] | None = None,
         reason: str,
         dry_run: bool = False,
+        to_revision: int | None = None,
     ) -> MigrationPlan:
-        """Move an open case to ``to_version`` as declared by that version's migration.
+        """Move an open case to ``to_version`` (at ``to_revision``: its latest revision unless
+        given) as declared by that revision's migration.
 
-        Appends one ``migrate`` record (earlier records stay as written) and returns what was
-        done; with ``dry_run`` checks everything and returns what would be done, writing
-        nothing. Refusals: ``MigrationRefused``, ``PermissionDenied``, ``InvalidData``.
+        ``to_version`` may be the case's own version: the case then moves to a later revision
+        of it, and what its history established (consultations, decisions, acknowledgements,
+        parties) still counts. A case only lands on the latest revision of a version. Appends
+        one ``migrate`` record (earlier records stay as written) and returns what was done;
+        with ``dry_run`` checks everything and returns what would be done, writing nothing.
+        Refusals: ``MigrationRefused``, ``PermissionDenied``, ``InvalidData``.
         """
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
@@ -278,15 +300,36 @@ class Engine:
         facts = check.optional_mapping("facts", facts)
         reason = check.text("reason", reason)
         dry_run = check.flag("dry_run", dry_run)
+        to_revision = check.revision("to_revision", to_revision)
         check.done()
         self._known.forget(case_id)
-        case, procedure = self._load(case_id)
-        plan = plan_migration(
-            self.registry, self._reader, case, procedure, to_version,
-            actor=actor, facts=facts, reason=reason, now=self._now(),
-        )  # fmt: skip
+        loaded = self._load(case_id)
+        return self._migrated(loaded, to_version, to_revision, actor, facts, reason, dry_run)
+
+    def _migrated(
+        self,
+        loaded: tuple[Case, Procedure],
+        to_version: str,
+        to_revision: int | None,
+        actor: Actor,
+        facts: Mapping[str, Any] | None,
+        reason: str,
+        dry_run: bool,
+    ) -> MigrationPlan:
+        """Plan the migration of a loaded case and, unless ``dry_run``, append it: one atomic
+        append, so the case moves whole or not at all."""
+        case, procedure = loaded
+        try:
+            plan = plan_migration(
+                self.registry, self._reader, case, procedure, to_version,
+                actor=actor, facts=facts, reason=reason, now=self._now(), to_revision=to_revision,
+            )  # fmt: skip
+        except StechniqueError:
+            if not self._parties(case).sees(actor):
+                raise UnknownCase(case.id) from None  # a refusal would tell of the case
+            raise
         # A migration re-reads the parties with the new version's rules (``parties_of``).
-        history = [*self.storage.records(case_id), plan.record]
+        history = [*self.storage.records(case.id), plan.record]
         plan = attrs.evolve(
             plan,
             case=attrs.evolve(plan.case, parties=parties_of(history, self._procedure_of_record)),
@@ -294,11 +337,73 @@ class Engine:
         if dry_run:
             return plan
         self.storage.append(plan.case, plan.record)
-        self._known.forget(case_id)
+        self._known.forget(case.id)
         # The store may keep what it was given: the caller gets copies (see ``_detached``).
         record = replaced(plan.record, "payload", copied(plan.record.payload))
         return attrs.evolve(
             plan, applied=True, case=_detached(plan.case), record=record, facts=copied(plan.facts)
+        )
+
+    def migrate_all(
+        self,
+        name: str,
+        version: str,
+        to_revision: int,
+        *,
+        actor: Actor,
+        reason: str,
+        facts: Mapping[str, Any] | None = None,
+        dry_run: bool = True,
+        from_revision: int | None = None,
+    ) -> MigrationReport:
+        """Move every open case of ``name@version`` pinned to an older revision than
+        ``to_revision`` (only those of ``from_revision`` when given) to ``to_revision``: a dry
+        run unless ``dry_run=False``.
+
+        Each case is migrated as ``migrate`` would (``facts`` supplied to every one), by its
+        own atomic append: a case refused (its state has no mapping, a rule not met, a
+        concurrent writer...) is listed in the report with why and left as it was, and the
+        others go on. Closed cases are not considered. ``UnknownProcedure`` when
+        ``name@version`` has no revision ``to_revision``.
+        """
+        check = Arguments()
+        name = check.identifier("name", name, MAX_NAME)
+        version = check.identifier("version", version, MAX_NAME)
+        wanted = check.revision("to_revision", to_revision, required=True)
+        actor = check.actor("actor", actor)
+        reason = check.text("reason", reason)
+        facts = check.optional_mapping("facts", facts)
+        dry_run = check.flag("dry_run", dry_run)
+        from_revision = check.revision("from_revision", from_revision)
+        check.done()
+        target = self.registry.get(name, version, wanted)
+        plans: list[MigrationPlan] = []
+        refused: list[MigrationRefusal] = []
+        for row in list(self.storage.cases(name=name, version=version)):
+            try:
+                loaded = self._load(row.id)
+            except StechniqueError as error:  # pinned to a definition this registry lacks
+                refused.append(MigrationRefusal(row.id, row.state, 0, str(error), error))
+                continue
+            case, procedure = loaded
+            if (
+                procedure.state(case.state).terminal
+                or procedure.revision >= target.revision
+                or from_revision not in (None, procedure.revision)
+            ):
+                continue
+            try:
+                plan = self._migrated(
+                    loaded, version, target.revision, actor, facts, reason, dry_run
+                )
+            except StechniqueError as error:
+                refused.append(
+                    MigrationRefusal(case.id, case.state, procedure.revision, str(error), error)
+                )
+            else:
+                plans.append(plan)
+        return MigrationReport(
+            name, version, target.revision, not dry_run, tuple(plans), tuple(refused)
         )
 
     # -- queries --------------------------------------------------------------------------

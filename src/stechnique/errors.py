@@ -15,7 +15,8 @@ The tree::
     ├── CaseIdTaken            a case with that id already exists: choose another id
     ├── ConcurrencyConflict    the case moved on since it was read (lost race, stale seq)
     ├── IdempotencyKeyReused   an idempotency key was replayed with a different command
-    ├── MigrationRefused       a case cannot move to another procedure version
+    ├── MigrationRefused       a case cannot move to another procedure version or revision
+    ├── RevisionSuperseded     start asked for a revision a later revision replaces
     ├── HistoryCorrupted       a stored history is tampered, inconsistent or unknown
     ├── CheckpointInvalid      an audit checkpoint was altered, or its signature does not verify
     └── StorageError           the store failed (driver error, unreachable server, ...)
@@ -24,7 +25,7 @@ The tree::
 
 Every error keeps its context as attributes and builds its message in ``__init__``, so the
 message a user reads and the attributes a program inspects always agree. A refused command
-(any of ``InvalidEvent`` to ``MigrationRefused``) never changes the store.
+(any of ``InvalidEvent`` to ``RevisionSuperseded``) never changes the store.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ __all__ = [
     "InvalidEvent",
     "MigrationRefused",
     "PermissionDenied",
+    "RevisionSuperseded",
     "SchemaOutOfDate",
     "StechniqueError",
     "StorageError",
@@ -359,16 +361,55 @@ class IdempotencyKeyReused(StechniqueError):
 
 
 class MigrationRefused(StechniqueError):
-    """A case cannot be migrated to the requested procedure version."""
+    """A case cannot be migrated to the requested procedure version or revision.
 
-    def __init__(self, case_id: str, from_version: str, to_version: str, reason: str) -> None:
+    ``from_revision`` and ``to_revision`` are the revisions of ``from_version`` and
+    ``to_version`` concerned (1 unless the migration concerns later revisions).
+    """
+
+    def __init__(
+        self,
+        case_id: str,
+        from_version: str,
+        to_version: str,
+        reason: str,
+        *,
+        from_revision: int = 1,
+        to_revision: int = 1,
+    ) -> None:
         self.case_id = case_id
         self.from_version = from_version
         self.to_version = to_version
         self.reason = reason
+        self.from_revision = from_revision
+        self.to_revision = to_revision
+        old, new = _shown(from_version, from_revision), _shown(to_version, to_revision)
         super().__init__(
-            f"case {case_id} cannot move from {from_version} to {to_version}: {reason}"
+            f"le dossier {case_id} ne peut pas passer de {old} à {new} / case {case_id} "
+            f"cannot move from {old} to {new}: {reason}"
         )
+
+
+class RevisionSuperseded(StechniqueError):
+    """``start`` asked for a revision of a version that a later revision replaces: only the
+    latest revision of a version opens cases (``latest``), the older ones run the cases
+    already pinned to them until they close or migrate."""
+
+    def __init__(self, name: str, version: str, revision: int, latest: int) -> None:
+        self.name = name
+        self.version = version
+        self.revision = revision
+        self.latest = latest
+        key = f"{name}@{version}"
+        super().__init__(
+            f"la révision {revision} de {key} est remplacée par la révision {latest} : seule "
+            f"la dernière révision ouvre des dossiers / revision {revision} of {key} is "
+            f"superseded by revision {latest}: only the latest revision opens cases"
+        )
+
+
+def _shown(version: str, revision: int) -> str:
+    return version if revision == 1 else f"{version}/r{revision}"
 
 
 class HistoryCorrupted(StechniqueError):

@@ -1,11 +1,21 @@
-"""Moving an open case to a newer version of its procedure, as one recorded step.
+"""Moving an open case to a newer version, or a newer revision of its version, as one
+recorded step.
 
-A ``Migration`` is declared as data with the newer version: which states may move and where
-they land, how the facts translate, which new facts the command must supply, who may order it
-and which conditions the old history must meet. ``Engine.migrate`` applies one; nothing already
-written is touched. The migration appends a single ``migrate`` record, written under the new
-version and chained on the old head, whose payload says from which version (and fingerprint)
-the case came, why, and the facts it has from then on.
+A ``Migration`` is declared as data with the newer version (or revision): which states may move
+and where they land, how the facts translate, which new facts the command must supply, who may
+order it and which conditions the old history must meet. ``Engine.migrate`` applies one;
+nothing already written is touched. The migration appends a single ``migrate`` record, written
+under the new revision and chained on the old head, whose payload says from which version (and
+fingerprint) the case came, why, and the facts it has from then on; a migration that concerns a
+revision other than 1 also names both revisions (``from_revision``, ``to_revision``), so that
+the records of 0.1.0's migrations between versions keep their exact form.
+
+Between two revisions of one version, the migration is ordered by the version's coordinating
+roles (``Procedure.coordinators`` of the newer revision; the migration's ``roles`` when it
+declares none), and the history before it keeps counting: consultations, funders' decisions,
+acknowledgements and party bindings carry across (``workflows._rules.since_migration`` cuts a
+history only at a migration that changed version). A case only ever lands on the latest
+revision of a version, as only the latest revision accepts ``start``.
 
 ``plan_migration`` computes that step without writing anything, so a dry run and a real
 migration are the same computation; ``replay_problems`` lets the audit re-check a stored
@@ -25,16 +35,32 @@ from stechnique._judge import MIGRATE as MIGRATE
 from stechnique._judge import GuardsFailed, judge_migration
 from stechnique._values import items, pairs
 from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore
-from stechnique.errors import FieldProblem, InvalidData, MigrationRefused
+from stechnique.errors import FieldProblem, InvalidData, MigrationRefused, StechniqueError
 from stechnique.records import Actor, Case, Record
 from stechnique.schema import validate
 
 if TYPE_CHECKING:
     from stechnique.registry import Registry
 
-__all__ = ["MIGRATE", "Migration", "MigrationPlan", "plan_migration", "replay_problems"]
+__all__ = [
+    "MIGRATE",
+    "Migration",
+    "MigrationPlan",
+    "MigrationRefusal",
+    "MigrationReport",
+    "declared_migration",
+    "plan_migration",
+    "replay_problems",
+    "shown",
+]
 
-#: The event of a migration record (reserved: no procedure may declare it).
+#: The keys a migration payload carries when either revision is not 1.
+_REVISION_KEYS = ("from_revision", "to_revision")
+
+
+def shown(version: str, revision: int) -> str:
+    """``version`` as people read it: revision 1 is the bare version, later ones ``1/r2``."""
+    return version if revision == 1 else f"{version}/r{revision}"
 
 
 def _triples(value: Iterable[Sequence[str]]) -> tuple[tuple[str, str, str], ...]:
@@ -43,7 +69,8 @@ def _triples(value: Iterable[Sequence[str]]) -> tuple[tuple[str, str, str], ...]
 
 @attrs.frozen
 class Migration:
-    """How open cases of ``name`` move from ``from_version`` to ``to_version``.
+    """How open cases of ``name`` move from ``from_version`` to ``to_version``, or between two
+    revisions of one version (``from_revision``, ``to_revision``: 1 unless given).
 
     ``states`` maps each old state that may move to its new state; any other state finishes
     under the old version. ``facts`` maps each new fact to the old fact it is taken from (old
@@ -51,7 +78,10 @@ class Migration:
     rewrites values on the way as ``(new fact, old value, new value)`` rows, and a value of a
     fact with rows but no row of its own is dropped. ``supplied`` names the new facts the
     command must give. Only actors holding one of ``roles`` (roles of the old version) may
-    migrate, and every guard of ``guards`` must hold on the old history.
+    migrate, and every guard of ``guards`` must hold on the old history. Between two
+    revisions of one version, the newer revision's coordinating roles
+    (``Procedure.coordinators``), when it declares some, order the migration instead of
+    ``roles`` (``ordered_by``); the later revision must have the greater number.
     """
 
     name: str
@@ -59,17 +89,38 @@ class Migration:
     to_version: str
     states: tuple[tuple[str, str], ...] = attrs.field(converter=pairs)
     facts: tuple[tuple[str, str], ...] = attrs.field(converter=pairs)
-    supplied: tuple[str, ...] = attrs.field(converter=items)
-    roles: tuple[str, ...] = attrs.field(converter=items)
+    supplied: tuple[str, ...] = attrs.field(default=(), converter=items)
+    roles: tuple[str, ...] = attrs.field(default=(), converter=items)
     values: tuple[tuple[str, str, str], ...] = attrs.field(default=(), converter=_triples)
     guards: tuple[Guard, ...] = attrs.field(default=(), converter=items)
     fr: str = ""
     en: str = ""
+    from_revision: int = 1
+    to_revision: int = 1
 
     @property
     def key(self) -> str:
-        """``name@from_version->to_version``."""
-        return f"{self.name}@{self.from_version}->{self.to_version}"
+        """``name@from_version->to_version``, each version shown with its revision from 2 on
+        (``ticket@1->1/r2``)."""
+        return (
+            f"{self.name}@{shown(self.from_version, self.from_revision)}"
+            f"->{shown(self.to_version, self.to_revision)}"
+        )
+
+    @property
+    def within_version(self) -> bool:
+        """Whether the migration moves cases between two revisions of one version."""
+        return self.from_version == self.to_version
+
+    def ordered_by(self, new: Procedure) -> tuple[str, ...]:
+        """The roles that may order this migration to ``new`` (its target revision).
+
+        Within a version, the version's coordinating roles (``new.coordinators``) when it
+        declares some, else ``roles``; between versions, ``roles``.
+        """
+        if self.within_version and new.coordinators:
+            return tuple(new.coordinators)
+        return self.roles
 
     def target_of(self, state: str) -> str | None:
         """The new state a case in old ``state`` lands in, or ``None`` if it may not move."""
@@ -117,17 +168,25 @@ class Migration:
             if name not in new_facts
         ]
         roles = {r.id for r in old.roles} | {r.id for r in old.case_roles}
-        found += [f"role {r!r} is not a role of {old.key}" for r in self.roles if r not in roles]
-        if not self.roles:
+        ordering = self.ordered_by(new)
+        found += [f"role {r!r} is not a role of {old.key}" for r in ordering if r not in roles]
+        if not ordering:
             found.append("no role may order the migration")
+        if self.within_version and self.to_revision <= self.from_revision:
+            found.append(
+                f"a migration within {self.from_version} goes to a later revision, not from "
+                f"revision {self.from_revision} to revision {self.to_revision}"
+            )
         return found
 
-    def _identity(self, old: Procedure, new: Procedure) -> list[tuple[str, str, str]]:
-        wanted = [
+    def _identity(self, old: Procedure, new: Procedure) -> list[tuple[str, object, object]]:
+        wanted: list[tuple[str, object, object]] = [
             ("old procedure", old.name, self.name),
             ("new procedure", new.name, self.name),
             ("old version", old.version, self.from_version),
             ("new version", new.version, self.to_version),
+            ("old revision", old.revision, self.from_revision),
+            ("new revision", new.revision, self.to_revision),
         ]
         return [row for row in wanted if row[1] != row[2]]
 
@@ -137,7 +196,7 @@ class MigrationPlan:
     """What a migration does (``applied`` false: a dry run) or did (``applied`` true).
 
     ``record`` is the ``migrate`` record written (or that would be written) and ``case`` the
-    case after it.
+    case after it; ``from_revision`` and ``to_revision`` the revisions it leaves and reaches.
     """
 
     case_id: str
@@ -149,6 +208,66 @@ class MigrationPlan:
     record: Record
     case: Case
     applied: bool = False
+    from_revision: int = 1
+    to_revision: int = 1
+
+
+@attrs.frozen
+class MigrationRefusal:
+    """A case a bulk migration did not (or would not) move, and why (``reason``, the error's
+    message, in French and English where the error words it so)."""
+
+    case_id: str
+    state: str
+    from_revision: int
+    reason: str
+    #: The refusal itself, as ``Engine.migrate`` would raise it for this case.
+    error: StechniqueError = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class MigrationReport:
+    """What ``Engine.migrate_all`` did (``applied``) or would do (a dry run) to the open cases
+    of ``name@version`` under older revisions than ``to_revision``.
+
+    ``plans`` holds one ``MigrationPlan`` per case moved (or that would move), ``refused`` one
+    ``MigrationRefusal`` per case left where it is; every case considered is in exactly one.
+    Each case moved is moved by one atomic append: a refusal on one case moves nothing of it,
+    and does not stop the others.
+    """
+
+    name: str
+    version: str
+    to_revision: int
+    applied: bool
+    plans: tuple[MigrationPlan, ...]
+    refused: tuple[MigrationRefusal, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether no case was refused."""
+        return not self.refused
+
+    def summary(self) -> str:
+        """A few lines for people: what moves where (or would), then every refusal."""
+        target = shown(self.version, self.to_revision)
+        done = ("migrés", "migrated") if self.applied else ("à migrer", "would migrate")
+        lines = [
+            f"{self.name}@{target} : {len(self.plans)} dossier(s) {done[0]}, "
+            f"{len(self.refused)} refusé(s) / {len(self.plans)} case(s) {done[1]}, "
+            f"{len(self.refused)} refused"
+        ]
+        lines += [
+            f"  {plan.case_id}: {shown(plan.from_version, plan.from_revision)} "
+            f"{plan.source} -> {shown(plan.to_version, plan.to_revision)} {plan.target}"
+            for plan in self.plans
+        ]
+        lines += [
+            f"  {refusal.case_id} ({shown(self.version, refusal.from_revision)} "
+            f"{refusal.state}): {refusal.reason}"
+            for refusal in self.refused
+        ]
+        return "\n".join(lines)
 
 
 def plan_migration(
@@ -162,22 +281,26 @@ def plan_migration(
     facts: Mapping[str, Any] | None,
     reason: str,
     now: datetime,
+    to_revision: int | None = None,
 ) -> MigrationPlan:
-    """The migration of ``case`` to ``to_version``, computed and checked, nothing written.
+    """The migration of ``case`` (pinned to ``old``) to ``to_version`` at ``to_revision`` (its
+    latest revision when None), computed and checked, nothing written.
 
-    Raises ``MigrationRefused``, ``PermissionDenied`` or ``InvalidData`` exactly as the real
-    migration would.
+    Raises ``UnknownProcedure`` for a target not registered, and ``MigrationRefused``,
+    ``PermissionDenied`` or ``InvalidData`` exactly as the real migration would.
     """
-    new = registry.get(case.name, to_version)
-    migration = _declared(registry, case, to_version)
-    target = _movable(migration, case, old)
-    _check_rules(migration, case, old, actor, store, now)
+    new = registry.get(case.name, to_version, to_revision)
+    refuse = _Refuser(case, old, new)
+    migration = _declared(registry, refuse, old, new)
+    target = _movable(migration, refuse, case, old)
+    _check_rules(migration, refuse, new, case, old, actor, store, now)
     clean = _new_facts(migration, new, case.facts, facts, reason)
-    return _written(case, new, target, actor, now, reason.strip(), clean)
+    return _written(case, old, new, target, actor, now, reason.strip(), clean)
 
 
 def _written(
     case: Case,
+    old: Procedure,
     new: Procedure,
     target: str,
     actor: Actor,
@@ -186,52 +309,98 @@ def _written(
     facts: dict[str, Any],
 ) -> MigrationPlan:
     """The ``migrate`` record, chained on the case's head, and the case after it."""
-    payload = {
+    payload: dict[str, Any] = {
         "from_version": case.version,
         "to_version": new.version,
         "from_fingerprint": case.fingerprint,
         "reason": reason,
         "facts": facts,
     }
+    payload.update(_revision_fields(old, new))
     record, after = next_step(
         case, new, event=MIGRATE, target=target, actor=actor, at=now, payload=payload
     )
     return MigrationPlan(
-        case.id, case.version, new.version, case.state, target, facts, record, after
-    )
+        case.id, case.version, new.version, case.state, target, facts, record, after,
+        from_revision=old.revision, to_revision=new.revision,
+    )  # fmt: skip
 
 
-def _declared(registry: Registry, case: Case, to_version: str) -> Migration:
-    if case.version == to_version:
-        raise MigrationRefused(case.id, case.version, to_version, "the case is already there")
-    migration = registry.migration(case.name, case.version, to_version)
+def _revision_fields(old: Procedure, new: Procedure) -> dict[str, int]:
+    """The revisions a ``migrate`` payload names: none between two revisions 1 (the form 0.1.0
+    wrote), both otherwise."""
+    if old.revision == new.revision == 1:
+        return {}
+    return {"from_revision": old.revision, "to_revision": new.revision}
+
+
+class _Refuser:
+    """Builds the ``MigrationRefused`` of one planned migration, revisions shown from 2 on."""
+
+    def __init__(self, case: Case, old: Procedure, new: Procedure) -> None:
+        self.case, self.old, self.new = case, old, new
+
+    def __call__(self, reason: str) -> MigrationRefused:
+        return MigrationRefused(
+            self.case.id,
+            self.case.version,
+            self.new.version,
+            reason,
+            from_revision=self.old.revision,
+            to_revision=self.new.revision,
+        )
+
+
+def _declared(registry: Registry, refuse: _Refuser, old: Procedure, new: Procedure) -> Migration:
+    if new.fingerprint == old.fingerprint:
+        raise refuse("le dossier y est déjà / the case is already there")
+    if new.version == old.version and new.revision < old.revision:
+        raise refuse(
+            f"un dossier ne revient jamais à une révision antérieure ({old.revision_key} -> "
+            f"révision {new.revision}) / a case never moves back to an earlier revision "
+            f"({old.revision_key} -> revision {new.revision})"
+        )
+    if not registry.is_latest(new):
+        latest = registry.get(new.name, new.version)
+        raise refuse(
+            f"seule la dernière révision de {new.key} ({latest.revision_key}) reçoit des "
+            f"dossiers, pas la révision {new.revision} / only the latest revision of "
+            f"{new.key} ({latest.revision_key}) takes cases in, not revision {new.revision}"
+        )
+    migration = registry.migration_between(old, new)
     if migration is None:
-        raise MigrationRefused(
-            case.id, case.version, to_version, "no migration between these versions is declared"
+        if old.revision == new.revision == 1:
+            raise refuse(
+                "aucune migration entre ces versions n'est déclarée / "
+                "no migration between these versions is declared"
+            )
+        raise refuse(
+            f"aucune migration de {old.revision_key} vers {new.revision_key} n'est déclarée / "
+            f"no migration from {old.revision_key} to {new.revision_key} is declared"
         )
     return migration
 
 
-def _movable(migration: Migration, case: Case, old: Procedure) -> str:
+def _movable(migration: Migration, refuse: _Refuser, case: Case, old: Procedure) -> str:
     if old.state(case.state).terminal:
-        raise MigrationRefused(
-            case.id, case.version, migration.to_version, f"the case is closed ({case.state!r})"
-        )
+        raise refuse(f"le dossier est clos ({case.state!r}) / the case is closed ({case.state!r})")
     target = migration.target_of(case.state)
     if target is None:
         movable = ", ".join(source for source, _ in migration.states)
-        raise MigrationRefused(
-            case.id,
-            case.version,
-            migration.to_version,
-            f"a case in {case.state!r} is past the states that may move ({movable}); "
-            f"it finishes under {case.version}",
+        finishes = shown(old.version, old.revision)
+        raise refuse(
+            f"un dossier en {case.state!r} est au-delà des états qui passent à "
+            f"{shown(migration.to_version, migration.to_revision)} ({movable}) ; il finit sous "
+            f"{finishes} / a case in {case.state!r} is past the states that may move "
+            f"({movable}); it finishes under {finishes}"
         )
     return target
 
 
 def _check_rules(
     migration: Migration,
+    refuse: _Refuser,
+    new: Procedure,
     case: Case,
     old: Procedure,
     actor: Actor,
@@ -241,7 +410,7 @@ def _check_rules(
     """Who may migrate and under which guards: the judge's answer, raised."""
     verdict = judge_migration(
         old,
-        migration.roles,
+        migration.ordered_by(new),
         migration.guards,
         actor=actor,
         facts=case.facts,
@@ -250,9 +419,7 @@ def _check_rules(
     for refusal in verdict.refusals:
         if isinstance(refusal, GuardsFailed):
             rules = "; ".join(f"{g.name} « {g.fr} » ({g.en})" for g in refusal.failed)
-            raise MigrationRefused(
-                case.id, case.version, migration.to_version, f"rules not met: {rules}"
-            )
+            raise refuse(f"règles non remplies / rules not met: {rules}")
         raise refusal.error(case.id)
 
 
@@ -282,6 +449,20 @@ def _new_facts(
     return clean
 
 
+def declared_migration(
+    registry: Registry, previous: Record, record: Record
+) -> tuple[Migration, Procedure, Procedure] | None:
+    """The migration a stored ``migrate`` ``record`` followed from the ``previous`` record,
+    with the revisions it left and reached (read from the records' fingerprints); ``None`` when
+    either fingerprint is unknown or no such migration is declared."""
+    old = registry.by_fingerprint(previous.fingerprint)
+    new = registry.by_fingerprint(record.fingerprint)
+    if old is None or new is None:
+        return None
+    migration = registry.migration_between(old, new)
+    return None if migration is None else (migration, old, new)
+
+
 def replay_problems(
     registry: Registry,
     previous: Record,
@@ -290,12 +471,13 @@ def replay_problems(
     record: Record,
 ) -> list[str]:
     """What is wrong with a stored ``migrate`` record, given the replay so far (empty: legal)."""
-    migration = registry.migration(previous.name, previous.version, record.version)
-    if migration is None or previous.name != record.name:
+    declared = declared_migration(registry, previous, record)
+    if declared is None or previous.name != record.name:
         return [
-            f"migration {previous.name}@{previous.version} -> {record.name}@{record.version} "
+            f"migration {_pinned_key(registry, previous)} -> {_pinned_key(registry, record)} "
             "is not declared"
         ]
+    migration, old, new = declared
     problems = []
     target = migration.target_of(state or "")
     if target != record.target:
@@ -308,4 +490,23 @@ def replay_problems(
         problems.append("migration payload names other versions than the records")
     if payload.get("from_fingerprint") != previous.fingerprint:
         problems.append("migration payload names another fingerprint than the previous record")
+    expected = _revision_fields(old, new)
+    if {key: payload.get(key) for key in _REVISION_KEYS} != {
+        key: expected.get(key) for key in _REVISION_KEYS
+    }:
+        problems.append(
+            f"migration payload names other revisions than the records' fingerprints "
+            f"({old.revision_key} -> {new.revision_key})"
+        )
     return problems
+
+
+def _pinned_key(registry: Registry, record: Record) -> str:
+    """``name@version`` of a record, with its revision from 2 on when its fingerprint is known."""
+    procedure = registry.by_fingerprint(record.fingerprint)
+    if procedure is not None and (procedure.name, procedure.version) == (
+        record.name,
+        record.version,
+    ):
+        return procedure.revision_key
+    return f"{record.name}@{record.version}"

@@ -13,7 +13,9 @@ declares in the entry point group ``stechnique.procedures`` (found with
 An entry point (or ``module:attr``) names a ``Procedure``, an iterable of them, or a callable
 returning either. Each definition is registered with its ``Origin``; a package may add
 procedures under names of its own, never a version of a name stechnique or another package
-publishes (``Registry.register``).
+publishes (``Registry.register``). A list or tuple may also hold ``Migration`` values between
+the versions or revisions it gives of its own names: they are registered after its
+procedures, so that ``stechnique migrate`` can move the package's cases.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from stechnique._labels import PROCEDURES_ENTRY_POINTS
 from stechnique.definition import Guard, Procedure
 from stechnique.errors import DefinitionError, StechniqueError
 from stechnique.loader import load_procedure
+from stechnique.migration import Migration
 from stechnique.registry import Origin, Registry
 from stechnique.workflows import default_registry
 
@@ -55,25 +58,33 @@ def load_registry(sources: Iterable[str] = (), *, installed: bool = True) -> Reg
         for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=_entry_point_key):
             origin = _entry_point_origin(entry_point)
             value = _loaded(origin, entry_point.load)
-            _register(registry, origin, _procedures(origin, value))
+            _register(registry, origin, *_definitions(origin, value))
     for source in sources:
-        origin, procedures = load_source(source)
-        _register(registry, origin, procedures)
+        origin, procedures = _source(source)
+        _register(registry, origin, *procedures)
     return registry
 
 
 def load_source(source: str) -> tuple[Origin, list[Procedure]]:
     """The procedures of one explicit source (``FILE.toml[=module:attr]`` or ``module:attr``)."""
+    origin, (procedures, _) = _source(source)
+    return origin, procedures
+
+
+def _source(source: str) -> tuple[Origin, tuple[list[Procedure], list[Migration]]]:
+    """The procedures of one explicit source, and the migrations it declares between them."""
     path, equals, guards = source.rpartition("=")
     if equals and path.endswith(".toml") and _is_object_reference(guards):
-        return _toml(source, Path(path), guards)
+        origin, procedures = _toml(source, Path(path), guards)
+        return origin, (procedures, [])
     if source.endswith(".toml"):
-        return _toml(source, Path(source), None)
+        origin, procedures = _toml(source, Path(source), None)
+        return origin, (procedures, [])
     origin = Origin(EXPLICIT, f"--procedures {source}")
     if not _is_object_reference(source):
         _refuse(origin, f"{source!r} n'est pas {_SOURCES_FR}", f"{source!r} is not {_SOURCES}")
     value = _loaded(origin, _reference(source).load)
-    return origin, _procedures(origin, value)
+    return origin, _definitions(origin, value)
 
 
 def split_sources(text: str, separator: str = os.pathsep) -> list[str]:
@@ -164,6 +175,27 @@ def _loaded(origin: Origin, load: Callable[[], Any]) -> Any:
         _refuse(origin, fr, en, error)
 
 
+def _definitions(origin: Origin, value: Any) -> tuple[list[Procedure], list[Migration]]:
+    """What an entry point or ``module:attr`` names: its procedures, and the migrations it
+    declares between them (a migration of a name it does not give is refused)."""
+    if callable(value) and not isinstance(value, Procedure):
+        value = _loaded(origin, value)
+    items = list(value) if isinstance(value, list | tuple) else []
+    migrations = [item for item in items if isinstance(item, Migration)]
+    if migrations:
+        procedures = _procedures(origin, [i for i in items if not isinstance(i, Migration)])
+        names = {procedure.name for procedure in procedures}
+        for migration in migrations:
+            if migration.name not in names:
+                _refuse(
+                    origin,
+                    f"la migration {migration.key} ne relie pas des procédures de cette source",
+                    f"migration {migration.key} does not link procedures of this source",
+                )
+        return procedures, migrations
+    return _procedures(origin, value), []
+
+
 def _procedures(origin: Origin, value: Any) -> list[Procedure]:
     """What an entry point or ``module:attr`` names, as a list of procedures."""
     if callable(value) and not isinstance(value, Procedure):
@@ -182,9 +214,16 @@ def _procedures(origin: Origin, value: Any) -> list[Procedure]:
     return found
 
 
-def _register(registry: Registry, origin: Origin, procedures: Iterable[Procedure]) -> None:
+def _register(
+    registry: Registry,
+    origin: Origin,
+    procedures: Iterable[Procedure],
+    migrations: Iterable[Migration] = (),
+) -> None:
     for procedure in procedures:
         registry.register(procedure, origin)
+    for migration in migrations:
+        registry.register_migration(migration)
 
 
 def _refuse(origin: Origin, fr: str, en: str, cause: BaseException | None = None) -> NoReturn:

@@ -54,6 +54,7 @@ from stechnique.cli._support import table_prefix as global_table_prefix
 from stechnique.definition import Procedure
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError, StoreNotFound
+from stechnique.migration import shown
 from stechnique.records import Actor, Record
 from stechnique.timeline import timeline
 
@@ -61,7 +62,7 @@ __all__ = ["app", "audit_with_progress", "finish_report"]
 
 #: Exit status of a refused or malformed command.
 EXIT_ERROR = 2
-#: Exit status of an audit that found violations.
+#: Exit status of an audit that found violations (and of a bulk migration that refused cases).
 EXIT_VIOLATIONS = 1
 #: Exit status of an audit or export that selected nothing: not « conforme », not an error.
 EXIT_NOTHING = 3
@@ -367,6 +368,119 @@ def fire(
         )
         label = engine.procedure(after.name, after.version).state(after.state).fr
     _line(f"{after.id}: {event} → « {label} » ({after.state}), seq {after.seq}")
+
+
+@app.command()
+def migrate(
+    case: Annotated[
+        str | None, typer.Argument(metavar="[CASE]", help="The case to move (not with --all).")
+    ] = None,
+    actor: Annotated[
+        str, typer.Option("--actor", metavar="ID", help="Who orders the migration.")
+    ] = "",
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", metavar="ROLE", help="A role of the actor (repeat)."),
+    ] = None,
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why the case moves (recorded).")
+    ] = "",
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="VERSION",
+            help="The version to move to (default: the case's own, for a later revision).",
+        ),
+    ] = None,
+    revision: Annotated[
+        int | None,
+        typer.Option(
+            "--revision",
+            metavar="N",
+            help="The revision to move to (default: the latest; required with --all).",
+        ),
+    ] = None,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            "--all",
+            metavar="NAME@VERSION",
+            help="Every open case of this version under an older revision than --revision.",
+        ),
+    ] = None,
+    from_revision: Annotated[
+        int | None,
+        typer.Option(
+            "--from-revision", metavar="N", help="With --all: only cases of this revision."
+        ),
+    ] = None,
+    facts: Annotated[
+        str | None,
+        typer.Option("--facts", metavar="JSON|@FILE", help="Facts the migration needs supplied."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and say what would be done; write nothing.")
+    ] = False,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Move an open case (or, with --all, every open case of a version) to a newer version or
+    revision, as one recorded step; --dry-run first. With --all, exit status 1 when some cases
+    were refused (each is listed with why)."""
+    if (case is None) == (every is None):
+        raise CommandLineError(
+            "give a CASE or --all NAME@VERSION (not both) / donnez un "
+            "dossier ou --all NOM@VERSION (pas les deux)"
+        )
+    if not actor or not role:
+        raise CommandLineError("--actor and --role are required / --actor et --role sont requis")
+    who = Actor(actor, frozenset(role))
+    data = parse_json_object(facts, "--facts") if facts is not None else None
+    if every is not None:
+        _migrate_all(every, who, reason, revision, from_revision, data, dry_run, db)
+        return
+    assert case is not None  # one of the two, checked above
+    with open_engine(db) as engine:
+        version = to if to is not None else engine.case(case, who).version
+        plan = engine.migrate(case, version, actor=who, facts=data, reason=reason,
+                              dry_run=dry_run, to_revision=revision)  # fmt: skip
+    done = "migré / migrated" if plan.applied else "à migrer (essai) / would migrate (dry run)"
+    _line(
+        f"{plan.case_id}: {done} {shown(plan.from_version, plan.from_revision)} "
+        f"{plan.source} → {shown(plan.to_version, plan.to_revision)} {plan.target}"
+    )
+
+
+def _migrate_all(
+    every: str,
+    actor: Actor,
+    reason: str,
+    revision: int | None,
+    from_revision: int | None,
+    facts: dict[str, Any] | None,
+    dry_run: bool,
+    db: str,
+) -> None:
+    name, version = parse_procedure_ref(every)
+    if version is None or revision is None:
+        raise CommandLineError(
+            "--all takes NAME@VERSION and needs --revision N / --all prend "
+            "NOM@VERSION et demande --revision N"
+        )
+    with open_engine(db) as engine:
+        report = engine.migrate_all(
+            name,
+            version,
+            revision,
+            actor=actor,
+            reason=reason,
+            facts=facts,
+            dry_run=dry_run,
+            from_revision=from_revision,
+        )
+    _line(report.summary())
+    if report.refused:
+        raise typer.Exit(EXIT_VIOLATIONS)
 
 
 @app.command()

@@ -59,13 +59,17 @@ def procedures_table(registry: Registry) -> Table:
     columns = ("procédure", "version", "intitulé", "états", "transitions", "empreinte", "origine")
     for column in columns:
         table.add_column(column)
-    latest = {procedure.name: registry.latest(procedure.name).version for procedure in registry}
+    latest = {p.name: registry.latest(p.name).fingerprint for p in registry}
     for procedure in registry:
-        mark = " (dernière)" if latest[procedure.name] == procedure.version else ""
-        origin = registry.origin(procedure.name, procedure.version)
+        mark = " (dernière)" if latest[procedure.name] == procedure.fingerprint else ""
+        if not registry.is_latest(procedure):
+            mark = " (remplacée)"  # a later revision of its version opens the new cases
+        origin = registry.origin(procedure.name, procedure.version, procedure.revision)
+        # Revision 1 shows as the bare version, as before revisions existed.
+        shown = procedure.revision_key.partition("@")[2]
         table.add_row(
             procedure.name,
-            procedure.version + mark,
+            shown + mark,
             procedure.fr,
             str(len(procedure.states)),
             str(len(procedure.transitions)),

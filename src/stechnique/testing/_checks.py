@@ -172,12 +172,14 @@ def history_problems(case: Case, records: Sequence[Record], registry: Registry) 
         if record.prev_hash != head or _hash(record) != record.hash:
             problems.append(f"{at}: hash chain broken (invariant 5)")
         head = record.hash
+        # The record's own revision: every revision of a version stays registered.
+        pinned = registry.by_fingerprint(record.fingerprint)
         try:
-            procedure = registry.get(record.name, record.version)
+            procedure = pinned or registry.get(record.name, record.version)
         except StechniqueError:
             problems.append(f"{at}: {record.name}@{record.version} is not registered")
             return problems
-        if record.fingerprint != procedure.fingerprint:
+        if pinned is None or (pinned.name, pinned.version) != (record.name, record.version):
             problems.append(f"{at}: fingerprint is not {procedure.key}'s (invariant 7)")
         problems += [f"{at}: {p}" for p in _step_problems(procedure, state, records[0], record)]
         state = record.target

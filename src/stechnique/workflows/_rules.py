@@ -2,8 +2,10 @@
 
 The funders of a case are those named by the latest consultation (``refer`` in 2015-2017,
 ``draw_up_plan`` in 2019); their decisions are the ``record_funder_decision`` records that
-follow it. A ``migrate`` record opens a new chapter: consultations, decisions and
-acknowledgements made under the previous version are not carried over.
+follow it. A ``migrate`` record that changes version opens a new chapter: consultations,
+decisions and acknowledgements made under the previous version are not carried over. A
+``migrate`` record between two revisions of one version does not: what the history established
+under the earlier revision still counts under the later one (PROCEDURES.md, "Revisions").
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = [
     "CONSULTATIONS",
     "DECISION",
     "acknowledged_by",
+    "changes_version",
     "consulted_funders",
     "decisions",
     "entered_at",
@@ -34,10 +37,27 @@ DECISION = "record_funder_decision"
 ACKNOWLEDGE = "acknowledge_confidentiality"
 
 
+def changes_version(history: Sequence[Record], index: int) -> bool:
+    """Whether ``history[index]`` is a ``migrate`` record that moved the case to another
+    version (not merely to another revision of its version).
+
+    The records tell: the migration is written under the new version, the record before it
+    under the old one. A history that begins with the migration (a slice) is read from its
+    payload, which the audit checks against the records.
+    """
+    record = history[index]
+    if record.event != "migrate":
+        return False
+    if index > 0:
+        return history[index - 1].version != record.version
+    return record.payload.get("from_version") != record.payload.get("to_version")
+
+
 def since_migration(history: Sequence[Record]) -> Sequence[Record]:
-    """The records written since the latest ``migrate`` record (the whole history if none)."""
+    """The records written since the latest ``migrate`` record that changed version (the whole
+    history if none): a migration between revisions of one version keeps the chapter open."""
     for index in range(len(history) - 1, -1, -1):
-        if history[index].event == "migrate":
+        if changes_version(history, index):
             return history[index + 1 :]
     return history
 
@@ -93,12 +113,15 @@ def entered_at(history: Sequence[Record], state: str) -> int:
     """Index of the record by which the case last entered ``state`` from another state.
 
     Records that stay in their state (``submit_step``, a ``rework`` arbitration) do not count;
-    ``start`` and ``migrate`` records count as entering their target.
+    ``start`` records and ``migrate`` records that change version count as entering their
+    target (a migration to another revision of the version keeps the time in the state).
     """
     for index in range(len(history) - 1, -1, -1):
         record = history[index]
         if record.target == state and (
-            record.source != record.target or record.event in ("start", "migrate")
+            record.source != record.target
+            or record.event == "start"
+            or changes_version(history, index)
         ):
             return index
     return -1
