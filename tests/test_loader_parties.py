@@ -62,7 +62,7 @@ def ticket_r2() -> object:
                     Binding("comment", "text", "add"),
                     Binding("cancel", "reason", "remove"),
                 ),
-            ),  # fmt: skip
+            ),
         ),
         transitions=(*base.transitions[:2], finish, base.transitions[3]),
         confidential=(secret,),
