@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from small import TickingClock
+from small import TickingClock, the_case
 
 from stechnique import Actor, Case, Engine, Record
 
@@ -179,4 +179,4 @@ def dla_to(
 
 def stored(engine: Engine, case_id: str) -> tuple[Case, tuple[Record, ...]]:
     """What the store holds of a case: its row and its records (to show a refusal wrote nothing)."""
-    return engine.case(case_id), tuple(engine.storage.records(case_id))
+    return the_case(engine, case_id), tuple(engine.storage.records(case_id))

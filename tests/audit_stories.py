@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
-from small import TickingClock
+from small import TickingClock, all_cases
 
-from stechnique import Actor, Engine, Procedure, Record
+from stechnique import Actor, Engine, Procedure, Record, default_registry
 from stechnique._chain import next_step
+from stechnique.parties import parties_after
 from stechnique.records import seal
 from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
@@ -156,7 +157,7 @@ def every_story(engine: Engine) -> dict[str, int]:
     mstr_migrated(engine, "mstr-migrated")
     dla_collective(engine, "dla-collective")
     convention(engine, "convention-92")
-    return {case.id: case.seq for case in engine.cases()}
+    return {case.id: case.seq for case in all_cases(engine)}
 
 
 def forge(
@@ -186,6 +187,10 @@ def forge(
         at=case.updated_at + timedelta(minutes=5),
         payload=payload or {},
     )
+    # The forger keeps the row's parties in step with the forged record too.
+    pinned = default_registry().by_fingerprint(record.fingerprint)
+    if pinned is not None and case.parties is not None:
+        after = attrs.evolve(after, parties=parties_after(pinned, record, case.parties))
     storage.append(after, record)
     return record
 

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from stechnique import (
     ANY_ACTIVE,
+    Actor,
+    Case,
     CaseRole,
     ConfidentialField,
     Field,
@@ -24,8 +26,10 @@ from stechnique import (
     Role,
     State,
     Transition,
+    UnknownCase,
 )
 from stechnique.definition import RESERVED_EVENTS
+from stechnique.engine import Engine
 
 
 def _approved(context: GuardContext) -> bool:
@@ -196,3 +200,31 @@ FORM_REGISTRY = Registry(
     (Migration("form", "1", "2", states={"open": "open"},
                facts={f.name: f.name for f in FORM_FACTS}, supplied=(), roles=("boss",)),),
 )  # fmt: skip
+
+
+#: Who reads whole histories in tests that check what was written, not who may read it: an
+#: auditor's read, logged by the store like any other (``Engine.unredacted_history``).
+AUDITOR = Actor("auditor-tests", {"auditor"})
+_WHY = "test: check what was written"
+
+
+def whole(engine: Engine, case_id: str) -> list[Record]:
+    """Every record of the case as stored, read as ``AUDITOR``."""
+    return engine.unredacted_history(case_id, auditor=AUDITOR, reason=_WHY)
+
+
+def all_cases(engine: Engine, **filters: str) -> list[Case]:
+    """Every stored case matching ``filters``, read as ``AUDITOR``."""
+    return engine.unredacted_cases(auditor=AUDITOR, reason=_WHY, **filters)  # type: ignore[arg-type]
+
+
+def the_case(engine: Engine, case_id: str) -> Case:
+    """The stored case, read as ``AUDITOR`` (``UnknownCase`` if there is none)."""
+    found = [case for case in all_cases(engine) if case.id == case_id]
+    if not found:
+        raise UnknownCase(case_id)
+    return found[0]
+
+
+#: What an auditor's export needs: ``export_jsonl(storage, out, **AS_AUDITOR)``.
+AS_AUDITOR = {"auditor": AUDITOR, "reason": _WHY}

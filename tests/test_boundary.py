@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
-from small import FORM_REGISTRY, TickingClock
+from small import AS_AUDITOR, AUDITOR, FORM_REGISTRY, TickingClock, all_cases, the_case, whole
 
 from stechnique import (
     Actor,
@@ -75,7 +75,7 @@ def test_lone_surrogates_in_ids_are_refused(engine: Engine, bad: str) -> None:
         str(error).encode("utf-8")  # printable, loggable: the value is not echoed
     for read in (engine.case, engine.history):
         with pytest.raises(InvalidArgument, match="case_id"):
-            read(bad)
+            read(bad, AUDITOR)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_bad_ids_on_start(engine: Engine, argument: str, value: Any, problem: st
     assert error.fields == (argument,)
     assert problem in str(error)
     assert f"arguments invalides : {argument} :" in str(error)
-    assert engine.cases() == []
+    assert all_cases(engine) == []
 
 
 @pytest.mark.parametrize("key", [["form-42"], ("form-42",), "", 42])
@@ -121,8 +121,8 @@ def test_ill_typed_case_ids_write_nothing(engine: Engine, case_id: Any) -> None:
         lambda: engine.start("form", actor=CLERK, facts=FACTS, case_id=case_id),
         InvalidArgument,
     )
-    assert engine.cases() == []
-    export_jsonl(engine.storage, io.StringIO())  # the store can still be exported
+    assert all_cases(engine) == []
+    export_jsonl(engine.storage, io.StringIO(), **AS_AUDITOR)  # the store can still be exported
 
 
 def test_ill_typed_arguments_name_each_one(engine: Engine) -> None:
@@ -205,19 +205,19 @@ def test_returned_values_cannot_change_the_store(engine: Engine) -> None:
     case.facts["tags"].append("b")
     fired = engine.fire(case.id, "note", actor=CLERK, payload={"text": "x", "secret": "s"})
     fired.facts["title"] = "HACKED"
-    engine.history(case.id)[1].payload["text"] = "HACKED"
+    whole(engine, case.id)[1].payload["text"] = "HACKED"
     engine.history(case.id, viewer=BOSS)[1].payload["secret"] = "HACKED"
-    engine.case(case.id).facts["kind"] = "group"
-    engine.cases()[0].facts["kind"] = "group"
+    the_case(engine, case.id).facts["kind"] = "group"
+    all_cases(engine)[0].facts["kind"] = "group"
     plan = engine.migrate(case.id, "2", actor=BOSS, reason="refonte")
     plan.record.payload["reason"] = "HACKED"
     plan.case.facts["kind"] = "group"
     plan.facts["title"] = "HACKED"
     again = engine.fire(case.id, "note", actor=CLERK, payload={"text": "y"})
     assert again.facts == {**FACTS, "tags": ["a"]}
-    assert engine.case(case.id).facts == {**FACTS, "tags": ["a"]}
-    assert [r.payload.get("text") for r in engine.history(case.id)] == [None, "x", None, "y"]
-    assert engine.history(case.id)[2].payload["reason"] == "refonte"
+    assert the_case(engine, case.id).facts == {**FACTS, "tags": ["a"]}
+    assert [r.payload.get("text") for r in whole(engine, case.id)] == [None, "x", None, "y"]
+    assert whole(engine, case.id)[2].payload["reason"] == "refonte"
     report = engine.audit()
     assert report.ok, report.violations
 
@@ -240,7 +240,7 @@ def test_import_refuses_what_no_store_holds(field: str, value: Any, problem: str
     source = Engine(MemoryStorage(), FORM_REGISTRY, TickingClock())
     source.start("form", actor=CLERK, facts=FACTS)
     out = io.StringIO()
-    export_jsonl(source.storage, out)
+    export_jsonl(source.storage, out, **AS_AUDITOR)
     record = json.loads(out.getvalue().splitlines()[0])
     target = MemoryStorage()
     with pytest.raises(InvalidData, match="line 1") as error:
@@ -259,7 +259,7 @@ def test_import_keeps_what_0_1_0_wrote() -> None:
     store = MemoryStorage()
     store.create(attrs.evolve(case, id="tab\tid", head=legacy.hash), legacy)
     out = io.StringIO()
-    export_jsonl(store, out)
+    export_jsonl(store, out, **AS_AUDITOR)
     target = MemoryStorage()
     report = import_jsonl(target, io.StringIO(out.getvalue()))
     assert (report.cases, report.records) == (1, 1)

@@ -19,6 +19,7 @@ from audit_stories import (
     mstr_validated,
     rewrite,
 )
+from small import all_cases
 
 from stechnique import (
     ChainHead,
@@ -54,7 +55,7 @@ def codes(report: object) -> set[tuple[str, int | None, str]]:
 
 def test_a_checkpoint_lists_every_chain_head_signed_off(engine: Engine) -> None:
     checkpoint = export_checkpoint(engine.storage, "Jeanne Martin, auditrice", key=KEY, now=NOW)
-    cases = sorted(engine.cases(), key=lambda case: case.id)
+    cases = sorted(all_cases(engine), key=lambda case: case.id)
     assert checkpoint.heads == tuple(ChainHead(c.id, c.seq, c.head) for c in cases)
     assert (checkpoint.signed_off_by, checkpoint.created_at) == ("Jeanne Martin, auditrice", NOW)
     assert checkpoint.signature == checkpoint.sign(KEY)

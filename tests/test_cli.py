@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from rich.console import Console
+from small import all_cases, the_case
 from sql_support import SQLBackend
 from typer.testing import CliRunner
 
@@ -308,7 +309,7 @@ def test_start_fire_cases_through_the_console_script(db: str, engine: Engine) ->
     assert fired.returncode == 0, fired.stderr
     assert "Saisine concertée" in fired.stdout
     assert "seq 2" in fired.stdout
-    case = engine.case("c1")
+    case = the_case(engine, "c1")
     assert (case.state, case.seq) == ("referred", 2)
     code, out, _ = cli("cases", "--db", db)
     assert code == 0
@@ -397,7 +398,7 @@ def test_start_refusals(db: str, engine: Engine) -> None:
         "start", "nope@1", "--actor", "x", "--role", "r", "--facts", "{}", "--db", db
     )
     one_error_line(code, err, "unknown procedure nope@1")
-    assert engine.cases() == []
+    assert all_cases(engine) == []
 
 
 def test_unknown_case(db: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
-from small import ticket
+from small import ticket, whole
 from transitions import State as MachineState
 from transitions.extensions.diagrams import GraphMachine, HierarchicalGraphMachine
 
@@ -52,7 +52,7 @@ def convention_path(engine: Engine) -> list[Record]:
     ]
     for event, actor, payload in steps:
         engine.fire(case.id, event, actor=actor, payload=payload)
-    return engine.history(case.id)
+    return whole(engine, case.id)
 
 
 def test_mermaid_shows_every_state_in_french_and_every_transition(engine: Engine) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from small import TickingClock, relay, ticket
+from small import TickingClock, all_cases, relay, the_case, ticket, whole
 
 from stechnique import (
     Actor,
@@ -60,7 +60,7 @@ def snapshot(engine: Engine, case_id: str) -> str:
 
 def test_start_writes_record_one_with_the_facts(engine: Engine) -> None:
     case = engine.start("ticket", actor=CLERK, facts=FACTS)
-    (first,) = engine.history(case.id)
+    (first,) = whole(engine, case.id)
     assert (case.state, case.seq, case.version) == ("open", 1, "1")
     assert (first.seq, first.event, first.source, first.target) == (1, "start", None, "open")
     assert first.payload == FACTS
@@ -71,7 +71,7 @@ def test_start_writes_record_one_with_the_facts(engine: Engine) -> None:
 
 def test_fire_appends_a_chained_record(engine: Engine) -> None:
     case = approved(engine)
-    first, second = engine.history(case.id)
+    first, second = whole(engine, case.id)
     assert (case.state, case.seq, case.head) == ("approved", 2, second.hash)
     assert second.prev_hash == first.hash
     assert second.actor == BOSS
@@ -82,17 +82,17 @@ def test_hash_chain_recomputes(engine: Engine) -> None:
     case = approved(engine)
     engine.fire(case.id, "comment", actor=CLERK, payload={"text": "merci"})
     previous = GENESIS_HASH
-    for record in engine.history(case.id):
+    for record in whole(engine, case.id):
         assert record.prev_hash == previous
         assert record_hash(record.body()) == record.hash
         previous = record.hash
-    tampered = attrs.evolve(engine.history(case.id)[1], payload={"note": "forged"})
+    tampered = attrs.evolve(whole(engine, case.id)[1], payload={"note": "forged"})
     assert record_hash(tampered.body()) != tampered.hash
 
 
 def test_times_come_from_the_injected_clock(engine: Engine) -> None:
     case = approved(engine)
-    first, second = engine.history(case.id)
+    first, second = whole(engine, case.id)
     assert second.at - first.at == timedelta(minutes=1)
     assert second.at.microsecond == 123456
 
@@ -150,7 +150,7 @@ def test_start_role_and_start_guard(engine: Engine) -> None:
     with pytest.raises(GuardFailed) as caught:
         engine.start("ticket", actor=TEAM, facts=FACTS)  # a solo ticket is the clerk's
     assert caught.value.names == ("eligible",)
-    assert engine.cases() == []
+    assert all_cases(engine) == []
 
 
 def test_guard_failed_names_every_failed_guard_in_both_languages(engine: Engine) -> None:
@@ -192,7 +192,7 @@ def test_idempotent_retry_returns_the_first_result(engine: Engine) -> None:
         case.id, "comment", actor=CLERK, payload={"text": "x"}, idempotency_key="k1"
     )
     assert again == first
-    assert len(engine.history(case.id)) == 4
+    assert len(whole(engine, case.id)) == 4
 
 
 def test_idempotency_key_reused_for_another_command(engine: Engine) -> None:
@@ -208,7 +208,7 @@ def test_lost_race_with_idempotency_key_returns_the_winner() -> None:
     storage = MemoryStorage()
     engine = Engine(storage, Registry((ticket(),)), TickingClock(START))
     case = approved(engine)
-    stale = engine.case(case.id)
+    stale = the_case(engine, case.id)
     engine.fire(case.id, "comment", actor=CLERK, payload={"text": "x"}, idempotency_key="k1")
     # A second engine that read the case before the first fire retries the same command.
     storage_get = storage.get
@@ -253,7 +253,10 @@ def test_available_events_evaluates_roles_and_guards(engine: Engine) -> None:
     engine.fire(case.id, "approve", actor=BOSS)
     # `finish` needs a note, a payload guard: it cannot be judged before the payload is known.
     assert engine.available_events(case.id, CLERK) == ["comment", "finish", "cancel"]
-    assert engine.available_events(case.id, Actor("nobody")) == []
+    # A procedure that declares no parties shows its cases to its roles only (0.1.0's rule):
+    # to anyone else the case does not exist.
+    with pytest.raises(UnknownCase):
+        engine.available_events(case.id, Actor("nobody"))
 
 
 def test_explain_gives_every_reason_in_french_and_english(engine: Engine) -> None:
@@ -287,16 +290,16 @@ def test_history_redacts_for_a_viewer_and_says_why(engine: Engine) -> None:
     engine.fire(case.id, "finish", actor=CLERK, payload={"note": "fini"})
     # Once `done` is reached the rule opens the field to the boss.
     assert engine.history(case.id, viewer=BOSS)[2].payload["secret"] == "salaire"
-    assert engine.history(case.id)[2].payload["secret"] == "salaire"
+    assert whole(engine, case.id)[2].payload["secret"] == "salaire"
 
 
 def test_cases_filters_on_the_cache(engine: Engine) -> None:
     first = approved(engine)
     second = engine.start("ticket", actor=CLERK, facts=FACTS)
-    assert [c.id for c in engine.cases()] == [first.id, second.id]
-    assert [c.id for c in engine.cases(state="open")] == [second.id]
-    assert engine.cases(name="ticket", version="1", state="approved")[0].id == first.id
-    assert engine.cases(version="2") == []
+    assert [c.id for c in all_cases(engine)] == [first.id, second.id]
+    assert [c.id for c in all_cases(engine, state="open")] == [second.id]
+    assert all_cases(engine, name="ticket", version="1", state="approved")[0].id == first.id
+    assert all_cases(engine, version="2") == []
 
 
 def test_a_changed_published_definition_is_detected_on_load(engine: Engine) -> None:
@@ -346,4 +349,4 @@ def test_an_honest_retry_is_recognised_whatever_the_event_does_in_other_states(
     retried = engine.fire(case.id, "advance", actor=runner, payload={"baton": "b1"},
                           idempotency_key="k1")  # fmt: skip
     assert (retried.state, retried.seq, retried.head) == (moved.state, moved.seq, moved.head)
-    assert len(engine.history(case.id)) == 2
+    assert len(whole(engine, case.id)) == 2

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from small import the_case
 
 from stechnique import Engine
 from stechnique.audit import audit
@@ -104,7 +105,7 @@ def test_stories_keep_the_procedure_invariants() -> None:
     engine = Engine()
     for path in EXAMPLES:
         for case_id in _load(path).tell(engine):
-            case = engine.case(case_id)
+            case = the_case(engine, case_id)
             records = engine.storage.records(case_id)
             for invariant in engine.procedure(case.name, case.version).invariants:
                 assert invariant.check(records) is None, (case_id, invariant.name)

@@ -21,6 +21,7 @@ from audit_stories import (
     every_story,
     mstr_validated,
 )
+from small import AS_AUDITOR
 
 from stechnique import (
     Engine,
@@ -59,7 +60,7 @@ def test_export_import_audit_round_trip_on_sqlite(
     source: SQLStorage, empty: SQLStorage, tmp_path: Path
 ) -> None:
     path = tmp_path / "histories.jsonl"
-    written = export_jsonl(source, path)
+    written = export_jsonl(source, path, **AS_AUDITOR)
     originals = list(source.iter_records())
     assert written == len(originals)
     report = import_jsonl(empty, path)
@@ -71,7 +72,7 @@ def test_export_import_audit_round_trip_on_sqlite(
     assert restored.ok, restored.summary()
     assert (restored.cases_checked, restored.records_checked) == (5, len(originals))
     again = tmp_path / "again.jsonl"
-    export_jsonl(empty, again)
+    export_jsonl(empty, again, **AS_AUDITOR)
     assert again.read_bytes() == path.read_bytes()
     # A restored store works on: the engine fires on the restored cases.
     Engine(empty).fire("mstr-migrated", "withdraw", actor=STRUCTURE, payload={"reason": "x"})
@@ -84,7 +85,7 @@ def _id(case: object) -> str:
 
 def test_jsonl_is_canonical_one_record_per_line_in_case_and_seq_order(source: SQLStorage) -> None:
     out = io.StringIO()
-    export_jsonl(source, out)
+    export_jsonl(source, out, **AS_AUDITOR)
     lines = out.getvalue().splitlines()
     keys = []
     for line in lines:
@@ -98,7 +99,7 @@ def test_jsonl_is_canonical_one_record_per_line_in_case_and_seq_order(source: SQ
 def test_exports_take_a_case_or_a_procedure(source: SQLStorage) -> None:
     def cases(**selection: str) -> set[str]:
         out = io.StringIO()
-        export_jsonl(source, out, **selection)  # type: ignore[arg-type]
+        export_jsonl(source, out, **selection, **AS_AUDITOR)  # type: ignore[arg-type]
         return {json.loads(line)["case_id"] for line in out.getvalue().splitlines()}
 
     assert cases(case_id="convention-92") == {"convention-92"}
@@ -142,7 +143,7 @@ def test_csv_reads_in_a_spreadsheet_and_says_what_happened(
     source: SQLStorage, tmp_path: Path
 ) -> None:
     path = tmp_path / "histories.csv"
-    written = export_csv(source, path)
+    written = export_csv(source, path, **AS_AUDITOR)
     with path.open(encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream))
     records = list(source.iter_records())
@@ -168,7 +169,7 @@ def test_csv_reads_in_a_spreadsheet_and_says_what_happened(
 
 def test_import_refuses_a_store_that_is_not_empty(source: SQLStorage, tmp_path: Path) -> None:
     path = tmp_path / "histories.jsonl"
-    export_jsonl(source, path)
+    export_jsonl(source, path, **AS_AUDITOR)
     before = list(source.iter_records())
     with pytest.raises(ValueError, match="empty store only"):
         import_jsonl(source, path)
@@ -177,7 +178,7 @@ def test_import_refuses_a_store_that_is_not_empty(source: SQLStorage, tmp_path: 
 
 def _exported(source: SQLStorage) -> list[str]:
     out = io.StringIO()
-    export_jsonl(source, out)
+    export_jsonl(source, out, **AS_AUDITOR)
     return out.getvalue().splitlines()
 
 
@@ -241,7 +242,7 @@ def test_a_memory_store_round_trips_too() -> None:
     mstr_validated(engine, "c")
     engine.fire("c", "acknowledge_confidentiality", actor=PROVIDER, idempotency_key="ack-1")
     out = io.StringIO()
-    export_jsonl(storage, out)
+    export_jsonl(storage, out, **AS_AUDITOR)
     out.seek(0)
     restored = MemoryStorage()
     import_jsonl(restored, out)

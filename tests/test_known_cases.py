@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from small import TickingClock, ticket
+from small import TickingClock, the_case, ticket
 from test_engine import BOSS, CLERK, FACTS, START
 
 from stechnique import ConcurrencyConflict, Engine, InvalidEvent, Registry
@@ -66,7 +66,7 @@ def test_known_cases_must_not_be_negative() -> None:
 def test_a_stale_memory_fires_from_the_stored_state(any_storage: Storage) -> None:
     first, second = engines(any_storage)
     case = first.start("ticket", actor=CLERK, facts=FACTS)
-    second.case(case.id)  # the second engine now remembers the case at "open"
+    the_case(second, case.id)  # the second engine now remembers the case at "open"
     first.fire(case.id, "approve", actor=BOSS)
     # "comment" is only possible once approved: decided on the stored case, it goes through.
     after = second.fire(case.id, "comment", actor=CLERK, payload={"text": "vu"})
@@ -77,7 +77,7 @@ def test_a_stale_memory_fires_from_the_stored_state(any_storage: Storage) -> Non
 def test_a_stale_memory_refuses_as_the_stored_state_does(any_storage: Storage) -> None:
     first, second = engines(any_storage)
     case = first.start("ticket", actor=CLERK, facts=FACTS)
-    second.case(case.id)
+    the_case(second, case.id)
     first.fire(case.id, "approve", actor=BOSS)
     with pytest.raises(InvalidEvent) as refused:
         second.fire(case.id, "approve", actor=BOSS)  # fine from "open", not from "approved"
@@ -88,7 +88,7 @@ def test_a_stale_memory_refuses_as_the_stored_state_does(any_storage: Storage) -
 def test_a_stale_memory_honours_the_expected_seq_of_the_store(any_storage: Storage) -> None:
     first, second = engines(any_storage)
     case = first.start("ticket", actor=CLERK, facts=FACTS)
-    second.case(case.id)
+    the_case(second, case.id)
     first.fire(case.id, "approve", actor=BOSS)
     after = second.fire(case.id, "comment", actor=CLERK, payload={"text": "a"}, expected_seq=2)
     assert after.seq == 3
@@ -111,4 +111,4 @@ def test_an_altered_case_row_is_not_overwritten_by_the_memory(sql_storage: SQLSt
             engine.fire(case.id, "comment", actor=CLERK, payload={"text": "vu"})
         assert refused.value.state == "open"
     assert len(sql_storage.records(case.id)) == 2
-    assert reading.case(case.id).state == "open"
+    assert the_case(reading, case.id).state == "open"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from small import APPROVED, ELIGIBLE, HAS_NOTE, ticket
+from small import APPROVED, ELIGIBLE, HAS_NOTE, the_case, ticket
 
 from stechnique import (
     GUARDS,
@@ -224,7 +224,7 @@ def test_a_partner_procedure_runs_with_its_own_guard() -> None:
     with pytest.raises(GuardFailed) as refused:
         engine.fire(case.id, "grant", actor=officer, payload={"budget": 500})
     assert refused.value.names == ("budget_covers_amount",)
-    assert engine.case(case.id).seq == 1
+    assert the_case(engine, case.id).seq == 1
     case = engine.fire(case.id, "grant", actor=officer, payload={"budget": 1200})
     assert case.state == "granted"
     assert engine.audit().ok

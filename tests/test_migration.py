@@ -23,7 +23,7 @@ from _stories import (
     mstr_to,
     stored,
 )
-from small import TickingClock
+from small import TickingClock, the_case
 
 from stechnique import (
     Actor,
@@ -80,7 +80,7 @@ def test_an_open_case_moves_to_2019_with_one_migration_record(state: str) -> Non
             **SUPPLIED,
         },
     }
-    stored = engine_.case(case.id)
+    stored = the_case(engine_, case.id)
     assert (stored.version, stored.fingerprint, stored.state) == (
         "2019", new.fingerprint, "requested",
     )  # fmt: skip
@@ -149,7 +149,7 @@ def test_a_dry_run_says_what_would_happen_and_writes_nothing() -> None:
     assert stored(engine_, case.id) == before
     done = _migrate(engine_, case.id)
     assert done.record == trial.record
-    assert done.case == trial.case == engine_.case(case.id)
+    assert done.case == trial.case == the_case(engine_, case.id)
 
 
 @pytest.mark.parametrize("state", ["diagnosis", "report_sent", "restitution", "accompaniment"])
@@ -293,7 +293,7 @@ def _forged(change: dict[str, Any]) -> list[str]:
     _migrate(engine_, case.id)
     records = list(engine_.storage.records(case.id))
     records[-1] = attrs.evolve(records[-1], **change)
-    report = audit(_restored(records, engine_.case(case.id)), default_registry())
+    report = audit(_restored(records, the_case(engine_, case.id)), default_registry())
     return [violation.message for violation in report.violations]
 
 
@@ -331,7 +331,7 @@ def test_a_migration_is_stored_and_reread_by_the_sql_adapter(tmp_path: Path) -> 
     done = _migrate(writer, case.id)
     writer.storage.close()
     reader = Engine(SQLStorage(url))
-    assert reader.case(case.id) == done.case
+    assert the_case(reader, case.id) == done.case
     assert reader.storage.records(case.id)[-1] == done.record
     assert reader.audit().ok
     reader.storage.close()

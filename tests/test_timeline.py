@@ -11,6 +11,7 @@ from _stories import (
     engine,
     mstr_to,
 )
+from small import whole
 
 from stechnique import Registry
 from stechnique.timeline import timeline
@@ -20,7 +21,7 @@ from stechnique.workflows import default_registry
 def test_each_record_shows_seq_date_actor_roles_event_and_states_in_french() -> None:
     engine_ = engine()
     case = mstr_to(engine_, "validated")
-    text = timeline(engine_.history(case.id), engine_.registry)
+    text = timeline(whole(engine_, case.id), engine_.registry)
     lines = text.splitlines()
     assert lines[0] == (
         f"Dossier {case.id} — Mission de soutien technique renforcé (Convention cadre "
@@ -54,7 +55,7 @@ def test_a_migration_shows_both_versions_and_the_state_labels_of_each() -> None:
     case = mstr_to(engine_, "referred")
     engine_.migrate(case.id, "2019", actor=CAF, reason="DLA",
                     facts={"contact_email": "a@b.fr", "moment": "new_director"})  # fmt: skip
-    text = timeline(engine_.history(case.id))
+    text = timeline(whole(engine_, case.id))
     assert "(version 2015-2017 → 2019, heures UTC)" in text
     assert (
         "     Migration vers une nouvelle version : Saisine concertée → Demande déposée "
@@ -68,7 +69,7 @@ def test_a_migration_shows_both_versions_and_the_state_labels_of_each() -> None:
 def test_unknown_versions_fall_back_to_ids_and_no_record_gives_no_text() -> None:
     engine_ = engine()
     case = mstr_to(engine_, "referred")
-    text = timeline(engine_.history(case.id), Registry())
+    text = timeline(whole(engine_, case.id), Registry())
     assert "Dossier" in text
     assert "refer : requested → referred" in text
     assert timeline([], default_registry()) == ""

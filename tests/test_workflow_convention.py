@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from small import assert_every_step_fired
+from small import all_cases, assert_every_step_fired, the_case, whole
 
 from stechnique import (
     GUARDS,
@@ -84,7 +84,7 @@ def test_start_is_refused_unless_the_selection_criteria_hold(engine: Engine) -> 
             start(engine, **facts)
         assert refused.value.names == ("selection_criteria",)
         assert "adhérent à la fédération" in str(refused.value)
-    assert engine.cases() == []
+    assert all_cases(engine) == []
     assert start(engine).state == "protocol"
     assert start(engine, FEDERATION).state == "protocol"
 
@@ -97,7 +97,7 @@ def test_start_refuses_outsiders_and_bad_facts(engine: Engine) -> None:
     with pytest.raises(InvalidData) as invalid:
         start(engine, agreement_expiry="30/06/2017", federation_member="oui")
     assert invalid.value.fields == ("agreement_expiry", "federation_member")
-    assert engine.cases() == []
+    assert all_cases(engine) == []
 
 
 def test_each_arbitration_needs_the_step_submitted_first(
@@ -137,7 +137,7 @@ def test_evaluation_opens_only_one_year_before_the_agreement_expires(
     assert refused.value.names == ("one_year_before_expiry",)
     explanation = engine.explain(case.id, "arbitrate", COMMITTEE, {"decision": "approve"})
     assert [reason.code for reason in explanation.reasons] == ["one_year_before_expiry"]
-    assert engine.case(case.id).seq == case.seq
+    assert the_case(engine, case.id).seq == case.seq
     # Rework does not open the evaluation, so the date does not hold it back.
     case = submit(engine, arbitrate(engine, case, "rework"))
     clock.on(datetime(2016, 6, 30, 8, 0, tzinfo=UTC))
@@ -160,7 +160,7 @@ def test_roles_refuse_outsiders(engine: Engine) -> None:
         with pytest.raises(PermissionDenied) as denied:
             engine.fire(case.id, event, actor=outsider, payload=payload)
         assert denied.value.allowed == allowed
-    assert engine.case(case.id).seq == case.seq
+    assert the_case(engine, case.id).seq == case.seq
 
 
 def test_payloads_are_checked(engine: Engine) -> None:
@@ -170,7 +170,7 @@ def test_payloads_are_checked(engine: Engine) -> None:
     assert invalid.value.fields == ("decision",)
     with pytest.raises(InvalidData):
         engine.fire(case.id, "submit_step", actor=CENTRE, payload={})
-    assert engine.case(case.id).seq == case.seq
+    assert the_case(engine, case.id).seq == case.seq
 
 
 def test_every_transition_fires_and_abandon_works_from_every_step(
@@ -187,7 +187,7 @@ def test_every_transition_fires_and_abandon_works_from_every_step(
             submit(engine, case)
     closed = advance(engine, start(engine), "closed")
     assert engine.available_events(closed.id, COMMITTEE) == []
-    records = [record for case in engine.cases() for record in engine.history(case.id)]
+    records = [record for case in all_cases(engine) for record in whole(engine, case.id)]
     assert_every_step_fired(procedure, records, and_no_other=True)
     assert engine.audit().ok
 
@@ -205,8 +205,8 @@ def _story() -> ModuleType:
 def test_the_hauts_de_seine_story_has_six_arbitrations_from_2013_to_2017() -> None:
     story, engine, said = _story(), Engine(), []
     (case_id,) = story.tell(engine, say=said.append)
-    assert engine.case(case_id).state == "closed"
-    arbitrations = [r for r in engine.history(case_id) if r.event == "arbitrate"]
+    assert the_case(engine, case_id).state == "closed"
+    arbitrations = [r for r in whole(engine, case_id) if r.event == "arbitrate"]
     approvals = [r.at.year for r in arbitrations if r.payload["decision"] == "approve"]
     assert approvals == [2013, 2014, 2014, 2014, 2016, 2017]
     assert [r.target for r in arbitrations if r.payload["decision"] == "rework"] == [

@@ -33,7 +33,7 @@ from _stories import (
     engine,
     stored,
 )
-from small import assert_every_step_fired
+from small import all_cases, assert_every_step_fired
 
 from stechnique import (
     Actor,
@@ -88,7 +88,7 @@ def test_start_facts_need_a_valid_email_and_a_key_moment() -> None:
     assert {p.field for p in error.value.problems} == {"contact_email", "moment"}
     with pytest.raises(PermissionDenied):
         engine_.start(NAME, actor=ESIA, facts=dla_facts())
-    assert engine_.cases() == []
+    assert all_cases(engine_) == []
 
 
 def test_a_collective_action_must_name_its_group() -> None:

@@ -29,7 +29,7 @@ from _stories import (
     mstr_to,
     stored,
 )
-from small import assert_every_step_fired
+from small import all_cases, assert_every_step_fired, whole
 
 from stechnique import (
     Actor,
@@ -72,7 +72,7 @@ def test_start_facts_are_the_information_sheet() -> None:
             "centre": "", "management": "cooperative", "situation": "crisis", "domains": [],
         })  # fmt: skip
     assert {p.field for p in error.value.problems} == {"centre", "management", "domains"}
-    assert engine_.cases() == []
+    assert all_cases(engine_) == []
 
 
 # -- every transition fired -----------------------------------------------------------------
@@ -128,14 +128,14 @@ def test_eligible_requester() -> None:
         ("association", FEDERATION, ADMIN),
         ("federation", ADMIN, FEDERATION),
     ):
-        before = engine_.cases()
+        before = all_cases(engine_)
         with pytest.raises(GuardFailed) as error:
             engine_.start(NAME, version=VERSION, actor=wrong, facts=mstr_facts(management))
         assert set(error.value.names) == {"eligible_requester"}
         assert "gestionnaire" in error.value.failed_guards[0].fr
-        assert engine_.cases() == before
+        assert all_cases(engine_) == before
         engine_.start(NAME, version=VERSION, actor=right, facts=mstr_facts(management))
-    assert len(engine_.cases()) == 2
+    assert len(all_cases(engine_)) == 2
 
 
 def test_consulted_funder_and_one_decision_per_funder() -> None:
@@ -246,7 +246,7 @@ def test_start_refuses_every_role_but_the_managers(management: str) -> None:
     with pytest.raises(PermissionDenied) as error:
         engine_.start(NAME, version=VERSION, actor=outsider, facts=mstr_facts(management))
     assert set(error.value.allowed) == {"administrator", "federation"}
-    assert engine_.cases() == []
+    assert all_cases(engine_) == []
 
 
 def test_the_manager_role_follows_the_management_of_each_case() -> None:
@@ -294,7 +294,7 @@ def test_report_is_for_manager_provider_caf_until_validated_then_funders(
 def test_history_without_viewer_is_the_stored_history() -> None:
     engine_ = engine()
     case = mstr_to(engine_, "report_sent")
-    assert engine_.history(case.id) == list(engine_.storage.records(case.id))
+    assert whole(engine_, case.id) == list(engine_.storage.records(case.id))
 
 
 def test_main_road_is_the_documented_order() -> None:

@@ -68,6 +68,8 @@ class Arguments:
             self._refuse(name, *_expected("un Actor", "an Actor", value))
             return value  # type: ignore[no-any-return]
         self.identifier(f"{name}.id", value.id)
+        if value.body is not None:
+            self.identifier(f"{name}.body", value.body)
         for role in value.roles:
             problem = _identifier_problem(role, MAX_NAME)
             if problem is not None:
@@ -119,6 +121,29 @@ class Arguments:
             self._refuse(name, *_NOT_UNICODE)
             return ""
         return str.__str__(value)
+
+    def reason(self, name: str, value: Any) -> str:
+        """Why an auditor reads past the reading rules: text that is not blank."""
+        text = self.text(name, value)
+        if isinstance(value, str) and not text.strip():
+            self._refuse(name, "un motif non vide attendu", "expected a reason, not blank")
+        return text
+
+    def reader(
+        self, viewer: Any, auditor: Any, reason: Any
+    ) -> tuple[Actor | None, Actor | None, str]:
+        """Who reads: a ``viewer`` (what they may see), or an ``auditor`` with a ``reason``
+        (everything, logged); exactly one of the two."""
+        if (viewer is None) == (auditor is None):
+            self._refuse(
+                "viewer",
+                "nommez qui lit : viewer, ou auditor avec un motif (reason)",
+                "name who reads: viewer, or auditor with a reason",
+            )
+            return None, None, ""
+        if viewer is not None:
+            return self.actor("viewer", viewer), None, ""
+        return None, self.actor("auditor", auditor), self.reason("reason", reason)
 
     def moment(self, name: str, value: Any) -> datetime | None:
         """An optional aware ``datetime``."""

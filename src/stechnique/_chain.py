@@ -25,7 +25,9 @@ from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring as _encode_text
 from typing import Any, Protocol
 
-from stechnique.records import GENESIS_HASH, Actor, Case, Record, canonical_json, to_iso
+from stechnique.definition import Procedure
+from stechnique.parties import NO_PARTIES, parties_after
+from stechnique.records import GENESIS_HASH, Actor, Case, Parties, Record, canonical_json, to_iso
 
 __all__ = [
     "Pinned",
@@ -90,7 +92,20 @@ def next_step(
                    fingerprint, idempotency_key, head)  # fmt: skip
     record = Record(case_id, seq, event, source, target, actor, at, payload, name, version,
                     fingerprint, idempotency_key, head, digest)  # fmt: skip
-    return record, case_after(record, created_at=created_at, facts=facts_after(record, facts))
+    parties = _parties_after(case, procedure, record)
+    return record, case_after(
+        record, created_at=created_at, facts=facts_after(record, facts), parties=parties
+    )
+
+
+def _parties_after(case: Case | None, procedure: Pinned, record: Record) -> Parties | None:
+    """The case's parties after ``record``: unknown stays unknown (a case row upgraded from
+    before parties: the engine reads them from the history before it fires), and a bare pin
+    (not a ``Procedure``: imports, tests) binds nobody."""
+    before = NO_PARTIES if case is None else case.parties
+    if before is None or not isinstance(procedure, Procedure):
+        return before
+    return parties_after(procedure, record, before)
 
 
 def stored_record(*fields: Any) -> Record:
@@ -100,11 +115,14 @@ def stored_record(*fields: Any) -> Record:
     return Record(*fields)
 
 
-def case_after(record: Record, *, created_at: datetime, facts: JSON) -> Case:
+def case_after(
+    record: Record, *, created_at: datetime, facts: JSON, parties: Parties | None = None
+) -> Case:
     """The case right after ``record``: its state, seq, time, head and procedure version are the
-    record's; ``created_at`` and ``facts`` (see ``facts_after``) come from the case's history."""
+    record's; ``created_at``, ``facts`` (see ``facts_after``) and ``parties`` (see
+    ``stechnique.parties``) come from the case's history."""
     return Case(record.case_id, record.name, record.version, record.fingerprint, record.target,
-                record.seq, facts, created_at, record.at, record.hash)  # fmt: skip
+                record.seq, facts, created_at, record.at, record.hash, parties)  # fmt: skip
 
 
 def facts_after(record: Record, facts: JSON) -> JSON:

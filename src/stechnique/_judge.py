@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 import attrs
 
+from stechnique._labels import french_to
 from stechnique.definition import Guard, GuardContext, Procedure, Transition
 from stechnique.errors import (
     FailedGuard,
@@ -34,7 +35,7 @@ from stechnique.errors import (
     PermissionDenied,
     StechniqueError,
 )
-from stechnique.records import Actor
+from stechnique.records import Actor, Parties
 from stechnique.schema import validate
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "EventNotHere",
     "GuardsFailed",
     "Kind",
+    "PartyMissing",
     "PayloadInvalid",
     "Refusal",
     "RoleMissing",
@@ -141,6 +143,48 @@ class RoleMissing(Refusal):
         """The actor had no role allowed to fire the event."""
         verb = self.event if self.event in (START, MIGRATE) else f"fire {self.event!r}"
         return (("role", f"actor {self.actor_id!r} had no role allowed to {verb}"),)
+
+
+@attrs.frozen
+class PartyMissing(Refusal):
+    """The actor holds an allowed role but does not act for the party of the case the step is
+    reserved to (« réservé au gestionnaire du dossier »). Names the party, never its bodies:
+    who they are is not the actor's to know."""
+
+    kind: ClassVar[Kind] = "role"
+    event: str
+    actor_id: str
+    held: frozenset[str]
+    party: str
+    fr: str
+    en: str
+
+    def reasons(self) -> tuple[tuple[str, str, str], ...]:
+        """The party needed."""
+        return (
+            (
+                self.party,
+                f"Réservé {french_to(self.fr)} du dossier",
+                f"Reserved to {self.en} of the case",
+            ),
+        )
+
+    def error(self, case_id: str | None) -> StechniqueError:
+        """``PermissionDenied``, naming the party needed."""
+        return PermissionDenied(
+            case_id, self.event, self.actor_id, self.held, (), party=self.party,
+            party_fr=self.fr, party_en=self.en,
+        )  # fmt: skip
+
+    def findings(self) -> tuple[tuple[str, str], ...]:
+        """The actor did not act for the party the step is reserved to."""
+        return (
+            (
+                "party",
+                f"actor {self.actor_id!r} did not act for the case's {self.party} when "
+                f"{self.event!r} fired",
+            ),
+        )
 
 
 @attrs.frozen
@@ -324,15 +368,17 @@ def judge(
     facts: Mapping[str, Any],
     payload: Mapping[str, Any] | None,
     context: ContextFor,
+    parties: Parties | None = None,
     exhaustive: bool = False,
     replaying: bool = False,
 ) -> Verdict:
-    """Judge ``event`` by ``actor`` on a case in ``state`` with ``facts``.
+    """Judge ``event`` by ``actor`` on a case in ``state`` with ``facts`` and ``parties``.
 
-    Checks, in this order: the event leaves the state, the actor holds an allowed role, the
-    payload matches its schema, the guards hold (``context`` builds what they read, only when
-    there are guards). ``payload=None`` means "not given": payload fields and the guards that
-    judge the payload are left undecided, as ``explain`` and ``available_events`` need.
+    Checks, in this order: the event leaves the state, the actor holds an allowed role and,
+    where the step is bound to a party of the case, acts for it, the payload matches its
+    schema, the guards hold (``context`` builds what they read, only when there are guards).
+    ``payload=None`` means "not given": payload fields and the guards that judge the payload
+    are left undecided, as ``explain`` and ``available_events`` need.
 
     By default the judge stops at the first refusal (what ``fire`` raises); ``exhaustive``
     gathers every one. ``replaying`` judges a stored step: guards that read other cases are
@@ -353,6 +399,12 @@ def judge(
         refusals.append(RoleMissing(event, actor.id, actor.roles, allowed))
         if not exhaustive:
             return Verdict(transition, {}, tuple(refusals))
+    elif transition.party is not None:
+        outsider = _outsider(procedure, event, transition.party, actor, parties, payload)
+        if outsider is not None:
+            refusals.append(outsider)
+            if not exhaustive:
+                return Verdict(transition, {}, tuple(refusals))
     clean, invalid = _clean(procedure, transition, payload, replaying)
     if invalid is not None:
         refusals.append(invalid)
@@ -472,6 +524,32 @@ def unmet(
         if not held:
             failed.append(FailedGuard(guard.name, guard.fr, guard.en))
     return tuple(failed), tuple(broken), tuple(unjudged)
+
+
+def _outsider(
+    procedure: Procedure,
+    event: str,
+    party_id: str,
+    actor: Actor,
+    parties: Parties | None,
+    payload: Mapping[str, Any] | None,
+) -> PartyMissing | None:
+    """The refusal when ``actor`` does not act for the case's ``party_id``, else ``None``.
+
+    A party bound per key (the consultant *of an action*) is judged for the key the payload
+    names; without a payload (``available_events``), for any key.
+    """
+    party = procedure.party(party_id)
+    key = None
+    if party is not None and payload is not None:
+        per = next((binding.per for binding in party.bound_by if binding.per), None)
+        if per is not None and per in payload:
+            key = str(payload[per])
+    bound = parties.bodies(party_id, key) if parties is not None else frozenset()
+    if actor.acts_for in bound:
+        return None
+    fr, en = (party.fr, party.en) if party is not None else (party_id, party_id)
+    return PartyMissing(event, actor.id, actor.roles, party_id, fr, en)
 
 
 def _not_here(procedure: Procedure, state: str, event: str) -> EventNotHere:

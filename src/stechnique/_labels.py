@@ -111,3 +111,12 @@ def state_fr(procedure: Procedure | None, state: str | None) -> str:
         return procedure.state(state).fr
     except KeyError:
         return ""
+
+
+def french_to(noun: str) -> str:
+    """« à » before a French noun phrase, contracted as French does: à le → au, à les → aux."""
+    if noun.startswith("le "):
+        return "au " + noun[3:]
+    if noun.startswith("les "):
+        return "aux " + noun[4:]
+    return "à " + noun

@@ -38,6 +38,7 @@ from stechnique._labels import REGISTER_PROCEDURE
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import InvalidData
 from stechnique.migration import MIGRATE, replay_problems
+from stechnique.parties import NO_PARTIES, parties_after, parties_of
 from stechnique.records import GENESIS_HASH, Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
@@ -256,6 +257,8 @@ class Replay:
         self.head = GENESIS_HASH
         self.last: Record | None = None
         self.history: list[Record] = []
+        # The parties the history has bound so far: a party-bound step is re-judged with them.
+        self.parties = NO_PARTIES
         # The procedure the last record was pinned to: an ordinary step under the same version
         # needs no registry lookup.
         self.procedure: Procedure | None = None
@@ -303,6 +306,20 @@ class Replay:
             self.procedure = self.registry.by_fingerprint(record.fingerprint)
         self.state, self.head, self.last = record.target, record.hash, record
         self.history.append(record)
+        self._bind(record)
+
+    def _bind(self, record: Record) -> None:
+        """Bind the parties ``record`` binds, as the engine did when it wrote it."""
+        procedure = self.procedure
+        if procedure is None:
+            return  # an unknown fingerprint: reported, and nothing to bind by
+        if record.event == MIGRATE:
+            # A record pinned to an unknown fingerprint is reported; read it by the new rules.
+            self.parties = parties_of(
+                self.history, lambda one: self.registry.by_fingerprint(one.fingerprint) or procedure
+            )
+        else:
+            self.parties = parties_after(procedure, record, self.parties)
 
     def _check_record(self, record: Record) -> None:
         """Every check of one record, the general way (any record, any procedure)."""
@@ -411,6 +428,7 @@ class Replay:
             facts=payload if starting else self.facts,
             payload=payload,
             context=lambda clean: self._context(record, procedure, case_before(), clean),
+            parties=self.parties,
             exhaustive=True,
             replaying=True,
         )
@@ -477,6 +495,9 @@ class Replay:
         replayed = case_after(last, created_at=self.history[0].at, facts=self.facts)
         for field in _CASE_FIELDS:
             self._compare_field(field, getattr(case, field), getattr(replayed, field), last.seq)
+        if case.parties is not None and self.procedure is not None:
+            # ``None``: a row upgraded from before parties, not read yet; nothing to compare.
+            self._compare_field("parties", case.parties, self.parties, last.seq)
 
     def _compare_seq(self, stored: int, replayed: int) -> None:
         if stored > replayed:

@@ -312,6 +312,12 @@ class _Tables:
     guards: Mapping[str, Guard]
     case_roles: Mapping[str, CaseRole]
     fingerprint: str
+    reading: Reading
+    #: For each event, the parties it binds and how (what ``parties_after`` looks up).
+    binds: Mapping[str, tuple[tuple[str, Binding], ...]]
+    #: The roles that see every case: the coordinators, or every role when the procedure
+    #: declares no reading rules at all (0.1.0's rule).
+    seen_by_roles: frozenset[str]
 
 
 @attrs.frozen
@@ -363,6 +369,15 @@ class Procedure:
                     events[source].append(transition.event)
                 by_source[key] = (*by_source.get(key, ()), transition)
         digest = hashlib.sha256(canonical_json(self.canonical()).encode("utf-8")).hexdigest()
+        reading = self.reading or Reading(self.parties, self.coordinators, self.confidential)
+        binds: dict[str, tuple[tuple[str, Binding], ...]] = {}
+        for party in reading.parties:
+            for binding in party.bound_by:
+                binds[binding.event] = (*binds.get(binding.event, ()), (party.id, binding))
+        open_to_roles = not reading.parties and not reading.coordinators
+        seen_by_roles = frozenset(
+            role.id for role in self.roles if open_to_roles or role.id in reading.coordinators
+        )
         return _Tables(
             by_source=by_source,
             events_from={state: tuple(names) for state, names in events.items()},
@@ -370,6 +385,9 @@ class Procedure:
             guards={guard.name: guard for guard in self.guards},
             case_roles={role.id: role for role in self.case_roles},
             fingerprint=digest,
+            reading=reading,
+            binds=binds,
+            seen_by_roles=seen_by_roles,
         )
 
     @property
@@ -385,13 +403,21 @@ class Procedure:
     @property
     def reading_rules(self) -> Reading:
         """Who reads its cases: the attached ``reading``, else its own parties and rules."""
-        if self.reading is not None:
-            return self.reading
-        return Reading(self.parties, self.coordinators, self.confidential)
+        return self._tables.reading
+
+    @property
+    def seen_by_roles(self) -> frozenset[str]:
+        """The roles that see every case of the version: its coordinators, or, when it declares
+        no reading rules at all, every one of its roles (as in 0.1.0)."""
+        return self._tables.seen_by_roles
+
+    def bindings(self, event: str) -> tuple[tuple[str, Binding], ...]:
+        """``(party id, binding)`` of every binding ``event`` applies."""
+        return self._tables.binds.get(event, ())
 
     def party(self, party_id: str) -> Party | None:
         """The party kind ``party_id`` of its reading rules, if declared."""
-        return next((p for p in self.reading_rules.parties if p.id == party_id), None)
+        return next((p for p in self._tables.reading.parties if p.id == party_id), None)
 
     @property
     def fingerprint(self) -> str:

@@ -42,7 +42,8 @@ from stechnique.errors import (
 )
 from stechnique.explanation import Explanation, reasons
 from stechnique.migration import MigrationPlan, plan_migration
-from stechnique.records import Actor, Case, Record
+from stechnique.parties import parties_of
+from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.registry import Registry
 from stechnique.schema import validate
 from stechnique.storage.base import Storage
@@ -89,6 +90,9 @@ class Engine:
         self.clock: Clock = clock or utc_now
         self._reader = ReadOnlyStore(self.storage)
         self._known = KnownCases(known_cases)
+        # Whether every case row has its parties (none upgraded from before them is left):
+        # found out by the first listing.
+        self._all_indexed = False
 
     # -- commands -------------------------------------------------------------------------
 
@@ -192,6 +196,8 @@ class Engine:
         if expected_seq is not None and expected_seq != case.seq:
             raise ConcurrencyConflict(case.id, expected_seq, case.seq)
         target, clean, now = self._decide(case, procedure, event, actor, payload)
+        if case.parties is None:
+            case = attrs.evolve(case, parties=self._parties(case))
         record, after = next_step(
             case,
             procedure,
@@ -229,6 +235,7 @@ class Engine:
         decides where it goes (the payload picks among branches such as the 2013 arbitration).
         """
         clock = _Once(self._now)
+        parties = self._parties(case)
         verdict = judge(
             procedure,
             state=case.state,
@@ -237,7 +244,11 @@ class Engine:
             facts=case.facts,
             payload=payload if payload is not None else {},
             context=self._context_factory(procedure, case, actor, event, clock),
+            parties=parties,
         )
+        if not verdict.allowed and not parties.sees(actor):
+            # Whatever the refusal, it would tell an outsider something of the case.
+            raise UnknownCase(case.id)
         verdict.raise_first(case.id)
         target = trigger(procedure, case.state, event, verdict.payload)
         if target is None:  # the table and the machine disagree: tests/test_machine.py forbids it
@@ -274,6 +285,12 @@ class Engine:
             self.registry, self._reader, case, procedure, to_version,
             actor=actor, facts=facts, reason=reason, now=self._now(),
         )  # fmt: skip
+        # A migration re-reads the parties with the new version's rules (``parties_of``).
+        history = [*self.storage.records(case_id), plan.record]
+        plan = attrs.evolve(
+            plan,
+            case=attrs.evolve(plan.case, parties=parties_of(history, self._procedure_of_record)),
+        )
         if dry_run:
             return plan
         self.storage.append(plan.case, plan.record)
@@ -286,12 +303,14 @@ class Engine:
 
     # -- queries --------------------------------------------------------------------------
 
-    def case(self, case_id: str) -> Case:
-        """The stored case (its fingerprint checked against the registry)."""
+    def case(self, case_id: str, viewer: Actor) -> Case:
+        """The stored case (its fingerprint checked against the registry), as ``viewer`` may
+        know it: ``UnknownCase`` unless the viewer is one of its parties or coordinators."""
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
+        viewer = check.actor("viewer", viewer)
         check.done()
-        return _detached(self._load(case_id)[0])
+        return _detached(self._seen(case_id, viewer)[0])
 
     def procedure(self, name: str, version: str | None = None) -> Procedure:
         """A registered procedure version (the latest when ``version`` is None)."""
@@ -302,15 +321,16 @@ class Engine:
         return self.registry.get(name, version)
 
     def available_events(self, case_id: str, actor: Actor) -> list[str]:
-        """The events ``actor`` may fire now: roles and guards evaluated.
+        """The events ``actor`` may fire now: roles, parties and guards evaluated.
 
         Guards that judge the payload cannot be decided without it and are not counted.
+        ``UnknownCase`` for an actor who may not know of the case.
         """
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
         actor = check.actor("actor", actor)
         check.done()
-        case, procedure = self._load(case_id)
+        case, procedure, parties = self._seen(case_id, actor)
         clock = _Once(self._now)
         return [
             event
@@ -323,6 +343,7 @@ class Engine:
                 facts=case.facts,
                 payload=None,
                 context=self._context_factory(procedure, case, actor, event, clock),
+                parties=parties,
             ).allowed
         ]
 
@@ -332,6 +353,7 @@ class Engine:
         """Every reason ``event`` would be refused now for ``actor`` (empty when it would fire).
 
         Payload fields and payload guards are judged only when ``payload`` is given.
+        ``UnknownCase`` for an actor who may not know of the case.
         """
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
@@ -339,7 +361,7 @@ class Engine:
         actor = check.actor("actor", actor)
         payload = check.optional_mapping("payload", payload)
         check.done()
-        case, procedure = self._load(case_id)
+        case, procedure, parties = self._seen(case_id, actor)
         verdict = judge(
             procedure,
             state=case.state,
@@ -348,30 +370,88 @@ class Engine:
             facts=case.facts,
             payload=payload,
             context=self._context_factory(procedure, case, actor, event, _Once(self._now)),
+            parties=parties,
             exhaustive=True,
         )
         return Explanation(case.id, event, case.state, reasons(verdict.refusals))
 
-    def history(self, case_id: str, viewer: Actor | None = None) -> list[Record]:
-        """The case's records; as ``viewer`` sees them when given (confidential fields redacted)."""
+    def history(self, case_id: str, viewer: Actor) -> list[Record]:
+        """The case's records as ``viewer`` may read them: confidential fields redacted.
+
+        ``UnknownCase`` unless the viewer is one of the case's parties or coordinators. An
+        auditor who must read everything says so: ``unredacted_history``.
+        """
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
-        viewer = check.optional_actor("viewer", viewer)
+        viewer = check.actor("viewer", viewer)
         check.done()
-        case, _ = self._load(case_id)
+        case, _, parties = self._seen(case_id, viewer)
         records = self.storage.records(case_id)
-        return redact(records, viewer, case.facts, self._procedure_of_record)
+        return redact(records, viewer, case.facts, parties, self._procedure_of_record)
 
     def cases(
-        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+        self,
+        *,
+        viewer: Actor,
+        name: str | None = None,
+        version: str | None = None,
+        state: str | None = None,
     ) -> list[Case]:
-        """Stored cases matching every filter given, oldest first."""
+        """The cases ``viewer`` may know of (its parties' and coordinators'), matching every
+        filter given, oldest first; found by the store's index, never by scanning every case."""
         check = Arguments()
+        viewer = check.actor("viewer", viewer)
         name = check.optional("name", name, MAX_NAME)
         version = check.optional("version", version, MAX_NAME)
         state = check.optional("state", state, MAX_NAME)
         check.done()
-        return list(self.storage.cases(name=name, version=version, state=state))
+        found = list(self.storage.cases(name=name, version=version, state=state, seen_by=viewer))
+        found += [
+            case
+            for case in self._unindexed(name, version, state)
+            if case.parties is not None and case.parties.sees(viewer)
+        ]
+        return sorted(found, key=lambda case: (case.created_at, case.id))
+
+    def unredacted_history(self, case_id: str, *, auditor: Actor, reason: str) -> list[Record]:
+        """Every record of the case as stored, confidential fields included: the one read past
+        the reading rules, for an auditor who says why. The store logs it (``accesses``)."""
+        check = Arguments()
+        case_id = check.identifier("case_id", case_id)
+        auditor = check.actor("auditor", auditor)
+        reason = check.text("reason", reason)
+        check.done()
+        self._load(case_id)
+        self.storage.log_access(Access(auditor, self._now(), reason, (case_id,)))
+        return list(self.storage.records(case_id))
+
+    def unredacted_cases(
+        self,
+        *,
+        auditor: Actor,
+        reason: str,
+        name: str | None = None,
+        version: str | None = None,
+        state: str | None = None,
+    ) -> list[Case]:
+        """Every stored case matching the filters, whoever takes part in it: an auditor's read,
+        logged by the store with the cases it returned (``accesses``)."""
+        check = Arguments()
+        auditor = check.actor("auditor", auditor)
+        reason = check.text("reason", reason)
+        name = check.optional("name", name, MAX_NAME)
+        version = check.optional("version", version, MAX_NAME)
+        state = check.optional("state", state, MAX_NAME)
+        check.done()
+        found = list(self.storage.cases(name=name, version=version, state=state))
+        self.storage.log_access(
+            Access(auditor, self._now(), reason, tuple(case.id for case in found))
+        )
+        return found
+
+    def accesses(self) -> list[Access]:
+        """Every unredacted read logged by the store, oldest first: who, when, why, which."""
+        return list(self.storage.accesses())
 
     def audit(
         self,
@@ -425,6 +505,48 @@ class Engine:
         self._known.remember(case, procedure)
         return case, procedure
 
+    def _seen(self, case_id: str, viewer: Actor) -> tuple[Case, Procedure, Parties]:
+        """The case, its procedure and its parties, if ``viewer`` may know of it; otherwise
+        ``UnknownCase``, exactly as if there were no such case."""
+        case, procedure = self._load(case_id)
+        parties = self._parties(case)
+        if not parties.sees(viewer):
+            raise UnknownCase(case_id)
+        return case, procedure, parties
+
+    def _parties(self, case: Case) -> Parties:
+        """The case's parties; read from its history for a case row upgraded from before
+        parties existed, and kept in the store when it can write (it is the same reading
+        every time: the history alone decides)."""
+        if case.parties is not None:
+            return case.parties
+        parties = parties_of(self.storage.records(case.id), self._procedure_of_record)
+        self.storage.set_parties(case.id, case.seq, parties)
+        return parties
+
+    def _unindexed(self, name: str | None, version: str | None, state: str | None) -> list[Case]:
+        """The cases of an upgraded store whose parties were never read, read now and written
+        when the store can (a read-only store is read again at the next listing)."""
+        if self._all_indexed:
+            return []
+        found, wrote_all = [], True
+        for case_id in list(self.storage.cases_without_parties()):
+            case = self.storage.get(case_id)
+            if case is None:
+                continue
+            if case.parties is None:
+                parties = parties_of(self.storage.records(case.id), self._procedure_of_record)
+                wrote_all &= self.storage.set_parties(case.id, case.seq, parties)
+                case = attrs.evolve(case, parties=parties)
+            if (name, version, state) == (None, None, None) or (
+                case.name == (name or case.name)
+                and case.version == (version or case.version)
+                and case.state == (state or case.state)
+            ):
+                found.append(case)
+        self._all_indexed = wrote_all
+        return found
+
     def _procedure_of_record(self, record: Record) -> Procedure:
         return self.registry.pinned(
             record.case_id, record.seq, record.name, record.version, record.fingerprint
@@ -468,7 +590,9 @@ class Engine:
             or not _same_payload(self._procedure_of_record(first), first, payload)
         ):
             raise IdempotencyKeyReused(case.id, key, first.event, event)
-        return case_after(first, created_at=case.created_at, facts=case.facts)
+        upto = [r for r in self.storage.records(case.id) if r.seq <= first.seq]
+        parties = parties_of(upto, self._procedure_of_record)
+        return case_after(first, created_at=case.created_at, facts=case.facts, parties=parties)
 
 
 def _detached(case: Case) -> Case:

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from stechnique._labels import REGISTER_PROCEDURE
+from stechnique._labels import REGISTER_PROCEDURE, french_to
 
 __all__ = [
     "ArgumentProblem",
@@ -169,7 +169,12 @@ class InvalidEvent(StechniqueError):
 
 
 class PermissionDenied(StechniqueError):
-    """The actor holds none of the roles allowed to fire the event."""
+    """The actor may not fire the event: it holds none of the roles allowed, or (``party``) it
+    holds one but does not act for the party of the case the step is reserved to.
+
+    ``party`` is the party's id, ``party_fr`` / ``party_en`` what it is called (« le
+    gestionnaire du dossier »); all three are ``None`` when the role was missing.
+    """
 
     def __init__(
         self,
@@ -178,18 +183,33 @@ class PermissionDenied(StechniqueError):
         actor_id: str,
         roles: Iterable[str],
         allowed: Iterable[str],
+        *,
+        party: str | None = None,
+        party_fr: str | None = None,
+        party_en: str | None = None,
     ) -> None:
         self.case_id = case_id
         self.event = event
         self.actor_id = actor_id
         self.roles = tuple(sorted(roles))
         self.allowed = tuple(allowed)
+        self.party = party
+        self.party_fr = party_fr
+        self.party_en = party_en
         held = ", ".join(self.roles) or "no role"
         where = f" on case {case_id}" if case_id else ""
-        super().__init__(
-            f"actor {actor_id!r} ({held}) may not fire {event!r}{where}; "
-            f"allowed roles: {', '.join(self.allowed) or 'none'}"
-        )
+        if party is None:
+            message = (
+                f"actor {actor_id!r} ({held}) may not fire {event!r}{where}; "
+                f"allowed roles: {', '.join(self.allowed) or 'none'}"
+            )
+        else:
+            message = (
+                f"{event} : réservé {french_to(party_fr or party)} du dossier, pour lequel "
+                f"{actor_id!r} n'agit pas / {event!r}{where} is reserved to "
+                f"{party_en or party} of the case, for which actor {actor_id!r} does not act"
+            )
+        super().__init__(message)
 
 
 @attrs.frozen

@@ -11,11 +11,11 @@
   plain ``YYYY-MM-DD HH:MM:SS`` UTC column spreadsheets read as a date), the French labels of
   the event and states, the payload as JSON text.
 
-Exports take all cases or a selection (one case, or a procedure name and version), and
-optionally a ``viewer``: each history is then written as that viewer may read it
-(``Engine.history(viewer=...)``), confidential fields replaced by redaction markers. A redacted
-export is for reading only: it cannot be restored, since its payloads no longer match their
-hashes.
+Exports take all cases or a selection (one case, or a procedure name and version), and name
+who reads: a ``viewer`` gets the cases it may know of, each history as it may read it
+(``Engine.history``), confidential fields replaced by redaction markers — for reading only,
+it cannot be restored; an ``auditor`` with a reason gets every record as stored, and the
+store logs that read (``Engine.accesses``).
 """
 
 from __future__ import annotations
@@ -23,20 +23,32 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
 
 import attrs
 import cattrs
 
-from stechnique._arguments import MAX_ID, MAX_NAME, storable_problem
+from stechnique._arguments import MAX_ID, MAX_NAME, Arguments, storable_problem
 from stechnique._chain import case_after, facts_after
 from stechnique._histories import HistoryFilter, histories, link_problems
 from stechnique._labels import event_fr, state_fr
+from stechnique.clock import Clock, utc_now
 from stechnique.definition import Procedure
 from stechnique.errors import FieldProblem, HistoryCorrupted, InvalidData
-from stechnique.records import GENESIS_HASH, Actor, Record, canonical_json, converter, to_iso
+from stechnique.parties import parties_along, parties_of
+from stechnique.records import (
+    GENESIS_HASH,
+    Access,
+    Actor,
+    Parties,
+    Record,
+    canonical_json,
+    converter,
+    to_iso,
+)
 from stechnique.registry import Registry
 from stechnique.storage.base import Storage
 from stechnique.visibility import is_redacted, redact
@@ -99,13 +111,24 @@ def _opened(target: Destination, mode: str, encoding: str = "utf-8") -> Iterator
 def _selected(
     storage: Storage,
     registry: Registry | None,
-    viewer: Actor | None,
+    reader: _Reader,
     selection: HistoryFilter,
 ) -> Iterator[list[Record]]:
-    """The selected histories, redacted for ``viewer`` when given."""
-    if viewer is None:
-        yield from histories(storage, selection)
+    """The selected histories: for a viewer, those it may know of, redacted as it may read
+    them; for an auditor, all of them as stored, each case logged as read."""
+    check = Arguments()
+    viewer, auditor, reason = check.reader(reader.viewer, reader.auditor, reader.reason)
+    check.done()
+    if auditor is not None:
+        read: list[str] = []
+        try:
+            for records in histories(storage, selection):
+                read.append(records[0].case_id)
+                yield records
+        finally:
+            storage.log_access(Access(auditor, reader.now(), reason, read))
         return
+    assert viewer is not None
     registry = _registry(registry)
 
     def procedure_of(record: Record) -> Procedure:
@@ -114,14 +137,24 @@ def _selected(
         )
 
     for records in histories(storage, selection):
-        case = storage.get(records[0].case_id)
+        # The history alone says who takes part (``stechnique.parties``), never the case row.
+        parties = parties_of(records, procedure_of)
+        if not parties.sees(viewer):
+            continue
         facts: dict[str, Any] = {}
-        if case is not None:
-            facts = case.facts
-        else:
-            for record in records:
-                facts = facts_after(record, facts)
-        yield redact(records, viewer, facts, procedure_of)
+        for record in records:
+            facts = facts_after(record, facts)
+        yield redact(records, viewer, facts, parties, procedure_of)
+
+
+@attrs.frozen
+class _Reader:
+    """Who reads an export: a viewer, or an auditor with a reason (``Arguments.reader``)."""
+
+    viewer: Actor | None
+    auditor: Actor | None
+    reason: str | None
+    now: Clock = utc_now
 
 
 def _registry(registry: Registry | None) -> Registry:
@@ -140,18 +173,25 @@ def export_jsonl(
     name: str | None = None,
     version: str | None = None,
     viewer: Actor | None = None,
+    auditor: Actor | None = None,
+    reason: str | None = None,
     registry: Registry | None = None,
+    clock: Clock = utc_now,
 ) -> int:
     """Write the selected histories to ``out`` (a path or a text stream) as JSON Lines.
 
     Selection as in ``audit``: all cases, ``case_id``, or the cases with records pinned to
-    ``name`` (and ``version``). With ``viewer`` the records are redacted as that actor may read
-    them (``registry`` resolves the confidentiality rules; default: published procedures).
-    Returns the number of records written.
+    ``name`` (and ``version``). Name who reads, exactly one of: ``viewer``, whose export holds
+    only the cases it may know of, redacted as it may read them (``registry`` resolves the
+    reading rules; default: the published procedures), or ``auditor`` with a ``reason``, whose
+    export holds every record as stored (what ``import_jsonl`` restores), the read logged in
+    the store with ``clock``'s time (``Engine.accesses``). Returns the number of records
+    written.
     """
     written = 0
+    reader = _Reader(viewer, auditor, reason, clock)
     with _opened(out, "w") as stream:
-        for records in _selected(storage, registry, viewer, HistoryFilter(case_id, name, version)):
+        for records in _selected(storage, registry, reader, HistoryFilter(case_id, name, version)):
             for record in records:
                 stream.write(canonical_json(converter.unstructure(record)) + "\n")
             written += len(records)
@@ -166,20 +206,25 @@ def export_csv(
     name: str | None = None,
     version: str | None = None,
     viewer: Actor | None = None,
+    auditor: Actor | None = None,
+    reason: str | None = None,
     registry: Registry | None = None,
+    clock: Clock = utc_now,
 ) -> int:
     """Write the selected histories to ``out`` as CSV, one row per record (``CSV_COLUMNS``).
 
-    Selection and ``viewer`` as in ``export_jsonl``. A path is written in UTF-8 with a byte
+    Selection and who reads (``viewer``, or ``auditor`` with ``reason``) as in
+    ``export_jsonl``. A path is written in UTF-8 with a byte
     order mark, so spreadsheets show accents right (read it back with ``encoding="utf-8-sig"``).
     Returns the number of records written.
     """
     labels = _registry(registry)
     written = 0
+    reader = _Reader(viewer, auditor, reason, clock)
     with _opened(out, "w", encoding="utf-8-sig") as stream:
         writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
         writer.writeheader()
-        for records in _selected(storage, registry, viewer, HistoryFilter(case_id, name, version)):
+        for records in _selected(storage, registry, reader, HistoryFilter(case_id, name, version)):
             writer.writerows(_csv_row(record, labels) for record in records)
             written += len(records)
     return written
@@ -210,8 +255,14 @@ def _csv_row(record: Record, registry: Registry) -> dict[str, Any]:
     }
 
 
-def import_jsonl(storage: Storage, source: str | Path | IO[str]) -> ImportReport:
+def import_jsonl(
+    storage: Storage, source: str | Path | IO[str], *, registry: Registry | None = None
+) -> ImportReport:
     """Restore a ``export_jsonl`` file into ``storage``, which must be empty.
+
+    Each case row gets the parties its history binds, read by the rules of ``registry``
+    (default: the published procedures); a case with a record pinned to a version the
+    registry does not know gets none yet (the engine reads them once it knows the version).
 
     ``source`` is a path or a seekable text stream: it is read twice, once to verify every line
     and every hash chain (refusing the whole file, with the line and the reason, on the first
@@ -228,8 +279,9 @@ def import_jsonl(storage: Storage, source: str | Path | IO[str]) -> ImportReport
         for history in _verified_cases(stream):
             cases, records = cases + 1, records + len(history)
         stream.seek(start)
+        known = _registry(registry)
         for history in _verified_cases(stream):
-            _restore(storage, history)
+            _restore(storage, history, known)
     return ImportReport(cases, records)
 
 
@@ -331,13 +383,19 @@ def _redacted(payload: Mapping[str, Any]) -> bool:
     return any(is_redacted(value) for value in payload.values())
 
 
-def _restore(storage: Storage, history: Sequence[Record]) -> None:
+def _restore(storage: Storage, history: Sequence[Record], registry: Registry) -> None:
     """Write one verified history with the case rows the engine would have written."""
     created_at = history[0].at
     facts: dict[str, Any] = {}
-    for record in history:
+    along: Iterable[Parties | None] = repeat(None)
+    if all(registry.by_fingerprint(record.fingerprint) for record in history):
+        along = parties_along(
+            history,
+            lambda r: registry.pinned(r.case_id, r.seq, r.name, r.version, r.fingerprint),
+        )
+    for record, parties in zip(history, along, strict=False):
         facts = facts_after(record, facts)
-        case = case_after(record, created_at=created_at, facts=facts)
+        case = case_after(record, created_at=created_at, facts=facts, parties=parties)
         if record.seq == 1:
             storage.create(case, record)
         else:

@@ -14,40 +14,32 @@ before parties existed) keeps 0.1.0's rule: every actor holding one of its roles
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 
 from stechnique.definition import Binding, Procedure
-from stechnique.records import ANY_KEY, Parties, Record  # noqa: F401 (Parties: the value read here)
+from stechnique.records import ANY_KEY, Parties, Record
 
-__all__ = ["NO_PARTIES", "parties_after", "parties_of"]
+__all__ = ["NO_PARTIES", "parties_after", "parties_along", "parties_of"]
 
 #: The parties of a case nobody has been bound to yet.
 NO_PARTIES = Parties()
-
-
-def _coordinators(procedure: Procedure) -> frozenset[str]:
-    rules = procedure.reading_rules
-    if not rules.parties and not rules.coordinators:
-        # No reading rules declared: every role of the procedure sees its cases (0.1.0).
-        return frozenset(role.id for role in procedure.roles)
-    return frozenset(rules.coordinators)
 
 
 def parties_after(procedure: Procedure, record: Record, parties: Parties) -> Parties:
     """The parties of a case once ``record``, pinned to ``procedure``, applies to it.
 
     A ``migrate`` record only adds the new version's coordinators here: binding the parties
-    the new version reads from the earlier records is ``parties_of``'s work (``refold``).
+    the new version reads from the earlier records is ``parties_of``'s work.
     """
-    coordinators = parties.coordinators | _coordinators(procedure)
+    bindings = procedure.bindings(record.event)
+    roles = procedure.seen_by_roles
+    if not bindings and roles <= parties.coordinators:
+        return parties  # most steps bind nobody: nothing to build
     bound = set(parties.bound)
-    for party in procedure.reading_rules.parties:
-        for binding in party.bound_by:
-            if binding.event == record.event:
-                _apply(bound, party.id, binding, record)
-    if bound == parties.bound and coordinators == parties.coordinators:
-        return parties
-    return Parties(frozenset(bound), coordinators)
+    for party, binding in bindings:
+        _apply(bound, party, binding, record)
+    return Parties(frozenset(bound), parties.coordinators | roles)
 
 
 def _apply(bound: set[tuple[str, str, str]], party: str, binding: Binding, record: Record) -> None:
@@ -72,7 +64,16 @@ def _apply(bound: set[tuple[str, str, str]], party: str, binding: Binding, recor
 
 def parties_of(records: Sequence[Record], procedure_of: Callable[[Record], Procedure]) -> Parties:
     """The parties of a case with these records (in seq order), each record read by the rules
-    of the procedure version it is pinned to.
+    of the procedure version it is pinned to (see ``parties_along``)."""
+    # The last of ``parties_along``: a deque of one keeps only it.
+    return next(iter(deque(parties_along(records, procedure_of), maxlen=1)), NO_PARTIES)
+
+
+def parties_along(
+    records: Sequence[Record], procedure_of: Callable[[Record], Procedure]
+) -> Iterator[Parties]:
+    """The parties of the case after each of ``records`` (in seq order), each record read by
+    the rules of the procedure version it is pinned to.
 
     A migration to another version re-reads the records before it with the new version's
     rules, so that the parties it names (a DLA case's structure is the body that started the
@@ -85,4 +86,4 @@ def parties_of(records: Sequence[Record], procedure_of: Callable[[Record], Proce
             for earlier in records[:index]:
                 parties = parties_after(procedure, earlier, parties)
         parties = parties_after(procedure, record, parties)
-    return parties
+        yield parties

@@ -186,6 +186,10 @@ class Case:
     parties: Parties | None = None
 
 
+def _ids(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Access:
     """An unredacted read of cases by an auditor, as the store logs it: who, when, why, which.
@@ -202,7 +206,7 @@ class Access:
     actor: Actor
     at: datetime
     reason: str
-    case_ids: tuple[str, ...] = attrs.field(converter=tuple)
+    case_ids: tuple[str, ...] = attrs.field(converter=_ids)
 
 
 @attrs.frozen

@@ -2,11 +2,22 @@
 
 A procedure declares its confidential fields (``ConfidentialField``). Reading a history as a
 viewer replaces every field that viewer may not see *now* by a redaction marker saying why; the
-field is never dropped, so the reader knows something is withheld. A rule's ``opens_to`` roles
-may read the field once the case has reached the rule's ``opens_at`` state.
+field is never dropped, so the reader knows something is withheld.
 
-Each record is judged by the rules of the procedure version it was written under, so a migrated
-case keeps the confidentiality its older records were written with.
+Readers are named three ways: a party of the case (``manager``: the bodies the history bound to
+it read, for the record's own key when the rule is ``per`` action), a coordinating role of the
+procedure (``caf_coordinator``), or, in a procedure that declares no parties, a role or a case
+role as 0.1.0 did. A rule opens to its ``opens_to`` readers once the case has reached
+``opens_at``, or, with ``opens_on``, for the one record that event validated: the last record of
+the rule's event before it (« le rapport, une fois validé »); earlier drafts never open.
+
+Each record is judged by the reading rules of the procedure version it was written under (its
+``Procedure.reading_rules``: for revision 1, the rules attached to it), so a migrated case keeps
+the confidentiality its older records were written with.
+
+A record with a redacted field also has its ``hash`` withheld, and so does the ``prev_hash`` of
+the record after it: a hash covers the payload, so a viewer holding it could confirm a guess of
+the withheld value (invariant 9). Checking the chain is the audit's work, not the viewer's.
 """
 
 from __future__ import annotations
@@ -18,12 +29,14 @@ import attrs
 
 from stechnique._labels import CONFIDENTIAL_FIELD
 from stechnique.definition import ConfidentialField, Procedure
-from stechnique.records import Actor, Record
+from stechnique.records import Actor, Parties, Record
 
-__all__ = ["REDACTED", "can_read", "is_redacted", "redact", "redaction"]
+__all__ = ["REDACTED", "WITHHELD_HASH", "can_read", "is_redacted", "redact", "redaction"]
 
 #: The key of a redaction marker: ``{"__redacted__": {"fr": ..., "en": ..., "readers": [...]}}``.
 REDACTED = "__redacted__"
+#: What stands for a hash withheld from a viewer (see the module docstring).
+WITHHELD_HASH = "withheld"
 
 
 def redaction(rule: ConfidentialField, readers: Sequence[str]) -> dict[str, Any]:
@@ -42,52 +55,120 @@ def can_read(
     rule: ConfidentialField,
     procedure: Procedure,
     viewer: Actor,
+    *,
     facts: Mapping[str, Any],
-    reached: frozenset[str],
+    parties: Parties,
+    key: str | None,
+    opened: bool,
 ) -> tuple[bool, tuple[str, ...]]:
-    """Whether ``viewer`` may read the field now, and which concrete roles may."""
-    readers = procedure.allowed_roles(rule.readers, facts)
-    if rule.opens_at is not None and rule.opens_at in reached:
-        readers += procedure.allowed_roles(rule.opens_to, facts)
-    return viewer.has_any(readers), readers
+    """Whether ``viewer`` may read the field of a record now, and who may (by name).
+
+    ``key`` is the record's value of ``rule.per`` (whose action it is), ``opened`` whether the
+    rule has opened to its ``opens_to`` readers for this record.
+    """
+    names = rule.readers + (rule.opens_to if opened else ())
+    readers = tuple(_reader(name, procedure, facts) for name in names)
+    allowed = any(_reads(name, procedure, viewer, facts, parties, key) for name in names)
+    return allowed, tuple(reader for reader in readers if reader is not None)
+
+
+def _reader(name: str, procedure: Procedure, facts: Mapping[str, Any]) -> str | None:
+    """What a reader name is called in a redaction marker: a party or coordinating role as
+    declared, a case role as the concrete role it means on this case."""
+    rules = procedure.reading_rules
+    if name in rules.coordinators or any(party.id == name for party in rules.parties):
+        return name
+    return procedure.resolve_role(name, facts)
+
+
+def _reads(
+    name: str,
+    procedure: Procedure,
+    viewer: Actor,
+    facts: Mapping[str, Any],
+    parties: Parties,
+    key: str | None,
+) -> bool:
+    rules = procedure.reading_rules
+    if any(party.id == name for party in rules.parties):
+        return viewer.acts_for in parties.bodies(name, key)
+    if name in rules.coordinators:
+        return name in viewer.roles
+    role = procedure.resolve_role(name, facts)
+    return role is not None and role in viewer.roles
 
 
 def redact(
     records: Sequence[Record],
-    viewer: Actor | None,
+    viewer: Actor,
     facts: Mapping[str, Any],
+    parties: Parties,
     procedure_of: Callable[[Record], Procedure],
 ) -> list[Record]:
     """The records as ``viewer`` may see them (all of them, fields redacted where needed).
 
-    Case roles are resolved with the facts in force when each record was written (those of
-    ``start``, then of each ``migrate``), falling back on ``facts`` for a partial history.
+    ``parties`` are the case's parties now. Case roles are resolved with the facts in force
+    when each record was written (those of ``start``, then of each ``migrate``), falling back
+    on ``facts`` for a partial history.
     """
-    if viewer is None:
-        return list(records)
     reached = frozenset(record.target for record in records)
-    seen = []
-    for record in records:
+    seen: list[Record] = []
+    withheld = False
+    for index, record in enumerate(records):
         if record.event == "start":
             facts = record.payload
         elif record.event == "migrate":
             facts = record.payload.get("facts", facts)
-        seen.append(_redact_one(record, viewer, facts, procedure_of(record), reached))
+        procedure = procedure_of(record)
+        shown = _redact_one(records, index, viewer, facts, parties, procedure, reached)
+        previous_withheld, withheld = withheld, shown is not record
+        if previous_withheld or withheld:
+            shown = attrs.evolve(
+                shown,
+                prev_hash=WITHHELD_HASH if previous_withheld else shown.prev_hash,
+                hash=WITHHELD_HASH if withheld else shown.hash,
+            )
+        seen.append(shown)
     return seen
 
 
 def _redact_one(
-    record: Record,
+    records: Sequence[Record],
+    index: int,
     viewer: Actor,
     facts: Mapping[str, Any],
+    parties: Parties,
     procedure: Procedure,
     reached: frozenset[str],
 ) -> Record:
+    record = records[index]
     payload = record.payload
-    for rule in procedure.confidential:
+    for rule in procedure.reading_rules.confidential:
         if rule.event != record.event or rule.field not in payload:
             continue
-        allowed, readers = can_read(rule, procedure, viewer, facts, reached)
+        key = None if rule.per is None else str(payload.get(rule.per, ""))
+        opened = _opened(rule, records, index, reached)
+        allowed, readers = can_read(
+            rule, procedure, viewer, facts=facts, parties=parties, key=key, opened=opened
+        )
         if not allowed:
             payload = {**payload, rule.field: redaction(rule, readers)}
     return record if payload is record.payload else attrs.evolve(record, payload=payload)
+
+
+def _opened(
+    rule: ConfidentialField, records: Sequence[Record], index: int, reached: frozenset[str]
+) -> bool:
+    """Whether the rule has opened to its ``opens_to`` readers for record ``index``."""
+    if rule.opens_at is not None and rule.opens_at in reached:
+        return True
+    if rule.opens_on is None:
+        return False
+    # Opened by the first ``opens_on`` after it, provided no other record of the rule's event
+    # came in between: only the record that event validated opens, never an earlier draft.
+    for later in records[index + 1 :]:
+        if later.event == rule.opens_on:
+            return True
+        if later.event == rule.event:
+            return False
+    return False

@@ -22,7 +22,7 @@ from stechnique._labels import CASE, CASES
 from stechnique._metadata import installed_version
 from stechnique.audit import AuditReport, audit
 from stechnique.cli import _render as render
-from stechnique.cli._demo import DEMO_DB, check_own_store, rehearse
+from stechnique.cli._demo import DEMO_DB, DEMO_NARRATOR, check_own_store, rehearse
 from stechnique.cli._selection import (
     check_filters,
     count,
@@ -34,6 +34,7 @@ from stechnique.cli._support import (
     DEFAULT_PREFIX,
     GIVEN_PREFIX,
     CommandLineError,
+    Reader,
     audit_context,
     command_registry,
     debug_enabled,
@@ -43,6 +44,7 @@ from stechnique.cli._support import (
     parse_json_object,
     parse_moment,
     parse_procedure_ref,
+    parse_reader,
     remember_sources,
     render_graphviz,
     shown_url,
@@ -176,9 +178,25 @@ ViewerOption = Annotated[
     str | None,
     typer.Option(
         "--as",
-        metavar="ID:ROLE,...",
-        help="Read as this viewer (confidential fields redacted), e.g. caf-13:funder.",
+        metavar="ID:ROLE,...[:BODY]",
+        help="Read as this viewer: only its cases, confidential fields redacted (e.g. "
+        "caf-13:funder, or marie:administrator:ca-belle-de-mai acting for a body).",
     ),
+]
+AuditorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--auditor",
+        metavar="ID",
+        help="Read everything unredacted as this auditor (needs --reason; logged in the store).",
+    ),
+]
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", metavar="TEXT", help="Why the auditor reads.")
+]
+BodyOption = Annotated[
+    str | None,
+    typer.Option("--body", metavar="BODY", help="The body the actor acts for (default: itself)."),
 ]
 
 
@@ -232,14 +250,16 @@ def diagram(
     case: Annotated[
         str | None, typer.Option("--case", metavar="ID", help="Highlight the path this case took.")
     ] = None,
+    viewer: ViewerOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")
     ] = None,
     db: Db = DEFAULT_DB,
 ) -> None:
-    """Draw a procedure's state diagram, optionally with the path a case took."""
+    """Draw a procedure's state diagram, optionally with the path a case took (--case, seen
+    by --as)."""
     name, version = parse_procedure_ref(procedure)
-    found, records = _diagram_subject(name, version, case, db)
+    found, records = _diagram_subject(name, version, case, db, viewer)
     draw = diagrams.dot if output_format is not DiagramFormat.mermaid else diagrams.mermaid
     text = draw(found, records)
     if output_format in (DiagramFormat.mermaid, DiagramFormat.dot):
@@ -258,15 +278,21 @@ def _stdout_is_terminal() -> bool:
 
 
 def _diagram_subject(
-    name: str, version: str | None, case: str | None, db: str
+    name: str, version: str | None, case: str | None, db: str, viewer: str | None
 ) -> tuple[Procedure, list[Record] | None]:
     if case is None:
         return command_registry().get(name, version), None
+    if viewer is None:
+        raise CommandLineError(
+            "--case a besoin de --as : qui regarde ce dossier ? / --case needs --as: who looks "
+            "at this case?"
+        )
+    reader = parse_actor(viewer)
     with open_engine(db, read_only=True) as engine:
-        stored = engine.case(case)
+        stored = engine.case(case, reader)
         if stored.name != name:
             raise CommandLineError(f"case {case} is a case of {stored.name}, not of {name}")
-        records = engine.history(case)
+        records = engine.history(case, reader)
         return engine.procedure(name, version or stored.version), records
 
 
@@ -295,15 +321,15 @@ def start(
     case_id: Annotated[
         str | None, typer.Option("--case-id", metavar="ID", help="Choose the case id.")
     ] = None,
+    body: BodyOption = None,
     db: Db = DEFAULT_DB,
 ) -> None:
     """Open a case of a procedure (latest version unless NAME@VERSION)."""
     name, version = parse_procedure_ref(procedure)
     data = parse_json_object(facts, "--facts")
+    who = Actor(actor, frozenset(role), body)
     with open_engine(db) as engine:
-        case = engine.start(
-            name, version=version, actor=Actor(actor, frozenset(role)), facts=data, case_id=case_id
-        )
+        case = engine.start(name, version=version, actor=who, facts=data, case_id=case_id)
         label = engine.procedure(case.name, case.version).state(case.state).fr
     _line(f"{case.id}: {case.name}@{case.version} ouvert, état « {label} » ({case.state})")
 
@@ -325,6 +351,7 @@ def fire(
     idempotency_key: Annotated[
         str | None, typer.Option(help="Firing again with the same key changes nothing.")
     ] = None,
+    body: BodyOption = None,
     db: Db = DEFAULT_DB,
 ) -> None:
     """Fire an event on a case as an actor."""
@@ -333,7 +360,7 @@ def fire(
         after = engine.fire(
             case,
             event,
-            actor=Actor(actor, frozenset(role)),
+            actor=Actor(actor, frozenset(role), body),
             payload=data,
             expected_seq=expected_seq,
             idempotency_key=idempotency_key,
@@ -344,16 +371,27 @@ def fire(
 
 @app.command()
 def cases(
+    viewer: ViewerOption = None,
+    auditor: AuditorOption = None,
+    reason: ReasonOption = None,
     name: Annotated[str | None, typer.Option(help="Only this procedure.")] = None,
     version: Annotated[str | None, typer.Option(help="Only this version.")] = None,
     state: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None,
     db: Db = DEFAULT_DB,
 ) -> None:
-    """List stored cases, oldest first (an unknown --name, --version or --state is refused)."""
-    with open_engine(db, read_only=True) as engine:
-        found = engine.cases(name=name, version=version, state=state)
+    """List the cases --as a viewer may know of (or all of them, --auditor with --reason),
+    oldest first; an unknown --name, --version or --state is refused."""
+    reader = parse_reader(viewer, auditor, reason)
+    with open_engine(db, read_only=reader.auditor is None) as engine:
+        if reader.viewer is not None:
+            found = engine.cases(viewer=reader.viewer, name=name, version=version, state=state)
+        else:
+            found = engine.unredacted_cases(
+                auditor=reader.who, reason=reader.reason or "", name=name, version=version,
+                state=state,
+            )  # fmt: skip
         if not found:
-            check_filters(engine, name=name, version=version, state=state)
+            check_filters(engine, reader.who, name=name, version=version, state=state)
         _out().print(render.cases_table(found, engine.registry))
 
 
@@ -361,15 +399,65 @@ def cases(
 def history(
     case: Annotated[str, typer.Argument(metavar="CASE")],
     viewer: ViewerOption = None,
+    auditor: AuditorOption = None,
+    reason: ReasonOption = None,
     db: Db = DEFAULT_DB,
 ) -> None:
-    """Show a case's history, as a given viewer sees it with --as."""
-    reader = parse_actor(viewer) if viewer is not None else None
-    with open_engine(db, read_only=True) as engine:
-        records = engine.history(case, viewer=reader)
-        seen = f" vu par {reader.id} ({', '.join(sorted(reader.roles))})" if reader else ""
+    """Show a case's history as a viewer reads it (--as), or unredacted to an auditor
+    (--auditor with --reason, logged in the store)."""
+    reader = parse_reader(viewer, auditor, reason)
+    with open_engine(db, read_only=reader.auditor is None) as engine:
+        records = _read_history(engine, case, reader)
+        who = reader.who
+        seen = f" vu par {who.id} ({', '.join(sorted(who.roles))})"
         title = f"Historique du {CASE.fr} {case}{seen}"
         _out().print(render.history_table(records, engine.registry, title))
+
+
+@app.command("timeline")
+def timeline_command(
+    case: Annotated[str, typer.Argument(metavar="CASE")],
+    viewer: ViewerOption = None,
+    auditor: AuditorOption = None,
+    reason: ReasonOption = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Tell a case's story in French as a viewer reads it (--as), or to an auditor."""
+    reader = parse_reader(viewer, auditor, reason)
+    with open_engine(db, read_only=reader.auditor is None) as engine:
+        records = _read_history(engine, case, reader)
+        text = timeline(records, engine.registry)
+    _out().print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def explain(
+    case: Annotated[str, typer.Argument(metavar="CASE")],
+    event: Annotated[str, typer.Argument(metavar="EVENT")],
+    viewer: Annotated[
+        str,
+        typer.Option("--as", metavar="ID:ROLE,...[:BODY]", help="Who would fire the event."),
+    ],
+    payload: Annotated[
+        str | None, typer.Option("--payload", metavar="JSON|@FILE", help="The event's data.")
+    ] = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Say why EVENT would be refused now to --as (every reason), or that it would fire."""
+    actor = parse_actor(viewer)
+    data = parse_json_object(payload, "--payload") if payload is not None else None
+    with open_engine(db, read_only=True) as engine:
+        answer = engine.explain(case, event, actor, data)
+    for line in render.explanation_lines(answer):
+        _line(line)
+    if not answer.allowed:
+        raise typer.Exit(1)
+
+
+def _read_history(engine: Engine, case: str, reader: Reader) -> list[Record]:
+    if reader.viewer is not None:
+        return engine.history(case, reader.viewer)
+    return engine.unredacted_history(case, auditor=reader.who, reason=reader.reason or "")
 
 
 # -- demo ---------------------------------------------------------------------------------
@@ -407,7 +495,11 @@ def demo(
             # One engine per story: a story may set its own clock to the period it tells.
             for case_id in tell(Engine(engine.storage, engine.registry)):
                 _out().rule(f"{name} — {case_id}")
-                text = timeline(engine.history(case_id), engine.registry)
+                # The narrator of the demo reads its own stories whole, as an auditor would.
+                records = engine.unredacted_history(
+                    case_id, auditor=DEMO_NARRATOR, reason="stechnique demo"
+                )
+                text = timeline(records, engine.registry)
                 _out().print(text, markup=False, highlight=False, soft_wrap=True)
         written = demo_cases.records_in(engine.storage) - before
         reports = [audit(engine.storage, engine.registry, c) for c in demo_cases.first_hashes]
@@ -443,7 +535,7 @@ def audit_command(
         progress = None if as_json else Console(stderr=True)
         report = audit_with_progress(engine, scope, progress)
         if render.verdict(report) == "nothing_selected":
-            check_filters(engine, name=name, version=version)
+            check_filters(engine, None, name=name, version=version)
         context = audit_context(engine, db, scope)
     finish_report(report, as_json, context, nothing_selected(**scope))
 
@@ -515,6 +607,8 @@ def export_command(
         typer.Option("--format", "-f", help="jsonl (restorable, canonical) or csv (spreadsheets)."),
     ] = ExportFormat.jsonl,
     viewer: ViewerOption = None,
+    auditor: AuditorOption = None,
+    reason: ReasonOption = None,
     case: Annotated[str | None, typer.Option("--case", help="Export only this case.")] = None,
     name: Annotated[str | None, typer.Option(help="Only cases of this procedure.")] = None,
     version: Annotated[str | None, typer.Option(help="With --name: only this version.")] = None,
@@ -523,23 +617,26 @@ def export_command(
     ] = None,
     db: Db = DEFAULT_DB,
 ) -> None:
-    """Export histories, one record per line (jsonl) or row (csv), redacted with --as; exit
+    """Export histories, one record per line (jsonl) or row (csv): --as a viewer (its cases,
+    redacted), or --auditor with --reason (everything, restorable, the read logged); exit
     status 3 when nothing was selected."""
     refuse_version_alone(name, version)
-    reader = parse_actor(viewer) if viewer is not None else None
+    reader = parse_reader(viewer, auditor, reason)
     write = export.export_jsonl if output_format is ExportFormat.jsonl else export.export_csv
-    with open_engine(db, read_only=True) as engine:
+    with open_engine(db, read_only=reader.auditor is None) as engine:
         exported = write(
             engine.storage,
             output if output is not None else typer.get_text_stream("stdout"),
             case_id=case,
             name=name,
             version=version,
-            viewer=reader,
+            viewer=reader.viewer,
+            auditor=reader.auditor,
+            reason=reader.reason,
             registry=engine.registry,
         )
         if not exported:
-            check_filters(engine, name=name, version=version)
+            check_filters(engine, reader.who, name=name, version=version)
     fr, en = count(exported, ("enregistrement", "enregistrements"), ("record", "records"))
     to_fr, to_en = (f" vers {output}", f" to {output}") if output is not None else ("", "")
     _say(f"exporté{to_fr} : {fr} / exported{to_en}: {en}")

@@ -14,11 +14,15 @@ import attrs
 from stechnique.cli._selection import count
 from stechnique.cli._support import CommandLineError, Tell
 from stechnique.engine import Engine
+from stechnique.records import Actor
 from stechnique.registry import Registry
 from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 
-__all__ = ["DEMO_DB", "DemoCases", "check_own_store", "rehearse"]
+__all__ = ["DEMO_DB", "DEMO_NARRATOR", "DemoCases", "check_own_store", "rehearse"]
+
+#: Who reads the demo's stories back to print them: whole, as an auditor, the read logged.
+DEMO_NARRATOR = Actor("stechnique-demo", frozenset({"auditor"}))
 
 #: Where ``demo`` writes unless ``--db`` says otherwise: a file of its own, never the store
 #: ``STECHNIQUE_DB`` names.

@@ -28,6 +28,7 @@ from stechnique._labels import (
 from stechnique.audit import AuditReport
 from stechnique.cli._selection import count
 from stechnique.definition import ANY_ACTIVE, Procedure
+from stechnique.explanation import Explanation
 from stechnique.records import Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field
@@ -249,6 +250,18 @@ _VERDICTS: dict[str, Text] = {
     "violations": Text("VIOLATIONS", "bold red"),
     "nothing_selected": Text("rien de sélectionné / nothing selected", "yellow"),
 }
+
+
+def explanation_lines(answer: Explanation) -> list[str]:
+    """What ``stechnique explain`` prints: that the event would fire, or every reason not."""
+    if answer.allowed:
+        return [
+            f"{answer.event} : possible maintenant / would fire now ({answer.case_id}, "
+            f"{answer.state})"
+        ]
+    lines = [f"{answer.event} : refusé / refused ({answer.case_id}, {answer.state})"]
+    lines += [f"- {reason.fr} / {reason.en}" for reason in answer.reasons]
+    return lines
 
 
 def verdict(report: AuditReport) -> Verdict:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from stechnique.cli._support import CommandLineError
 from stechnique.engine import Engine
-from stechnique.records import Case
+from stechnique.records import Actor, Case
 
 __all__ = ["check_filters", "count", "nothing_selected", "refuse_version_alone"]
 
@@ -36,12 +36,19 @@ def refuse_version_alone(name: str | None, version: str | None) -> None:
 
 
 def check_filters(
-    engine: Engine, *, name: str | None, version: str | None, state: str | None = None
+    engine: Engine,
+    reader: Actor | None,
+    *,
+    name: str | None,
+    version: str | None,
+    state: str | None = None,
 ) -> None:
     """Refuse a ``--name``, ``--version`` or ``--state`` that names nothing anywhere: neither
-    in the engine's procedures nor among the stored cases. Called when a selection came back
-    empty, so a store of millions of cases is only listed to explain a refusal."""
-    stored = engine.cases()
+    in the engine's procedures nor among the cases ``reader`` may know of (the others are not
+    theirs to learn of, not even through a refusal; ``None``: the audit, which reads every
+    case anyway). Called when a selection came back empty, so a store of millions of cases is
+    only listed to explain a refusal."""
+    stored = engine.storage.cases() if reader is None else engine.cases(viewer=reader)
     procedures = [p for p in engine.registry if name is None or p.name == name]
     cases = [c for c in stored if name is None or c.name == name]
     names = {p.name for p in engine.registry} | {c.name for c in stored}

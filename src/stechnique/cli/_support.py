@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from stechnique._metadata import installed_version
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
@@ -35,6 +37,7 @@ __all__ = [
     "GRAPHVIZ_HELP",
     "PROCEDURES_ENV",
     "CommandLineError",
+    "Reader",
     "Tell",
     "audit_context",
     "command_registry",
@@ -47,6 +50,7 @@ __all__ = [
     "parse_json_object",
     "parse_moment",
     "parse_procedure_ref",
+    "parse_reader",
     "remember_sources",
     "render_graphviz",
     "shown_url",
@@ -200,14 +204,49 @@ def parse_procedure_ref(text: str) -> tuple[str, str | None]:
 
 
 def parse_actor(text: str, option: str = "--as") -> Actor:
-    """An actor from ``ID:ROLE[,ROLE...]`` (e.g. ``caf-13:funder``)."""
-    actor_id, colon, roles_text = text.partition(":")
+    """An actor from ``ID:ROLE[,ROLE...][:BODY]`` (e.g. ``caf-13:funder``, or
+    ``marie:administrator:ca-belle-de-mai`` for a person acting for a body)."""
+    actor_id, colon, rest = text.partition(":")
+    roles_text, _, body = rest.partition(":")
     roles = [role.strip() for role in roles_text.split(",")]
-    if not actor_id.strip() or not colon or not all(roles):
+    if not actor_id.strip() or not colon or not all(roles) or (_ and not body.strip()):
         raise CommandLineError(
-            f"{option} {text!r} is not ID:ROLE[,ROLE...] (for example caf-13:funder)"
+            f"{option} {text!r} n'est pas ID:RÔLE[,RÔLE...][:ORGANISME] / is not "
+            "ID:ROLE[,ROLE...][:BODY] (for example caf-13:funder, or "
+            "marie:administrator:ca-belle-de-mai)"
         )
-    return Actor(actor_id.strip(), frozenset(roles))
+    return Actor(actor_id.strip(), frozenset(roles), body.strip() or None)
+
+
+@attrs.frozen
+class Reader:
+    """Who reads, as a command names them: a viewer (``--as``), or an auditor with a reason
+    (``--auditor`` and ``--reason``), whose read is logged in the store."""
+
+    viewer: Actor | None
+    auditor: Actor | None
+    reason: str | None
+
+    @property
+    def who(self) -> Actor:
+        """The viewer or the auditor."""
+        actor = self.viewer or self.auditor
+        assert actor is not None
+        return actor
+
+
+def parse_reader(viewer: str | None, auditor: str | None, reason: str | None) -> Reader:
+    """The reader of a command: ``--as ID:ROLES``, or ``--auditor ID --reason TEXT``."""
+    if (viewer is None) == (auditor is None) or (auditor is not None and not reason):
+        raise CommandLineError(
+            "nommez qui lit : --as ID:RÔLE[,RÔLE...], ou --auditor ID --reason MOTIF (lecture "
+            "intégrale, consignée) / name who reads: --as ID:ROLE[,ROLE...], or --auditor ID "
+            "--reason TEXT (an unredacted read, logged in the store)"
+        )
+    if viewer is not None:
+        return Reader(parse_actor(viewer), None, None)
+    assert auditor is not None
+    return Reader(None, Actor(auditor.strip(), frozenset({"auditor"})), reason)
 
 
 def parse_json_object(text: str | None, option: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from stechnique.records import Case, Record
+from stechnique.records import Access, Actor, Case, Parties, Record
 
 __all__ = ["Storage", "StreamsCaseIds", "not_followed"]
 
@@ -74,9 +74,27 @@ class Storage(Protocol):
         """The record of the case carrying that idempotency key, if any."""
 
     def cases(
-        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+        self,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        state: str | None = None,
+        seen_by: Actor | None = None,
     ) -> Sequence[Case]:
-        """The stored cases matching every filter given, by ``(created_at, id)``."""
+        """The stored cases matching every filter given, by ``(created_at, id)``; with
+        ``seen_by``, only those whose ``parties.sees(seen_by)`` (found by index)."""
+
+    def cases_without_parties(self) -> Iterator[str]:
+        """Ids of the cases whose parties are ``None`` (upgraded from before parties)."""
+
+    def set_parties(self, case_id: str, seq: int, parties: Parties) -> bool:
+        """Set the parties of a case still at ``seq``; whether it wrote."""
+
+    def log_access(self, access: Access) -> None:
+        """Log an auditor's unredacted read."""
+
+    def accesses(self) -> Sequence[Access]:
+        """Every logged unredacted read, oldest first."""
 
     def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
         """Stream records (of one case, or of all) by ``(case_id, seq)`` in constant memory."""

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 from stechnique._values import copied, replaced
 from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
-from stechnique.records import Case, Record
+from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.storage.base import not_followed
 
 __all__ = ["MemoryStorage"]
@@ -31,6 +31,7 @@ class MemoryStorage:
         self._cases: dict[str, Case] = {}
         self._records: dict[str, list[Record]] = {}
         self._keys: dict[tuple[str, str], Record] = {}
+        self._accesses: list[Access] = []
 
     def create(self, case: Case, first: Record) -> None:
         """See ``Storage.create``."""
@@ -82,7 +83,12 @@ class MemoryStorage:
         return None if record is None else _own_record(record)
 
     def cases(
-        self, *, name: str | None = None, version: str | None = None, state: str | None = None
+        self,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        state: str | None = None,
+        seen_by: Actor | None = None,
     ) -> Sequence[Case]:
         """See ``Storage.cases``."""
         with self._lock:
@@ -92,6 +98,7 @@ class MemoryStorage:
                 if (name is None or case.name == name)
                 and (version is None or case.version == version)
                 and (state is None or case.state == state)
+                and (seen_by is None or (case.parties is not None and case.parties.sees(seen_by)))
             ]
         return [_own_case(case) for case in sorted(found, key=lambda c: (c.created_at, c.id))]
 
@@ -101,6 +108,31 @@ class MemoryStorage:
             ids = sorted(self._records) if case_id is None else [case_id]
         for one in ids:
             yield from self.records(one)
+
+    def cases_without_parties(self) -> Iterator[str]:
+        """See ``Storage.cases_without_parties``."""
+        with self._lock:
+            ids = sorted(c.id for c in self._cases.values() if c.parties is None)
+        yield from ids
+
+    def set_parties(self, case_id: str, seq: int, parties: Parties) -> bool:
+        """See ``Storage.set_parties``."""
+        with self._lock:
+            case = self._cases.get(case_id)
+            if case is None or case.seq != seq:
+                return False
+            self._cases[case_id] = replaced(case, "parties", parties)
+            return True
+
+    def log_access(self, access: Access) -> None:
+        """See ``Storage.log_access``."""
+        with self._lock:
+            self._accesses.append(access)
+
+    def accesses(self) -> Sequence[Access]:
+        """See ``Storage.accesses``."""
+        with self._lock:
+            return list(self._accesses)
 
     def close(self) -> None:
         """Nothing to release; kept for the protocol."""

@@ -499,7 +499,7 @@ class StorageContract:
         with pytest.raises(ConcurrencyConflict):
             engine.fire(case.id, "grant", actor=OFFICER, expected_seq=2)
         final = engine.fire(case.id, "grant", actor=OFFICER, expected_seq=3)
-        history = engine.history(case.id)
+        history = engine.history(case.id, OFFICER)
         assert [r.event for r in history] == ["start", "submit", "note", "grant"]
         assert storage.get(case.id) == final
         report = engine.audit()

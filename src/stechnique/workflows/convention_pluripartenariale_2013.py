@@ -9,12 +9,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
+
+from stechnique.definition import Binding, Party, Reading
 from stechnique.loader import load_procedure
 
-__all__ = ["DATA_FILE", "PROCEDURE"]
+__all__ = ["DATA_FILE", "PROCEDURE", "READING"]
 
 #: The data file that declares this version (shipped in the package).
 DATA_FILE = Path(__file__).with_name("convention_pluripartenariale_2013.toml")
 
-#: The published procedure version, loaded from ``DATA_FILE``.
-PROCEDURE = load_procedure(DATA_FILE)
+#: Who reads a case (stechnique 0.2; outside the fingerprint, like invariants: reading rules
+#: change no history). Revision 1 records no party facts, so its parties are those who acted:
+#: the centre's side (the body that started the case and every body that submitted a step: the
+#: centre or FDCS 92 for it) and the steering committee (every body that arbitrated or ended
+#: it). The procedure has no coordinator: « everyone there is a party ».
+READING = Reading(
+    parties=(
+        Party(
+            "centre",
+            "le centre ou sa fédération",
+            "the centre or its federation",
+            bound_by=(Binding("start"), Binding("submit_step", how="add")),
+        ),
+        Party(
+            "steering_committee",
+            "le comité de pilotage",
+            "the steering committee",
+            bound_by=(Binding("arbitrate", how="add"), Binding("abandon", how="add")),
+        ),
+    ),
+    coordinators=(),
+    confidential=(),
+)
+
+#: The published procedure version, loaded from ``DATA_FILE``, with its reading rules.
+PROCEDURE = attrs.evolve(load_procedure(DATA_FILE), reading=READING)

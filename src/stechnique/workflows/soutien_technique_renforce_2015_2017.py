@@ -21,9 +21,12 @@ from __future__ import annotations
 
 from stechnique.definition import (
     ANY_ACTIVE,
+    Binding,
     CaseRole,
     ConfidentialField,
+    Party,
     Procedure,
+    Reading,
     Role,
     State,
     Transition,
@@ -186,6 +189,59 @@ CONFIDENTIAL = tuple(
     for event, field in (("submit_report", "report"), ("request_revision", "reason"))
 )
 
+# Who reads a case (stechnique 0.2; outside the fingerprint, like the invariants: reading rules
+# change no history). The parties are read from the history as revision 2 binds them, with
+# what revision 1 records: the manager started the case, the consulted funders are those of
+# the latest `refer`, a provider is one that acknowledged the confidentiality rules. The report
+# follows revision 2's reading of the source: « transmis au gestionnaire, puis, une fois validé,
+# aux partenaires » — the validated report opens to the funders consulted and to the CAF (one
+# of the « partenaires »); drafts and revision requests stay between manager and provider.
+_DRAFT_FR = "Rapport du diagnostic : réservé au gestionnaire et au prestataire ; une fois validé, "
+_DRAFT_FR += "transmis aux financeurs consultés et à la CAF"
+_DRAFT_EN = "Diagnosis report: for the manager and the provider; once validated, sent to the "
+_DRAFT_EN += "consulted funders and the CAF"
+_REVISION_FR = "Demande de révision du rapport : réservée au gestionnaire et au prestataire"
+_REVISION_EN = "Request for a revised report: for the manager and the provider only"
+
+PARTIES = (
+    Party("manager", "le gestionnaire", "the manager", bound_by=(Binding("start"),)),
+    Party(
+        "consulted_funder",
+        "les financeurs consultés",
+        "the consulted funders",
+        bound_by=(Binding("refer", "funders"),),
+    ),
+    Party(
+        "provider",
+        "le prestataire",
+        "the provider",
+        bound_by=(Binding("acknowledge_confidentiality", how="add"),),
+    ),
+)
+
+READING = Reading(
+    parties=PARTIES,
+    coordinators=("caf_coordinator",),
+    confidential=(
+        ConfidentialField(
+            "submit_report",
+            "report",
+            readers=("manager", "provider"),
+            opens_to=("consulted_funder", "caf_coordinator"),
+            opens_on="validate_report",
+            fr=_DRAFT_FR,
+            en=_DRAFT_EN,
+        ),
+        ConfidentialField(
+            "request_revision",
+            "reason",
+            readers=("manager", "provider"),
+            fr=_REVISION_FR,
+            en=_REVISION_EN,
+        ),
+    ),
+)
+
 GUARD_NAMES = (
     "eligible_requester",
     "consulted_funder",
@@ -215,4 +271,5 @@ PROCEDURE = Procedure(
         funders_validated_before(("validated", "diagnosis", "accompaniment")),
         acknowledged_before_work("provider", ("start_diagnosis", "start_accompaniment")),
     ),
+    reading=READING,
 )

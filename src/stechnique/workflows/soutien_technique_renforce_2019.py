@@ -18,7 +18,17 @@ published: never edit it; a change is a new version in a new module.
 
 from __future__ import annotations
 
-from stechnique.definition import ANY_ACTIVE, ConfidentialField, Procedure, Role, State, Transition
+from stechnique.definition import (
+    ANY_ACTIVE,
+    Binding,
+    ConfidentialField,
+    Party,
+    Procedure,
+    Reading,
+    Role,
+    State,
+    Transition,
+)
 from stechnique.migration import Migration
 from stechnique.schema import Field
 from stechnique.workflows._invariants import acknowledged_before_work, funders_validated_before
@@ -181,6 +191,46 @@ CONFIDENTIAL = tuple(
     )
 )
 
+# Who reads a case (stechnique 0.2; outside the fingerprint, like the invariants: reading rules
+# change no history). The parties are read from the history as revision 2 binds them, with
+# what revision 1 records: the structure started the case, the funders are those of the latest
+# plan, a consultant is one that acknowledged the confidentiality rules. The two officers
+# coordinate. The qualification meeting's `needs` are as confidential as the diagnosis.
+PARTIES = (
+    Party("structure", "la structure", "the structure", bound_by=(Binding("start"),)),
+    Party(
+        "funder", "les financeurs", "the funders", bound_by=(Binding("draw_up_plan", "funders"),)
+    ),
+    Party(
+        "consultant",
+        "le consultant",
+        "the consultant",
+        bound_by=(Binding("acknowledge_confidentiality", how="add"),),
+    ),
+)
+
+READING = Reading(
+    parties=PARTIES,
+    coordinators=("esia_officer", "france_active_officer"),
+    confidential=tuple(
+        ConfidentialField(
+            event,
+            field,
+            readers=("structure", "esia_officer", "france_active_officer", "consultant"),
+            opens_to=("funder",),
+            opens_at="plan_drawn_up",
+            fr=_SECRET_FR,
+            en=_SECRET_EN,
+        )
+        for event, field in (
+            ("send_pre_diagnostic", "pre_diagnostic"),
+            ("hold_qualification_meeting", "needs"),
+            ("identify_problem", "diagnosis"),
+            ("identify_problem", "recommendations"),
+        )
+    ),
+)
+
 GUARD_NAMES = (
     "consulted_funder",
     "one_decision_per_funder",
@@ -213,6 +263,7 @@ PROCEDURE = Procedure(
             "consultant", ("start_individual_accompaniment", "start_collective_accompaniment")
         ),
     ),
+    reading=READING,
 )
 
 #: Open 2015-2017 cases move to 2019 before the diagnosis starts; later ones finish as MSTR.
