@@ -130,7 +130,7 @@ def test_a_case_opens_only_within_the_period_of_the_version(at: str, opens: bool
         engine_.start(NAME, actor=ADMIN, facts=mstr_facts())
     refused_by("period_2015_2017", error)
     assert "du 1er janvier 2015 au 31 décembre 2018" in str(error.value)
-    assert engine_.cases() == []
+    assert engine_.storage.cases() == []
 
 
 def test_the_commune_is_a_required_fact() -> None:
@@ -155,7 +155,7 @@ def test_refer_accepts_only_known_funders_without_duplicates(funders: object) ->
     with pytest.raises(InvalidData) as error:
         engine_.fire(case.id, "refer", actor=CAF, payload={"funders": funders})
     assert [p.field for p in error.value.problems] == ["funders"]
-    assert engine_.case(case.id).seq == 1
+    assert engine_.case(case.id, CAF).seq == 1
 
 
 def test_a_refusal_and_a_rejection_need_a_reason() -> None:
@@ -374,8 +374,11 @@ def test_only_the_centre_or_its_federation_opens_the_case_and_submits_its_work()
         engine_.start(CONVENTION_NAME, actor=other_federation, facts=convention_facts())
     case = engine_.start(CONVENTION_NAME, actor=CENTRE, facts=convention_facts())
     document = {"document": "Protocole"}
+    # A body that takes part in the case (an invited partner) claiming the centre's role.
+    engine_.fire(case.id, "invite_partner", actor=COPIL, payload={"partner": CAF_92.id})
+    claiming = Actor(CAF_92.id, {"partner", "centre"})
     with pytest.raises(GuardFailed) as foreign:
-        engine_.fire(case.id, "submit_step", actor=OTHER_CENTRE, payload=document)
+        engine_.fire(case.id, "submit_step", actor=claiming, payload=document)
     refused_by("for_the_centre_or_its_federation", foreign)
     engine_.fire(case.id, "submit_step", actor=FDCS, payload=document)
 

@@ -175,14 +175,15 @@ TRANSITIONS = (
 )
 # fmt: on
 
+# Parties are named as a refusal says « réservé au gestionnaire du dossier »: with their article.
 PARTIES = (
     # « le centre social gestionnaire, la fédération gestionnaire »: the body that started it.
-    Party("manager", "Gestionnaire du centre", "Centre manager", bound_by=(Binding("start"),)),
+    Party("manager", "le gestionnaire", "the manager", bound_by=(Binding("start"),)),
     # « Saisine concertée [...] avec les partenaires »: those referred, added, not released.
     Party(
         "consulted_funder",
-        "Financeur consulté",
-        "Consulted funder",
+        "les financeurs consultés",
+        "the consulted funders",
         bound_by=(
             Binding("refer", "funders", "set"),
             Binding("consult_funder", "funder", "add"),
@@ -191,7 +192,10 @@ PARTIES = (
     ),
     # « un prestataire extérieur »: the one the CAF assigned last.
     Party(
-        "provider", "Prestataire", "Provider", bound_by=(Binding("assign_provider", "provider"),)
+        "provider",
+        "le prestataire",
+        "the provider",
+        bound_by=(Binding("assign_provider", "provider"),),
     ),
 )
 
