@@ -11,11 +11,13 @@ from small import ticket
 
 from stechnique import (
     ANY_ACTIVE,
+    Binding,
     CaseRole,
     ConfidentialField,
     DefinitionError,
     DefinitionProblem,
     Field,
+    Party,
     Procedure,
     Role,
     State,
@@ -189,6 +191,15 @@ SECRET = ticket().confidential[0]
 CHOICE = (Field("decision", "choice", options=("approve", "rework")),)
 
 
+#: The ticket's owner as a party: bound by the body that opened it.
+OWNER_PARTY = Party("owner", "Demandeur", "Owner", bound_by=(Binding("start"),))
+
+
+def _parties(*parties: Party, **changes: object) -> dict[str, object]:
+    """Changes that give the ticket parties (the owner first) and a coordinating role."""
+    return {"parties": (OWNER_PARTY, *parties), "coordinators": ("boss",), **changes}
+
+
 def _with(*extra: Transition) -> dict[str, object]:
     """Changes that add transitions after the ticket's four (so the first is number 4)."""
     return {"transitions": (*ticket().transitions, *extra)}
@@ -250,6 +261,32 @@ KINDS: list[tuple[dict[str, object], str, str, tuple[str | int, ...]]] = [
      "unknown_field", "comment.hidden", ("confidential", 0, "field")),
     ({"confidential": (attrs.evolve(SECRET, opens_at="nowhere"),)},
      "unknown_state", "nowhere", ("confidential", 0, "opens_at")),
+    ({"revision": 0}, "bad_revision", "0", ("revision",)),
+    (_parties(OWNER_PARTY), "duplicate_party", "owner", ("parties", "owner")),
+    ({**_with(Transition("audit", "approved", "approved", "boss", party="auditor")),
+      **_parties()},
+     "undeclared_party", "auditor", ("transitions", 4, "party")),
+    (_parties(Party("helper", "Aide", "Helper", bound_by=(Binding("help", "who"),))),
+     "unknown_event", "help", ("parties", "helper", "bound_by", 0, "event")),
+    (_parties(Party("helper", "Aide", "Helper", bound_by=(Binding("comment", "who"),))),
+     "unknown_field", "comment.who", ("parties", "helper", "bound_by", 0, "field")),
+    (_parties(Party("helper", "Aide", "Helper", bound_by=(Binding("start", "helper"),))),
+     "unknown_field", "start.helper", ("parties", "helper", "bound_by", 0, "field")),
+    (_parties(Party("helper", "Aide", "Helper",
+                    bound_by=(Binding("comment", "text", per="topic"),))),
+     "unknown_field", "comment.topic", ("parties", "helper", "bound_by", 0, "per")),
+    (_parties(Party("helper", "Aide", "Helper", bound_by=(Binding("comment", "text", "drop"),))),
+     "bad_binding", "drop", ("parties", "helper", "bound_by", 0, "how")),
+    (_parties(coordinators=("overseer",)),
+     "undeclared_role", "overseer", ("coordinators",)),
+    (_parties(confidential=(attrs.evolve(SECRET, opens_to=("clerk",)),)),
+     "undeclared_reader", "clerk", ("confidential", 0, "opens_to")),
+    (_parties(confidential=(attrs.evolve(SECRET, readers=("team",)),)),
+     "undeclared_reader", "team", ("confidential", 0, "readers")),
+    ({"confidential": (attrs.evolve(SECRET, opens_at=None, opens_on="sign"),)},
+     "unknown_event", "sign", ("confidential", 0, "opens_on")),
+    ({"confidential": (attrs.evolve(SECRET, per="topic"),)},
+     "unknown_field", "comment.topic", ("confidential", 0, "per")),
     ({"states": (*ticket().states, State("island", "Île", "Island"))},
      "unreachable_state", "island", ("states", "island")),
     ({"states": (*ticket().states, State("trap", "Piège", "Trap")),
@@ -305,3 +342,40 @@ def test_the_graph_is_judged_unless_a_transition_leaves_the_declared_states() ->
     rule = attrs.evolve(SECRET, opens_at="nowhere")
     error = broken(states=(*ticket().states, island), confidential=(rule,))
     assert [p.kind for p in error.definition_problems] == ["unknown_state", "unreachable_state"]
+
+
+# -- parties: a valid declaration, and the payload-decided steps agree on their party ------
+
+
+def test_a_ticket_with_parties_readers_and_coordinators_is_valid() -> None:
+    helper = Party("helper", "Aide", "Helper", bound_by=(
+        Binding("comment", "text", "add"), Binding("start", "title", "remove"),
+    ))  # fmt: skip
+    procedure = ticket(
+        revision=2,
+        **_parties(
+            helper,
+            confidential=(
+                attrs.evolve(SECRET, readers=("owner",), opens_to=("helper", "boss"),
+                             opens_at=None, opens_on="finish"),
+            ),
+        ),
+    )  # fmt: skip
+    assert [p.id for p in procedure.parties] == ["owner", "helper"]
+    assert procedure.revision_key == "ticket@1/r2"
+
+
+def test_payload_decided_transitions_must_agree_on_their_party() -> None:
+    approve = Transition(
+        "decide",
+        "open",
+        "approved",
+        "boss",
+        payload=CHOICE,
+        when=("decision", "approve"),
+        party="owner",
+    )
+    rework = attrs.evolve(approve, target="open", when=("decision", "rework"))
+    ticket(**_with(approve, rework), **_parties())
+    error = broken(**_with(approve, attrs.evolve(rework, party=None)), **_parties())
+    assert [p.kind for p in error.definition_problems] == ["ambiguous_event"]

@@ -81,6 +81,9 @@ TOP: Spec = {
     "payloads": (_TABLE, False),
     "transitions": (_TABLES, True),
     "confidential": (_TABLES, False),
+    "revision": (_INT, False),
+    "parties": (_TABLE, False),
+    "coordinators": (_NAMES, False),
 }
 LABELS: Spec = {"fr": (_TEXT, True), "en": (_TEXT, True)}
 CASE_ROLE: Spec = {
@@ -112,6 +115,7 @@ TRANSITION: Spec = {
     "fr": (_TEXT, False),
     "en": (_TEXT, False),
     "note": (_TEXT, False),
+    "party": (_TEXT, False),
 }
 CONFIDENTIAL: Spec = {
     "event": (_TEXT, True),
@@ -121,7 +125,18 @@ CONFIDENTIAL: Spec = {
     "opens_at": (_TEXT, False),
     "fr": (_TEXT, False),
     "en": (_TEXT, False),
+    "opens_on": (_TEXT, False),
+    "per": (_TEXT, False),
 }
+PARTY: Spec = {**LABELS, "bound_by": (_TABLES, True)}
+BINDING: Spec = {
+    "event": (_TEXT, True),
+    "field": (_TEXT, False),
+    "how": (_TEXT, False),
+    "per": (_TEXT, False),
+}
+#: How a binding may change a party's bodies.
+HOWS = ("set", "add", "remove")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -288,15 +303,42 @@ def check_document(doc: dict[str, Any], checker: Checker) -> None:
     start = checker.table(top.get("start", {}), ("start",), START) if "start" in top else {}
     checker.known(ids(start.get("roles", [])), ("start", "roles"), role_ids, "role")
     _check_guards(checker, top, start)
-    events = _check_transitions(checker, top, list(states), role_ids)
+    if top.get("revision", 1) < 1:
+        checker.add(("revision",), f"expected a revision, 1 or more, got {top['revision']}")
+    coordinators = top.get("coordinators", [])
+    checker.known(coordinators, ("coordinators",), list(roles), "role")
+    parties = checker.entries(top.get("parties"), ("parties",), PARTY)
+    events = _check_transitions(checker, top, list(states), role_ids, list(parties))
+    _check_bindings(checker, parties, events)
+    # With parties, a confidential field is read by parties and coordinating roles.
+    readers, what = (
+        ([*parties, *coordinators], "party or coordinating role") if parties else (role_ids, "role")
+    )
     for index, rule in enumerate(top.get("confidential", [])):
         path: KeyPath = ("confidential", index)
         rule = checker.table(rule, path, CONFIDENTIAL)
         checker.known([rule["event"]] if "event" in rule else [], (*path, "event"), events, "event")
         for key in ("readers", "opens_to"):
-            checker.known(ids(rule.get(key, [])), (*path, key), role_ids, "role")
+            checker.known(ids(rule.get(key, [])), (*path, key), readers, what)
         opens_at = [rule["opens_at"]] if "opens_at" in rule else []
         checker.known(opens_at, (*path, "opens_at"), list(states), "state")
+        opens_on = [rule["opens_on"]] if "opens_on" in rule else []
+        checker.known(opens_on, (*path, "opens_on"), events, "event")
+
+
+def _check_bindings(
+    checker: Checker, parties: dict[str, dict[str, Any]], events: list[str]
+) -> None:
+    """Each party's bindings: tables naming a declared event (or ``start``) and a ``how``."""
+    known = ["start", *dict.fromkeys(events)]
+    for name, party in parties.items():
+        for index, item in enumerate(party.get("bound_by", [])):
+            path: KeyPath = ("parties", name, "bound_by", index)
+            binding = checker.table(item, path, BINDING)
+            event = [binding["event"]] if "event" in binding else []
+            checker.known(event, (*path, "event"), known, "event")
+            how = [binding["how"]] if "how" in binding else []
+            checker.known(how, (*path, "how"), list(HOWS), "binding (how)")
 
 
 def _check_guards(checker: Checker, top: dict[str, Any], start: dict[str, Any]) -> None:
@@ -311,7 +353,7 @@ def _check_guards(checker: Checker, top: dict[str, Any], start: dict[str, Any]) 
 
 
 def _check_transitions(
-    checker: Checker, top: dict[str, Any], states: list[str], roles: list[str]
+    checker: Checker, top: dict[str, Any], states: list[str], roles: list[str], parties: list[str]
 ) -> list[str]:
     payloads = list(top.get("payloads") or {})
     declared = top.get("guards")
@@ -338,6 +380,8 @@ def _check_transitions(
             checker.fields(payload, (*path, "payload"))
         if "when" in transition:
             checker.single((*path, "when"), transition["when"])
+        party = [transition["party"]] if "party" in transition else []
+        checker.known(party, (*path, "party"), parties, "party")
     return events
 
 

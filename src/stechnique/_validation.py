@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from stechnique.errors import DefinitionProblem
 
 if TYPE_CHECKING:
-    from stechnique.definition import Procedure, State, Transition
+    from stechnique.definition import Binding, Procedure, State, Transition
 
 __all__ = ["problems_of"]
 
@@ -26,6 +26,7 @@ def problems_of(procedure: Procedure) -> list[DefinitionProblem]:
     """Every problem of the definition, in a stable order (empty when it is valid)."""
     problems = _states(procedure) + _transitions(procedure) + _start(procedure)
     problems += _declared(procedure) + _case_roles(procedure) + _confidential(procedure)
+    problems += _parties(procedure)
     # The graph walk needs every transition to join declared states; an unknown one is
     # already reported, and reachability around it would only be noise.
     if not any(p.kind == "unknown_state" and p.location[0] == "transitions" for p in problems):
@@ -139,7 +140,7 @@ def _decided_by_payload(group: list[Transition]) -> bool:
     field = next(f for f in group[0].payload if f.name == whens[0][0])  # type: ignore[index]
     covered = {when[1] for when in whens if when} == set(field.options)
     distinct = len(set(whens)) == len(whens)
-    return covered and distinct and len({(t.roles, t.payload) for t in group}) == 1
+    return covered and distinct and len({(t.roles, t.payload, t.party) for t in group}) == 1
 
 
 def _concrete_sources(procedure: Procedure, transition: Transition) -> list[str]:
@@ -229,10 +230,21 @@ def _case_roles(procedure: Procedure) -> list[DefinitionProblem]:
     return problems
 
 
+def _payload_fields(procedure: Procedure) -> dict[str, set[str]]:
+    """The payload fields of each event (of every transition it names), ``start``'s facts."""
+    fields: dict[str, set[str]] = {"start": {fact.name for fact in procedure.facts}}
+    for t in procedure.transitions:
+        fields.setdefault(t.event, set()).update(f.name for f in t.payload)
+    return fields
+
+
 def _confidential(procedure: Procedure) -> list[DefinitionProblem]:
     roles = {role.id for role in procedure.roles} | {role.id for role in procedure.case_roles}
     states = {state.id for state in procedure.states}
     payloads = {t.event: {f.name for f in t.payload} for t in procedure.transitions}
+    # A procedure with parties is read by party: its readers are parties and coordinators.
+    by_party = bool(procedure.parties)
+    readers = {p.id for p in procedure.parties} | set(procedure.coordinators)
     problems: list[DefinitionProblem] = []
     for index, rule in enumerate(procedure.confidential):
         at: Location = ("confidential", index)
@@ -242,6 +254,18 @@ def _confidential(procedure: Procedure) -> list[DefinitionProblem]:
             message = f"{where} is not a payload field of a declared event"
             problems.append(_problem("unknown_field", subject, (*at, "field"), message))
         for key, named in (("readers", rule.readers), ("opens_to", rule.opens_to)):
+            if by_party:
+                problems += [
+                    _problem(
+                        "undeclared_reader",
+                        r,
+                        (*at, key),
+                        f"{where} names {r!r}, neither a party nor a coordinating role",
+                    )
+                    for r in named
+                    if r not in readers
+                ]
+                continue
             problems += [
                 _problem("undeclared_role", r, (*at, key), f"{where} names undeclared role {r!r}")
                 for r in named
@@ -250,6 +274,73 @@ def _confidential(procedure: Procedure) -> list[DefinitionProblem]:
         if rule.opens_at is not None and rule.opens_at not in states:
             message = f"{where} opens at unknown state {rule.opens_at!r}"
             problems.append(_problem("unknown_state", rule.opens_at, (*at, "opens_at"), message))
+        if rule.opens_on is not None and rule.opens_on not in payloads:
+            message = f"{where} opens on unknown event {rule.opens_on!r}"
+            problems.append(_problem("unknown_event", rule.opens_on, (*at, "opens_on"), message))
+        if rule.per is not None and rule.per not in payloads.get(rule.event, set()):
+            message = f"{where} is per {rule.per!r}, not a payload field of {rule.event!r}"
+            problems.append(
+                _problem("unknown_field", f"{rule.event}.{rule.per}", (*at, "per"), message)
+            )
+    return problems
+
+
+#: How a binding changes a party's bodies.
+_HOWS = ("set", "add", "remove")
+
+
+def _parties(procedure: Procedure) -> list[DefinitionProblem]:
+    """Parties, their bindings, the steps bound to them, coordinators and the revision."""
+    problems: list[DefinitionProblem] = []
+    if procedure.revision < 1:
+        message = f"revision {procedure.revision} is not a revision (1, 2, 3...)"
+        problems.append(_problem("bad_revision", str(procedure.revision), ("revision",), message))
+    problems += [
+        _problem("duplicate_party", name, ("parties", name), f"party {name!r} is declared twice")
+        for name in _duplicates(p.id for p in procedure.parties)
+    ]
+    fields = _payload_fields(procedure)
+    for party in procedure.parties:
+        for index, binding in enumerate(party.bound_by):
+            problems += _binding(party.id, index, binding, fields)
+    declared = {p.id for p in procedure.parties}
+    for index, t in enumerate(procedure.transitions):
+        if t.party is not None and t.party not in declared:
+            message = f"{t.event!r} is bound to undeclared party {t.party!r}"
+            where: Location = ("transitions", index, "party")
+            problems.append(_problem("undeclared_party", t.party, where, message))
+    roles = {role.id for role in procedure.roles}
+    problems += [
+        _problem(
+            "undeclared_role",
+            r,
+            ("coordinators",),
+            f"coordinating role {r!r} is not a declared role",
+        )
+        for r in procedure.coordinators
+        if r not in roles
+    ]
+    return problems
+
+
+def _binding(
+    party: str, index: int, binding: Binding, fields: dict[str, set[str]]
+) -> list[DefinitionProblem]:
+    at: Location = ("parties", party, "bound_by", index)
+    where = f"party {party!r} bound by {binding.event!r}"
+    if binding.event not in fields:
+        message = f"party {party!r} is bound by unknown event {binding.event!r}"
+        return [_problem("unknown_event", binding.event, (*at, "event"), message)]
+    problems: list[DefinitionProblem] = []
+    what = "a start fact" if binding.event == "start" else f"a payload field of {binding.event!r}"
+    for key, name in (("field", binding.field), ("per", binding.per)):
+        if name is not None and name not in fields[binding.event]:
+            message = f"{where} reads {name!r}, not {what}"
+            subject = f"{binding.event}.{name}"
+            problems.append(_problem("unknown_field", subject, (*at, key), message))
+    if binding.how not in _HOWS:
+        message = f"{where} {binding.how!r}: a binding sets, adds or removes"
+        problems.append(_problem("bad_binding", binding.how, (*at, "how"), message))
     return problems
 
 

@@ -28,9 +28,11 @@ from stechnique._datafile import (
 )
 from stechnique._datafile import FileProblem as FileProblem  # re-exported, see ProcedureFileError
 from stechnique.definition import (
+    Binding,
     CaseRole,
     ConfidentialField,
     Guard,
+    Party,
     Procedure,
     Role,
     State,
@@ -186,7 +188,18 @@ def _procedure(document: dict[str, Any], library: Mapping[str, Guard]) -> Proced
         case_roles=[_case_role(id, role) for id, role in document.get("case_roles", {}).items()],
         confidential=[_confidential(rule) for rule in document.get("confidential", [])],
         source=document.get("source", ""),
+        revision=document.get("revision", 1),
+        parties=[_party(id, party) for id, party in document.get("parties", {}).items()],
+        coordinators=document.get("coordinators", ()),
     )
+
+
+def _party(id: str, party: Mapping[str, Any]) -> Party:
+    bindings = [
+        Binding(b["event"], b.get("field"), b.get("how", "set"), b.get("per"))
+        for b in party["bound_by"]
+    ]
+    return Party(id, party["fr"], party["en"], bound_by=bindings)
 
 
 def _state(id: str, state: Mapping[str, Any]) -> State:
@@ -236,6 +249,7 @@ def _transition(item: Mapping[str, Any], payloads: Mapping[str, tuple[Field, ...
         en=item.get("en", ""),
         note=item.get("note", ""),
         when=next(iter(when.items())) if when else None,
+        party=item.get("party"),
     )
 
 
@@ -248,4 +262,6 @@ def _confidential(rule: Mapping[str, Any]) -> ConfidentialField:
         opens_at=rule.get("opens_at"),
         fr=rule.get("fr", ""),
         en=rule.get("en", ""),
+        opens_on=rule.get("opens_on"),
+        per=rule.get("per"),
     )

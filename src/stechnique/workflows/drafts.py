@@ -1,0 +1,56 @@
+"""Revision 2 of the published procedure versions, as DRAFTS.
+
+Revision 2 (PROCEDURES.md, « Revision 2 of every published version ») binds each step to a
+party of the case, lets the coordinators unblock a case, requires reasons, names the known
+funders and the versions' periods. It stays a draft until revision 2 is published, when
+these are in: the parties and the party checks of the judge (issue 13), the coordinators'
+events of issue 14 (``transfer_to_dla`` and the DLA's revision 2 are not drafted yet), the
+French label model of issue 15 and the record-format decisions of issue 16. Publishing it
+means pinning its fingerprints in ``tests/test_fingerprints.py`` and registering it in
+``default_registry``; until then nothing may depend on it: ``default_registry`` does not hold
+it, and cases are opened on it only through ``draft_registry``.
+
+Drafted so far:
+
+- ``soutien-technique-renforce`` ``2015-2017`` revision 2
+  (``soutien_technique_renforce_2015_2017_r2``);
+- ``convention-pluripartenariale`` ``2013`` revision 2
+  (``convention_pluripartenariale_2013_r2.toml``, loaded with the guards of ``guards_r2``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stechnique.definition import Procedure
+from stechnique.loader import load_procedure
+from stechnique.registry import Registry
+from stechnique.workflows import default_registry
+from stechnique.workflows.guards_r2 import GUARDS_R2
+
+__all__ = ["CONVENTION_2013_R2_FILE", "draft_registry", "drafts"]
+
+#: The data file of ``convention-pluripartenariale`` 2013 revision 2.
+CONVENTION_2013_R2_FILE = Path(__file__).with_name("convention_pluripartenariale_2013_r2.toml")
+
+
+def drafts() -> tuple[Procedure, ...]:
+    """The drafted revisions, built afresh (never published: see the module docstring)."""
+    from stechnique.workflows import soutien_technique_renforce_2015_2017_r2
+
+    return (
+        soutien_technique_renforce_2015_2017_r2.PROCEDURE,
+        load_procedure(CONVENTION_2013_R2_FILE, guards=GUARDS_R2),
+    )
+
+
+def draft_registry() -> Registry:
+    """A new registry holding every published procedure version and, beside, the drafts.
+
+    Needs a registry that keeps several revisions of one version (``Procedure.revision``);
+    the published revisions stay registered, so every history written under them still reads.
+    """
+    registry = default_registry()
+    for procedure in drafts():
+        registry.register(procedure)
+    return registry
