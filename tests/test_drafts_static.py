@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from test_fingerprints import PINNED
 
-from stechnique import DefinitionError, Procedure, default_registry
+from stechnique import Procedure, default_registry
 from stechnique.testing import definition_problems
 from stechnique.workflows.drafts import draft_registry, drafts
 from stechnique.workflows.known_funders import KNOWN_FUNDERS
@@ -128,11 +128,6 @@ def test_the_2013_draft_drops_the_date_gate() -> None:
     assert approve.guards == ("step_submitted", "com_end_within_agreement")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DefinitionError,
-    reason="the registry keeps one definition per version until revisions (branch rev) merge",
-)
 def test_the_draft_registry_holds_the_published_revisions_and_the_drafts() -> None:
     registry = draft_registry()
     fingerprints = {p.fingerprint for p in PUBLISHED.values()} | {d.fingerprint for d in DRAFTS}
