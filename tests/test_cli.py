@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from rich.console import Console
-from small import all_cases, the_case
+from small import AS_AUDITOR_CLI, all_cases, the_case
 from sql_support import SQLBackend
 from typer.testing import CliRunner
 
@@ -68,6 +68,8 @@ COMMANDS = [
     ["migrate"],
     ["cases"],
     ["history"],
+    ["timeline"],
+    ["explain"],
     ["demo"],
     ["audit"],
     ["export"],
@@ -80,6 +82,8 @@ COMMANDS = [
 ]
 #: Command groups, and ``demo``, which writes into a store of its own (never STECHNIQUE_DB).
 NO_STECHNIQUE_DB = (["db"], ["checkpoint"], ["demo"])
+#: Reading as the CAF coordinator, who sees every MSTR case.
+CAF_AS = ("--as", "caf-coordination:caf_coordinator")
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -259,7 +263,7 @@ def test_diagram_highlights_the_path_a_case_took(db: str, engine: Engine) -> Non
     case_id = report_sent(engine)
     code, plain, _ = cli("diagram", f"{MSTR}@2015-2017", "--db", db)
     assert code == 0
-    code, marked, _ = cli("diagram", f"{MSTR}@2015-2017", "--case", case_id, "--db", db)
+    code, marked, _ = cli("diagram", f"{MSTR}@2015-2017", "--case", case_id, *CAF_AS, "--db", db)
     assert code == 0
     assert "✔" not in plain
     assert "requested --> referred : refer ✔" in marked
@@ -269,7 +273,9 @@ def test_diagram_highlights_the_path_a_case_took(db: str, engine: Engine) -> Non
 
 def test_diagram_of_a_case_of_another_procedure_is_refused(db: str, engine: Engine) -> None:
     case_id = report_sent(engine)
-    code, _, err = cli("diagram", "convention-pluripartenariale", "--case", case_id, "--db", db)
+    code, _, err = cli(
+        "diagram", "convention-pluripartenariale", "--case", case_id, *CAF_AS, "--db", db
+    )
     one_error_line(code, err, case_id, MSTR)
 
 
@@ -312,7 +318,7 @@ def test_start_fire_cases_through_the_console_script(db: str, engine: Engine) ->
     assert "seq 2" in fired.stdout
     case = the_case(engine, "c1")
     assert (case.state, case.seq) == ("referred", 2)
-    code, out, _ = cli("cases", "--db", db)
+    code, out, _ = cli("cases", *AS_AUDITOR_CLI, "--db", db)
     assert code == 0
     assert "c1" in out
     assert "Saisine concertée (referred)" in out
@@ -320,7 +326,7 @@ def test_start_fire_cases_through_the_console_script(db: str, engine: Engine) ->
 
 def test_db_comes_from_the_environment(db: str, engine: Engine) -> None:
     report_sent(engine, "from-env")
-    code, out, _ = cli("cases", env={"STECHNIQUE_DB": db})
+    code, out, _ = cli("cases", *AS_AUDITOR_CLI, env={"STECHNIQUE_DB": db})
     assert code == 0
     assert "from-env" in out
 
@@ -340,11 +346,11 @@ def test_fire_payload_from_a_file(db: str, engine: Engine, tmp_path: Path) -> No
 def test_cases_filters(db: str, engine: Engine) -> None:
     report_sent(engine, "a")
     engine.start(MSTR, version="2015-2017", actor=ADMIN, facts=FACTS, case_id="b")
-    code, out, _ = cli("cases", "--state", "report_sent", "--db", db)
+    code, out, _ = cli("cases", *AS_AUDITOR_CLI, "--state", "report_sent", "--db", db)
     assert code == 0
     assert "│ a " in out
     assert "│ b " not in out
-    code, out, _ = cli("cases", "--name", MSTR, "--version", "2019", "--db", db)
+    code, out, _ = cli("cases", *AS_AUDITOR_CLI, "--name", MSTR, "--version", "2019", "--db", db)
     assert code == 0
     assert "│ a " not in out
     assert "│ b " not in out
@@ -405,7 +411,7 @@ def test_start_refusals(db: str, engine: Engine) -> None:
 def test_unknown_case(db: str) -> None:
     code, _, err = cli("fire", "ghost", "refer", "--actor", "a", "--role", "r", "--db", db)
     one_error_line(code, err, "unknown case 'ghost'")
-    code, _, err = cli("history", "ghost", "--db", db)
+    code, _, err = cli("history", "ghost", *AS_AUDITOR_CLI, "--db", db)
     one_error_line(code, err, "unknown case 'ghost'")
 
 
@@ -419,7 +425,7 @@ def test_missing_option_is_a_usage_error() -> None:
 
 @pytest.mark.parametrize("url", ["stechnique.db", "foo://bar"])
 def test_bad_db_url(url: str) -> None:
-    code, _, err = cli("cases", "--db", url)
+    code, _, err = cli("cases", *AS_AUDITOR_CLI, "--db", url)
     one_error_line(code, err, url)
 
 
@@ -442,7 +448,7 @@ def test_history_as_funder_and_as_manager(db: str, engine: Engine) -> None:
 
 def test_history_without_viewer_shows_everything(db: str, engine: Engine) -> None:
     case_id = report_sent(engine)
-    code, out, _ = cli("history", case_id, "--db", db)
+    code, out, _ = cli("history", case_id, *AS_AUDITOR_CLI, "--db", db)
     assert code == 0
     assert REPORT in out
     assert "Transmettre le rapport au gestionnaire (submit_report)" in out
@@ -532,7 +538,7 @@ def test_audit_progress_bar_on_large_stores_only(
 def test_export_import_round_trip(db: str, engine: Engine, tmp_path: Path) -> None:
     case_id = report_sent(engine)
     exported = tmp_path / "all.jsonl"
-    done = script("export", "--format", "jsonl", "-o", str(exported), "--db", db)
+    done = script("export", *AS_AUDITOR_CLI, "--format", "jsonl", "-o", str(exported), "--db", db)
     assert done.returncode == 0, done.stderr
     assert f"exporté vers {exported} : 7 enregistrements" in done.stderr
     assert f"exported to {exported}: 7 records" in done.stderr
@@ -555,14 +561,14 @@ def test_export_csv_as_a_funder_is_redacted(db: str, engine: Engine) -> None:
     assert code == 0
     assert out.startswith("case_id,seq,")
     assert REPORT not in out
-    code, out, _ = cli("export", "-f", "csv", "--db", db)
+    code, out, _ = cli("export", *AS_AUDITOR_CLI, "-f", "csv", "--db", db)
     assert REPORT in out
 
 
 def test_import_refusals(db: str, engine: Engine, tmp_path: Path) -> None:
     report_sent(engine)
     exported = tmp_path / "all.jsonl"
-    assert cli("export", "-o", str(exported), "--db", db)[0] == 0
+    assert cli("export", *AS_AUDITOR_CLI, "-o", str(exported), "--db", db)[0] == 0
     code, _, err = cli("import", str(exported), "--db", db)
     one_error_line(code, err, "empty store")
     code, _, err = cli("import", str(tmp_path / "none.jsonl"), "--db", db)
@@ -600,10 +606,14 @@ def test_table_prefix_from_the_environment(tmp_path: Path) -> None:
     storage = SQLStorage(url, table_prefix="partner_")
     report_sent(Engine(storage), "prefixed")
     storage.close()
-    code, out, _ = cli("cases", "--db", url, env={"STECHNIQUE_TABLE_PREFIX": "partner_"})
+    code, out, _ = cli(
+        "cases", *AS_AUDITOR_CLI, "--db", url, env={"STECHNIQUE_TABLE_PREFIX": "partner_"}
+    )
     assert code == 0
     assert "prefixed" in out
-    code, out, err = cli("cases", "--db", url)  # the default prefix has no tables here
+    code, out, err = cli(
+        "cases", *AS_AUDITOR_CLI, "--db", url
+    )  # the default prefix has no tables here
     one_error_line(code, err, "no stechnique store at", "'stechnique_'")
     assert "prefixed" not in out
 
@@ -747,12 +757,14 @@ def test_version_without_name_is_refused(db: str, engine: Engine, command: str) 
     ],
 )
 def test_a_url_for_a_driver_we_do_not_install_says_which_url_to_use(url: str, use: str) -> None:
-    code, _, err = cli("cases", "--db", url)
+    code, _, err = cli("cases", *AS_AUDITOR_CLI, "--db", url)
     one_error_line(code, err, use)
 
 
 def test_a_bad_port_is_blamed_on_the_url_not_the_table_prefix() -> None:
-    code, _, err = cli("cases", "--db", "postgresql+psycopg://auditor:s3cret@db.example:abc/x")
+    code, _, err = cli(
+        "cases", *AS_AUDITOR_CLI, "--db", "postgresql+psycopg://auditor:s3cret@db.example:abc/x"
+    )
     one_error_line(code, err, "database URL", "auditor:***@db.example:abc", "'abc'")
     assert "TABLE_PREFIX" not in err
     assert "s3cret" not in err
@@ -760,9 +772,11 @@ def test_a_bad_port_is_blamed_on_the_url_not_the_table_prefix() -> None:
 
 def test_a_bad_table_prefix_is_blamed_on_the_prefix(db: str, engine: Engine) -> None:
     report_sent(engine)
-    code, _, err = cli("--table-prefix", "bad-prefix", "cases", "--db", db)
+    code, _, err = cli("--table-prefix", "bad-prefix", "cases", *AS_AUDITOR_CLI, "--db", db)
     one_error_line(code, err, "--table-prefix", "bad-prefix")
-    code, _, err = cli("cases", "--db", db, env={"STECHNIQUE_TABLE_PREFIX": "bad-prefix"})
+    code, _, err = cli(
+        "cases", *AS_AUDITOR_CLI, "--db", db, env={"STECHNIQUE_TABLE_PREFIX": "bad-prefix"}
+    )
     one_error_line(code, err, "STECHNIQUE_TABLE_PREFIX", "bad-prefix")
 
 
@@ -801,14 +815,16 @@ def test_diagram_png_is_never_written_to_a_terminal() -> None:
 
 def test_cases_refuses_a_filter_that_names_nothing(db: str, engine: Engine) -> None:
     report_sent(engine)
-    code, out, err = cli("cases", "--state", "nonsense", "--db", db)
+    code, out, err = cli("cases", *AS_AUDITOR_CLI, "--state", "nonsense", "--db", db)
     one_error_line(code, err, "unknown --state 'nonsense'", "report_sent", "requested")
     assert out == ""
-    code, _, err = cli("cases", "--name", "nonsense", "--db", db)
+    code, _, err = cli("cases", *AS_AUDITOR_CLI, "--name", "nonsense", "--db", db)
     one_error_line(code, err, "unknown --name 'nonsense'", MSTR, "convention-pluripartenariale")
-    code, _, err = cli("cases", "--name", MSTR, "--version", "1999", "--db", db)
+    code, _, err = cli("cases", *AS_AUDITOR_CLI, "--name", MSTR, "--version", "1999", "--db", db)
     one_error_line(code, err, "unknown --version '1999'", "2015-2017", "2019")
-    code, out, _ = cli("cases", "--state", "closed", "--db", db)  # known, just no case there
+    code, out, _ = cli(
+        "cases", *AS_AUDITOR_CLI, "--state", "closed", "--db", db
+    )  # known, just no case there
     assert code == 0
     assert "mstr-bdm" not in out
 
@@ -816,11 +832,13 @@ def test_cases_refuses_a_filter_that_names_nothing(db: str, engine: Engine) -> N
 # -- read-only commands and missing stores -----------------------------------------------
 
 READ_ONLY = [
-    ["cases"],
-    ["history", "mstr-bdm"],
+    ["cases", *CAF_AS],
+    ["history", "mstr-bdm", *CAF_AS],
+    ["history", "mstr-bdm", *AS_AUDITOR_CLI],
     ["audit"],
-    ["export"],
-    ["diagram", MSTR, "--case", "mstr-bdm"],
+    ["export", *CAF_AS],
+    ["export", *AS_AUDITOR_CLI],
+    ["diagram", MSTR, "--case", "mstr-bdm", *CAF_AS],
     ["checkpoint", "export", "--signed-off-by", "auditor"],
 ]
 
@@ -858,8 +876,9 @@ def test_checkpoint_verify_of_a_missing_store_creates_nothing(
 
 def test_reading_a_server_without_tables_creates_none(sql_backend: SQLBackend) -> None:
     prefix = f"ro{uuid.uuid4().hex[:8]}_"
-    code, _, err = cli("--table-prefix", prefix, "cases", "--db", sql_backend.url)
-    one_error_line(code, err, "no stechnique store at", repr(prefix))
+    for reader in (CAF_AS, AS_AUDITOR_CLI):
+        code, _, err = cli("--table-prefix", prefix, "cases", *reader, "--db", sql_backend.url)
+        one_error_line(code, err, "no stechnique store at", repr(prefix))
     engine = sa.create_engine(sql_backend.url, poolclass=sa.NullPool)
     try:
         assert [t for t in sa.inspect(engine).get_table_names() if t.startswith(prefix)] == []
@@ -898,10 +917,11 @@ def test_an_archived_store_can_be_audited_and_is_left_as_it_was(archived: Path) 
     assert done.returncode == 0, done.stderr
     assert "conforme / ok" in done.stdout
     assert "│ 2 " in done.stdout
+    # Viewers read an archive; an auditor's read would be logged in it, so it is not.
     for command in (
-        ["cases"],
-        ["history", "a"],
-        ["export"],
+        ["cases", *CAF_AS],
+        ["history", "a", *CAF_AS],
+        ["export", *CAF_AS],
         ["checkpoint", "export", "--signed-off-by", "x"],
     ):
         code, _, err = cli(*command, "--db", url)
@@ -937,12 +957,12 @@ def test_an_empty_store_audits_to_nothing_selected(tmp_path: Path) -> None:
 
 def test_an_export_that_selects_nothing_has_its_own_exit_status(db: str, engine: Engine) -> None:
     report_sent(engine)
-    code, out, err = cli("export", "--case", "nope", "--db", db)
+    code, out, err = cli("export", *AS_AUDITOR_CLI, "--case", "nope", "--db", db)
     assert code == 3
     assert out == ""
     assert "exported: 0 records" in err
     assert "nothing selected (case 'nope')" in err
-    code, _, err = cli("export", "--name", "nope", "--db", db)
+    code, _, err = cli("export", *AS_AUDITOR_CLI, "--name", "nope", "--db", db)
     one_error_line(code, err, "unknown --name 'nope'")
 
 
@@ -1038,3 +1058,59 @@ def test_checkpoint_refusals(db: str, engine: Engine, tmp_path: Path) -> None:
     code, _, err = cli("checkpoint", "verify", str(saved), "--db", db)
     assert code == 0
     assert "signature not checked (no key)" in err
+
+
+# -- who reads ----------------------------------------------------------------------------
+
+
+def test_reads_name_who_reads_and_outsiders_learn_nothing(db: str, engine: Engine) -> None:
+    case_id = report_sent(engine)
+    for command in (["cases"], ["history", case_id], ["timeline", case_id], ["export"]):
+        code, _, err = cli(*command, "--db", db)
+        one_error_line(code, err, "--as", "--auditor")
+        code, _, err = cli(*command, "--auditor", "x", "--db", db)  # no reason given
+        one_error_line(code, err, "--reason")
+    code, out, _ = cli("cases", "--as", "ca-autre-centre:administrator", "--db", db)
+    assert code == 0
+    assert case_id not in out
+    code, _, err = cli("history", case_id, "--as", "ca-autre-centre:administrator", "--db", db)
+    one_error_line(code, err, f"unknown case '{case_id}'")
+    # A person acting for the centre's body reads as the centre.
+    marie = f"marie:administrator:{ADMIN.id}"
+    code, out, _ = cli("timeline", case_id, "--as", marie, "--db", db)
+    assert code == 0
+    assert REPORT[:20] in out
+    code, out, _ = cli("timeline", case_id, "--as", f"{FUNDER.id}:funder", "--db", db)
+    assert code == 0
+    assert REPORT[:20] not in out
+
+
+def test_an_auditor_read_is_logged_in_the_store(db: str, engine: Engine) -> None:
+    case_id = report_sent(engine)
+    code, out, _ = cli("history", case_id, "--auditor", "cour-des-comptes",
+                       "--reason", "contrôle 2017", "--db", db)  # fmt: skip
+    assert code == 0
+    assert REPORT[:20] in out
+    (access,) = engine.accesses()
+    assert (access.actor.id, access.reason, access.case_ids) == (
+        "cour-des-comptes",
+        "contrôle 2017",
+        (case_id,),
+    )
+
+
+def test_explain_says_why_and_fire_acts_for_a_body(db: str, engine: Engine) -> None:
+    case_id = report_sent(engine)
+    code, out, _ = cli("explain", case_id, "validate_report", "--as",
+                       f"{FUNDER.id}:funder", "--db", db)  # fmt: skip
+    assert code == 1
+    assert "Rôle requis" in out
+    code, out, _ = cli("explain", case_id, "validate_report", "--as",
+                       f"marie:administrator:{ADMIN.id}", "--db", db)  # fmt: skip
+    assert code == 0
+    assert "possible maintenant / would fire now" in out
+    code, _, err = cli("fire", case_id, "validate_report", "--actor", "marie",
+                       "--role", "administrator", "--body", ADMIN.id, "--db", db)  # fmt: skip
+    assert code == 0, err
+    last = engine.storage.records(case_id)[-1]
+    assert (last.actor.id, last.actor.body) == ("marie", ADMIN.id)

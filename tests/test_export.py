@@ -264,7 +264,7 @@ def test_actor_bodies_round_trip_through_jsonl(any_storage: Storage) -> None:
     source.append(*builder.step("submit", actor=Actor("agent-2", {"applicant"})))
     source.append(*builder.step(actor=Actor("o", {"officer"}, body="caf"), idempotency_key="k"))
     out = io.StringIO()
-    export_jsonl(source, out)
+    export_jsonl(source, out, **AS_AUDITOR)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["actor"].get("body") for line in lines] == ["asso-é", None, "caf"]
     assert "body" not in lines[1]["actor"]

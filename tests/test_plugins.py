@@ -147,7 +147,12 @@ def test_an_entry_point_registers_the_partner_procedure_for_every_command(
     )  # fmt: skip
     assert fired.returncode == 2
     assert "budget_covers_amount" in fired.stderr  # the partner's own rule judged the step
-    for command in (["show", "aide-projets-jeunes"], ["cases"], ["diagram", "aide-projets-jeunes"]):
+    every = (
+        ["show", "aide-projets-jeunes"],
+        ["cases", *AS_AUDITOR_CLI],
+        ["diagram", "aide-projets-jeunes"],
+    )
+    for command in every:
         shown = run(*command, db=stored, cwd=tmp_path, path=plugin)
         assert shown.returncode == 0, (command, shown.stderr)
         assert "aide-projets-jeunes" in shown.stdout

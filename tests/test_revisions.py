@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
-from small import GRANT_MIGRATION, TickingClock, grant, grant_registry
+from small import GRANT_MIGRATION, TickingClock, grant, grant_registry, the_case
 
 from stechnique import (
     Actor,
@@ -128,7 +128,7 @@ def test_a_revision_number_is_unique_and_its_definition_never_changes() -> None:
     assert registry.get("grant").fingerprint == grant(2).fingerprint
     for wrong in (0, -1, True, "2"):
         with pytest.raises(DefinitionError, match="an integer from 1 on"):
-            registry.register(attrs.evolve(grant(2), revision=wrong))
+            attrs.evolve(grant(2), revision=wrong)
     assert registry.keys() == ["grant@1", "grant@1/r2"]
 
 
@@ -201,7 +201,7 @@ def test_a_dry_run_says_what_would_be_done_and_writes_nothing() -> None:
     assert (done.record.event, done.record.seq, done.record.prev_hash) == (
         "migrate", case.seq + 1, case.head,
     )  # fmt: skip
-    stored = engine.case(case.id)
+    stored = the_case(engine, case.id)
     assert stored.fingerprint == done.record.fingerprint == grant(2).fingerprint
     assert (stored.version, stored.state, stored.seq) == ("1", "referred", case.seq + 1)
     assert tuple(engine.storage.records(case.id))[:-1] == before[1]
@@ -350,10 +350,10 @@ def test_bulk_migration_dry_run_then_for_real_lists_every_case(any_storage: Stor
     ]  # fmt: skip
     assert [r.case_id for r in done.refused] == [on_hold.id]
     for case_id in (requested.id, validated.id):
-        assert engine.case(case_id).fingerprint == grant(2).fingerprint
+        assert the_case(engine, case_id).fingerprint == grant(2).fingerprint
     assert tuple(engine.storage.records(on_hold.id)) == held
-    assert engine.case(on_hold.id).fingerprint == grant(1).fingerprint
-    assert engine.case(closed.id).fingerprint == grant(1).fingerprint
+    assert the_case(engine, on_hold.id).fingerprint == grant(1).fingerprint
+    assert the_case(engine, closed.id).fingerprint == grant(1).fingerprint
     # Nothing left to move but the case on hold; once resumed, it moves too.
     again = engine.migrate_all("grant", "1", 2, actor=COORDINATOR, reason=WHY)
     assert (again.plans, [r.case_id for r in again.refused]) == ((), [on_hold.id])
@@ -420,7 +420,7 @@ def _forged(change: Change, registry: Registry | None = None) -> list[str]:
     records = list(engine.storage.records(case.id))
     last = records[-1]
     records[-1] = attrs.evolve(last, **change(last) if callable(change) else change)
-    report = audit(_restored(records, engine.case(case.id)), registry or grant_registry())
+    report = audit(_restored(records, the_case(engine, case.id)), registry or grant_registry())
     return [violation.message for violation in report.violations]
 
 
@@ -518,8 +518,8 @@ def test_the_command_migrates_every_case_dry_run_first_then_one_case(tmp_path: A
     code, out = _command(*every, "--from-revision", "1")
     assert code == 1, out
     assert "1 case(s) migrated, 1 refused" in out
-    assert engine.case("g-requested").fingerprint == grant(2).fingerprint
-    assert engine.case("g-on-hold").fingerprint == grant(1).fingerprint
+    assert the_case(engine, "g-requested").fingerprint == grant(2).fingerprint
+    assert the_case(engine, "g-on-hold").fingerprint == grant(1).fingerprint
     assert engine.audit().ok
 
     code, out = _command("migrate", "--all", "grant@1", *who)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from small import all_cases
 from sql_support import SQLBackend, drop_prefix, unique_prefix
 
 from stechnique import Actor, Engine, SchemaOutOfDate, StorageError, StoreNotFound
@@ -85,7 +84,7 @@ def test_an_existing_store_reads_the_same(fresh: SQLBackend) -> None:
     with fresh.open(read_only=True) as reader:
         assert reader.read_only
         assert list(reader.iter_records()) == expected
-        assert [case.id for case in all_cases(reader)] == ["kept"]
+        assert [case.id for case in reader.cases()] == ["kept"]
         assert audit(reader).ok
 
 
@@ -126,7 +125,7 @@ def test_a_rollback_journal_sqlite_file_is_not_switched_to_wal(tmp_path: Path) -
         connection.exec_driver_sql("PRAGMA journal_mode = DELETE")
     before = _digest(tmp_path / "old.db")
     with SQLStorage(url, read_only=True) as reader:
-        assert [case.id for case in all_cases(reader)] == ["kept"]
+        assert [case.id for case in reader.cases()] == ["kept"]
     assert _digest(tmp_path / "old.db") == before  # byte 18-19 would say WAL
 
 

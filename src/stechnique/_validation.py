@@ -292,9 +292,10 @@ _HOWS = ("set", "add", "remove")
 def _parties(procedure: Procedure) -> list[DefinitionProblem]:
     """Parties, their bindings, the steps bound to them, coordinators and the revision."""
     problems: list[DefinitionProblem] = []
-    if procedure.revision < 1:
-        message = f"revision {procedure.revision} is not a revision (1, 2, 3...)"
-        problems.append(_problem("bad_revision", str(procedure.revision), ("revision",), message))
+    revision: object = procedure.revision
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+        message = f"revision {revision!r} is not a revision: an integer from 1 on (1, 2, 3...)"
+        problems.append(_problem("bad_revision", str(revision), ("revision",), message))
     problems += [
         _problem("duplicate_party", name, ("parties", name), f"party {name!r} is declared twice")
         for name in _duplicates(p.id for p in procedure.parties)

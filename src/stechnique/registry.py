@@ -100,15 +100,7 @@ class Registry:
         changed definition) of a name another owner registered first, naming both origins. The
         very same definition registered again is harmless, and keeps its first origin.
         """
-        revision = procedure.revision
-        if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
-            raise DefinitionError(
-                procedure.key,
-                [
-                    f"la révision de {procedure.key} est {revision!r} : un entier à partir de 1 "
-                    f"/ the revision of {procedure.key} is {revision!r}: an integer from 1 on"
-                ],
-            )
+        # A revision that is not 1, 2, 3... never gets here: the definition refuses it.
         key = _key(procedure)
         with self._lock:
             known = self._by_key.get(key)

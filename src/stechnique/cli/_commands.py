@@ -496,7 +496,7 @@ def cases(
     """List the cases --as a viewer may know of (or all of them, --auditor with --reason),
     oldest first; an unknown --name, --version or --state is refused."""
     reader = parse_reader(viewer, auditor, reason)
-    with open_engine(db, read_only=reader.auditor is None) as engine:
+    with open_engine(db, read_only=reader.auditor is None, existing=True) as engine:
         if reader.viewer is not None:
             found = engine.cases(viewer=reader.viewer, name=name, version=version, state=state)
         else:
@@ -520,7 +520,7 @@ def history(
     """Show a case's history as a viewer reads it (--as), or unredacted to an auditor
     (--auditor with --reason, logged in the store)."""
     reader = parse_reader(viewer, auditor, reason)
-    with open_engine(db, read_only=reader.auditor is None) as engine:
+    with open_engine(db, read_only=reader.auditor is None, existing=True) as engine:
         records = _read_history(engine, case, reader)
         who = reader.who
         seen = f" vu par {who.id} ({', '.join(sorted(who.roles))})"
@@ -538,7 +538,7 @@ def timeline_command(
 ) -> None:
     """Tell a case's story in French as a viewer reads it (--as), or to an auditor."""
     reader = parse_reader(viewer, auditor, reason)
-    with open_engine(db, read_only=reader.auditor is None) as engine:
+    with open_engine(db, read_only=reader.auditor is None, existing=True) as engine:
         records = _read_history(engine, case, reader)
         text = timeline(records, engine.registry)
     _out().print(text, markup=False, highlight=False, soft_wrap=True)
@@ -737,7 +737,7 @@ def export_command(
     refuse_version_alone(name, version)
     reader = parse_reader(viewer, auditor, reason)
     write = export.export_jsonl if output_format is ExportFormat.jsonl else export.export_csv
-    with open_engine(db, read_only=reader.auditor is None) as engine:
+    with open_engine(db, read_only=reader.auditor is None, existing=True) as engine:
         exported = write(
             engine.storage,
             output if output is not None else typer.get_text_stream("stdout"),

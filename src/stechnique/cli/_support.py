@@ -130,11 +130,15 @@ def shown_url(url: str) -> str:
 
 
 @contextmanager
-def open_engine(url: str, *, read_only: bool = False) -> Iterator[Engine]:
+def open_engine(url: str, *, read_only: bool = False, existing: bool = False) -> Iterator[Engine]:
     """An engine over the store at ``url`` with the command's registry; closed afterwards.
 
     ``read_only`` for the commands that only read: they never create a file or a table.
+    ``existing`` for the reads that write only a log line (an auditor's read): the store must
+    be there already (``StoreNotFound``, nothing created), then opens for writing.
     """
+    if existing and not read_only:
+        open_storage(url, read_only=True).close()
     storage = open_storage(url, read_only=read_only)
     try:
         yield Engine(storage, command_registry())
