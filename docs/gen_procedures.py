@@ -26,8 +26,10 @@ FOLDER = Path(__file__).parent / "procedures"
 
 
 def page_name(procedure: Procedure) -> str:
-    """The file name of a procedure version's page: ``name-version.md``."""
-    return f"{procedure.name}-{procedure.version}.md"
+    """The file name of a procedure version's page: ``name-version.md`` (``-rN`` added from
+    revision 2 on)."""
+    revision = "" if procedure.revision == 1 else f"-r{procedure.revision}"
+    return f"{procedure.name}-{procedure.version}{revision}.md"
 
 
 def index(procedures: list[Procedure]) -> str:
@@ -45,11 +47,12 @@ def index(procedures: list[Procedure]) -> str:
         "of every procedure, the invariants every history keeps) is in",
         "[the domain](../domain.md).",
         "",
-        "| procedure | version | fr | fingerprint |",
-        "|---|---|---|---|",
+        "| procedure | version | revision | fr | fingerprint |",
+        "|---|---|---|---|---|",
     ]
     lines += [
-        f"| [`{p.name}`]({page_name(p)}) | `{p.version}` | {p.fr} | `{p.fingerprint[:12]}` |"
+        f"| [`{p.name}`]({page_name(p)}) | `{p.version}` | {p.revision} | {p.fr} "
+        f"| `{p.fingerprint[:12]}` |"
         for p in procedures
     ]
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from stechnique.definition import ANY_ACTIVE, Procedure, Transition
+from stechnique.definition import ANY_ACTIVE, ConfidentialField, Party, Procedure, Transition
 from stechnique.records import Record
 from stechnique.schema import Field
 
@@ -280,31 +280,99 @@ def _machine(procedure: Procedure) -> list[str]:
         ],
     )
     lines += ["## Transitions", ""]
-    lines += _table(
-        ["event", "from", "to", "roles", "guards", "payload", "fr", "en"],
-        [
-            (f"`{t.event}`", _sources(procedure, t), f"`{t.target}`", _code(t.roles),
-             _guard_cell(t), _describe(t.payload), t.fr, t.en)
-            for t in procedure.transitions
-        ],
-    )  # fmt: skip
+    if any(t.party for t in procedure.transitions):
+        lines += [
+            "A step with a party is reserved to that party of the case: the actor holds one of",
+            "the roles **and** acts for the body the history bound to it.",
+            "",
+        ]
+        lines += _table(
+            ["event", "from", "to", "roles", "party", "guards", "payload", "fr", "en"],
+            [
+                (f"`{t.event}`", _sources(procedure, t), f"`{t.target}`", _code(t.roles),
+                 f"`{t.party}`" if t.party else "", _guard_cell(t), _describe(t.payload), t.fr,
+                 t.en)
+                for t in procedure.transitions
+            ],
+        )  # fmt: skip
+    else:
+        lines += _table(
+            ["event", "from", "to", "roles", "guards", "payload", "fr", "en"],
+            [
+                (f"`{t.event}`", _sources(procedure, t), f"`{t.target}`", _code(t.roles),
+                 _guard_cell(t), _describe(t.payload), t.fr, t.en)
+                for t in procedure.transitions
+            ],
+        )  # fmt: skip
     lines += ["## Guards", ""]
     lines += _table(["guard", "fr", "en"], [(f"`{g.name}`", g.fr, g.en) for g in procedure.guards])
     return lines
 
 
+def _parties(procedure: Procedure) -> list[str]:
+    rules = procedure.reading_rules
+    lines = ["## Parties", ""]
+    if not rules.parties and not rules.coordinators:
+        return [
+            *lines,
+            "No parties declared: every actor holding one of its roles sees its cases.",
+            "",
+        ]
+    if procedure.reading is not None:
+        lines += [
+            "Read from the history for who may read a case (from stechnique 0.2 on, outside",
+            "the fingerprint: reading rules change no history, and this revision's firing",
+            "rules stay as they were).",
+            "",
+        ]
+    lines += _table(
+        ["party", "fr", "en", "bound by"],
+        [(f"`{p.id}`", p.fr, p.en, _bindings(p)) for p in rules.parties],
+    )
+    coordinators = _code(rules.coordinators) if rules.coordinators else "none"
+    lines += [
+        f"Coordinating roles (they see every case of the version): {coordinators}. Anyone",
+        "else than a party or a coordinator learns nothing of a case, not even that it exists.",
+        "",
+    ]
+    return lines
+
+
+def _bindings(party: Party) -> str:
+    parts = []
+    for binding in party.bound_by:
+        who = "the body that started the case" if binding.event == "start" else ""
+        if binding.field is not None:
+            who = f"`{binding.event}.{binding.field}`"
+        elif binding.event != "start":
+            who = f"the body firing `{binding.event}`"
+        how = {"set": "", "add": " (added)", "remove": " (removed)"}.get(binding.how, "")
+        per = f", per `{binding.per}`" if binding.per else ""
+        parts.append(who + how + per)
+    return "; ".join(parts)
+
+
 def _confidentiality(procedure: Procedure) -> list[str]:
     lines = ["## Confidentiality", ""]
-    if not procedure.confidential:
+    confidential = procedure.reading_rules.confidential
+    if not confidential:
         return [*lines, "No confidential field: every reader of a history sees every field.", ""]
     return lines + _table(
-        ["field", "readers", "opens to", "from state", "fr", "en"],
+        ["field", "readers", "opens to", "when", "fr", "en"],
         [
-            (f"`{c.event}.{c.field}`", _code(c.readers), _code(c.opens_to),
-             f"`{c.opens_at}`" if c.opens_at else "", c.fr, c.en)
-            for c in procedure.confidential
+            (f"`{c.event}.{c.field}`" + (f" (per `{c.per}`)" if c.per else ""), _code(c.readers),
+             _code(c.opens_to), _opening(c), c.fr, c.en)
+            for c in confidential
         ],
     )  # fmt: skip
+
+
+def _opening(rule: ConfidentialField) -> str:
+    if rule.opens_at:
+        return f"from state `{rule.opens_at}`"
+    if rule.opens_on:
+        return f"the record `{rule.opens_on}` validated, once it fires"
+    return "never" if not rule.opens_to else ""
 
 
 def _invariants(procedure: Procedure) -> list[str]:
@@ -326,7 +394,8 @@ def procedure_page(procedure: Procedure, *, source: str | None = None) -> str:
     lines = [
         f"# {procedure.fr}",
         "",
-        f"*{procedure.en}* — `{procedure.name}` version `{procedure.version}`",
+        f"*{procedure.en}* — `{procedure.name}` version `{procedure.version}`"
+        + (f", revision {procedure.revision}" if procedure.revision != 1 else ""),
         "",
         "<!-- Generated by docs/gen_procedures.py from the definition; do not edit by hand. -->",
         "",
@@ -336,6 +405,7 @@ def procedure_page(procedure: Procedure, *, source: str | None = None) -> str:
         lines += [f"Source: {source}", ""]
     lines += [f"Fingerprint: `{procedure.fingerprint}`", "", "## Diagram", ""]
     lines += ["```mermaid", mermaid(procedure).rstrip("\n"), "```", ""]
-    lines += _people(procedure) + _machine(procedure) + _confidentiality(procedure)
+    lines += _people(procedure) + _parties(procedure) + _machine(procedure)
+    lines += _confidentiality(procedure)
     lines += _invariants(procedure)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -11,6 +11,7 @@ group; the rest is arbitrary unicode. ``procedures()`` builds whole valid defini
 from __future__ import annotations
 
 import functools
+import re
 import itertools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -102,13 +103,19 @@ def field_values(field: Field, words: Sequence[str] = DEFAULT_WORDS) -> st.Searc
     return _field_values(field, tuple(words))
 
 
+def _address(word: str) -> str:
+    """An e-mail address made of ``word``: blanks and ``@`` cannot be in its local part."""
+    local = re.sub(r"[@\s]+", "-", word).strip("-") or "x"
+    return f"{local}@example.org"
+
+
 @functools.cache
 def _field_values(field: Field, words: tuple[str, ...]) -> st.SearchStrategy[Any]:
     kind = field.kind
     if kind == "text":
         return _words(words)
     if kind == "email":
-        return _words(words).map(lambda word: f"{'-'.join(word.split()) or 'x'}@example.org")
+        return _words(words).map(_address)
     if kind == "choice":
         return st.sampled_from(field.options)
     if kind == "choices":
