@@ -11,8 +11,8 @@ group; the rest is arbitrary unicode. ``procedures()`` builds whole valid defini
 from __future__ import annotations
 
 import functools
-import re
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
