@@ -172,7 +172,11 @@ def test_the_page_lists_case_roles_and_confidentiality(engine: Engine) -> None:
     assert "| `submit_report.report` |" in page
     bar = procedure_page(ticket(fr="Ticket | urgent"))
     assert bar.startswith("# Ticket | urgent\n")
-    assert "`comment.secret` | `owner` | `boss` | `done` | Secret | Secret |" in bar
+    assert "`comment.secret` | `owner` | `boss` | from state `done` | Secret | Secret |" in bar
+    # The parties, who binds them, and who reads what once a draft is validated.
+    assert "| `manager` | le gestionnaire | the manager | the body that started the case |" in page
+    assert "Coordinating roles (they see every case of the version): `caf_coordinator`" in page
+    assert "the record `validate_report` validated, once it fires" in page
 
 
 def _generator() -> ModuleType:
