@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sql_support import schema_differences
 
-from stechnique import Engine, default_registry, parties_of
+from stechnique import Engine, UnknownCase, default_registry, is_redacted, parties_of
 from stechnique.audit import audit
 from stechnique.definition import Procedure
 from stechnique.export import import_jsonl
@@ -241,3 +241,26 @@ def test_the_010_mariadb_store_upgrades_and_audits_clean(mysql_010: str) -> None
         _verify(storage)
     finally:
         storage.close()
+
+
+def test_a_010_case_fires_as_in_010_and_reads_follow_its_parties(tmp_path: Path) -> None:
+    copy = tmp_path / "store.db"
+    copy.write_bytes((FIXTURES / "demo-0.1.0.sqlite").read_bytes())
+    with _upgraded(f"sqlite:///{copy}") as storage:
+        engine = Engine(storage)
+        # Migrated from the MSTR: its DLA structure is the body that started the MSTR case.
+        structure = Actor("ca-air-bel", {"structure"})
+        assert "accept_recommendations" in engine.available_events("mstr-air-bel", structure)
+        after = engine.fire("mstr-air-bel", "accept_recommendations", actor=structure)
+        assert after.state == "recommendations_accepted"
+        # The officer who coordinates reads the diagnosis; the CAF, consulted on the MSTR
+        # chapter, still sees the case but not the diagnosis (no DLA plan names it yet).
+        officer = Actor("france-active-paca", {"france_active_officer"})
+        (identified,) = [r for r in engine.history("mstr-air-bel", officer) if r.seq == 7]
+        assert not is_redacted(identified.payload["diagnosis"])
+        funder = Actor("caf-13", {"funder"})
+        (seen,) = [r for r in engine.history("mstr-air-bel", funder) if r.seq == 7]
+        assert is_redacted(seen.payload["diagnosis"])
+        with pytest.raises(UnknownCase):
+            engine.history("mstr-air-bel", Actor("ville-marseille", {"funder"}))
+        assert audit(storage).ok
