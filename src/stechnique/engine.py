@@ -16,7 +16,7 @@ refusal raises before anything is written.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ import attrs
 
 from stechnique._arguments import MAX_NAME, Arguments
 from stechnique._chain import case_after, next_step
+from stechnique._histories import case_from_history, link_problems
 from stechnique._judge import START, judge
 from stechnique._known_cases import KnownCases
 from stechnique._machine import trigger
@@ -34,6 +35,7 @@ from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import (
     ConcurrencyConflict,
     GuardFailed,
+    HistoryCorrupted,
     IdempotencyKeyReused,
     InvalidData,
     InvalidEvent,
@@ -49,8 +51,8 @@ from stechnique.migration import (
     MigrationReport,
     plan_migration,
 )
-from stechnique.parties import parties_of
-from stechnique.records import Access, Actor, Case, Parties, Record
+from stechnique.parties import NO_PARTIES, parties_of
+from stechnique.records import GENESIS_HASH, Access, Actor, Case, Parties, Record
 from stechnique.registry import Registry
 from stechnique.schema import validate
 from stechnique.storage.base import Storage
@@ -58,6 +60,12 @@ from stechnique.storage.memory import MemoryStorage
 from stechnique.visibility import redact
 
 __all__ = ["Engine"]
+
+# The fields of a case row its history decides (the parties are compared apart: an upgraded
+# row has none yet).
+_ROW_FIELDS = (
+    "name", "version", "fingerprint", "state", "seq", "facts", "created_at", "updated_at", "head",
+)  # fmt: skip
 
 # Refusals decided on a remembered case that a fresh read could decide otherwise.
 _MAYBE_STALE = (
@@ -490,8 +498,7 @@ class Engine:
         case_id = check.identifier("case_id", case_id)
         viewer = check.actor("viewer", viewer)
         check.done()
-        case, _, parties = self._seen(case_id, viewer)
-        records = self.storage.records(case_id)
+        case, _, parties, records = self._seen_with_history(case_id, viewer)
         return redact(records, viewer, case.facts, parties, self._procedure_of_record)
 
     def cases(
@@ -526,9 +533,9 @@ class Engine:
         auditor = check.actor("auditor", auditor)
         reason = check.reason("reason", reason)
         check.done()
-        self._load(case_id)
+        _, _, records = self._loaded(case_id)
         self.storage.log_access(Access(auditor, self._now(), reason, (case_id,)))
-        return list(self.storage.records(case_id))
+        return list(records)
 
     def unredacted_cases(
         self,
@@ -601,33 +608,79 @@ class Engine:
         return now.astimezone(UTC)
 
     def _load(self, case_id: str) -> tuple[Case, Procedure]:
+        case, procedure, _ = self._loaded(case_id)
+        return case, procedure
+
+    def _loaded(self, case_id: str) -> tuple[Case, Procedure, Sequence[Record]]:
+        """The stored case, its procedure version and its history, the case row checked
+        against the history it must derive from (see ``_checked``)."""
         case = self.storage.get(case_id)
         if case is None:
             raise UnknownCase(case_id)
         procedure = self.registry.pinned(
             case_id, case.seq, case.name, case.version, case.fingerprint
         )
+        # The row was read first: records a concurrent writer appended since are not its.
+        records = self.storage.records(case_id)[: max(case.seq, 0)]
+        case = self._checked(case, records)
         self._known.remember(case, procedure)
-        return case, procedure
+        return case, procedure, records
+
+    def _checked(self, case: Case, records: Sequence[Record]) -> Case:
+        """``case`` if it is exactly what ``records`` lead to, else ``HistoryCorrupted``.
+
+        The engine decides from the history, never from the case row alone: a row edited
+        behind its back (a state moved on, a fact or a party changed, a head no record has)
+        would otherwise be extended with records signed by real actors. Every link of the
+        chain is checked (seq, prev_hash, each record's own hash), then the row is compared
+        with the case the history replays to. The parties of a row upgraded from before
+        parties existed are read from the history here, and kept when the store can write.
+        """
+        head = GENESIS_HASH
+        for expected, record in enumerate(records, start=1):
+            problems = link_problems(record, expected, head)
+            if problems:
+                _, seq, problem = problems[0]
+                raise HistoryCorrupted(case.id, seq, problem)
+            head = record.hash
+        if not records:
+            raise HistoryCorrupted(case.id, 1, "the case row has no history")
+        replayed = case_from_history(records)
+        for field in _ROW_FIELDS:
+            if getattr(case, field) != getattr(replayed, field):
+                raise HistoryCorrupted(
+                    case.id, case.seq, f"the case row's {field} is not what its history gives"
+                )
+        parties = parties_of(records, self._procedure_of_record)
+        if case.parties is None:
+            self.storage.set_parties(case.id, case.seq, parties)
+            return attrs.evolve(case, parties=parties)
+        if case.parties != parties:
+            raise HistoryCorrupted(
+                case.id, case.seq, "the case row's parties are not those its history binds"
+            )
+        return case
 
     def _seen(self, case_id: str, viewer: Actor) -> tuple[Case, Procedure, Parties]:
         """The case, its procedure and its parties, if ``viewer`` may know of it; otherwise
         ``UnknownCase``, exactly as if there were no such case."""
-        case, procedure = self._load(case_id)
+        case, procedure, parties, _ = self._seen_with_history(case_id, viewer)
+        return case, procedure, parties
+
+    def _seen_with_history(
+        self, case_id: str, viewer: Actor
+    ) -> tuple[Case, Procedure, Parties, Sequence[Record]]:
+        case, procedure, records = self._loaded(case_id)
         parties = self._parties(case)
         if not parties.sees(viewer):
             raise UnknownCase(case_id)
-        return case, procedure, parties
+        return case, procedure, parties, records
 
     def _parties(self, case: Case) -> Parties:
-        """The case's parties; read from its history for a case row upgraded from before
-        parties existed, and kept in the store when it can write (it is the same reading
-        every time: the history alone decides)."""
+        """The case's parties (a loaded case always has them: ``_checked``)."""
         if case.parties is not None:
             return case.parties
-        parties = parties_of(self.storage.records(case.id), self._procedure_of_record)
-        self.storage.set_parties(case.id, case.seq, parties)
-        return parties
+        return self._checked(case, self.storage.records(case.id)).parties or NO_PARTIES
 
     def _unindexed(self, name: str | None, version: str | None, state: str | None) -> list[Case]:
         """The cases of an upgraded store whose parties were never read, read now and written
