@@ -103,11 +103,14 @@ class _Sealer:
 def _record_row(record: Record) -> dict[str, Any]:
     row = {field: getattr(record, field) for field in attrs.fields_dict(Record) if field != "actor"}
     row["actor_id"], row["actor_roles"] = record.actor.id, sorted(record.actor.roles)
+    row["actor_body"] = record.actor.body
     return row
 
 
 def _case_row(records: list[Record]) -> dict[str, Any]:
-    return attrs.asdict(case_from_history(records), recurse=False)
+    row = attrs.asdict(case_from_history(records), recurse=False)
+    row["parties"] = None  # not read yet, as in a store upgraded from 0.1.0
+    return row
 
 
 def _encoded(table: sa.Table, row: dict[str, Any], dialect: sa.Dialect) -> list[Any]:

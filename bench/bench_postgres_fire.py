@@ -31,10 +31,17 @@ from _harness import POSTGRES_URL, Report, Run, interleaved, libpq_url, parser, 
 from _shape import STEPS, TickingClock, engine_fires, procedure
 
 from stechnique import Engine, Registry
+from stechnique.records import Parties
 from stechnique.storage import SQLStorage
+from stechnique.storage._sql_schema import schema_for
+from stechnique.storage._sql_statements import parties_json
 
 PREFIX = "stbench_"
 _T0 = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+#: The parties of every bench case, as the engine writes them (the shape declares none).
+PARTIES = parties_json(Parties(frozenset(), procedure().seen_by_roles))
 
 
 def _statements() -> Any:
@@ -48,13 +55,15 @@ def _case_values(case_id: str, seq: int, state: str, source: str | None = None) 
     at = _T0 + timedelta(microseconds=seq)
     return {"c_id": case_id, "c_name": "bench", "c_version": "1", "c_fingerprint": "f" * 64,
             "c_state": state, "c_seq": seq, "c_facts": "{}", "c_created_at": _T0,
-            "c_updated_at": at, "c_head": f"{seq:064d}", "b_prev": seq - 1,
-            "b_source": source, "b_prev_hash": f"{seq - 1:064d}"}  # fmt: skip
+            "c_updated_at": at, "c_head": f"{seq:064d}", "c_parties": PARTIES,
+            "b_prev": seq - 1, "b_source": source, "b_prev_hash": f"{seq - 1:064d}",
+            "b_parties": PARTIES}  # fmt: skip
 
 
 def _record_values(case_id: str, seq: int, event: str, source: str, target: str) -> dict[str, Any]:
     return {"r_case_id": case_id, "r_seq": seq, "r_event": event, "r_source": source,
             "r_target": target, "r_actor_id": "w", "r_actor_roles": '["worker"]',
+            "r_actor_body": None,
             "r_at": _T0 + timedelta(microseconds=seq), "r_payload": "{}", "r_name": "bench",
             "r_version": "1", "r_fingerprint": "f" * 64, "r_idempotency_key": None,
             "r_prev_hash": f"{seq - 1:064d}", "r_hash": f"{seq:064d}"}  # fmt: skip
@@ -80,7 +89,8 @@ def raw_three_statements(cases: int) -> Run:
         with connection.cursor() as cursor:
             for case_id in ids:
                 for seq, (event, source, target) in enumerate(STEPS, start=2):
-                    cursor.execute(sql.update_case.sql, _case_values(case_id, seq, target, source))
+                    cursor.execute(sql.update_same_parties.sql,
+                                   _case_values(case_id, seq, target, source))  # fmt: skip
                     if cursor.rowcount != 1:
                         raise RuntimeError("the conditional update matched no row")
                     cursor.execute(sql.insert_record.sql,
@@ -159,8 +169,8 @@ def drop_tables() -> None:
     """Remove the benchmark's tables."""
     engine = sa.create_engine(POSTGRES_URL)
     with engine.begin() as connection:
-        for table in ("records", "cases", "alembic_version"):
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {PREFIX}{table}")
+        for table in schema_for(PREFIX).table_names:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     engine.dispose()
 
 

@@ -26,7 +26,9 @@ from _harness import Report, Run, interleaved, parser
 from _shape import STEPS, TickingClock, engine_fires, procedure
 
 from stechnique import Engine, Registry
+from stechnique.records import Parties
 from stechnique.storage import SQLStorage
+from stechnique.storage._sql_statements import parties_json
 
 _TIME = "2020-01-01 00:00:00.{:06d}"
 FIRST_HEAD = f"{1:064d}"  # heads are the seq written on 64 digits
@@ -35,36 +37,41 @@ FIRST_HEAD = f"{1:064d}"  # heads are the seq written on 64 digits
 def raw_sqlite(path: Path, synchronous: str, cases: int) -> Run:
     """The floor: the same transaction per fire, values ready-made, through ``sqlite3``."""
     storage = SQLStorage(f"sqlite:///{path}", synchronous=synchronous)
-    update, insert = storage._sql.update_case.sql, storage._sql.insert_record.sql
-    insert_case = storage._sql.insert_case.sql
+    # The statements the storage runs when a step leaves the parties as they are.
+    update, insert = storage._sql.update_same_parties, storage._sql.insert_record
+    insert_case = storage._sql.insert_case
     storage.close()
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {synchronous}")
     cursor = connection.cursor()
     fingerprint, roles, created = "f" * 64, '["worker"]', _TIME.format(0)
+    parties = parties_json(Parties(frozenset(), procedure().seen_by_roles))
 
     def run() -> tuple[int, float]:
         # Random ids, as Engine.start gives: rows land where uuids put them in the indexes.
         ids = [str(uuid.uuid4()) for _ in range(cases)]
         cursor.execute("BEGIN IMMEDIATE")
         for case_id in ids:
-            cursor.execute(insert_case, (case_id, "bench", "1", fingerprint, "s0", 1, "{}",
-                                         _TIME.format(0), _TIME.format(0), FIRST_HEAD))  # fmt: skip
+            cursor.execute(insert_case.sql, insert_case.bind(
+                (case_id, "bench", "1", fingerprint, "s0", 1, "{}", _TIME.format(0),
+                 _TIME.format(0), FIRST_HEAD, parties)))  # fmt: skip
         cursor.execute("COMMIT")
         began = time.perf_counter()
         for case_id in ids:
             for seq, (event, source, target) in enumerate(STEPS, start=2):
                 at, head, previous = _TIME.format(seq), f"{seq:064d}", f"{seq - 1:064d}"
-                case_row = ("bench", "1", fingerprint, target, seq, "{}", created, at, head,
-                            case_id, seq - 1, source, previous)  # fmt: skip
-                record_row = (case_id, seq, event, source, target, "w", roles, at, "{}", "bench",
-                              "1", fingerprint, None, previous, head)  # fmt: skip
+                case_row = update.bind((case_id, "bench", "1", fingerprint, target, seq, "{}",
+                                        created, at, head, parties, seq - 1, source, previous,
+                                        parties))  # fmt: skip
+                record_row = insert.bind((case_id, seq, event, source, target, "w", roles, None,
+                                          at, "{}", "bench", "1", fingerprint, None, previous,
+                                          head))  # fmt: skip
                 cursor.execute("BEGIN IMMEDIATE")
-                cursor.execute(update, case_row)
+                cursor.execute(update.sql, case_row)
                 if cursor.rowcount != 1:
                     raise RuntimeError("the conditional update matched no row")
-                cursor.execute(insert, record_row)
+                cursor.execute(insert.sql, record_row)
                 cursor.execute("COMMIT")
         return cases * len(STEPS), time.perf_counter() - began
 
