@@ -152,7 +152,7 @@ class UnknownCase(StechniqueError):
 
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
-        super().__init__(f"unknown case {case_id!r}")
+        super().__init__(f"dossier inconnu {case_id!r} / unknown case {case_id!r}")
 
 
 class InvalidEvent(StechniqueError):
@@ -163,10 +163,13 @@ class InvalidEvent(StechniqueError):
         self.event = event
         self.state = state
         self.allowed = tuple(allowed)
-        choices = ", ".join(self.allowed) if self.allowed else "none (the case is closed)"
+        listed = ", ".join(self.allowed)
+        fr = listed or "aucun (le dossier est terminé)"
+        en = listed or "none (the case is over)"
         super().__init__(
-            f"event {event!r} is not allowed on case {case_id} in state {state!r}; "
-            f"allowed events: {choices}"
+            f"l'événement {event!r} n'est pas possible dans l'état {state!r} du dossier "
+            f"{case_id} ; possibles : {fr} / event {event!r} is not allowed on case {case_id} "
+            f"in state {state!r}; allowed events: {en}"
         )
 
 
@@ -198,12 +201,15 @@ class PermissionDenied(StechniqueError):
         self.party = party
         self.party_fr = party_fr
         self.party_en = party_en
-        held = ", ".join(self.roles) or "no role"
+        held = ", ".join(self.roles)
         where = f" on case {case_id}" if case_id else ""
         if party is None:
+            allowed_roles = ", ".join(self.allowed)
             message = (
-                f"actor {actor_id!r} ({held}) may not fire {event!r}{where}; "
-                f"allowed roles: {', '.join(self.allowed) or 'none'}"
+                f"{actor_id!r} ({held or 'aucun rôle'}) ne peut pas déclencher {event!r} ; "
+                f"rôles requis : {allowed_roles or 'aucun'} / actor {actor_id!r} "
+                f"({held or 'no role'}) may not fire {event!r}{where}; allowed roles: "
+                f"{allowed_roles or 'none'}"
             )
         else:
             message = (
@@ -236,8 +242,9 @@ class GuardFailed(StechniqueError):
         self.event = event
         self.failed_guards = tuple(failed_guards)
         where = f" on case {case_id}" if case_id else ""
-        lines = "; ".join(str(guard) for guard in self.failed_guards)
-        super().__init__(f"event {event!r} refused{where}: {lines}")
+        fr = " ; ".join(f"{guard.name} : {guard.fr}" for guard in self.failed_guards)
+        en = "; ".join(f"{guard.name}: {guard.en}" for guard in self.failed_guards)
+        super().__init__(f"{event!r} refusé : {fr} / event {event!r} refused{where}: {en}")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -342,7 +349,8 @@ class ConcurrencyConflict(StechniqueError):
             else:
                 detail = f"expected seq {expected_seq} but it is at seq {actual_seq}"
         super().__init__(
-            f"case {case_id} changed concurrently: {detail}; reload the case and retry"
+            f"le dossier {case_id} a changé entre-temps ; relisez-le et réessayez / case "
+            f"{case_id} changed concurrently: {detail}; reload the case and retry"
         )
 
 
@@ -355,8 +363,10 @@ class IdempotencyKeyReused(StechniqueError):
         self.first_event = first_event
         self.event = event
         super().__init__(
-            f"idempotency key {key!r} on case {case_id} was first used for {first_event!r} "
-            f"with other data; use a new key for {event!r}"
+            f"la clé d'idempotence {key!r} du dossier {case_id} a servi à une autre commande "
+            f"({first_event!r}) ; prenez une nouvelle clé / idempotency key {key!r} on case "
+            f"{case_id} was first used for {first_event!r} with other data; use a new key for "
+            f"{event!r}"
         )
 
 
@@ -420,7 +430,11 @@ class HistoryCorrupted(StechniqueError):
         self.seq = seq
         self.reason = reason
         at = f" at seq {seq}" if seq is not None else ""
-        super().__init__(f"history of case {case_id} is corrupted{at}: {reason}")
+        at_fr = f" à l'enregistrement {seq}" if seq is not None else ""
+        super().__init__(
+            f"l'historique du dossier {case_id} est altéré{at_fr} / history of case {case_id} "
+            f"is corrupted{at}: {reason}"
+        )
 
 
 class CheckpointInvalid(StechniqueError):
