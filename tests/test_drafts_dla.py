@@ -574,3 +574,22 @@ def test_the_draft_registry_holds_the_migration() -> None:
     registry = draft_registry()
     assert registry.migration_between(REVISION_1, DLA) == MIGRATION
     assert registry.get(NAME, "2019").fingerprint == DLA.fingerprint
+
+
+def test_a_carried_consultant_replaced_by_the_officer_no_longer_works_on_the_action() -> None:
+    storage = MemoryStorage()
+    case = _revision_1_case(storage, "individual")
+    engine_ = engine("2019-06-01 09:00", storage)
+    engine_.migrate(
+        case.id, "2019", actor=ESIA, reason="Révision 2", facts={"commune": "Marseille"}
+    )
+    assigned(engine_, case, "a1", RH)
+    # Revision 1 bound its consultant to the case, not to an action: the party check lets it
+    # through (docs/decisions.md), the rule of the action's consultant does not.
+    with pytest.raises(GuardFailed) as replaced:
+        engine_.fire(case.id, "complete_action", actor=FINANCES,
+                     payload={"action": "a1", "report": "x", "impact": IMPACT})  # fmt: skip
+    refused_by("action_acknowledged", replaced)
+    engine_.fire(case.id, "complete_action", actor=RH,
+                 payload={"action": "a1", "report": "Fait.", "impact": IMPACT})  # fmt: skip
+    holds_invariants(storage.records(case.id))
