@@ -21,7 +21,7 @@ from stechnique.definition import Guard, GuardContext, ReadOnlyStore
 from stechnique.records import Case
 from stechnique.workflows import _rules_dla_r2, _rules_r2
 
-__all__ = ["GUARDS_R2", "PERIOD_2013", "PERIOD_2015_2017", "PERIOD_2019", "period"]
+__all__ = ["GUARDS_R2", "PERIOD_2013", "PERIOD_2015_2017", "PERIOD_2019", "period", "period_from"]
 
 #: « 2015-2017 », until the 2019 modalities (interpretation: PROCEDURES.md, « Periods »).
 PERIOD_2015_2017 = (date(2015, 1, 1), date(2018, 12, 31))
