@@ -70,13 +70,15 @@ FACTS = (*FACTS_R1, Field("commune", fr="Commune de la structure", en="The struc
 # Revision 1's states but its two accompaniments: « la mise en œuvre d'un accompagnement »
 # is one state in which every action of the plan runs on its own track.
 _DROPPED = ("individual_accompaniment", "collective_accompaniment")
-_KEPT = tuple(state for state in REVISION_1.states if state.id not in _DROPPED)
+_KEPT = {state.id: state for state in REVISION_1.states if state.id not in _DROPPED}
 STATES = (
-    *_KEPT[: [s.id for s in _KEPT].index("follow_up")],
+    *(_KEPT[id_] for id_ in ("requested", "pre_diagnostic", "qualification",
+                             "problem_identified", "recommendations_accepted",
+                             "plan_drawn_up", "plan_validated")),
     State("accompaniment", "Accompagnement en cours", "Accompaniment under way"),
-    *_KEPT[[s.id for s in _KEPT].index("follow_up") :],
+    *(_KEPT[id_] for id_ in ("follow_up", "closed", "declined", "withdrawn")),
     State("abandoned", "Accompagnement abandonné", "Accompaniment abandoned", terminal=True),
-)
+)  # fmt: skip
 
 # « une ou plusieurs actions d'appui sous forme d'ingénieries individuelles ou collectives
 # (problématiques communes à plusieurs structures) »: each named in the plan by its id.
@@ -314,7 +316,7 @@ MIGRATION = Migration(
     from_version="2019",
     to_version="2019",
     states={
-        **{state.id: state.id for state in _KEPT if not state.terminal},
+        **{id_: id_ for id_, state in _KEPT.items() if not state.terminal},
         "individual_accompaniment": "accompaniment",
         "collective_accompaniment": "accompaniment",
     },
