@@ -26,13 +26,14 @@ from stechnique import (
 )
 from stechnique.workflows.drafts import drafts
 
-MSTR, CONVENTION = drafts()
+MSTR, CONVENTION, DLA = drafts()
 NAME = "soutien-technique-renforce"
 
 
 def engine(start: str = "2016-03-01 09:00") -> Engine:
-    """An in-memory engine on the drafts, its clock ticking from ``start``."""
-    return Engine(registry=Registry(drafts()), clock=TickingClock(start))
+    """An in-memory engine on the MSTR and 2013 drafts, its clock ticking from ``start`` (the
+    DLA draft, the same procedure's later version, has its own: ``test_drafts_dla.py``)."""
+    return Engine(registry=Registry((MSTR, CONVENTION)), clock=TickingClock(start))
 
 
 def holds_invariants(procedure: Procedure, records: Sequence[Record]) -> None:

@@ -4,7 +4,7 @@ Revision 2 (PROCEDURES.md, « Revision 2 of every published version ») binds ea
 party of the case, lets the coordinators unblock a case, requires reasons, names the known
 funders and the versions' periods. It stays a draft until revision 2 is published, when
 these are in: the parties and the party checks of the judge (issue 13), the coordinators'
-events of issue 14 (``transfer_to_dla`` and the DLA's revision 2 are not drafted yet), the
+events of issue 14 (``transfer_to_dla`` is not drafted yet), the
 French label model of issue 15 and the record-format decisions of issue 16. Publishing it
 means pinning its fingerprints in ``tests/test_fingerprints.py`` and registering it in
 ``default_registry``; until then nothing may depend on it: ``default_registry`` does not hold
@@ -15,7 +15,10 @@ Drafted so far:
 - ``soutien-technique-renforce`` ``2015-2017`` revision 2
   (``soutien_technique_renforce_2015_2017_r2``);
 - ``convention-pluripartenariale`` ``2013`` revision 2
-  (``convention_pluripartenariale_2013_r2.toml``, loaded with the guards of ``guards_r2``).
+  (``convention_pluripartenariale_2013_r2.toml``, loaded with the guards of ``guards_r2``);
+- ``soutien-technique-renforce`` ``2019`` revision 2, the DLA
+  (``soutien_technique_renforce_2019_r2``), with the migration of its revision-1 cases
+  (``draft_migrations``).
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from pathlib import Path
 
 from stechnique.definition import Procedure
 from stechnique.loader import load_procedure
+from stechnique.migration import Migration
 from stechnique.registry import Registry
 from stechnique.workflows import default_registry
 from stechnique.workflows.guards_r2 import GUARDS_R2
 
-__all__ = ["CONVENTION_2013_R2_FILE", "draft_registry", "drafts"]
+__all__ = ["CONVENTION_2013_R2_FILE", "draft_migrations", "draft_registry", "drafts"]
 
 #: The data file of ``convention-pluripartenariale`` 2013 revision 2.
 CONVENTION_2013_R2_FILE = Path(__file__).with_name("convention_pluripartenariale_2013_r2.toml")
@@ -36,12 +40,23 @@ CONVENTION_2013_R2_FILE = Path(__file__).with_name("convention_pluripartenariale
 
 def drafts() -> tuple[Procedure, ...]:
     """The drafted revisions, built afresh (never published: see the module docstring)."""
-    from stechnique.workflows import soutien_technique_renforce_2015_2017_r2
+    from stechnique.workflows import (
+        soutien_technique_renforce_2015_2017_r2,
+        soutien_technique_renforce_2019_r2,
+    )
 
     return (
         soutien_technique_renforce_2015_2017_r2.PROCEDURE,
         load_procedure(CONVENTION_2013_R2_FILE, guards=GUARDS_R2),
+        soutien_technique_renforce_2019_r2.PROCEDURE,
     )
+
+
+def draft_migrations() -> tuple[Migration, ...]:
+    """The migrations of published revision-1 cases to the drafts (drafts themselves)."""
+    from stechnique.workflows import soutien_technique_renforce_2019_r2
+
+    return (soutien_technique_renforce_2019_r2.MIGRATION,)
 
 
 def draft_registry() -> Registry:
@@ -53,4 +68,6 @@ def draft_registry() -> Registry:
     registry = default_registry()
     for procedure in drafts():
         registry.register(procedure)
+    for migration in draft_migrations():
+        registry.register_migration(migration)
     return registry

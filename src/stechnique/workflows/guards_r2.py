@@ -17,15 +17,19 @@ from collections.abc import Mapping
 from datetime import date
 from types import MappingProxyType
 
-from stechnique.definition import Guard, GuardContext
-from stechnique.workflows import _rules_r2
+from stechnique.definition import Guard, GuardContext, ReadOnlyStore
+from stechnique.records import Case
+from stechnique.workflows import _rules_dla_r2, _rules_r2
 
-__all__ = ["GUARDS_R2", "PERIOD_2013", "PERIOD_2015_2017", "period"]
+__all__ = ["GUARDS_R2", "PERIOD_2013", "PERIOD_2015_2017", "PERIOD_2019", "period", "period_from"]
 
 #: « 2015-2017 », until the 2019 modalities (interpretation: PROCEDURES.md, « Periods »).
 PERIOD_2015_2017 = (date(2015, 1, 1), date(2018, 12, 31))
 #: « Durée de l'expérimentation : juin [2013 -] juin 2015 ».
 PERIOD_2013 = (date(2013, 6, 1), date(2015, 6, 30))
+#: « Les modalités de mise en œuvre de soutien technique renforcé évoluent en 2019 »: from
+#: 2019-01-01, with no end yet.
+PERIOD_2019 = date(2019, 1, 1)
 
 
 def _french(day: date) -> str:
@@ -48,6 +52,20 @@ def period(name: str, first: date, last: date) -> Guard:
         name,
         f"Dossier ouvert pendant la période de la version : du {_french(first)} au {_french(last)}",
         f"Case opened within the version's period: from {first.isoformat()} to {last.isoformat()}",
+        check,
+    )
+
+
+def period_from(name: str, first: date) -> Guard:
+    """A guard of ``start``: the engine's clock is on ``first`` or later (a period not ended)."""
+
+    def check(context: GuardContext) -> bool:
+        return first <= context.now.date()
+
+    return Guard(
+        name,
+        f"Dossier ouvert pendant la période de la version : à partir du {_french(first)}",
+        f"Case opened within the version's period: from {first.isoformat()} on",
         check,
     )
 
@@ -118,6 +136,178 @@ def _com_end_within_agreement(context: GuardContext) -> bool:
         return date.fromisoformat(str(end)) <= date.fromisoformat(str(expiry))
     except ValueError:
         return False
+
+
+# -- DLA 2019 revision 2: the plan and its actions (``_rules_dla_r2``) ----------------------
+
+
+def _plan_actions_named_once(context: GuardContext) -> bool:
+    actions = context.payload.get("actions")
+    if not isinstance(actions, list):
+        return False
+    ids = [str(a.get("id", "")).strip() for a in actions if isinstance(a, Mapping)]
+    return len(ids) == len(actions) and len(set(ids)) == len(ids)
+
+
+def _one_decision_per_plan_funder(context: GuardContext) -> bool:
+    body = context.actor.acts_for
+    return all(funder != body for funder, _ in _rules_dla_r2.plan_decisions(context.history()))
+
+
+def _plan_validated_by_funders(context: GuardContext) -> bool:
+    history = context.history()
+    funders = set(_rules_dla_r2.plan_funders(history))
+    decided = _rules_dla_r2.plan_decisions(history)
+    approved = {funder for funder, decision in decided if decision == "approve"}
+    refused = any(decision == "refuse" for _, decision in decided)
+    return bool(funders) and not refused and funders <= approved
+
+
+def _track(context: GuardContext) -> _rules_dla_r2.Track | None:
+    action = context.payload.get("action")
+    return _rules_dla_r2.tracks(context.history()).get(str(action))
+
+
+def _action_open(context: GuardContext) -> bool:
+    track = _track(context)
+    return track is not None and not track.finished
+
+
+def _consultant_changes(context: GuardContext) -> bool:
+    track = _track(context)
+    return track is None or str(context.payload.get("consultant")) != track.consultant
+
+
+def _action_acknowledged(context: GuardContext) -> bool:
+    track = _track(context)
+    return track is not None and track.consultant == context.actor.acts_for and track.acknowledged
+
+
+def _action_not_started(context: GuardContext) -> bool:
+    track = _track(context)
+    return track is not None and not track.started and not track.finished
+
+
+def _action_under_way(context: GuardContext) -> bool:
+    track = _track(context)
+    return track is not None and track.started and not track.finished
+
+
+def _structures(store: ReadOnlyStore, case: Case) -> frozenset[str]:
+    """The structure of a case: its bound party, else (a row whose parties were never read)
+    the body that started it."""
+    bodies = frozenset() if case.parties is None else case.parties.bodies("structure")
+    if bodies:
+        return bodies
+    records = store.records(case.id)
+    return frozenset({records[0].actor.acts_for}) if records else frozenset()
+
+
+def _collective_has_peers_v2(context: GuardContext) -> bool:
+    # « problématiques communes à plusieurs structures »: another body, in a case still open,
+    # whose latest plan names the same group. A second case of the same structure is no peer.
+    track, case = _track(context), context.case
+    if track is None or case is None:
+        return False
+    if track.action.get("kind") != "collective":
+        return True
+    group = _rules_dla_r2.group_key(track.action.get("group", ""))
+    ended = {state.id for state in context.procedure.states if state.terminal}
+    mine = _structures(context.store, case)
+    for other in context.store.cases(name=case.name, version=case.version):
+        if other.id == case.id or other.state in ended:
+            continue
+        if not _structures(context.store, other) - mine:
+            continue
+        if group in _rules_dla_r2.plan_groups(context.store.records(other.id)):
+            return True
+    return False
+
+
+def _actions_done(context: GuardContext) -> bool:
+    tracks = _rules_dla_r2.tracks(context.history()).values()
+    return all(t.finished for t in tracks) and any(t.completed for t in tracks)
+
+
+_DLA = (
+    period_from("period_2019", PERIOD_2019),
+    Guard(
+        "plan_actions_named_once",
+        "Chaque action du plan a son identifiant, et aucun n'est repris",
+        "Each action of the plan has its own id, none repeated",
+        _plan_actions_named_once,
+        uses_payload=True,
+    ),
+    Guard(
+        "one_decision_per_plan_funder",
+        "Un financeur (l'organisme pour lequel on agit) ne rend qu'une décision par plan",
+        "A funder (the body acted for) records only one decision per plan",
+        _one_decision_per_plan_funder,
+    ),
+    Guard(
+        "plan_validated_by_funders",
+        "Validé par les financeurs : chaque financeur du dernier plan a donné son accord depuis "
+        "qu'il a été (ré)élaboré, et aucun n'a refusé",
+        "Validated by the funders: every funder of the latest plan has approved since it was "
+        "drawn up, and none has refused",
+        _plan_validated_by_funders,
+    ),
+    Guard(
+        "action_open",
+        "L'action fait partie du plan et n'est ni achevée ni annulée",
+        "The action is in the plan, neither completed nor cancelled",
+        _action_open,
+        uses_payload=True,
+    ),
+    Guard(
+        "consultant_changes",
+        "Le consultant désigné n'est pas déjà celui de l'action",
+        "The consultant named is not already the action's",
+        _consultant_changes,
+        uses_payload=True,
+    ),
+    Guard(
+        "action_acknowledged",
+        "Règles de confidentialité reconnues par le consultant de l'action depuis sa dernière "
+        "désignation, avant son travail dans la structure",
+        "Confidentiality rules acknowledged by the action's consultant since its latest "
+        "assignment, before its work inside the structure",
+        _action_acknowledged,
+        uses_payload=True,
+    ),
+    Guard(
+        "action_not_started",
+        "L'action fait partie du plan et n'a pas commencé",
+        "The action is in the plan and has not started",
+        _action_not_started,
+        uses_payload=True,
+    ),
+    Guard(
+        "action_under_way",
+        "L'action a commencé et n'est ni achevée ni annulée",
+        "The action has started, and is neither completed nor cancelled",
+        _action_under_way,
+        uses_payload=True,
+    ),
+    Guard(
+        "collective_has_peers_v2",
+        "Une action collective réunit plusieurs structures : une autre structure, dans un "
+        "dossier en cours, a un dernier plan qui nomme le même groupe (sans tenir compte des "
+        "majuscules ni des espaces autour)",
+        "A collective action brings several structures together: another structure, in an "
+        "open case, has a latest plan naming the same group (ignoring case and surrounding "
+        "spaces)",
+        _collective_has_peers_v2,
+        uses_payload=True,
+        reads_other_cases=True,
+    ),
+    Guard(
+        "actions_done",
+        "Chaque action du plan est achevée ou annulée, et au moins une est achevée",
+        "Every action of the plan is completed or cancelled, and at least one is completed",
+        _actions_done,
+    ),
+)
 
 
 _ALL = (
@@ -192,6 +382,7 @@ _ALL = (
         _com_end_within_agreement,
         uses_payload=True,
     ),
+    *_DLA,
 )
 
 #: The guards revision 2 adds, by name (read-only).
