@@ -6,6 +6,7 @@ it may not see)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -45,8 +46,12 @@ from stechnique import (
     waiting_on,
 )
 from stechnique.storage.base import Storage
+from stechnique.storage.sql import SQLStorage
 from stechnique.workflows import soutien_technique_renforce_2015_2017 as mstr
 from stechnique.workflows.drafts import drafts
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "0.1.0"
 
 
 def at(text: str) -> datetime:
@@ -101,8 +106,10 @@ def test_the_belle_de_mai_story_waits_on_whom_the_table_says(any_storage: Storag
     # « provider; caf_coordinator to close »
     waiting = only(engine, CAF)
     assert on(waiting) == {("cabinet", "2016-03-05"), ("caf_coordinator", "2016-03-05")}
-    assert waiting.bodies() == {"cabinet"} and waiting.roles() == {"caf_coordinator"}
-    assert waiting.since == at("2016-03-05 09:00") and waiting.due is None
+    assert waiting.bodies() == {"cabinet"}
+    assert waiting.roles() == {"caf_coordinator"}
+    assert waiting.since == at("2016-03-05 09:00")
+    assert waiting.due is None
     fire("2016-03-10", "hold_restitution", PROVIDER)
     fire("2016-04-01", "close", CAF, {"summary": "Mission menée à bien."})
     assert engine.waiting(CAF) == []  # a closed case waits on nobody
@@ -179,7 +186,8 @@ def test_the_dla_story_waits_on_the_listed_funders_then_the_officer(any_storage:
     waiting = only(engine, ESIA, on="etat")
     assert (waiting.case_id, {w.who for w in waiting.on}) == ("plan", {"etat"})
     drawn_up = engine.history("plan", ESIA)[5]
-    assert drawn_up.event == "draw_up_plan" and waiting.on[0].since == drawn_up.at
+    assert drawn_up.event == "draw_up_plan"
+    assert waiting.on[0].since == drawn_up.at
     engine.fire("plan", "record_funder_decision", actor=FUNDER_B, payload={"decision": "approve"})
     assert {w.who for w in only(engine, ESIA, on="esia_officer").on} == {"esia_officer"}
     engine.fire("plan", "validate_plan", actor=ESIA)
@@ -351,6 +359,24 @@ def test_a_policy_loads_from_toml(tmp_path: Any) -> None:
 def test_the_engine_refuses_a_naive_time_or_a_policy_of_another_kind() -> None:
     engine = Engine()
     with pytest.raises(InvalidArgument):
-        engine.overdue(CAF, datetime(2016, 1, 1), Policy())  # noqa: DTZ001 - the point
+        engine.overdue(CAF, datetime(2016, 1, 1), Policy())  # naive: refused
     with pytest.raises(InvalidArgument):
         engine.overdue(CAF, at("2016-01-01 00:00"), {"referred": 30})  # type: ignore[arg-type]
+
+
+def test_an_upgraded_010_store_answers_whom_its_open_case_waits_on(tmp_path: Path) -> None:
+    copy = tmp_path / "store.db"
+    copy.write_bytes((FIXTURES / "demo-0.1.0.sqlite").read_bytes())
+    storage = SQLStorage(f"sqlite:///{copy}")
+    try:
+        engine = Engine(storage)
+        # The MSTR case moved to the DLA: its structure is the MSTR case's manager, and both
+        # versions' coordinators see it.
+        for viewer in (CAF, ESIA, Actor("ca-air-bel", {"structure"})):
+            (waiting,) = engine.waiting(viewer)
+            assert (waiting.case_id, waiting.state) == ("mstr-air-bel", "problem_identified")
+            assert waiting.bodies() == {"ca-air-bel"}
+        assert engine.waiting(Actor("ca-belle-de-mai", {"administrator"})) == []
+        assert engine.waiting(OTHER_STRUCTURE) == []
+    finally:
+        storage.close()
