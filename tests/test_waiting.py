@@ -50,7 +50,6 @@ from stechnique.storage.sql import SQLStorage
 from stechnique.workflows import soutien_technique_renforce_2015_2017 as mstr
 from stechnique.workflows.drafts import drafts
 
-
 FIXTURES = Path(__file__).parent / "fixtures" / "0.1.0"
 
 
