@@ -31,6 +31,7 @@ from _stories import (
     mstr_to,
 )
 from small import TickingClock
+from typer.testing import CliRunner
 
 from stechnique import (
     Actor,
@@ -45,6 +46,7 @@ from stechnique import (
     Waiting,
     waiting_on,
 )
+from stechnique.cli import app
 from stechnique.storage.base import Storage
 from stechnique.storage.sql import SQLStorage
 from stechnique.workflows import soutien_technique_renforce_2015_2017 as mstr
@@ -330,6 +332,8 @@ def test_waiting_on_reads_a_case_without_parties_from_its_history() -> None:
         {"limit": [{"state": "referred"}]},
         {"limit": [{"state": "referred", "days": "30"}]},
         {"limit": [{"state": "referred", "days": -1}]},
+        {"limit": [{"state": "referred", "days": 1e300}]},
+        {"limit": [{"state": "referred", "days": float("nan")}]},
         {"limits": []},
         {"limit": [{"state": "referred", "days": 3, "colour": "red"}]},
     ],
@@ -379,3 +383,51 @@ def test_an_upgraded_010_store_answers_whom_its_open_case_waits_on(tmp_path: Pat
         assert engine.waiting(OTHER_STRUCTURE) == []
     finally:
         storage.close()
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """Run the app in-process, wide and without colours: exit code, stdout, stderr."""
+    env = {"COLUMNS": "250", "NO_COLOR": "1", "STECHNIQUE_DB": "", "STECHNIQUE_TABLE_PREFIX": ""}
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_waiting_command_prints_whom_each_case_waits_on_in_french(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    storage = SQLStorage(db)
+    try:
+        engine = Engine(storage, clock=ManualClock("2016-01-04 09:00"))
+        referred = mstr_to(engine, "referred", case_id="bdm", steps=2)
+        mstr_to(engine, "diagnosis", case_id="abeille")
+    finally:
+        storage.close()
+    code, out, _ = cli("waiting", "--as", "caf:caf_coordinator", "--db", db)
+    assert code == 0
+    assert "Saisine concertée (referred)" in out
+    assert "etat (les financeurs consultés)" in out
+    assert "cabinet (le prestataire)" in out
+    assert "2016-01-04" in out
+    assert "en retard depuis" not in out  # no policy given, no due date
+    code, out, _ = cli("waiting", "--as", "caf:caf_coordinator", "--on", "etat", "--db", db)
+    assert referred.id in out
+    assert "abeille" not in out
+    code, out, _ = cli(
+        "waiting", "--as", "caf:caf_coordinator", "--overdue-after", "referred=30",
+        "--at", "2016-02-04", "--overdue", "--db", db,
+    )  # fmt: skip
+    assert code == 0
+    assert "en retard depuis" in out
+    assert "2016-02-03" in out
+    assert "abeille" not in out  # diagnosis: no limit given
+    # An outsider sees an empty table, whatever it asks about.
+    code, out, _ = cli("waiting", "--as", "region:funder", "--on", "etat", "--db", db)
+    assert code == 0
+    assert "bdm" not in out
+    assert "abeille" not in out
+    for bad in ("referred", "referred=-1", "referred=inf", "=3"):
+        code, _, err = cli("waiting", "--as", "caf:caf_coordinator", "--overdue-after", bad)
+        assert code == 2
+        assert "STATE=DAYS" in err

@@ -258,6 +258,10 @@ def _delay(value: Any) -> timedelta:
     return value
 
 
+#: The longest wait a policy file may allow: about 270 years (a duration holds far more).
+_MAX_DAYS = 100_000
+
+
 @attrs.frozen
 class Limit:
     """How long a case may wait in ``state`` before it is overdue: of every procedure, or only
@@ -342,6 +346,7 @@ def _limit(row: Any) -> Limit:
         or isinstance(row["days"], bool)
         or not isinstance(row["days"], int | float)
         or not all(isinstance(row.get(k), str | None) for k in ("name", "version"))
+        or not 0 <= row["days"] <= _MAX_DAYS
     ):
         raise _problem(
             "limit",
