@@ -41,9 +41,11 @@ from stechnique import (
     ManualClock,
     Overdue,
     Policy,
+    Procedure,
     Registry,
     Waited,
     Waiting,
+    default_registry,
     waiting_on,
 )
 from stechnique.cli import app
@@ -431,3 +433,15 @@ def test_the_waiting_command_prints_whom_each_case_waits_on_in_french(tmp_path: 
         code, _, err = cli("waiting", "--as", "caf:caf_coordinator", "--overdue-after", bad)
         assert code == 2
         assert "STATE=DAYS" in err
+
+
+@pytest.mark.parametrize(
+    "procedure",
+    [*default_registry(), *drafts()],
+    ids=lambda p: p.revision_key,
+)
+def test_every_open_state_of_the_published_versions_and_drafts_says_whom_it_waits_on(
+    procedure: Procedure,
+) -> None:
+    open_states = [s.id for s in procedure.states if not s.terminal]
+    assert [s for s in open_states if procedure.wait(s) is None] == []
