@@ -16,7 +16,7 @@ The engine answers for a viewer, about the cases it may see only (``Engine.waiti
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -176,12 +176,17 @@ def _unanswered(
     each since the record that bound it (a redrawn plan asks every funder again)."""
     pending = []
     for body in sorted(parties.bodies(party)):
-        bound = _latest_index(records, lambda r, b=body: b in _bodies_bound(procedure, r, party))
+        bound = _latest_index(records, _binding_of(procedure, party, body))
         since = entered if bound is None else bound
         answered = any(r.event == event and r.actor.acts_for == body for r in records[since + 1 :])
         if not answered:
             pending.append(Waited(party, body, None, records[since].at))
     return tuple(pending)
+
+
+def _binding_of(procedure: Procedure, party: str, body: str) -> Callable[[Record], bool]:
+    """Whether a record binds ``body`` to ``party``."""
+    return lambda record: body in _bodies_bound(procedure, record, party)
 
 
 def _binds(procedure: Procedure, record: Record, party: str) -> bool:
@@ -207,11 +212,11 @@ def _bodies(binding: Binding, record: Record) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
 
 
-def _latest_index(records: Sequence[Record], test: Any) -> int | None:
+def _latest_index(records: Sequence[Record], test: Callable[[Record], bool]) -> int | None:
     return next((i for i in range(len(records) - 1, -1, -1) if test(records[i])), None)
 
 
-def _latest(records: Sequence[Record], test: Any) -> datetime | None:
+def _latest(records: Sequence[Record], test: Callable[[Record], bool]) -> datetime | None:
     index = _latest_index(records, test)
     return None if index is None else records[index].at
 
