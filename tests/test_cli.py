@@ -70,6 +70,7 @@ COMMANDS = [
     ["history"],
     ["timeline"],
     ["explain"],
+    ["waiting"],
     ["demo"],
     ["audit"],
     ["export"],
@@ -833,6 +834,7 @@ def test_cases_refuses_a_filter_that_names_nothing(db: str, engine: Engine) -> N
 
 READ_ONLY = [
     ["cases", *CAF_AS],
+    ["waiting", *CAF_AS],
     ["history", "mstr-bdm", *CAF_AS],
     ["history", "mstr-bdm", *AS_AUDITOR_CLI],
     ["audit"],

@@ -6,9 +6,13 @@ from stechnique.checkpoint import ChainHead, Checkpoint, export_checkpoint, veri
 from stechnique.clock import Clock, ManualClock, clock_of, utc_now
 from stechnique.definition import (
     ANY_ACTIVE,
+    Answered,
     Binding,
+    Bound,
     CaseRole,
     ConfidentialField,
+    Due,
+    Fired,
     Guard,
     GuardContext,
     Invariant,
@@ -19,6 +23,7 @@ from stechnique.definition import (
     Role,
     State,
     Transition,
+    Wait,
 )
 from stechnique.diagram import dot, mermaid
 from stechnique.engine import Engine
@@ -58,6 +63,7 @@ from stechnique.records import Actor, Case, Parties, Record
 from stechnique.registry import Origin, Registry
 from stechnique.schema import Field
 from stechnique.visibility import is_redacted
+from stechnique.waiting import Limit, Overdue, Policy, Waited, Waiting, waiting_on
 from stechnique.workflows import default_registry
 from stechnique.workflows.guards import GUARDS
 
@@ -68,9 +74,11 @@ __all__ = [
     "ANY_ACTIVE",
     "GUARDS",
     "Actor",
+    "Answered",
     "ArgumentProblem",
     "AuditReport",
     "Binding",
+    "Bound",
     "Case",
     "CaseIdTaken",
     "CaseRole",
@@ -82,12 +90,14 @@ __all__ = [
     "ConfidentialField",
     "DefinitionError",
     "DefinitionProblem",
+    "Due",
     "Engine",
     "Explanation",
     "FailedGuard",
     "Field",
     "FieldProblem",
     "FileProblem",
+    "Fired",
     "Guard",
     "GuardContext",
     "GuardFailed",
@@ -98,6 +108,7 @@ __all__ = [
     "InvalidData",
     "InvalidEvent",
     "Invariant",
+    "Limit",
     "ManualClock",
     "Migration",
     "MigrationPlan",
@@ -105,9 +116,11 @@ __all__ = [
     "MigrationRefused",
     "MigrationReport",
     "Origin",
+    "Overdue",
     "Parties",
     "Party",
     "PermissionDenied",
+    "Policy",
     "Procedure",
     "ProcedureFileError",
     "ReadOnlyStore",
@@ -127,6 +140,9 @@ __all__ = [
     "UnknownProcedure",
     "UnregisteredProcedure",
     "Violation",
+    "Wait",
+    "Waited",
+    "Waiting",
     "clock_of",
     "default_registry",
     "dot",
@@ -141,4 +157,5 @@ __all__ = [
     "parties_of",
     "utc_now",
     "verify_checkpoint",
+    "waiting_on",
 ]

@@ -26,7 +26,7 @@ def problems_of(procedure: Procedure) -> list[DefinitionProblem]:
     """Every problem of the definition, in a stable order (empty when it is valid)."""
     problems = _states(procedure) + _transitions(procedure) + _start(procedure)
     problems += _declared(procedure) + _case_roles(procedure) + _confidential(procedure)
-    problems += _parties(procedure)
+    problems += _parties(procedure) + _waits(procedure)
     # The graph walk needs every transition to join declared states; an unknown one is
     # already reported, and reachability around it would only be noise.
     if not any(p.kind == "unknown_state" and p.location[0] == "transitions" for p in problems):
@@ -321,6 +321,59 @@ def _parties(procedure: Procedure) -> list[DefinitionProblem]:
         for r in procedure.coordinators
         if r not in roles
     ]
+    return problems
+
+
+def _waits(procedure: Procedure) -> list[DefinitionProblem]:
+    """Whom a case waits on: open states, each declared once, parties or roles waited on,
+    events and fields that exist."""
+    from stechnique.definition import Answered, Bound, Fired
+
+    problems: list[DefinitionProblem] = []
+    states = {state.id: state for state in procedure.states}
+    parties = {p.id for p in (procedure.reading or procedure).parties}
+    known = parties | {role.id for role in procedure.roles}
+    fields = _payload_fields(procedure)
+    seen: set[str] = set()
+    for index, wait in enumerate(procedure.waits):
+        at: Location = ("waits", index)
+        for state in wait.states:
+            if state not in states or states[state].terminal:
+                message = f"a case waits only in an open state, not in {state!r}"
+                problems.append(_problem("unknown_state", state, (*at, "states"), message))
+            elif state in seen:
+                message = f"whom a case waits on in {state!r} is declared twice"
+                problems.append(_problem("duplicate_wait", state, (*at, "states"), message))
+            seen.add(state)
+        for key, names in (("on", wait.on), ("then", wait.then)):
+            for name in names:
+                if name not in known:
+                    message = f"a case waits on {name!r}: neither a party nor a role"
+                    problems.append(_problem("undeclared_party", name, (*at, key), message))
+        until = wait.until
+        events = [(until.event, "until")] if isinstance(until, Answered | Fired) else []
+        if isinstance(until, Fired):
+            events += [(event, "until") for event in until.reset_by]
+        if wait.due is not None:
+            events.append((wait.due.event, "due"))
+        for event, key in events:
+            if event not in fields:
+                message = f"the wait in {wait.states!r} reads unknown event {event!r}"
+                problems.append(_problem("unknown_event", event, (*at, key), message))
+        if isinstance(until, Answered) and (len(wait.on) != 1 or wait.on[0] not in parties):
+            message = "« each … without a decision » waits on exactly one party"
+            problems.append(_problem("bad_wait", ",".join(wait.on), (*at, "on"), message))
+        if isinstance(until, Bound) and until.party not in parties:
+            message = f"the wait in {wait.states!r} waits for undeclared party {until.party!r}"
+            problems.append(_problem("undeclared_party", until.party, (*at, "until"), message))
+        if until is not None and not wait.then:
+            message = f"the wait in {wait.states!r} says until when, not on whom then"
+            problems.append(_problem("bad_wait", ",".join(wait.states), (*at, "then"), message))
+        due = wait.due
+        if due is not None and due.event in fields and due.field not in fields[due.event]:
+            message = f"the due date reads {due.field!r}, not a payload field of {due.event!r}"
+            subject = f"{due.event}.{due.field}"
+            problems.append(_problem("unknown_field", subject, (*at, "due"), message))
     return problems
 
 

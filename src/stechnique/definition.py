@@ -31,9 +31,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ANY_ACTIVE",
     "RESERVED_EVENTS",
+    "Answered",
     "Binding",
+    "Bound",
     "CaseRole",
     "ConfidentialField",
+    "Due",
+    "Fired",
     "Guard",
     "GuardContext",
     "Invariant",
@@ -44,6 +48,7 @@ __all__ = [
     "Role",
     "State",
     "Transition",
+    "Wait",
 ]
 
 #: Source of a transition that may fire from every non-terminal state (``withdraw``, ``abandon``).
@@ -233,6 +238,63 @@ class Reading:
     confidential: tuple[ConfidentialField, ...] = attrs.field(converter=items)
 
 
+@attrs.frozen
+class Answered:
+    """« Each … without a decision »: the bodies of the party waited on are waited on one by
+    one until each has fired ``event`` since it was bound to the party (each consulted funder
+    until its decision); then ``Wait.then``."""
+
+    event: str
+
+
+@attrs.frozen
+class Bound:
+    """« Until a provider is assigned »: the wait moves to ``Wait.then`` once a body is bound
+    to ``party``."""
+
+    party: str
+
+
+@attrs.frozen
+class Fired:
+    """« The centre (submit_step), then the steering committee »: the wait moves to
+    ``Wait.then`` once ``event`` has fired since the case entered its state and since the
+    latest of ``reset_by`` (a « rework » arbitration sends the step back)."""
+
+    event: str
+    reset_by: tuple[str, ...] = attrs.field(default=(), converter=names)
+
+
+@attrs.frozen
+class Due:
+    """A due date read from the history: the date in payload ``field`` of the latest ``event``
+    record that carries it, ``years_before`` years earlier (« un an avant la date d'échéance
+    de la convention »). No such record, no due date."""
+
+    event: str
+    field: str
+    years_before: int = 0
+
+
+@attrs.frozen
+class Wait:
+    """Whom an open case waits on while it is in one of ``states`` (PROCEDURES.md, « Waiting,
+    deadlines and reminders »), one row of that table.
+
+    ``on`` and ``then`` name parties of the case (the bodies bound to them are waited on) or
+    coordinating roles. The case waits on ``on`` until ``until`` holds, then on ``then``;
+    without ``until``, on ``on`` alone. ``due`` gives the date by which the case should have
+    left the state. Declared outside the fingerprint, like the invariants: whom a case waits
+    on changes no rule, so it is attached to published revisions too (``Procedure.waits``).
+    """
+
+    states: tuple[str, ...] = attrs.field(converter=names)
+    on: tuple[str, ...] = attrs.field(converter=names)
+    until: Answered | Bound | Fired | None = None
+    then: tuple[str, ...] = attrs.field(default=(), converter=names)
+    due: Due | None = None
+
+
 class ReadOnlyStore:
     """The part of a store a guard may use: reading other cases, never writing."""
 
@@ -349,6 +411,8 @@ class Procedure:
     coordinators: tuple[str, ...] = attrs.field(default=(), converter=names, metadata=_OMIT_DEFAULT)
     #: Reading rules attached to a revision that declares no parties (see ``Reading``).
     reading: Reading | None = attrs.field(default=None, metadata=_NOT_CANONICAL)
+    #: Whom an open case waits on, state by state (``Wait``; ``stechnique.waiting``).
+    waits: tuple[Wait, ...] = attrs.field(default=(), converter=items, metadata=_NOT_CANONICAL)
     _tables: _Tables = attrs.field(init=False, eq=False, repr=False, metadata=_NOT_CANONICAL)
 
     def __attrs_post_init__(self) -> None:
@@ -414,6 +478,10 @@ class Procedure:
     def bindings(self, event: str) -> tuple[tuple[str, Binding], ...]:
         """``(party id, binding)`` of every binding ``event`` applies."""
         return self._tables.binds.get(event, ())
+
+    def wait(self, state: str) -> Wait | None:
+        """The declared ``Wait`` of ``state``, if any (``stechnique.waiting.waiting_on``)."""
+        return next((wait for wait in self.waits if state in wait.states), None)
 
     def party(self, party_id: str) -> Party | None:
         """The party kind ``party_id`` of its reading rules, if declared."""

@@ -33,10 +33,12 @@ from stechnique.audit import AuditReport, audit
 from stechnique.clock import Clock, utc_now
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import (
+    ArgumentProblem,
     ConcurrencyConflict,
     GuardFailed,
     HistoryCorrupted,
     IdempotencyKeyReused,
+    InvalidArgument,
     InvalidData,
     InvalidEvent,
     PermissionDenied,
@@ -58,6 +60,7 @@ from stechnique.schema import validate
 from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 from stechnique.visibility import redact
+from stechnique.waiting import Overdue, Policy, Waiting, overdue, waiting_on
 
 __all__ = ["Engine"]
 
@@ -594,6 +597,76 @@ class Engine:
             since=since,
             progress=progress,
         )
+
+    def waiting(
+        self,
+        viewer: Actor,
+        *,
+        on: str | None = None,
+        name: str | None = None,
+        version: str | None = None,
+    ) -> list[Waiting]:
+        """Whom each open case ``viewer`` may see waits on, and since when (oldest case
+        first); with ``on``, only the cases waiting on that body or coordinating role.
+
+        The cases are found by the store's index (``cases``): a case the viewer may not see
+        is never read, nor counted. A case in a state its version declares no wait for is
+        left out. See ``stechnique.waiting``.
+        """
+        check = Arguments()
+        viewer = check.actor("viewer", viewer)
+        on = check.optional("on", on)
+        name = check.optional("name", name, MAX_NAME)
+        version = check.optional("version", version, MAX_NAME)
+        check.done()
+        found: list[Waiting] = []
+        for case in self.cases(viewer=viewer, name=name, version=version):
+            procedure = self.registry.pinned(
+                case.id, case.seq, case.name, case.version, case.fingerprint
+            )
+            if procedure.state(case.state).terminal or procedure.wait(case.state) is None:
+                continue  # nothing to wait for: its history is not read
+            waiting = waiting_on(procedure, case, self.storage.records(case.id))
+            if (waiting.on or waiting.due is not None) and (on is None or waiting.waits_on(on)):
+                found.append(waiting)
+        return found
+
+    def overdue(
+        self,
+        viewer: Actor,
+        at: datetime,
+        policy: Policy,
+        *,
+        on: str | None = None,
+        name: str | None = None,
+        version: str | None = None,
+    ) -> list[Overdue]:
+        """The open cases ``viewer`` may see that are overdue at ``at`` under ``policy`` (a
+        deployment's limits per state) or past their due date, each with since when and on
+        whom; the filters as ``waiting``. Firing never depends on the policy."""
+        check = Arguments()
+        viewer = check.actor("viewer", viewer)
+        moment = check.moment("at", at)
+        check.done()
+        if not isinstance(policy, Policy):
+            raise InvalidArgument(
+                [
+                    ArgumentProblem(
+                        "policy",
+                        f"une Policy attendue, reçu {type(policy).__name__}",
+                        f"expected a Policy, got {type(policy).__name__}",
+                    )
+                ]
+            )
+        if moment is None:
+            raise InvalidArgument(
+                [ArgumentProblem("at", "une date et heure attendue", "expected a datetime")]
+            )
+        late = (
+            overdue(waiting, moment, policy)
+            for waiting in self.waiting(viewer, on=on, name=name, version=version)
+        )
+        return [item for item in late if item is not None]
 
     # -- internals ------------------------------------------------------------------------
 

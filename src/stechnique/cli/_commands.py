@@ -8,6 +8,7 @@ read-only: they never create a file or a table.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,6 +58,7 @@ from stechnique.errors import StechniqueError, StoreNotFound
 from stechnique.migration import shown
 from stechnique.records import Actor, Record
 from stechnique.timeline import timeline
+from stechnique.waiting import Limit, Policy
 
 __all__ = ["app", "audit_with_progress", "finish_report"]
 
@@ -566,6 +568,92 @@ def explain(
         _line(line)
     if not answer.allowed:
         raise typer.Exit(1)
+
+
+@app.command()
+def waiting(
+    viewer: Annotated[
+        str,
+        typer.Option("--as", metavar="ID:ROLE,...[:BODY]", help="Who asks: only its cases."),
+    ],
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            metavar="BODY|ROLE",
+            help="Only the cases waiting on this body or coordinating role.",
+        ),
+    ] = None,
+    overdue_after: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--overdue-after",
+            metavar="STATE=DAYS",
+            help="How many days a case may wait in STATE before it is overdue (repeat; the "
+            "deployment's policy).",
+        ),
+    ] = None,
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            metavar="FILE.toml",
+            help="The deployment's policy: [[limit]] tables of state, days, and optionally "
+            "name and version.",
+        ),
+    ] = None,
+    moment: Annotated[
+        str | None,
+        typer.Option("--at", metavar="DATE", help="Judge lateness at this time (default: now)."),
+    ] = None,
+    only_late: Annotated[
+        bool, typer.Option("--overdue", help="Only the overdue cases (a policy or a due date).")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="Only this procedure.")] = None,
+    version: Annotated[str | None, typer.Option(help="Only this version.")] = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """List the open cases --as a viewer may see, whom each waits on and since when; with a
+    policy (--overdue-after, --policy), since when each is overdue. Firing never depends on it."""
+    actor = parse_actor(viewer)
+    policy = _policy(overdue_after or [], policy_file)
+    when = parse_moment(moment, "--at") if moment is not None else None
+    with open_engine(db, read_only=True) as engine:
+        found = engine.waiting(actor, on=on, name=name, version=version)
+        at = when or engine.clock()
+        overdue = engine.overdue(actor, at, policy, on=on, name=name, version=version)
+        late = {item.waiting.case_id: item for item in overdue}
+        if only_late:
+            found = [item for item in found if item.case_id in late]
+        shows_late = bool(policy.limits) or only_late or any(w.due for w in found)
+        title = f"En attente, vu par {actor.id} / waiting, as {actor.id} sees it"
+        table = render.waiting_table(
+            found, engine.registry, late if shows_late else None, title=title
+        )
+        _out().print(table)
+
+
+#: The longest wait a limit may allow: about 270 years, far below what a duration can hold.
+MAX_DAYS = 100_000
+
+
+def _policy(limits: list[str], path: Path | None) -> Policy:
+    """The policy the command was given: the file's limits, then each --overdue-after."""
+    policy = Policy.load(path) if path is not None else Policy()
+    given: list[Limit] = []
+    for text in limits:
+        state, equals, days = text.partition("=")
+        try:
+            count = float(days)
+        except ValueError:
+            count = -1.0
+        if not equals or not state.strip() or not 0 <= count <= MAX_DAYS:
+            raise CommandLineError(
+                f"--overdue-after {text!r} n'est pas ÉTAT=JOURS / is not STATE=DAYS "
+                "(for example referred=30)"
+            )
+        given.append(Limit(state.strip(), timedelta(days=count)))
+    return Policy((*policy.limits, *given))
 
 
 def _read_history(engine: Engine, case: str, reader: Reader) -> list[Record]:

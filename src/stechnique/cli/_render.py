@@ -33,6 +33,7 @@ from stechnique.records import Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.visibility import REDACTED, is_redacted
+from stechnique.waiting import Overdue, Waited, Waiting
 
 __all__ = [
     "audit_json",
@@ -45,6 +46,7 @@ __all__ = [
     "procedure_tables",
     "procedures_table",
     "verdict",
+    "waiting_table",
 ]
 
 
@@ -183,6 +185,54 @@ def cases_table(cases: Iterable[Case], registry: Registry) -> Table:
             moment(case.updated_at),
         )
     return table
+
+
+def waiting_table(
+    waiting: Iterable[Waiting],
+    registry: Registry,
+    late: Mapping[str, Overdue] | None = None,
+    *,
+    title: str = "En attente / waiting",
+) -> Table:
+    """One row per open case: whom it waits on and since when, its due date, and, when a
+    policy was given (``late``: the overdue cases by id), since when it is overdue."""
+    table = _table(
+        f"{title} ({UTC_TIMES.fr})", CASE.fr, "procédure", "état", "en attente de", "depuis",
+        "échéance",
+    )  # fmt: skip
+    for column in table.columns[4:]:
+        column.no_wrap = True  # dates stay whole
+    if late is not None:
+        table.add_column("en retard depuis", no_wrap=True)
+    for item in waiting:
+        procedure = registry.by_fingerprint(item.fingerprint)
+        row = [
+            item.case_id,
+            f"{item.name}@{item.version}",
+            _state_label(registry, item.fingerprint, item.state),
+            "\n".join(_waited_label(procedure, waited) for waited in item.on) or "—",
+            "\n".join(waited.since.strftime("%Y-%m-%d") for waited in item.on) or "—",
+            item.due.isoformat() if item.due is not None else "—",
+        ]
+        if late is not None:
+            overdue = late.get(item.case_id)
+            row.append(overdue.since.strftime("%Y-%m-%d") if overdue is not None else "—")
+        table.add_row(*row)
+    return table
+
+
+def _waited_label(procedure: Procedure | None, waited: Waited) -> str:
+    """« etat (les financeurs consultés) », « caf_coordinator (Coordinateur CAF du
+    dispositif) »; a party no body is bound to yet says so."""
+    if waited.role is not None:
+        roles = procedure.roles if procedure is not None else ()
+        role = next((r for r in roles if r.id == waited.role), None)
+        return f"{waited.role} ({role.fr})" if role is not None else waited.role
+    party = procedure.party(waited.party or "") if procedure is not None else None
+    label = party.fr if party is not None else waited.party or ""
+    if waited.body is None:
+        return f"{label} (pas encore connu)"
+    return f"{waited.body} ({label})"
 
 
 def history_table(records: Sequence[Record], registry: Registry, title: str) -> Table:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import attrs
 
-from stechnique.definition import Binding, Party, Reading
+from stechnique.definition import Binding, Fired, Party, Reading, Wait
 from stechnique.loader import load_procedure
 
-__all__ = ["DATA_FILE", "PROCEDURE", "READING"]
+__all__ = ["DATA_FILE", "PROCEDURE", "READING", "STEPS", "WAITS"]
 
 #: The data file that declares this version (shipped in the package).
 DATA_FILE = Path(__file__).with_name("convention_pluripartenariale_2013.toml")
@@ -43,5 +43,29 @@ READING = Reading(
     confidential=(),
 )
 
-#: The published procedure version, loaded from ``DATA_FILE``, with its reading rules.
-PROCEDURE = attrs.evolve(load_procedure(DATA_FILE), reading=READING)
+#: The six steps, « 6 étapes & 6 phases d'arbitrage ».
+STEPS = (
+    "protocol",
+    "territorial_diagnosis",
+    "priority_objectives",
+    "social_project",
+    "objectives_convention",
+    "evaluation",
+)
+
+#: Whom an open case waits on (stechnique 0.2; outside the fingerprint, like the reading
+#: rules: waiting changes no rule). PROCEDURES.md: in each step, « centre (submit_step), then
+#: steering_committee (arbitrate) »; a « rework » arbitration sends the step back to the
+#: centre. Revision 1 records no `com_end`: its evaluation has no due date.
+WAITS = (
+    Wait(
+        STEPS,
+        on="centre",
+        until=Fired("submit_step", reset_by="arbitrate"),
+        then="steering_committee",
+    ),
+)
+
+#: The published procedure version, loaded from ``DATA_FILE``, with its reading rules and
+#: whom its cases wait on.
+PROCEDURE = attrs.evolve(load_procedure(DATA_FILE), reading=READING, waits=WAITS)

@@ -25,17 +25,46 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stechnique.definition import Procedure
+import attrs
+
+from stechnique.definition import Due, Fired, Procedure, Wait
 from stechnique.loader import load_procedure
 from stechnique.migration import Migration
 from stechnique.registry import Registry
 from stechnique.workflows import default_registry
 from stechnique.workflows.guards_r2 import GUARDS_R2
 
-__all__ = ["CONVENTION_2013_R2_FILE", "draft_migrations", "draft_registry", "drafts"]
+__all__ = [
+    "CONVENTION_2013_R2_FILE",
+    "CONVENTION_2013_R2_WAITS",
+    "draft_migrations",
+    "draft_registry",
+    "drafts",
+]
 
 #: The data file of ``convention-pluripartenariale`` 2013 revision 2.
 CONVENTION_2013_R2_FILE = Path(__file__).with_name("convention_pluripartenariale_2013_r2.toml")
+
+#: Whom an open 2013 revision-2 case waits on (outside the fingerprint): as revision 1, in each
+#: step « centre (submit_step), then steering_committee (arbitrate) »; the evaluation is **due**
+#: one year before the `com_end` recorded when the convention was approved (« un an avant la
+#: date d'échéance de la convention d'objectifs et de moyens »).
+CONVENTION_2013_R2_WAITS = (
+    Wait(
+        ("protocol", "territorial_diagnosis", "priority_objectives", "social_project",
+         "objectives_convention"),
+        on="centre",
+        until=Fired("submit_step", reset_by="arbitrate"),
+        then="steering_committee",
+    ),
+    Wait(
+        "evaluation",
+        on="centre",
+        until=Fired("submit_step", reset_by="arbitrate"),
+        then="steering_committee",
+        due=Due("arbitrate", "com_end", years_before=1),
+    ),
+)  # fmt: skip
 
 
 def drafts() -> tuple[Procedure, ...]:
@@ -47,7 +76,10 @@ def drafts() -> tuple[Procedure, ...]:
 
     return (
         soutien_technique_renforce_2015_2017_r2.PROCEDURE,
-        load_procedure(CONVENTION_2013_R2_FILE, guards=GUARDS_R2),
+        attrs.evolve(
+            load_procedure(CONVENTION_2013_R2_FILE, guards=GUARDS_R2),
+            waits=CONVENTION_2013_R2_WAITS,
+        ),
         soutien_technique_renforce_2019_r2.PROCEDURE,
     )
 

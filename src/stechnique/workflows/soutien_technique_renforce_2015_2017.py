@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from stechnique.definition import (
     ANY_ACTIVE,
+    Answered,
     Binding,
+    Bound,
     CaseRole,
     ConfidentialField,
     Party,
@@ -30,6 +32,7 @@ from stechnique.definition import (
     Role,
     State,
     Transition,
+    Wait,
 )
 from stechnique.schema import Field
 from stechnique.workflows._invariants import acknowledged_before_work, funders_validated_before
@@ -242,6 +245,24 @@ READING = Reading(
     ),
 )
 
+# Whom an open case waits on (stechnique 0.2; outside the fingerprint, like the invariants:
+# waiting changes no rule). PROCEDURES.md « Waiting, deadlines and reminders », row by row. The
+# provider is the party read from the history: in revision 1, every provider that
+# acknowledged the confidentiality rules (revision 2: the one the CAF assigned last).
+WAITS = (
+    Wait("requested", on="caf_coordinator"),  # refer
+    # « each consulted funder without a decision; then caf_coordinator »
+    Wait("referred", on="consulted_funder", until=Answered("record_funder_decision"),
+         then="caf_coordinator"),
+    # « caf_coordinator until a provider is assigned; then the provider »
+    Wait("validated", on="caf_coordinator", until=Bound("provider"), then="provider"),
+    Wait("diagnosis", on="provider"),
+    Wait("report_sent", on="manager"),
+    # « provider; caf_coordinator to close »
+    Wait(("report_validated", "restitution", "partner_meeting", "accompaniment"),
+         on=("provider", "caf_coordinator")),
+)  # fmt: skip
+
 GUARD_NAMES = (
     "eligible_requester",
     "consulted_funder",
@@ -272,4 +293,5 @@ PROCEDURE = Procedure(
         acknowledged_before_work("provider", ("start_diagnosis", "start_accompaniment")),
     ),
     reading=READING,
+    waits=WAITS,
 )

@@ -51,6 +51,7 @@ from stechnique.workflows.soutien_technique_renforce_2015_2017 import (
 from stechnique.workflows.soutien_technique_renforce_2015_2017 import (
     MANAGER,
     ROLES,
+    WAITS,
 )
 from stechnique.workflows.soutien_technique_renforce_2015_2017 import (
     STATES as STATES_R1,
@@ -264,4 +265,7 @@ PROCEDURE = Procedure(
     revision=2,
     parties=PARTIES,
     coordinators=("caf_coordinator",),
+    # Whom an open case waits on: revision 1's table (outside the fingerprint); its provider is
+    # now the one the CAF assigned last.
+    waits=WAITS,
 )

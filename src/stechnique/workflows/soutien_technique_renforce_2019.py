@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from stechnique.definition import (
     ANY_ACTIVE,
+    Answered,
     Binding,
+    Bound,
     ConfidentialField,
     Party,
     Procedure,
@@ -28,6 +30,7 @@ from stechnique.definition import (
     Role,
     State,
     Transition,
+    Wait,
 )
 from stechnique.migration import Migration
 from stechnique.schema import Field
@@ -231,6 +234,29 @@ READING = Reading(
     ),
 )
 
+# Whom an open case waits on (stechnique 0.2; outside the fingerprint, like the invariants:
+# waiting changes no rule). PROCEDURES.md « Waiting, deadlines and reminders », read for
+# revision 1, which has no `assign_consultant` and runs one accompaniment: once the plan is
+# validated the case waits on the ESIA officer until a consultant has acknowledged the
+# confidentiality rules (the officer finds one), then on that consultant; during the
+# accompaniment, on the consultant, and on the ESIA officer, who starts the follow-up
+# (interpretation: the table's `accompaniment` row and its MSTR twin « provider;
+# caf_coordinator to close »).
+WAITS = (
+    Wait("requested", on="structure"),  # pre-diagnostic
+    Wait("pre_diagnostic", on="esia_officer"),
+    Wait("qualification", on="france_active_officer"),
+    Wait("problem_identified", on="structure"),
+    Wait("recommendations_accepted", on="esia_officer"),
+    # « each listed funder without a decision; then esia_officer »
+    Wait("plan_drawn_up", on="funder", until=Answered("record_funder_decision"),
+         then="esia_officer"),
+    Wait("plan_validated", on="esia_officer", until=Bound("consultant"), then="consultant"),
+    Wait(("individual_accompaniment", "collective_accompaniment"),
+         on=("consultant", "esia_officer")),
+    Wait("follow_up", on="esia_officer"),
+)  # fmt: skip
+
 GUARD_NAMES = (
     "consulted_funder",
     "one_decision_per_funder",
@@ -264,6 +290,7 @@ PROCEDURE = Procedure(
         ),
     ),
     reading=READING,
+    waits=WAITS,
 )
 
 #: Open 2015-2017 cases move to 2019 before the diagnosis starts; later ones finish as MSTR.
