@@ -288,7 +288,7 @@ def test_the_draft_waits_on_funders_still_consulted_and_on_the_assigned_provider
     engine = Engine(registry=Registry(drafts()), clock=clock)
     admin = Actor("marie", {"administrator"}, body="ca-belle-de-mai")
     facts = {**mstr_facts(), "commune": "Marseille"}
-    case = engine.start(NAME, actor=admin, facts=facts)
+    case = engine.start(NAME, version="2015-2017", actor=admin, facts=facts)
     engine.fire(case.id, "refer", actor=CAF, payload={"funders": ["caf-13", "etat"]})
     clock.on("2016-03-10 09:00")
     engine.fire(case.id, "consult_funder", actor=CAF, payload={"funder": "ville-marseille"})

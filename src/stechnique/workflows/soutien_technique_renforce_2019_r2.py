@@ -30,12 +30,14 @@ from __future__ import annotations
 
 from stechnique.definition import (
     ANY_ACTIVE,
+    Answered,
     Binding,
     ConfidentialField,
     Party,
     Procedure,
     State,
     Transition,
+    Wait,
 )
 from stechnique.migration import Migration
 from stechnique.schema import Field
@@ -282,6 +284,24 @@ GUARD_NAMES = (
 )
 
 #: Revision 2 of ``soutien-technique-renforce`` version ``2019`` (DLA): a draft.
+# Whom an open case waits on (PROCEDURES.md, « Waiting, deadlines and reminders »; outside the
+# fingerprint). « accompaniment: each action's consultant for its open actions; esia_officer
+# when none is open » is read here as every consultant of the case and the officer: a wait per
+# action is not something ``Wait`` can say yet.
+WAITS = (
+    Wait("requested", on="structure"),  # pre-diagnostic
+    Wait("pre_diagnostic", on="esia_officer"),
+    Wait("qualification", on="france_active_officer"),
+    Wait("problem_identified", on="structure"),
+    Wait("recommendations_accepted", on="esia_officer"),
+    # « each listed funder without a decision; then esia_officer »
+    Wait("plan_drawn_up", on="funder", until=Answered("record_funder_decision"),
+         then="esia_officer"),
+    Wait("plan_validated", on="esia_officer"),
+    Wait("accompaniment", on=("consultant", "esia_officer")),
+    Wait("follow_up", on="esia_officer"),
+)  # fmt: skip
+
 PROCEDURE = Procedure(
     name="soutien-technique-renforce",
     version="2019",
@@ -303,6 +323,7 @@ PROCEDURE = Procedure(
     revision=2,
     parties=PARTIES,
     coordinators=("esia_officer", "france_active_officer"),
+    waits=WAITS,
 )
 
 #: Open revision-1 cases move to revision 2, ordered by a DLA officer (the coordinators).
