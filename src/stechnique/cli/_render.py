@@ -404,8 +404,9 @@ def demo_summary(
         f"audit {verdict_fr} ({case_fr}, {record_fr}).",
         f"Demo: {story_en}, {case_en} in {where} ({new_en}); "
         f"audit {verdict_en} ({case_en}, {record_en}).",
-        f"Ensuite / next: stechnique cases --db {where} | stechnique history CASE --as ID:ROLE "
-        f"--db {where} | stechnique audit --db {where}",
+        f"Ensuite / next: stechnique cases --as caf-13-coordination:caf_coordinator --db "
+        f"{where} | stechnique history CASE --as ID:ROLE[:BODY] --db {where} | stechnique audit "
+        f"--db {where}",
     ]
 
 
