@@ -258,7 +258,7 @@ def test_a_failed_stream_releases_the_tables(storage: SQLStorage, database: Data
 def assert_tables_free(database: Database) -> None:
     """The records table can be locked exclusively within seconds (PostgreSQL), as a DROP or
     an ALTER would need."""
-    if database.backend.kind != "postgresql":
+    if database.backend.kind != "postgres":
         return
     table = f'"{database.schema.prefix}records"'
     with database.engine.begin() as connection:
