@@ -55,7 +55,7 @@ __all__ = ["SQLStorage", "upgrade_schema"]
 
 _STREAM_BATCH = 500
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 def upgrade_schema(
@@ -342,7 +342,7 @@ class SQLStorage:
         of the store."""
         return self._stream(case_id, self._sql.record_or_problem)
 
-    def _stream(self, case_id: str | None, decode: Callable[[Any], T]) -> Iterator[T]:
+    def _stream(self, case_id: str | None, decode: Callable[[Any], _T]) -> Iterator[_T]:
         sql = self._sql
         if case_id is None:
             statement, values = sql.all_records, None
