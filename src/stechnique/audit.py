@@ -17,6 +17,9 @@ version each record is pinned to. For every record it checks:
   its payload, its actor, ``now`` = its time, the facts as replayed. Guards that read other
   cases (``Guard.reads_other_cases``, e.g. ``collective_has_peers``) cannot be re-judged from
   one history: they are skipped and named in ``AuditReport.unjudged_guards``;
+* every **row** can be read as a record (a case): one that cannot (a cell holding what the
+  library never writes) is a ``row`` violation, and the records after it are checked as links
+  of the chain only, the state they follow being unknown;
 * the **case row** equals the case the history replays to (state, seq, head, version,
   fingerprint, facts, creation and update times), and no case row lacks a history.
 
@@ -71,8 +74,8 @@ class Violation:
     """One thing wrong in a stored history.
 
     ``seq`` is the record concerned (for a missing record, the first missing seq; for a case
-    row that disagrees with its history, the last seq of that history); ``None`` only for a
-    case row with no history at all. ``code`` is one of ``CODES``.
+    row that disagrees with its history or cannot be read, the last seq of that history);
+    ``None`` only for a case row with no history at all, or a record whose seq cannot be read. ``code`` is one of ``CODES``.
 
     :ivar case_id: the case concerned.
     :ivar seq: the record concerned, as above.
