@@ -75,7 +75,8 @@ class Violation:
 
     ``seq`` is the record concerned (for a missing record, the first missing seq; for a case
     row that disagrees with its history or cannot be read, the last seq of that history);
-    ``None`` only for a case row with no history at all, or a record whose seq cannot be read. ``code`` is one of ``CODES``.
+    ``None`` only for a case row with no history at all, or a record whose seq cannot be read.
+    ``code`` is one of ``CODES``.
 
     :ivar case_id: the case concerned.
     :ivar seq: the record concerned, as above.
