@@ -8,24 +8,42 @@ audit, import and checkpoints must agree on them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from itertools import groupby
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from stechnique._chain import case_after, content_hash, facts_after
+from stechnique.errors import HistoryCorrupted
 from stechnique.records import GENESIS_HASH, Case, Record
 from stechnique.storage.base import Storage, StreamsCaseIds
 
 __all__ = [
     "HistoryFilter",
+    "Row",
+    "StreamsRows",
     "case_from_history",
     "case_ids",
     "histories",
     "link_problems",
+    "rows_by_case",
 ]
+
+#: A stored row as an audit reads it: a record, or why the row cannot be one.
+Row = Record | HistoryCorrupted
+
+
+@runtime_checkable
+class StreamsRows(Protocol):
+    """A store whose rows may not be records (a SQL database edited behind the library's
+    back): it streams them as ``iter_records`` does, a ``HistoryCorrupted`` standing in for
+    each row that cannot be a record, and goes on (``SQLStorage.iter_rows``)."""
+
+    def iter_rows(self, case_id: str | None = None) -> Iterator[Row]:
+        """Every row (or one case's) by ``(case_id, seq)``, as a record or a problem."""
+        ...
 
 
 @attrs.frozen
@@ -79,6 +97,33 @@ def histories(storage: Storage, selection: HistoryFilter | None = None) -> Itera
             records = list(group)
             if selection.selects(records):
                 yield records
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
+def rows_by_case(
+    storage: Storage, selection: HistoryFilter | None = None
+) -> Generator[list[Row], None, None]:
+    """Every selected case's rows, one case at a time, as ``histories`` reads them, except that
+    a row which cannot be a record comes as its ``HistoryCorrupted`` (``StreamsRows``) instead of
+    ending the stream: an audit reports it and goes on. A case is selected by its readable
+    records (one none of whose rows is readable, only when no procedure is).
+    The store's stream is closed when this one is, or fails."""
+    selection = selection or HistoryFilter()
+    if isinstance(storage, StreamsRows):
+        stream: Iterator[Row] = storage.iter_rows(selection.case_id)
+    elif selection.case_id is not None:
+        stream = iter(storage.records(selection.case_id))
+    else:
+        stream = storage.iter_records()
+    try:
+        for _, group in groupby(stream, key=attrgetter("case_id")):
+            rows = list(group)
+            readable = [row for row in rows if isinstance(row, Record)]
+            if selection.selects(readable):
+                yield rows
     finally:
         close = getattr(stream, "close", None)
         if close is not None:

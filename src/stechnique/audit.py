@@ -17,6 +17,9 @@ version each record is pinned to. For every record it checks:
   its payload, its actor, ``now`` = its time, the facts as replayed. Guards that read other
   cases (``Guard.reads_other_cases``, e.g. ``collective_has_peers``) cannot be re-judged from
   one history: they are skipped and named in ``AuditReport.unjudged_guards``;
+* every **row** can be read as a record (a case): one that cannot (a cell holding what the
+  library never writes) is a ``row`` violation, and the records after it are checked as links
+  of the chain only, the state they follow being unknown;
 * the **case row** equals the case the history replays to (state, seq, head, version,
   fingerprint, facts, creation and update times), and no case row lacks a history.
 
@@ -27,17 +30,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from stechnique._chain import case_after, content_hash, facts_after
-from stechnique._histories import HistoryFilter, case_ids, histories, link_problems
+from stechnique._histories import HistoryFilter, Row, case_ids, link_problems, rows_by_case
 from stechnique._judge import START, PayloadInvalid, Refusal, judge, judge_migration
 from stechnique._labels import REGISTER_PROCEDURE
 from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
-from stechnique.errors import InvalidData
+from stechnique.errors import HistoryCorrupted, InvalidData
 from stechnique.migration import MIGRATE, declared_migration, replay_problems
 from stechnique.parties import NO_PARTIES, parties_after, parties_of
 from stechnique.records import GENESIS_HASH, Case, Record
@@ -60,6 +64,7 @@ CODES: dict[str, str] = {
     "payload": "facts or payload the procedure does not accept",
     "guard": "a guard did not hold when the event fired",
     "case": "the case row disagrees with its history, or one exists without the other",
+    "row": "a stored row cannot be read as a record or a case (a cell of the wrong kind)",
     "checkpoint": "the store no longer holds a history as an earlier checkpoint saw it",
 }
 
@@ -69,8 +74,9 @@ class Violation:
     """One thing wrong in a stored history.
 
     ``seq`` is the record concerned (for a missing record, the first missing seq; for a case
-    row that disagrees with its history, the last seq of that history); ``None`` only for a
-    case row with no history at all. ``code`` is one of ``CODES``.
+    row that disagrees with its history or cannot be read, the last seq of that history);
+    ``None`` only for a case row with no history at all, or a record whose seq cannot be read.
+    ``code`` is one of ``CODES``.
 
     :ivar case_id: the case concerned.
     :ivar seq: the record concerned, as above.
@@ -168,21 +174,51 @@ def audit(
     began = time.perf_counter()
     tally = _Tally()
     store = ReadOnlyStore(storage)
-    for read, records in enumerate(histories(storage, HistoryFilter(case_id, name, version)), 1):
-        if since is None or any(record.at >= since for record in records):
-            replay = Replay(records[0].case_id, registry, store)
-            for record in records:
-                replay.feed(record, check=since is None or record.at >= since)
-            case = storage.get(replay.case_id)
-            replay.compare(case)
-            tally.add(replay, case is not None)
-        if progress is not None:
-            progress(read)
-    if case_id is not None and tally.cases == 0 and storage.get(case_id) is not None:
+    # ``closing``: whatever happens, the store's stream (a server-side cursor) ends with the
+    # audit, not whenever the garbage collector gets to it.
+    with closing(rows_by_case(storage, HistoryFilter(case_id, name, version))) as stream:
+        for read, rows in enumerate(stream, 1):
+            _audit_case(rows, registry, storage, store, since, tally)
+            if progress is not None:
+                progress(read)
+    if case_id is not None and tally.cases == 0 and _case_row(storage, case_id) is not None:
         tally.violations.append(Violation(case_id, None, "case row has no history", "case"))
     elif case_id is None and name is None and since is None:
         tally.violations += _rows_without_history(storage, tally.rows_with_history)
     return tally.report(time.perf_counter() - began)
+
+
+def _audit_case(
+    rows: list[Row],
+    registry: Registry,
+    storage: Storage,
+    store: ReadOnlyStore,
+    since: datetime | None,
+    tally: _Tally,
+) -> None:
+    """Replay one case's rows (records, or why a row is not one) and check its case row."""
+    if since is not None and all(isinstance(row, Record) and row.at < since for row in rows):
+        return
+    replay = Replay(rows[0].case_id, registry, store)
+    for row in rows:
+        if isinstance(row, Record):
+            replay.feed(row, check=since is None or row.at >= since)
+        else:
+            replay.unreadable(row)
+    case = _case_row(storage, replay.case_id)
+    if isinstance(case, HistoryCorrupted):
+        replay.unreadable(case, record=False)
+    else:
+        replay.compare(case)
+    tally.add(replay, case is not None)
+
+
+def _case_row(storage: Storage, case_id: str) -> Case | HistoryCorrupted | None:
+    """The stored case row, or why it cannot be read as a case."""
+    try:
+        return storage.get(case_id)
+    except HistoryCorrupted as problem:
+        return problem
 
 
 @attrs.define
@@ -218,8 +254,15 @@ def _rows_without_history(storage: Storage, rows_with_history: int) -> list[Viol
     return [
         Violation(one, None, "case row has no history", "case")
         for one in case_ids(storage)
-        if not storage.records(one)
+        if not _has_records(storage, one)
     ]
+
+
+def _has_records(storage: Storage, case_id: str) -> bool:
+    try:
+        return bool(storage.records(case_id))
+    except HistoryCorrupted:
+        return True  # rows that are not records, reported where the stream met them
 
 
 _CASE_FIELDS = (
@@ -263,6 +306,23 @@ class Replay:
         # The procedure the last record was pinned to: an ordinary step under the same version
         # needs no registry lookup.
         self.procedure: Procedure | None = None
+        # Once a row could not be read as a record, the state, facts and parties the next
+        # records follow are unknown: they are checked as links only (``_feed_link``).
+        self.broken = False
+        # The seq of the last row met, readable or not (None: an unreadable seq).
+        self.position: int | None = 0
+
+    def unreadable(self, problem: HistoryCorrupted, *, record: bool = True) -> None:
+        """Report a row that cannot be read (``record``: a records row, else the case row)
+        and go on: the records after it are checked as links of the chain only."""
+        if not record:  # reported, as every case row violation, at its history's last seq
+            self._violation(self.position if self.last else problem.seq, problem.reason, "row")
+            return
+        self._violation(problem.seq, problem.reason, "row")
+        self.records += 1
+        self.broken = True
+        self.position = problem.seq
+        self.head = ""  # unknown: the next record's prev_hash is not judged
 
     def _violation(self, seq: int | None, message: str, code: str = "step") -> None:
         self.violations.append(Violation(self.case_id, seq, message, code))
@@ -272,6 +332,10 @@ class Replay:
 
         Unchecked records still move the replay on: state, facts, chain head and history.
         """
+        if self.broken:
+            self._feed_link(record, check=check)
+            return
+        self.position = record.seq
         last = self.last
         if check:
             self.records += 1
@@ -308,6 +372,19 @@ class Replay:
         self.state, self.head, self.last = record.target, record.hash, record
         self.history.append(record)
         self._bind(record)
+
+    def _feed_link(self, record: Record, *, check: bool) -> None:
+        """After an unreadable row: check ``record`` as a link only (its seq follows the row
+        before, its ``prev_hash`` is the hash of the record before when that one was read, its
+        hash matches its content); the steps cannot be re-judged without the state before."""
+        if check:
+            self.records += 1
+            expected = record.seq if self.position is None else self.position + 1
+            head = self.head or record.prev_hash
+            for code, seq, message in link_problems(record, expected, head):
+                self._violation(seq, message, code)
+        self.position, self.head, self.state, self.last = record.seq, record.hash, None, record
+        self.history.append(record)
 
     def _bind(self, record: Record) -> None:
         """Bind the parties ``record`` binds, as the engine did when it wrote it."""
@@ -482,8 +559,13 @@ class Replay:
         return case_after(self.last, created_at=self.history[0].at, facts=self.facts)
 
     def compare(self, case: Case | None) -> None:
-        """Check the stored case row against the replayed history."""
+        """Check the stored case row against the replayed history (only that both exist
+        when a row of the history could not be read: there is nothing to replay it to)."""
         last = self.last
+        if self.broken:
+            if case is None:
+                self._violation(self.position, "history has no case row", "case")
+            return
         if last is None:
             if case is not None:
                 self._violation(None, "case row has no history", "case")

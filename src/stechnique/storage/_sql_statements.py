@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
@@ -24,10 +24,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from stechnique._chain import roles_json, stored_record
+from stechnique._labels import Label
+from stechnique.errors import HistoryCorrupted
 from stechnique.records import Actor, Case, Parties, Record
 from stechnique.storage._sql_schema import CaseRow, RecordRow, SQLSchema
 
-__all__ = ["Codec", "Compiled", "Statements", "codec_for"]
+__all__ = ["Codec", "Compiled", "Statements", "codec_for", "unreadable_case", "unreadable_record"]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # What ``_ENCODER.encode`` builds on every call for a dict or a list, built once, without the
@@ -304,52 +306,107 @@ class Statements:
     # -- values out -----------------------------------------------------------------------
 
     def case(self, row: Sequence[Any], codec: Codec | None = None) -> Case:
-        """A case from a row selected as ``CaseRow`` (``codec``: DECODED for SQLAlchemy rows)."""
+        """A case from a row selected as ``CaseRow`` (``codec``: DECODED for SQLAlchemy rows).
+
+        A row that cannot be a case (a cell edited behind the library's back) raises
+        ``HistoryCorrupted`` naming the case and the column (``unreadable_case``)."""
         codec = codec or self.codec
         # Unpacked in ``CaseRow`` order (``CaseRow._make`` and its fields cost ten times more;
         # ``tests/test_sql_statements.py`` reads every column back).
         (case_id, name, version, fingerprint, state, seq, facts, created_at, updated_at, head,
          parties) = row  # fmt: skip
-        # Most cases have no facts; json.loads of "{}" costs as much as the rest of the row.
-        facts = {} if facts == "{}" else codec.json_out(facts)
-        return Case(
-            id=case_id,
-            name=name,
-            version=version,
-            fingerprint=fingerprint,
-            state=state,
-            seq=seq,
-            facts=facts,
-            created_at=codec.time_out(created_at),
-            updated_at=codec.time_out(updated_at),
-            head=head,
-            parties=None if parties is None else self.parties(parties, codec),
-        )
+        try:
+            # Most cases have no facts; json.loads of "{}" costs as much as the rest of the row.
+            facts = {} if facts == "{}" else codec.json_out(facts)
+            if facts.__class__ is not dict or seq.__class__ is not int:
+                raise TypeError  # what a conversion cannot see: a good JSON, the wrong kind
+            case = Case(
+                id=case_id,
+                name=name,
+                version=version,
+                fingerprint=fingerprint,
+                state=state,
+                seq=seq,
+                facts=facts,
+                created_at=codec.time_out(created_at),
+                updated_at=codec.time_out(updated_at),
+                head=head,
+                parties=None if parties is None else self.parties(parties, codec),
+            )
+        except (TypeError, ValueError, AttributeError):  # a JSONDecodeError is a ValueError
+            # Only now is the row looked at cell by cell, to name what is wrong.
+            raise unreadable_case(row, codec) from None
+        return case
 
     def record(self, row: Sequence[Any], codec: Codec | None = None) -> Record:
         """A record from a row selected as ``RecordRow`` (``codec``: DECODED for SQLAlchemy
-        rows)."""
+        rows).
+
+        A row that cannot be a record raises ``HistoryCorrupted`` naming the case, the seq and
+        the column (``unreadable_record``); ``record_or_problem`` returns that error instead."""
         codec = codec or self.codec
         json_out = codec.json_out
         # Unpacked in ``RecordRow`` order (see ``case``).
         (case_id, seq, event, source, target, actor_id, actor_roles, actor_body, at, payload,
          name, version, fingerprint, idempotency_key, prev_hash, digest) = row  # fmt: skip
-        if actor_roles.__class__ is str and json_out is _loads:
-            actor = _actor(actor_id, actor_roles, actor_body)
-        else:
-            actor = Actor(actor_id, json_out(actor_roles), actor_body)
-        # Most events carry no payload: "{}" needs no decoder.
-        payload = {} if payload == "{}" else json_out(payload)
-        return stored_record(case_id, seq, event, source, target, actor, codec.time_out(at),
-                             payload, name, version, fingerprint, idempotency_key, prev_hash,
+        try:
+            if actor_roles.__class__ is str and json_out is _loads:
+                actor = _actor(actor_id, actor_roles, actor_body)
+            else:
+                actor = _decoded_actor(actor_id, json_out(actor_roles), actor_body)
+            # Most events carry no payload: "{}" needs no decoder.
+            payload = {} if payload == "{}" else json_out(payload)
+            if payload.__class__ is not dict or seq.__class__ is not int:
+                raise TypeError  # what a conversion cannot see: a good JSON, the wrong kind
+            moment = codec.time_out(at)
+        except (TypeError, ValueError, AttributeError):  # a JSONDecodeError is a ValueError
+            # Only now is the row looked at cell by cell, to name what is wrong.
+            raise unreadable_record(row, codec) from None
+        return stored_record(case_id, seq, event, source, target, actor, moment, payload, name,
+                             version, fingerprint, idempotency_key, prev_hash,
                              digest)  # fmt: skip
+
+    def record_or_problem(self, row: Sequence[Any]) -> Record | HistoryCorrupted:
+        """``record(row)``, or the ``HistoryCorrupted`` it would raise: what an audit reads, so
+        that one unreadable row is reported and the stream goes on."""
+        try:
+            return self.record(row)
+        except HistoryCorrupted as problem:
+            return problem
 
 
 @functools.lru_cache(maxsize=1024)
 def _actor(actor_id: str, roles: str, body: str | None) -> Actor:
     """The actor of a row whose roles are JSON text: the same few actors sign most records,
-    so each (id, roles, body) is decoded once (``Actor`` is frozen: sharing it is safe)."""
-    return Actor(actor_id, json.loads(roles), body)
+    so each (id, roles, body) is decoded and checked once (``Actor`` is frozen: sharing it is
+    safe). ``TypeError`` or ``ValueError`` if the cells cannot be an actor."""
+    return _checked_actor(actor_id, json.loads(roles), body)
+
+
+def _decoded_actor(actor_id: str, roles: Any, body: str | None) -> Actor:
+    """The actor of a row whose roles the driver decoded (PostgreSQL: a list), through the
+    same cache as ``_actor`` (a tuple of the roles is its key)."""
+    if roles.__class__ is not list:
+        raise TypeError("actor roles are not a list")
+    return _cached_actor(actor_id, tuple(roles), body)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_actor(actor_id: str, roles: tuple[Any, ...], body: str | None) -> Actor:
+    return _checked_actor(actor_id, list(roles), body)
+
+
+def _checked_actor(actor_id: Any, roles: Any, body: Any) -> Actor:
+    """An actor from decoded cells, or ``TypeError``: roles must be a list of text (a bare
+    text would be one role, a number or a list no role at all), id and body text."""
+    if (
+        roles.__class__ is not list
+        or any(role.__class__ is not str for role in roles)
+        or actor_id.__class__ is not str
+        or not (body is None or body.__class__ is str)
+    ):
+        raise TypeError("not an actor")
+    return Actor(actor_id, roles, body)
 
 
 def parties_json(parties: Parties | None) -> str | None:
@@ -369,6 +426,171 @@ def _parties_text(parties: Parties) -> str:
 def _parties(text: str) -> Parties:
     """Parties from their JSON text, each text decoded once (``Parties`` is frozen)."""
     return Parties.from_data(json.loads(text))
+
+
+# -- rows that cannot be values ----------------------------------------------------------
+#
+# Worked out only once a conversion has failed: the hot paths never look at a cell twice.
+
+
+def unreadable_record(row: Sequence[Any], codec: Codec) -> HistoryCorrupted:
+    """Why a records row (in ``RecordRow`` order) cannot be a record: ``HistoryCorrupted``
+    naming its case, its seq and the first bad column, saying what kind of value the column
+    holds (never the value: it may be confidential)."""
+    case_id, seq = row[0], row[1]
+    cells = zip(RecordRow._fields, row, _RECORD_CHECKS, strict=True)
+    return _unreadable(case_id, seq, cells, codec, Label("de l'enregistrement", "the record's"))
+
+
+def unreadable_case(row: Sequence[Any], codec: Codec) -> HistoryCorrupted:
+    """Why a cases row (in ``CaseRow`` order) cannot be a case (see ``unreadable_record``)."""
+    case_id, seq = row[0], row[5]
+    cells = zip(CaseRow._fields, row, _CASE_CHECKS, strict=True)
+    return _unreadable(
+        case_id, seq, cells, codec, Label("de la ligne du dossier", "the case row's")
+    )
+
+
+_Check = Callable[[Any, Codec], "Label | None"]
+
+
+def _unreadable(
+    case_id: Any,
+    seq: Any,
+    cells: Iterable[tuple[str, Any, _Check]],
+    codec: Codec,
+    whose: Label,
+) -> HistoryCorrupted:
+    for column, value, check in cells:
+        wrong = check(value, codec)
+        if wrong is not None:
+            reason = (
+                f"la colonne {column} {whose.fr} contient {wrong.fr} / "
+                f"{whose.en} {column} column holds {wrong.en}"
+            )
+            break
+    else:  # a failure no check foresees: still a row the library did not write
+        reason = (
+            f"une cellule {whose.fr} n'est pas lisible / a cell of {whose.en[:-2]} is unreadable"
+        )
+    shown_id = case_id if case_id.__class__ is str else "(illisible / unreadable)"
+    return HistoryCorrupted(shown_id, seq if seq.__class__ is int else None, reason)
+
+
+def _kind(value: Any) -> Label:
+    """What kind of value ``value`` is, for people (never the value itself)."""
+    if value is None:
+        return Label("NULL", "NULL")
+    if value.__class__ is bool:
+        return Label("un booléen", "a boolean")
+    if isinstance(value, int | float):
+        return Label("un nombre", "a number")
+    if isinstance(value, str):
+        return Label("du texte", "text")
+    if isinstance(value, list | tuple):
+        return Label("une liste", "a list")
+    if isinstance(value, dict):
+        return Label("un objet", "an object")
+    if isinstance(value, bytes | bytearray | memoryview):
+        return Label("des octets", "binary data")
+    name = type(value).__name__
+    return Label(f"une valeur de type {name}", f"a value of type {name}")
+
+
+def _instead(value: Any, fr: str, en: str) -> Label:
+    kind = _kind(value)
+    return Label(f"{kind.fr} au lieu {fr}", f"{kind.en} where {en} is expected")
+
+
+def _text(value: Any, _codec: Codec) -> Label | None:
+    return None if value.__class__ is str else _instead(value, "de texte", "text")
+
+
+def _optional_text(value: Any, codec: Codec) -> Label | None:
+    return None if value is None else _text(value, codec)
+
+
+def _integer(value: Any, _codec: Codec) -> Label | None:
+    return None if value.__class__ is int else _instead(value, "d'un entier", "an integer")
+
+
+def _time(value: Any, codec: Codec) -> Label | None:
+    try:
+        codec.time_out(value)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        if isinstance(value, str):
+            return Label("un texte qui n'est pas une heure", "text that is not a time")
+        return _instead(value, "d'une heure", "a time")
+    return None
+
+
+def _decoded(value: Any, codec: Codec) -> tuple[Any, Label | None]:
+    """``value`` decoded from JSON, or why it cannot be."""
+    try:
+        return codec.json_out(value), None
+    except (TypeError, ValueError):
+        if value.__class__ in (int, float):  # SQLite keeps the JSON text '5' as a number
+            return value, None
+        if isinstance(value, str):
+            return None, Label("un texte qui n'est pas du JSON", "text that is not JSON")
+        return None, _instead(value, "de JSON", "JSON")
+
+
+def _json_object(value: Any, codec: Codec) -> Label | None:
+    data, wrong = _decoded(value, codec)
+    if wrong is not None or data.__class__ is dict:
+        return wrong
+    return _instead(data, "d'un objet JSON", "a JSON object")
+
+
+def _roles(value: Any, codec: Codec) -> Label | None:
+    data, wrong = _decoded(value, codec)
+    if wrong is not None:
+        return wrong
+    if data.__class__ is not list:
+        return _instead(data, "d'une liste de rôles", "a list of roles")
+    for role in data:
+        if role.__class__ is not str:
+            kind = _kind(role)
+            return Label(
+                f"une liste où {kind.fr} tient la place d'un rôle (du texte)",
+                f"a list holding {kind.en} where a role (text) is expected",
+            )
+    return None
+
+
+def _parties_cell(value: Any, codec: Codec) -> Label | None:
+    if value is None:
+        return None
+    if value.__class__ is not str:
+        data, wrong = _decoded(value, codec)
+    else:
+        data, wrong = _decoded(value, codec if codec.json_out is _loads else codec_for("sqlite"))
+    if wrong is not None or data is None:
+        return wrong
+    try:
+        Parties.from_data(data)
+    except (TypeError, ValueError):
+        kind = _kind(data)
+        return Label(
+            f"{kind.fr} qui n'est pas les parties d'un dossier",
+            f"{kind.en} that is not the parties of a case",
+        )
+    return None
+
+
+# What each column must hold, in ``RecordRow`` and ``CaseRow`` order.
+_RECORD_CHECKS: tuple[_Check, ...] = (
+    _text, _integer, _text, _optional_text, _text,  # case_id, seq, event, source, target
+    _text, _roles, _optional_text, _time, _json_object,  # actor_id, roles, body, at, payload
+    _text, _text, _text, _optional_text,  # name, version, fingerprint, idempotency_key
+    _text, _text,  # prev_hash, hash
+)  # fmt: skip
+_CASE_CHECKS: tuple[_Check, ...] = (
+    _text, _text, _text, _text, _text,  # id, name, version, fingerprint, state
+    _integer, _json_object, _time, _time,  # seq, facts, created_at, updated_at
+    _text, _parties_cell,  # head, parties
+)  # fmt: skip
 
 
 def _chained(

@@ -31,13 +31,13 @@ share one database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from stechnique.errors import ConcurrencyConflict, StorageError, UnknownCase
+from stechnique.errors import ConcurrencyConflict, HistoryCorrupted, StorageError, UnknownCase
 from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.storage._sql_engine import make_backend, parse_url
 from stechnique.storage._sql_schema import (
@@ -54,6 +54,8 @@ from stechnique.storage.base import not_followed, readers_of
 __all__ = ["SQLStorage", "upgrade_schema"]
 
 _STREAM_BATCH = 500
+
+_T = TypeVar("_T")
 
 
 def upgrade_schema(
@@ -248,7 +250,23 @@ class SQLStorage:
         and with ``seen_by`` by the readers index (``cases_query``)."""
         query = self.cases_query(name=name, version=version, state=state, seen_by=seen_by)
         with self._backend.translated("list cases"), self._backend.reader.connect() as connection:
-            return [self._sql.case(row, DECODED) for row in connection.execute(query)]
+            try:
+                return [self._sql.case(row, DECODED) for row in connection.execute(query)]
+            except (TypeError, ValueError, AttributeError):
+                # SQLAlchemy's own decoding met a cell it cannot read: read the rows again as
+                # the driver gives them, through the store's codec, to name the case and column.
+                self._unreadable_listing(connection, query)
+                raise
+
+    def _unreadable_listing(self, connection: sa.Connection, query: sa.Select[Any]) -> None:
+        """Raise the ``HistoryCorrupted`` of the first case row of ``query`` that cannot be a
+        case (if none, return: the caller re-raises what it met)."""
+        raw = query.with_only_columns(
+            *(sa.type_coerce(column, sa.types.NullType()) for column in self.schema.case_columns),
+            maintain_column_froms=True,
+        )
+        for row in connection.execute(raw):
+            self._sql.case(row)
 
     def cases_query(
         self,
@@ -311,7 +329,20 @@ class SQLStorage:
         The precompiled SQL runs as driver SQL and rows are decoded by the storage's codec, as
         in ``records``. On SQLite the driver's own cursor streams (``sqlite3`` steps the query
         as rows are fetched); elsewhere SQLAlchemy does the streaming, each dialect its own way.
+        A row that cannot be a record raises ``HistoryCorrupted`` (naming the case, the seq and
+        the column); the cursor and its connection are closed on that error as on any other,
+        and when the caller stops reading (``close()`` on the iterator).
         """
+        return self._stream(case_id, self._sql.record)
+
+    def iter_rows(self, case_id: str | None = None) -> Iterator[Record | HistoryCorrupted]:
+        """``iter_records``, except that a row which cannot be a record comes as the
+        ``HistoryCorrupted`` saying why, in its place, and the stream goes on: what the audit
+        reads (``stechnique._histories.StreamsRows``), so one bad cell does not hide the rest
+        of the store."""
+        return self._stream(case_id, self._sql.record_or_problem)
+
+    def _stream(self, case_id: str | None, decode: Callable[[Any], _T]) -> Iterator[_T]:
         sql = self._sql
         if case_id is None:
             statement, values = sql.all_records, None
@@ -319,15 +350,20 @@ class SQLStorage:
             statement, values = sql.one_case_records, sql.one_case_records.bind((case_id,))
         if self.kind == "sqlite":
             # Skipping SQLAlchemy's row objects saves about 0.6 µs a record (6.6 -> 6.0 µs).
+            # ``cursor()`` closes the cursor and gives the connection back on every exit.
             with self._backend.translated("read records"), self._driver.cursor() as cursor:
                 # Row by row: sqlite3 steps the statement in C, no batch needs holding.
-                yield from map(sql.record, cursor.execute(statement.sql, values or ()))
+                yield from map(decode, cursor.execute(statement.sql, values or ()))
             return
         with self._backend.translated("read records"), self._backend.engine.connect() as connection:
             streaming = connection.execution_options(yield_per=_STREAM_BATCH)
             result = streaming.exec_driver_sql(statement.sql, values)
-            for row in result:
-                yield sql.record(row)
+            try:
+                yield from map(decode, result)
+            finally:
+                # The server-side cursor first, then the connection (``with``) rolls back: a
+                # PostgreSQL session is never left « idle in transaction », holding locks.
+                result.close()
 
     def iter_case_ids(self) -> Iterator[str]:
         """See ``StreamsCaseIds.iter_case_ids`` (an optional capability beyond ``Storage``)."""
