@@ -18,6 +18,8 @@ published: never edit it; a change is a new version in a new module.
 
 from __future__ import annotations
 
+import attrs
+
 from stechnique.definition import (
     ANY_ACTIVE,
     Answered,
@@ -215,22 +217,10 @@ PARTIES = (
 READING = Reading(
     parties=PARTIES,
     coordinators=("esia_officer", "france_active_officer"),
-    confidential=tuple(
-        ConfidentialField(
-            event,
-            field,
-            readers=("structure", "esia_officer", "france_active_officer", "consultant"),
-            opens_to=("funder",),
-            opens_at="plan_drawn_up",
-            fr=_SECRET_FR,
-            en=_SECRET_EN,
-        )
-        for event, field in (
-            ("send_pre_diagnostic", "pre_diagnostic"),
-            ("hold_qualification_meeting", "needs"),
-            ("identify_problem", "diagnosis"),
-            ("identify_problem", "recommendations"),
-        )
+    # The names of the published rules read as parties and coordinators here.
+    confidential=(
+        *CONFIDENTIAL,
+        attrs.evolve(CONFIDENTIAL[0], event="hold_qualification_meeting", field="needs"),
     ),
 )
 
