@@ -224,8 +224,6 @@ class Engine:
         if expected_seq is not None and expected_seq != case.seq:
             raise ConcurrencyConflict(case.id, expected_seq, case.seq)
         target, clean, now = self._decide(case, procedure, event, actor, payload)
-        if case.parties is None:
-            case = attrs.evolve(case, parties=self._parties(case))
         record, after = next_step(
             case,
             procedure,
@@ -724,15 +722,23 @@ class Engine:
                 raise HistoryCorrupted(
                     case.id, case.seq, f"the case row's {field} is not what its history gives"
                 )
+        return self._with_parties(case, records)[0]
+
+    def _with_parties(self, case: Case, records: Sequence[Record]) -> tuple[Case, bool]:
+        """``case`` with the parties ``records`` bind, and whether the store holds them.
+
+        A row upgraded from before parties has none: they are read here and kept when the
+        store can write. A row whose parties are not those its history binds was edited.
+        """
         parties = parties_of(records, self._procedure_of_record)
         if case.parties is None:
-            self.storage.set_parties(case.id, case.seq, parties)
-            return attrs.evolve(case, parties=parties)
+            wrote = self.storage.set_parties(case.id, case.seq, parties)
+            return attrs.evolve(case, parties=parties), wrote
         if case.parties != parties:
             raise HistoryCorrupted(
                 case.id, case.seq, "the case row's parties are not those its history binds"
             )
-        return case
+        return case, True
 
     def _seen(self, case_id: str, viewer: Actor) -> tuple[Case, Procedure, Parties]:
         """The case, its procedure and its parties, if ``viewer`` may know of it; otherwise
@@ -760,20 +766,16 @@ class Engine:
         when the store can (a read-only store is read again at the next listing)."""
         if self._all_indexed:
             return []
-        found, wrote_all = [], True
+        found, wrote_all, filters = [], True, (name, version, state)
         for case_id in list(self.storage.cases_without_parties()):
             case = self.storage.get(case_id)
             if case is None:
                 continue
             if case.parties is None:
-                parties = parties_of(self.storage.records(case.id), self._procedure_of_record)
-                wrote_all &= self.storage.set_parties(case.id, case.seq, parties)
-                case = attrs.evolve(case, parties=parties)
-            if (name, version, state) == (None, None, None) or (
-                case.name == (name or case.name)
-                and case.version == (version or case.version)
-                and case.state == (state or case.state)
-            ):
+                case, wrote = self._with_parties(case, self.storage.records(case.id))
+                wrote_all &= wrote
+            stored = (case.name, case.version, case.state)
+            if all(want in (None, have) for want, have in zip(filters, stored, strict=True)):
                 found.append(case)
         self._all_indexed = wrote_all
         return found
