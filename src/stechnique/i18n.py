@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, cast
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime as _babel_datetime
@@ -50,7 +50,7 @@ def parse_lang(value: str) -> Lang:
             f"langue inconnue : {value!r} (possibles : {', '.join(LANGS)}) / "
             f"unknown language: {value!r} (available: {', '.join(LANGS)})"
         )
-    return cast(Lang, code)
+    return code
 
 
 def default_lang() -> Lang:
