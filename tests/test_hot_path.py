@@ -5,7 +5,9 @@ Every fire and every audited record is hashed through a body text written out fi
 without the hash, dumped as compact JSON with sorted keys: ``defined_hash`` below, built from
 cattrs, ``json`` and ``hashlib`` alone. These properties pin the fast path, ``next_step``, the
 library converter and ``records.content_hash`` to that definition, on values beyond what the
-engine writes (odd unicode, floats, nested payloads, non-UTC times, non-text ids).
+engine writes (odd unicode, floats, nested payloads, non-UTC times, non-text ids), in both
+record formats: format 1 as 0.1.0 wrote, format 2 whose hash covers each salted value's
+SHA-256 of ``[salt, field, value]`` (or a withheld value's marker digest) instead of the value.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ _moments = st.builds(
     st.sampled_from([0, 60, -330, 840]),
 ) | st.datetimes(datetime(1990, 1, 1), datetime(2100, 1, 1)).map(lambda m: m.replace(tzinfo=UTC))
 
-records = st.builds(
+plain_records = st.builds(
     Record,
     case_id=_text,
     seq=st.integers(1, 2**40),
@@ -63,6 +65,22 @@ records = st.builds(
 )
 
 
+@st.composite
+def _format_2(draw: st.DrawFn, record: Record) -> Record:
+    """``record`` in format 2: some payload fields salted, some withheld behind a marker."""
+    fields = sorted(record.payload)
+    salted = draw(st.lists(st.sampled_from(fields), unique=True) if fields else st.just([]))
+    salts = {field: draw(_text) for field in salted}
+    payload = dict(record.payload)
+    for field in fields:
+        if field not in salts and draw(st.booleans()):
+            payload[field] = {"__redacted__": {"fr": "x", "digest": draw(_text)}}
+    return attrs.evolve(record, payload=payload, format=2, salts=salts)
+
+
+records = plain_records | plain_records.flatmap(_format_2)
+
+
 def _plain_converter() -> cattrs.Converter:
     """cattrs with nothing but the three rules of the canonical form: times in UTC with
     microseconds, role sets as sorted lists, an actor's body only when it has one."""
@@ -76,18 +94,42 @@ def _plain_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(
         Actor, make_dict_unstructure_fn(Actor, conv, body=override(omit_if_default=True))
     )
+    omitted = override(omit_if_default=True)
+    conv.register_unstructure_hook(
+        Record, make_dict_unstructure_fn(Record, conv, format=omitted, salts=omitted)
+    )
     return conv
 
 
 PLAIN = _plain_converter()
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def defined_text(record: Record) -> str:
     """The canonical text of ``record`` by definition: its plain cattrs form but the hash,
-    compact JSON with sorted keys."""
+    compact JSON with sorted keys; in format 2, without the salts, each salted or withheld
+    value moved from ``payload`` to ``digests`` as its digest."""
     body = PLAIN.unstructure(record)
     del body["hash"]
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    salts = body.pop("salts", {})
+    if record.format == 1:
+        body.pop("format", None)
+        return _dumps(body)
+    body["format"], payload, digests = record.format, {}, {}
+    for field, value in body["payload"].items():
+        if field in salts:
+            digests[field] = hashlib.sha256(
+                _dumps([salts[field], field, value]).encode("utf-8")
+            ).hexdigest()
+        elif isinstance(value, dict) and list(value) == ["__redacted__"]:
+            digests[field] = value["__redacted__"]["digest"]
+        else:
+            payload[field] = value
+    body["payload"], body["digests"] = payload, digests
+    return _dumps(body)
 
 
 def defined_hash(record: Record) -> str:
@@ -125,7 +167,7 @@ def test_next_step_seals_and_derives_the_case_after(before: Record, step: Record
     )
     assert record == attrs.evolve(
         step, case_id=case.id, seq=case.seq + 1, source=case.state, prev_hash=case.head,
-        hash=defined_hash(record),
+        hash=defined_hash(record), format=2, salts={},
     )  # fmt: skip
     assert after == case_after(record, created_at=case.created_at, facts=case.facts)
     assert (after.state, after.seq, after.head, after.updated_at) == (

@@ -23,7 +23,7 @@ from stechnique.storage._sql_schema import ID_LENGTH, NAME_LENGTH, schema_for
 from stechnique.storage._sql_upgrade import MIGRATIONS, head_revision
 from stechnique.testing import CaseBuilder
 
-HEAD = "0004"
+HEAD = "0006"
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_a_failed_insert_leaves_the_case_row_untouched(sql_storage: SQLStorage) 
     case, record = builder.step("submit")
     schema = sql_storage.schema
     blocker = {c.name: getattr(record, c.name, None) for c in schema.records.c}
-    blocker.update(actor_id="someone else", actor_roles=[], payload={})
+    blocker.update(actor_id="someone else", actor_roles=[], payload={}, salts=None)
     with _engine_of(sql_storage).begin() as connection:
         connection.execute(schema.records.insert(), blocker)
     with pytest.raises(ConcurrencyConflict):

@@ -12,6 +12,10 @@ cases positionally (a class called with keywords packs them into a dict first: 0
 fire). ``tests/test_hot_path.py`` checks on generated records that the hash here is the one
 the plain cattrs, ``json`` and ``hashlib`` definition gives. Every speed trick of the record
 layout lives in this module and nowhere else.
+
+Every step is written in the current record format (``records.FORMAT``): each value of a field
+its procedure declares confidential for the event (``ConfidentialField``) gets a fresh salt,
+and the hash covers the value's salted digest instead of the value (``records.committed``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,18 @@ from typing import Any, Protocol
 
 from stechnique.definition import Procedure
 from stechnique.parties import NO_PARTIES, parties_after
-from stechnique.records import GENESIS_HASH, Actor, Case, Parties, Record, canonical_json, to_iso
+from stechnique.records import (
+    FORMAT,
+    GENESIS_HASH,
+    Actor,
+    Case,
+    Parties,
+    Record,
+    canonical_json,
+    committed,
+    new_salt,
+    to_iso,
+)
 
 __all__ = [
     "Pinned",
@@ -88,14 +103,27 @@ def next_step(
         case_id, seq, source, head = case.id, case.seq + 1, case.state, case.head
         created_at, facts = case.created_at, case.facts
     name, version, fingerprint = procedure.name, procedure.version, procedure.fingerprint
+    salts = _salted(procedure, event, payload)
     digest = _hash(case_id, seq, event, source, target, actor, at, payload, name, version,
-                   fingerprint, idempotency_key, head)  # fmt: skip
+                   fingerprint, idempotency_key, head, FORMAT, salts)  # fmt: skip
     record = Record(case_id, seq, event, source, target, actor, at, payload, name, version,
-                    fingerprint, idempotency_key, head, digest)  # fmt: skip
+                    fingerprint, idempotency_key, head, digest, FORMAT, salts)  # fmt: skip
     parties = _parties_after(case, procedure, record)
     return record, case_after(
         record, created_at=created_at, facts=facts_after(record, facts), parties=parties
     )
+
+
+def _salted(procedure: Pinned, event: str, payload: JSON) -> dict[str, str]:
+    """A fresh salt for each field of ``payload`` the procedure declares confidential for
+    ``event`` (a bare pin, not a ``Procedure``, declares none)."""
+    if not payload or not isinstance(procedure, Procedure):
+        return {}
+    return {
+        rule.field: new_salt()
+        for rule in procedure.reading_rules.confidential
+        if rule.event == event and rule.field in payload
+    }
 
 
 def _parties_after(case: Case | None, procedure: Pinned, record: Record) -> Parties | None:
@@ -139,7 +167,8 @@ def content_hash(record: Record) -> str:
     """The hash ``record`` should carry (``records.content_hash``), computed faster."""
     r = record
     return _hash(r.case_id, r.seq, r.event, r.source, r.target, r.actor, r.at, r.payload, r.name,
-                 r.version, r.fingerprint, r.idempotency_key, r.prev_hash)  # fmt: skip
+                 r.version, r.fingerprint, r.idempotency_key, r.prev_hash, r.format,
+                 r.salts)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=256)
@@ -163,27 +192,35 @@ def _hash(
     fingerprint: str,
     idempotency_key: str | None,
     prev_hash: str,
+    format: int = 1,
+    salts: Mapping[str, str] | None = None,
 ) -> str:
     """The hash of a record with these fields (``Record``'s, in order, but the hash)."""
     enc = _encode_text
+    body: Any = _body
+    extra: tuple[str, ...] = ()
+    if format != 1:
+        # Format 2: the payload's plain fields, and the digests of its committed ones.
+        payload, digests = committed(payload, salts or {})
+        body, extra = _body_2, (_json(digests), _json(format))
     try:
         # Fields typed ``str`` go straight to the C string encoder, which is what the generic
         # path does for any ``str`` and raises ``TypeError`` for anything else: then the
         # generic path below encodes (or refuses) exactly as ``canonical_json`` does.
-        text = _body(
+        text = body(
             _actor_json(actor, enc), enc(to_iso(at)),
             enc(case_id), enc(event), enc(fingerprint),
             "null" if idempotency_key is None else enc(idempotency_key), enc(name),
             _json(payload), enc(prev_hash),
             int.__repr__(seq) if seq.__class__ is int else _json(seq),
-            "null" if source is None else enc(source), enc(target), enc(version),
+            "null" if source is None else enc(source), enc(target), enc(version), *extra,
         )  # fmt: skip
     except TypeError:
-        text = _body(
+        text = body(
             _actor_json(actor, _json), _encode_text(to_iso(at)),
             _json(case_id), _json(event), _json(fingerprint), _json(idempotency_key), _json(name),
             _json(payload), _json(prev_hash), _json(seq), _json(source), _json(target),
-            _json(version),
+            _json(version), *extra,
         )  # fmt: skip
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -206,6 +243,21 @@ def _body(
     return (
         f'{{"actor":{actor},"at":{at},"case_id":{case_id},'
         f'"event":{event},"fingerprint":{fingerprint},"idempotency_key":{key},"name":{name},'
+        f'"payload":{payload},"prev_hash":{prev_hash},"seq":{seq},"source":{source},'
+        f'"target":{target},"version":{version}}}'
+    )
+
+
+def _body_2(
+    actor: str, at: str, case_id: str, event: str, fingerprint: str, key: str, name: str,
+    payload: str, prev_hash: str, seq: str, source: str, target: str, version: str,
+    digests: str, format: str,
+) -> str:  # fmt: skip
+    """``_body`` of a format-2 record: the same keys, and ``digests`` and ``format``."""
+    return (
+        f'{{"actor":{actor},"at":{at},"case_id":{case_id},"digests":{digests},'
+        f'"event":{event},"fingerprint":{fingerprint},"format":{format},'
+        f'"idempotency_key":{key},"name":{name},'
         f'"payload":{payload},"prev_hash":{prev_hash},"seq":{seq},"source":{source},'
         f'"target":{target},"version":{version}}}'
     )

@@ -20,6 +20,10 @@ version each record is pinned to. For every record it checks:
 * every **row** can be read as a record (a case): one that cannot (a cell holding what the
   library never writes) is a ``row`` violation, and the records after it are checked as links
   of the chain only, the state they follow being unknown;
+* the **record format** (``Record.format``): 1 (0.1.0's) or 2 (``records.FORMAT``), never
+  back to 1 once a case has a format-2 record (a chain switches once, when its store was
+  upgraded), a format-1 record with no salts, and a format-2 record with a salt for every
+  confidential value its procedure declares for the event (none committed in the clear);
 * the **case row** equals the case the history replays to (state, seq, head, version,
   fingerprint, facts, creation and update times), and no case row lacks a history.
 
@@ -44,7 +48,7 @@ from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import HistoryCorrupted, InvalidData
 from stechnique.migration import MIGRATE, declared_migration, replay_problems
 from stechnique.parties import NO_PARTIES, parties_after, parties_of
-from stechnique.records import GENESIS_HASH, Case, Record
+from stechnique.records import FORMAT, GENESIS_HASH, Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
 from stechnique.storage.base import Storage
@@ -65,6 +69,8 @@ CODES: dict[str, str] = {
     "guard": "a guard did not hold when the event fired",
     "case": "the case row disagrees with its history, or one exists without the other",
     "row": "a stored row cannot be read as a record or a case (a cell of the wrong kind)",
+    "format": "a record format that is unknown, goes back to 1, or leaves a confidential "
+    "value unsalted",
     "checkpoint": "the store no longer holds a history as an earlier checkpoint saw it",
 }
 
@@ -349,6 +355,7 @@ class Replay:
             ):
                 for code, seq, message in link_problems(record, expected, self.head):
                     self._violation(seq, message, code)
+            self._check_format(record, last)
             procedure = self.procedure
             if (
                 procedure is not None
@@ -372,6 +379,32 @@ class Replay:
         self.state, self.head, self.last = record.target, record.hash, record
         self.history.append(record)
         self._bind(record)
+
+    def _check_format(self, record: Record, last: Record | None) -> None:
+        """The record's format: known, never back to 1, its confidential values salted."""
+        kind = record.format
+        if kind.__class__ is not int or kind not in (1, FORMAT):
+            self._violation(record.seq, f"unknown record format {kind!r}", "format")
+            return
+        if kind == 1 and last is not None and last.format != 1:
+            self._violation(
+                record.seq,
+                f"format-1 record after a format-{last.format} one: a chain switches format "
+                "once, and never back",
+                "format",
+            )
+        if kind == 1:
+            if record.salts:
+                self._violation(record.seq, "a format-1 record has no salts", "format")
+            return
+        procedure = self.registry.by_fingerprint(record.fingerprint)
+        rules = () if procedure is None else procedure.reading_rules.confidential
+        for rule in rules:
+            field = rule.field
+            if rule.event == record.event and field in record.payload and field not in record.salts:
+                self._violation(
+                    record.seq, f"confidential field {field!r} committed without a salt", "format"
+                )
 
     def _feed_link(self, record: Record, *, check: bool) -> None:
         """After an unreadable row: check ``record`` as a link only (its seq follows the row

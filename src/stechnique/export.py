@@ -2,7 +2,10 @@
 
 * ``export_jsonl`` writes one record per line in its canonical form (the library converter's
   plain data, dumped as ``canonical_json``: the very text the record's hash is taken over, plus
-  the hash). Cases follow each other by case id, records by seq.
+  the hash). Cases follow each other by case id, records by seq. Each line says its record
+  format (``records.FORMAT``): a format-2 line has ``"format": 2`` and the ``salts`` of its
+  confidential values; a line without ``format`` is format 1, as 0.1.0 wrote every line.
+  ``import_jsonl`` reads both.
 * ``import_jsonl`` restores such an export into an **empty** store, giving back identical
   records and hashes (an actor's ``body`` included, present in the line only when the record
   has one); the case rows are derived from the histories, as the engine writes them, but for
@@ -44,6 +47,7 @@ from stechnique.definition import Procedure
 from stechnique.errors import FieldProblem, HistoryCorrupted, InvalidData
 from stechnique.parties import parties_along, parties_of
 from stechnique.records import (
+    FORMAT,
     GENESIS_HASH,
     Access,
     Actor,
@@ -90,6 +94,9 @@ CSV_COLUMNS = (
 )
 
 _FIELDS = frozenset(attrs.fields_dict(Record))
+#: The fields a line may leave out: a format-1 line (0.1.0) has neither, a format-2 line with
+#: no confidential value has no salts.
+_OPTIONAL = frozenset({"format", "salts"})
 
 #: Where an export goes: a path (the file is written) or an open text stream.
 Destination = str | Path | IO[str]
@@ -329,10 +336,13 @@ def _parse(line: str, number: int) -> Record:
         data = json.loads(line)
     except ValueError as error:
         raise InvalidData(f"line {number}", [FieldProblem("", f"not JSON ({error})")]) from error
-    if not isinstance(data, dict) or set(data) != _FIELDS:
+    if not isinstance(data, dict) or not _FIELDS - _OPTIONAL <= set(data) <= _FIELDS:
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
         problem = f"expected the fields {sorted(_FIELDS)}, found {found}"
         raise InvalidData(f"line {number}", [FieldProblem("", problem)])
+    format_problem = _format_problem(data)
+    if format_problem is not None:
+        raise InvalidData(f"line {number}", [format_problem])
     try:
         record = converter.structure(data, Record)
     except (cattrs.BaseValidationError, ValueError, TypeError) as error:
@@ -341,6 +351,23 @@ def _parse(line: str, number: int) -> Record:
     if problems:
         raise InvalidData(f"line {number}", problems)
     return record
+
+
+def _format_problem(data: Mapping[str, Any]) -> FieldProblem | None:
+    """What is wrong with a line's record format and salts, if anything (the converter would
+    turn a number into text: a salt must be text as written)."""
+    kind = data.get("format", 1)
+    if kind.__class__ is not int or kind not in (1, FORMAT):
+        return FieldProblem("format", f"not a record format (1 or {FORMAT})")
+    salts, payload = data.get("salts", {}), data["payload"]
+    if not isinstance(salts, dict) or not all(
+        isinstance(salt, str) and isinstance(payload, dict) and field in payload
+        for field, salt in salts.items()
+    ):
+        return FieldProblem("salts", "not a salt (text) for each of some payload fields")
+    if salts and kind == 1:
+        return FieldProblem("salts", "a format-1 record has no salts")
+    return None
 
 
 def _unstorable(record: Record) -> list[FieldProblem]:
@@ -371,7 +398,8 @@ def _unstorable(record: Record) -> list[FieldProblem]:
 def _check_link(record: Record, history: Sequence[Record], number: int) -> None:
     head = history[-1].hash if history else GENESIS_HASH
     problems = link_problems(record, len(history) + 1, head)
-    if problems and _redacted(record.payload):
+    # A format-2 record redacted for a viewer still proves its chain: refused all the same.
+    if (problems or record.format != 1) and _redacted(record.payload):
         raise HistoryCorrupted(
             record.case_id,
             record.seq,

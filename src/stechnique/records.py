@@ -9,12 +9,23 @@ compact JSON with sorted keys (``canonical_json``). Datetimes are ISO 8601 in UT
 microseconds, role sets are sorted lists. This module says what the hash is
 (``content_hash``, ``seal``); the engine and the audit compute the same hash faster, and build
 every step, in ``stechnique._chain``.
+
+Record formats (``Record.format``). Format 1 (0.1.0) hashes the payload as it is. Format 2,
+written by every step since, commits each confidential value with its own salt, the way
+SD-JWT commits to a selectively disclosable claim: the hashed body holds, in ``digests``, the
+SHA-256 of ``[salt, field, value]`` (``value_digest``) instead of the value, and the salt
+travels with the value (``Record.salts``). A reader the value is withheld from gets a
+redaction marker holding that digest, without value or salt (``stechnique.visibility``): the
+record still proves its chain, and a guess of the value cannot be checked against anything,
+for the 128 random bits of the salt are missing. The body of a format-1 record is exactly as
+0.1.0 wrote it, so every 0.1.0 hash still verifies.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, get_origin
@@ -24,8 +35,10 @@ import cattrs
 
 __all__ = [
     "ANY_KEY",
+    "FORMAT",
     "GENESIS_HASH",
     "JSON",
+    "REDACTED",
     "Access",
     "Actor",
     "Case",
@@ -33,12 +46,16 @@ __all__ = [
     "Record",
     "actor_data",
     "canonical_json",
+    "committed",
     "content_hash",
     "converter",
     "from_iso",
+    "new_salt",
     "record_hash",
     "seal",
     "to_iso",
+    "value_digest",
+    "withheld_digest",
 ]
 
 #: ``prev_hash`` of the first record of every case.
@@ -46,6 +63,54 @@ GENESIS_HASH = "0" * 64
 
 #: Facts and payloads: JSON objects as plain Python data.
 JSON = dict[str, Any]
+
+#: The record format every step writes now (see the module docstring); 0.1.0 wrote format 1.
+FORMAT = 2
+#: The key of a redaction marker (``stechnique.visibility``); a withheld format-2 value's
+#: marker also holds its ``digest``, which its record's hash covers.
+REDACTED = "__redacted__"
+#: Bytes of randomness in a salt: 128 bits, as SD-JWT recommends, so that no dictionary of
+#: guesses can be tried against a digest.
+SALT_BYTES = 16
+
+
+def new_salt() -> str:
+    """A fresh random salt (``SALT_BYTES`` from ``secrets``, as hex text)."""
+    return secrets.token_hex(SALT_BYTES)
+
+
+def value_digest(salt: str, field: str, value: Any) -> str:
+    """SHA-256 (hex) of ``[salt, field, value]`` as canonical JSON: what a format-2 record's
+    hash covers in place of a confidential value (SD-JWT's disclosure digest)."""
+    return hashlib.sha256(canonical_json([salt, field, value]).encode("utf-8")).hexdigest()
+
+
+def withheld_digest(value: Any) -> str | None:
+    """The digest a redaction marker of a format-2 value holds, or None if ``value`` is not
+    such a marker."""
+    if value.__class__ is not dict or len(value) != 1:
+        return None
+    marker = value.get(REDACTED)
+    digest = marker.get("digest") if isinstance(marker, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+def committed(payload: Mapping[str, Any], salts: Mapping[str, str]) -> tuple[JSON, JSON]:
+    """A format-2 payload split as its hash covers it: the plain fields, and the digest of
+    each committed one (salted, or withheld from the reader and replaced by its marker)."""
+    plain: JSON = {}
+    digests: JSON = {}
+    for field, value in payload.items():
+        salt = salts.get(field)
+        if salt is not None:
+            digests[field] = value_digest(salt, field, value)
+            continue
+        digest = withheld_digest(value)
+        if digest is None:
+            plain[field] = value
+        else:
+            digests[field] = digest
+    return plain, digests
 
 
 def _roles(value: Iterable[str] | str) -> frozenset[str]:
@@ -228,6 +293,10 @@ class Record:
     :ivar idempotency_key: the key the command was sent with, if any.
     :ivar prev_hash: the previous record's ``hash`` (``GENESIS_HASH`` for record 1).
     :ivar hash: the SHA-256 of this record's canonical form (``body``).
+    :ivar format: the record format: 1 as 0.1.0 wrote, 2 (``FORMAT``) with salted
+        confidential values (see the module docstring).
+    :ivar salts: (format 2) the salt of each confidential payload field the record holds;
+        a field withheld from a reader has neither value nor salt.
     """
 
     case_id: str
@@ -244,11 +313,18 @@ class Record:
     idempotency_key: str | None
     prev_hash: str
     hash: str
+    format: int = 1
+    salts: dict[str, str] = attrs.field(factory=dict)
 
     def body(self) -> JSON:
-        """The canonical form that ``hash`` covers (everything but the hash itself)."""
-        body = _unstructure_record(self)
+        """The canonical form that ``hash`` covers (everything but the hash itself): for
+        format 2, the salts left out and each committed value replaced by its digest
+        (``committed``)."""
+        body = _unstructure_fields(self)
         del body["hash"]
+        if self.format != 1:
+            body["format"] = self.format
+            body["payload"], body["digests"] = committed(self.payload, self.salts)
         return body
 
 
@@ -269,7 +345,17 @@ def from_iso(text: str) -> datetime:
 
 def _unstructure_record(record: Record) -> JSON:
     # What the converter's generic hook gives (a test compares them), written out by hand:
-    # 2.5 times faster, and exports and ``Record.body`` run it once a record.
+    # 2.5 times faster, and exports and ``Record.body`` run it once a record. A format-1
+    # record has no ``format`` nor ``salts`` key: its data is exactly what 0.1.0 wrote.
+    data = _unstructure_fields(record)
+    if record.format != 1:
+        data["format"] = record.format
+    if record.salts:
+        data["salts"] = dict(record.salts)
+    return data
+
+
+def _unstructure_fields(record: Record) -> JSON:
     return {
         "case_id": record.case_id,
         "seq": record.seq,

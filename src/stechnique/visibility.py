@@ -15,9 +15,15 @@ Each record is judged by the reading rules of the procedure version it was writt
 ``Procedure.reading_rules``: for revision 1, the rules attached to it), so a migrated case keeps
 the confidentiality its older records were written with.
 
-A record with a redacted field also has its ``hash`` withheld, and so does the ``prev_hash`` of
-the record after it: a hash covers the payload, so a viewer holding it could confirm a guess of
-the withheld value (invariant 9). Checking the chain is the audit's work, not the viewer's.
+A format-2 record (``records.FORMAT``) committed each confidential value with a salt: a field
+withheld loses its value and its salt, and its marker keeps the value's salted digest, which
+the record's hash covers. The record keeps its real ``hash`` and ``prev_hash``, so the viewer
+can check the chain, and no guess of the value can be confirmed without the salt's 128 random
+bits. A format-1 record (0.1.0) hashed its payload as it was: a record with a redacted field
+then has its ``hash`` withheld, and so does the ``prev_hash`` of the record after it, for a
+viewer holding them could confirm a guess of the withheld value (invariant 9). That is not
+enough (the next record's own hash covers the withheld ``prev_hash``): what 0.1.0 wrote cannot
+be made unguessable after the fact, only what is written since.
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ import attrs
 
 from stechnique._labels import CONFIDENTIAL_FIELD
 from stechnique.definition import ConfidentialField, Procedure
-from stechnique.records import Actor, Parties, Record
+from stechnique.records import REDACTED, Actor, Parties, Record, value_digest
 
 __all__ = ["REDACTED", "WITHHELD_HASH", "can_read", "is_redacted", "redact", "redaction"]
 
-#: The key of a redaction marker: ``{"__redacted__": {"fr": ..., "en": ..., "readers": [...]}}``.
-REDACTED = "__redacted__"
+# ``REDACTED`` is the key of a redaction marker, defined with the record format (which hashes
+# a format-2 marker's digest): ``{"__redacted__": {"fr": ..., "en": ..., "readers": [...]}}``,
+# and, for a format-2 value, ``"digest"``: its salted digest.
+
 #: What stands for a hash withheld from a viewer (see the module docstring).
 WITHHELD_HASH = "withheld"
 
@@ -121,7 +129,8 @@ def redact(
             facts = record.payload.get("facts", facts)
         procedure = procedure_of(record)
         shown = _redact_one(records, index, viewer, facts, parties, procedure, reached)
-        previous_withheld, withheld = withheld, shown is not record
+        # Only a format-1 record's hash could confirm a guess (see the module docstring).
+        previous_withheld, withheld = withheld, shown is not record and record.format == 1
         if previous_withheld or withheld:
             shown = attrs.evolve(
                 shown,
@@ -152,8 +161,25 @@ def _redact_one(
             rule, procedure, viewer, facts=facts, parties=parties, key=key, opened=opened
         )
         if not allowed:
-            payload = {**payload, rule.field: redaction(rule, readers)}
-    return record if payload is record.payload else attrs.evolve(record, payload=payload)
+            payload = {**payload, rule.field: _withheld(record, rule, readers)}
+    if payload is record.payload:
+        return record
+    salts = {field: salt for field, salt in record.salts.items() if not _hidden(payload, field)}
+    return attrs.evolve(record, payload=payload, salts=salts)
+
+
+def _withheld(record: Record, rule: ConfidentialField, readers: Sequence[str]) -> dict[str, Any]:
+    """The marker of a withheld field: for a salted value, with the digest its hash covers."""
+    marker = redaction(rule, readers)
+    salt = record.salts.get(rule.field)
+    if salt is not None:
+        digest = value_digest(salt, rule.field, record.payload[rule.field])
+        marker[REDACTED] = {**marker[REDACTED], "digest": digest}
+    return marker
+
+
+def _hidden(payload: Mapping[str, Any], field: str) -> bool:
+    return is_redacted(payload.get(field))
 
 
 def _opened(

@@ -11,7 +11,9 @@ Column choices that hold on every backend:
 * times are ``UTCDateTime``: ``timestamptz`` on PostgreSQL, ``DATETIME(6)`` holding UTC on
   MariaDB/MySQL, ISO text on SQLite; always returned as aware UTC with microseconds;
 * payloads and facts are ``JSON`` (text preserved on PostgreSQL, which ``jsonb`` would not do);
-  so are a case's parties (``Parties.to_data``, ``NULL`` for a row upgraded from before them).
+  so are a case's parties (``Parties.to_data``, ``NULL`` for a row upgraded from before them);
+* a record's ``format`` (``Record.format``: 1 for every row written before it existed) and the
+  ``salts`` of its confidential values (JSON, ``NULL`` when it has none).
 
 Besides cases and records, ``<prefix>case_readers`` indexes each case under its
 ``Parties.readers()`` (``Storage.cases(seen_by=...)`` looks them up by reader) and
@@ -134,6 +136,8 @@ class RecordRow(NamedTuple):
     idempotency_key: str | None
     prev_hash: str
     hash: str
+    format: int
+    salts: Any
 
 
 def _ident(length: int) -> sa.types.TypeEngine[str]:
@@ -217,6 +221,8 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("idempotency_key", _ident(ID_LENGTH), nullable=True),
         sa.Column("prev_hash", sa.String(HASH_LENGTH), nullable=False),
         sa.Column("hash", sa.String(HASH_LENGTH), nullable=False),
+        sa.Column("format", sa.SmallInteger, nullable=False, server_default="1"),
+        sa.Column("salts", sa.JSON(none_as_null=True), nullable=True),
         sa.UniqueConstraint("case_id", "idempotency_key", name=f"{prefix}records_case_key"),
     )
     case_readers = sa.Table(

@@ -301,7 +301,8 @@ class Statements:
                 actor.id, roles, actor.body, self.codec.time_in(record.at),
                 json_in(record.payload),
                 record.name, record.version, record.fingerprint, record.idempotency_key,
-                record.prev_hash, record.hash)  # fmt: skip
+                record.prev_hash, record.hash, record.format,
+                json_in(dict(record.salts)) if record.salts else None)  # fmt: skip
 
     # -- values out -----------------------------------------------------------------------
 
@@ -348,7 +349,8 @@ class Statements:
         json_out = codec.json_out
         # Unpacked in ``RecordRow`` order (see ``case``).
         (case_id, seq, event, source, target, actor_id, actor_roles, actor_body, at, payload,
-         name, version, fingerprint, idempotency_key, prev_hash, digest) = row  # fmt: skip
+         name, version, fingerprint, idempotency_key, prev_hash, digest, kind,
+         salts) = row  # fmt: skip
         try:
             if actor_roles.__class__ is str and json_out is _loads:
                 actor = _actor(actor_id, actor_roles, actor_body)
@@ -359,12 +361,16 @@ class Statements:
             if payload.__class__ is not dict or seq.__class__ is not int:
                 raise TypeError  # what a conversion cannot see: a good JSON, the wrong kind
             moment = codec.time_out(at)
+            if salts is not None:
+                salts = _salts(json_out(salts))
+            if kind.__class__ is not int:
+                raise TypeError
         except (TypeError, ValueError, AttributeError):  # a JSONDecodeError is a ValueError
             # Only now is the row looked at cell by cell, to name what is wrong.
             raise unreadable_record(row, codec) from None
         return stored_record(case_id, seq, event, source, target, actor, moment, payload, name,
                              version, fingerprint, idempotency_key, prev_hash,
-                             digest)  # fmt: skip
+                             digest, kind, salts or {})  # fmt: skip
 
     def record_or_problem(self, row: Sequence[Any]) -> Record | HistoryCorrupted:
         """``record(row)``, or the ``HistoryCorrupted`` it would raise: what an audit reads, so
@@ -373,6 +379,13 @@ class Statements:
             return self.record(row)
         except HistoryCorrupted as problem:
             return problem
+
+
+def _salts(data: Any) -> dict[str, str]:
+    """The salts of a ``salts`` cell's JSON: text by field, else ``TypeError``."""
+    if data.__class__ is not dict or any(salt.__class__ is not str for salt in data.values()):
+        raise TypeError
+    return data
 
 
 @functools.lru_cache(maxsize=1024)
@@ -579,12 +592,30 @@ def _parties_cell(value: Any, codec: Codec) -> Label | None:
     return None
 
 
+def _salts_cell(value: Any, codec: Codec) -> Label | None:
+    if value is None:
+        return None
+    data, wrong = _decoded(value, codec)
+    if wrong is not None:
+        return wrong
+    try:
+        _salts(data)
+    except TypeError:
+        kind = _kind(data)
+        return Label(
+            f"{kind.fr} qui n'est pas les sels d'un enregistrement",
+            f"{kind.en} that is not the salts of a record",
+        )
+    return None
+
+
 # What each column must hold, in ``RecordRow`` and ``CaseRow`` order.
 _RECORD_CHECKS: tuple[_Check, ...] = (
     _text, _integer, _text, _optional_text, _text,  # case_id, seq, event, source, target
     _text, _roles, _optional_text, _time, _json_object,  # actor_id, roles, body, at, payload
     _text, _text, _text, _optional_text,  # name, version, fingerprint, idempotency_key
     _text, _text,  # prev_hash, hash
+    _integer, _salts_cell,  # format, salts
 )  # fmt: skip
 _CASE_CHECKS: tuple[_Check, ...] = (
     _text, _text, _text, _text, _text,  # id, name, version, fingerprint, state

@@ -148,4 +148,6 @@ def _own_case(case: Case) -> Case:
 
 
 def _own_record(record: Record) -> Record:
-    return replaced(record, "payload", copied(record.payload))
+    record = replaced(record, "payload", copied(record.payload))
+    # Salts are a dict too (format 2): a caller's change must not reach the stored history.
+    return replaced(record, "salts", dict(record.salts)) if record.salts else record
