@@ -66,7 +66,8 @@ def _record_values(case_id: str, seq: int, event: str, source: str, target: str)
             "r_actor_body": None,
             "r_at": _T0 + timedelta(microseconds=seq), "r_payload": "{}", "r_name": "bench",
             "r_version": "1", "r_fingerprint": "f" * 64, "r_idempotency_key": None,
-            "r_prev_hash": f"{seq - 1:064d}", "r_hash": f"{seq:064d}"}  # fmt: skip
+            "r_prev_hash": f"{seq - 1:064d}", "r_hash": f"{seq:064d}", "r_format": 2,
+            "r_salts": None}  # fmt: skip
 
 
 def _raw_cases(connection: psycopg.Connection[Any], sql: Any, cases: int) -> list[str]:

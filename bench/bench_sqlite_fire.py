@@ -66,7 +66,7 @@ def raw_sqlite(path: Path, synchronous: str, cases: int) -> Run:
                                         parties))  # fmt: skip
                 record_row = insert.bind((case_id, seq, event, source, target, "w", roles, None,
                                           at, "{}", "bench", "1", fingerprint, None, previous,
-                                          head))  # fmt: skip
+                                          head, 2, None))  # fmt: skip
                 cursor.execute("BEGIN IMMEDIATE")
                 cursor.execute(update.sql, case_row)
                 if cursor.rowcount != 1:

@@ -200,9 +200,15 @@ def _hash(
     body: Any = _body
     extra: tuple[str, ...] = ()
     if format != 1:
-        # Format 2: the payload's plain fields, and the digests of its committed ones.
-        payload, digests = committed(payload, salts or {})
-        body, extra = _body_2, (_json(digests), _json(format))
+        # Format 2: the payload's plain fields, and the digests of its committed ones (most
+        # events carry no payload: nothing to split, and the text of the two keys is known).
+        body, extra = _body_2, _NO_DIGESTS
+        if payload:
+            payload, digests = committed(payload, salts or {})
+            if digests:
+                extra = (_json(digests), _NO_DIGESTS[1])
+        if format != FORMAT:
+            extra = (extra[0], _json(format))
     try:
         # Fields typed ``str`` go straight to the C string encoder, which is what the generic
         # path does for any ``str`` and raises ``TypeError`` for anything else: then the
@@ -246,6 +252,10 @@ def _body(
         f'"payload":{payload},"prev_hash":{prev_hash},"seq":{seq},"source":{source},'
         f'"target":{target},"version":{version}}}'
     )
+
+
+#: The ``digests`` and ``format`` texts of a format-2 record that commits no value.
+_NO_DIGESTS = ("{}", str(FORMAT))
 
 
 def _body_2(
