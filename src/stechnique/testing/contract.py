@@ -33,7 +33,7 @@ from stechnique._chain import next_step
 from stechnique.definition import Procedure, Role, State, Transition
 from stechnique.engine import Engine
 from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
-from stechnique.records import Access, Actor, Case, Parties, Record, seal
+from stechnique.records import FORMAT, Access, Actor, Case, Parties, Record, seal
 from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.storage.base import Storage, StreamsCaseIds
@@ -248,6 +248,25 @@ class StorageContract:
         _utc(got_case.updated_at)
         assert isinstance(storage.records(case.id)[1].actor.roles, frozenset)
         _same(storage.record_by_key(case.id, f"clé-{AWKWARD[:8]}"), second)
+
+    def test_record_format_and_salts_round_trip(self, storage: Storage) -> None:
+        """A record's format (1 as 0.1.0 wrote, 2 since) and the salts of its confidential
+        values come back exactly, and a change to a returned record's salts stores nothing."""
+        builder = CaseBuilder("salted")
+        case, first = builder.start()
+        first = seal(attrs.evolve(first, format=1))
+        storage.create(attrs.evolve(case, head=first.hash), first)
+        builder.case = attrs.evolve(case, head=first.hash)
+        case, record = builder.step("note", payload={"text": "secret", "plain": 1})
+        salt = "0f" * 16
+        salted = seal(attrs.evolve(record, salts={"text": salt}))
+        storage.append(attrs.evolve(case, head=salted.hash), salted)
+        got = list(storage.records("salted"))
+        _same(got[0], first)
+        _same(got[1], salted)
+        assert [(r.format, r.salts) for r in got] == [(1, {}), (FORMAT, {"text": salt})]
+        got[1].salts["text"] = "changed"
+        assert storage.records("salted")[1].salts == {"text": salt}
 
     def test_times_keep_the_instant_to_the_microsecond(self, storage: Storage) -> None:
         """An aware time in another zone comes back as the same instant, microseconds kept."""
