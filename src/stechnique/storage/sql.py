@@ -31,13 +31,19 @@ share one database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from stechnique.errors import ConcurrencyConflict, HistoryCorrupted, StorageError, UnknownCase
+from stechnique.errors import (
+    ConcurrencyConflict,
+    HistoryCorrupted,
+    StorageError,
+    StoreNotEmpty,
+    UnknownCase,
+)
 from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.storage._sql_engine import make_backend, parse_url
 from stechnique.storage._sql_schema import (
@@ -54,6 +60,9 @@ from stechnique.storage.base import not_followed, readers_of
 __all__ = ["SQLStorage", "upgrade_schema"]
 
 _STREAM_BATCH = 500
+# Records sent per ``executemany`` by ``restore``: large enough that a round trip is shared by
+# many rows, small enough that a batch's rows are a few megabytes at most.
+_RESTORE_BATCH = 2_000
 
 _T = TypeVar("_T")
 
@@ -204,6 +213,13 @@ class SQLStorage:
                "case_ids": list(access.case_ids)}  # fmt: skip
         with self._backend.translated("log an access"), self._backend.writer.begin() as conn:
             conn.execute(self.schema.accesses.insert(), row)
+
+    def restore(self, histories: Iterable[tuple[Case, Sequence[Record]]]) -> int:
+        """See ``Storage.restore``. One transaction (on SQLite it holds the write lock until
+        the import ends); the rows go in by batches of ``executemany``. A store opened
+        ``read_only`` refuses it."""
+        return self._driver.run(_restore, self._sql, histories, transaction=True,
+                                action="restore the imported histories")  # fmt: skip
 
     def _refuse(self, case_id: str, expected: int, record: Record | None = None) -> NoReturn:
         """Raise why an append cannot apply: the case is absent, not at ``expected``, or (at
@@ -464,6 +480,47 @@ def _append_changed(
     _index(cursor, sql, case_id, _readers(sql.parties(row[3])), new)
     cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
     return True
+
+
+def _restore(
+    cursor: Any, sql: Statements, histories: Iterable[tuple[Case, Sequence[Record]]]
+) -> int:
+    """``Storage.restore`` in the caller's transaction: refuse a store that holds anything,
+    then insert the rows by batches as ``histories`` yields them."""
+    for statement in sql.any_case, sql.any_record:
+        cursor.execute(statement.sql)
+        if cursor.fetchone() is not None:
+            raise StoreNotEmpty
+    written = 0
+    cases: list[Any] = []
+    records: list[Any] = []
+    readers: list[Any] = []
+    for case, history in histories:
+        for record in history:
+            _check(case, record)
+            records.append(sql.insert_record.bind(sql.record_row(record)))
+        cases.append(sql.insert_case.bind(sql.case_row(case)))
+        readers += [
+            sql.insert_reader.bind((case.id, one)) for one in sorted(_readers(case.parties))
+        ]
+        if len(records) >= _RESTORE_BATCH:
+            written += _insert(cursor, sql, cases, records, readers)
+            cases, records, readers = [], [], []
+    return written + _insert(cursor, sql, cases, records, readers)
+
+
+def _insert(
+    cursor: Any, sql: Statements, cases: list[Any], records: list[Any], readers: list[Any]
+) -> int:
+    """One batch of ``restore``: its case rows, record rows and readers; the records count."""
+    for statement, rows in (
+        (sql.insert_case, cases),
+        (sql.insert_record, records),
+        (sql.insert_reader, readers),
+    ):
+        if rows:
+            cursor.executemany(statement.sql, rows)
+    return len(records)
 
 
 def _set_parties(
