@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -370,44 +372,54 @@ def _structured(data: Any, number: int) -> Record:
         raise InvalidData(f"line {number}", [FieldProblem("", str(error))]) from error
 
 
-_ACTOR_FIELDS = (frozenset(("id", "roles")), frozenset(("id", "roles", "body")))
-_TEXT_FIELDS = ("case_id", "event", "target", "name", "version", "fingerprint", "prev_hash", "hash")
-_OPTIONAL = ("source", "idempotency_key")
-
-
 def _exact_record(data: dict[str, Any]) -> Record | None:
     """The record of a line whose every value already has its field's type (what
     ``export_jsonl`` writes), built directly: a sixth of the converter's time. None for
     anything else, which the converter then structures or refuses (``_structured``)."""
-    actor, seq, at = data.get("actor"), data.get("seq"), data.get("at")
+    if data.keys() != _FIELDS:
+        return None
+    (case_id, seq, event, source, target, actor, at, payload, name, version, fingerprint,
+     key, prev_hash, digest) = _IN_ORDER(data)  # fmt: skip
     if (
-        data.keys() != _FIELDS
-        or actor.__class__ is not dict
-        or actor.keys() not in _ACTOR_FIELDS
+        actor.__class__ is not dict
         or seq.__class__ is not int
         or at.__class__ is not str
-        or data["payload"].__class__ is not dict
-        or not all(data[name].__class__ is str for name in _TEXT_FIELDS)
-        or not all(data[name] is None or data[name].__class__ is str for name in _OPTIONAL)
-    ):
-        return None
-    roles, body = actor["roles"], actor.get("body")
-    if (
-        roles.__class__ is not list
-        or not all(role.__class__ is str for role in roles)
-        or actor["id"].__class__ is not str
-        or not (body is None or body.__class__ is str)
-    ):
+        or payload.__class__ is not dict
+        or not (source is None or source.__class__ is str)
+        or not (key is None or key.__class__ is str)
+        or not all(value.__class__ is str for value in (case_id, event, target, name, version,
+                                                        fingerprint, prev_hash, digest))
+    ):  # fmt: skip
         return None
     try:
         moment = from_iso(at)
-    except ValueError:
+        roles = actor["roles"]
+        if roles.__class__ is not list:  # a text would be read as one role per character
+            return None
+        who = _actor(actor["id"], tuple(roles), actor.get("body"), len(actor))
+    except (ValueError, TypeError, KeyError):
         return None
-    return stored_record(
-        data["case_id"], seq, data["event"], data["source"], data["target"],
-        Actor(actor["id"], roles, body), moment, data["payload"], data["name"], data["version"],
-        data["fingerprint"], data["idempotency_key"], data["prev_hash"], data["hash"],
-    )  # fmt: skip
+    return stored_record(case_id, seq, event, source, target, who, moment, payload, name,
+                         version, fingerprint, key, prev_hash, digest)  # fmt: skip
+
+
+# A record's fields as ``Record`` declares them (``stored_record``'s order).
+_IN_ORDER = operator.itemgetter(*attrs.fields_dict(Record))
+
+
+@functools.lru_cache(maxsize=1024)
+def _actor(actor_id: Any, roles: tuple[Any, ...], body: Any, fields: int) -> Actor:
+    """The actor of a line, each (id, roles, body) built once (the same few actors sign most
+    records; ``Actor`` is frozen, so sharing one is safe); ``TypeError`` unless its values are
+    text and it has no field but ``id``, ``roles`` and ``body``."""
+    if (
+        actor_id.__class__ is not str
+        or not all(role.__class__ is str for role in roles)
+        or not (body is None or body.__class__ is str)
+        or fields != (2 if body is None else 3)
+    ):
+        raise TypeError("not an actor")
+    return Actor(actor_id, roles, body)
 
 
 def _unstorable(record: Record, line: str = "\\ud") -> list[FieldProblem]:
