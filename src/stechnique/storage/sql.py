@@ -8,7 +8,8 @@ share one database.
   readers index of ``cases(seen_by=...)``) and ``<prefix>accesses`` (the access log), created
   and upgraded by the Alembic migrations shipped in the package. By default opening a store
   brings the schema up to date; with ``upgrade=False`` an out-of-date schema is refused with
-  ``SchemaOutOfDate``, whose message says what to run (``upgrade_schema``).
+  ``SchemaOutOfDate``, whose message says what to run (``upgrade_schema``). A schema a newer
+  stechnique upgraded is refused with ``SchemaTooNew`` (see ``_sql_upgrade``).
 * **Read-only.** ``read_only=True`` opens an existing store for reading and never creates or
   changes anything: no file, no table, no upgrade, no switch to WAL. A missing file or missing
   tables raise ``StoreNotFound``, an older schema ``SchemaOutOfDate``. A SQLite file archived
@@ -54,7 +55,7 @@ from stechnique.storage._sql_schema import (
     schema_for,
 )
 from stechnique.storage._sql_statements import DECODED, Statements, dumps, parties_json
-from stechnique.storage._sql_upgrade import ensure_schema, upgrade
+from stechnique.storage._sql_upgrade import SchemaUpgrade, ensure_schema, upgrade
 from stechnique.storage.base import not_followed, readers_of
 
 __all__ = ["SQLStorage", "upgrade_schema"]
@@ -103,7 +104,10 @@ class SQLStorage:
     creating or changing anything (see the module docstring).
 
     Attributes: ``url`` (as given, a SQLAlchemy ``URL``), ``kind`` (``"sqlite"``,
-    ``"postgresql"`` or ``"mysql"``), ``schema`` (the tables of the prefix) and ``read_only``.
+    ``"postgresql"`` or ``"mysql"``), ``schema`` (the tables of the prefix), ``read_only`` and
+    ``upgraded`` (the ``SchemaUpgrade`` this opening applied, if any: of several processes
+    opening an old store at once, exactly one has it). A schema upgraded by a newer stechnique
+    is refused with ``SchemaTooNew``, read-only or not.
     """
 
     def __init__(
@@ -127,8 +131,11 @@ class SQLStorage:
         #: Whether the store was opened with ``read_only=True``.
         self.read_only = read_only
         try:
-            ensure_schema(self._backend, self.schema, upgrade_to_head=upgrade and not read_only,
-                          how=self._how_to_upgrade(), read_only=read_only)  # fmt: skip
+            #: The schema upgrade this opening applied (None: none was needed, or another
+            #: process applied it while this one waited for the lock).
+            self.upgraded: SchemaUpgrade | None = ensure_schema(
+                self._backend, self.schema, upgrade_to_head=upgrade and not read_only,
+                how=self._how_to_upgrade(), read_only=read_only)  # fmt: skip
         except BaseException:
             self._backend.dispose()
             raise
