@@ -86,6 +86,15 @@ def open_store(url: str, prefix: str, barrier: Any) -> str:
     return "opened"
 
 
+def open_and_tell(url: str, prefix: str, barrier: Any) -> tuple[str | None, str] | None:
+    """Open the store as soon as every opener is ready; the upgrade this opening applied."""
+    barrier.wait(timeout=60)
+    storage = SQLStorage(url, table_prefix=prefix)
+    storage.close()
+    upgraded = storage.upgraded
+    return None if upgraded is None else (upgraded.before, upgraded.after)
+
+
 def fire_comments(
     url: str, prefix: str, case_ids: Sequence[str], worker: int, fires: int, barrier: Any
 ) -> dict[str, Any]:

@@ -50,6 +50,7 @@ def _postgres_or_skip() -> None:
         ("bench_sqlite_fire.py", ["--cases", "1", "--repeats", "1", "--synchronous", "NORMAL"], 2),
         ("bench_cases_query.py", ["--cases", "500", "--repeats", "1"], 8),
         ("bench_load_case.py", ["--records", "20", "--repeats", "1", "--backends", "sqlite"], 6),
+        ("bench_import.py", ["--records", "150", "--repeats", "1", "--backends", "sqlite"], 4),
     ],
 )
 def test_local_benchmark_runs(script: str, arguments: list[str], rows: int) -> None:

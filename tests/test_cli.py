@@ -25,14 +25,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from rich.console import Console
-from small import AS_AUDITOR_CLI, all_cases, the_case
+from small import AS_AUDITOR, AS_AUDITOR_CLI, all_cases, the_case
 from sql_support import SQLBackend
 from typer.testing import CliRunner
 
-from stechnique import Actor, Engine, SchemaOutOfDate, default_registry
+from stechnique import Actor, Engine, SchemaOutOfDate, default_registry, export_jsonl
 from stechnique._metadata import UNKNOWN_VERSION, installed_version
 from stechnique.cli import app
-from stechnique.cli._commands import audit_with_progress
+from stechnique.cli._commands import audit_with_progress, import_with_progress
 from stechnique.cli._selection import count
 from stechnique.cli._support import load_stories, shown_url
 from stechnique.storage import SQLStorage, upgrade_schema
@@ -564,6 +564,23 @@ def test_export_csv_as_a_funder_is_redacted(db: str, engine: Engine) -> None:
     assert REPORT not in out
     code, out, _ = cli("export", *AS_AUDITOR_CLI, "-f", "csv", "--db", db)
     assert REPORT in out
+
+
+@pytest.mark.parametrize(("from_lines", "drawn"), [(1, True), (15, False)])
+def test_import_progress_bar_on_large_files_only(
+    engine: Engine, tmp_path: Path, from_lines: int, drawn: bool
+) -> None:
+    report_sent(engine, "a")
+    report_sent(engine, "b")
+    exported = tmp_path / "all.jsonl"
+    export_jsonl(engine.storage, exported, **AS_AUDITOR)
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, color_system=None, width=100)
+    restored = Engine(SQLStorage(f"sqlite:///{tmp_path / 'restored.db'}"))
+    report = import_with_progress(restored, exported, terminal, from_lines=from_lines)
+    restored.storage.close()
+    assert (report.cases, report.records) == (2, 14)
+    assert ("14/14 enregistrements / records" in screen.getvalue()) is drawn
 
 
 def test_import_refusals(db: str, engine: Engine, tmp_path: Path) -> None:

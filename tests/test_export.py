@@ -29,6 +29,7 @@ from stechnique import (
     HistoryCorrupted,
     ImportReport,
     InvalidData,
+    StoreNotEmpty,
     export_csv,
     export_jsonl,
     import_jsonl,
@@ -174,8 +175,9 @@ def test_import_refuses_a_store_that_is_not_empty(source: SQLStorage, tmp_path: 
     path = tmp_path / "histories.jsonl"
     export_jsonl(source, path, **AS_AUDITOR)
     before = list(source.iter_records())
-    with pytest.raises(ValueError, match="empty store only"):
+    with pytest.raises(StoreNotEmpty, match="empty store only") as refused:
         import_jsonl(source, path)
+    assert "magasin vide" in str(refused.value)
     assert list(source.iter_records()) == before
 
 
@@ -230,13 +232,25 @@ def test_a_deleted_line_is_a_broken_chain(source: SQLStorage, empty: SQLStorage)
         _import(lines, empty)
 
 
-def test_import_needs_a_source_it_can_read_twice(empty: SQLStorage) -> None:
+def test_import_reads_its_source_once(source: SQLStorage, empty: SQLStorage) -> None:
+    """A stream that cannot seek (a pipe) imports: the file is verified as it streams."""
+
     class OneWay(io.StringIO):
         def seekable(self) -> bool:
             return False
 
-    with pytest.raises(ValueError, match="seekable"):
-        import_jsonl(empty, OneWay(""))
+        def seek(self, *_: object) -> int:
+            raise AssertionError("read twice")
+
+    counts: list[int] = []
+    report = import_jsonl(
+        empty, OneWay("\n".join(_exported(source)) + "\n"), progress=counts.append
+    )
+    assert report.records == len(list(source.iter_records()))
+    # Called once per case, with the records read so far: a bar over the lines ends full.
+    assert len(counts) == report.cases
+    assert counts == sorted(counts)
+    assert counts[-1] == report.records
 
 
 def test_a_memory_store_round_trips_too() -> None:

@@ -21,6 +21,8 @@ The tree::
     ├── CheckpointInvalid      an audit checkpoint was altered, or its signature does not verify
     └── StorageError           the store failed (driver error, unreachable server, ...)
         ├── SchemaOutOfDate    the SQL schema is behind and automatic upgrade is disabled
+        ├── SchemaTooNew       the SQL schema was upgraded by a newer stechnique than this one
+        ├── StoreNotEmpty      an import asked for an empty store, and this one holds cases
         └── StoreNotFound      opened read-only, the URL holds no stechnique store
 
 Every error keeps its context as attributes and builds its message in ``__init__``, so the
@@ -55,8 +57,10 @@ __all__ = [
     "PermissionDenied",
     "RevisionSuperseded",
     "SchemaOutOfDate",
+    "SchemaTooNew",
     "StechniqueError",
     "StorageError",
+    "StoreNotEmpty",
     "StoreNotFound",
     "UnknownCase",
     "UnknownProcedure",
@@ -474,4 +478,39 @@ class StoreNotFound(StorageError):
         self.reason = reason
         super().__init__(
             f"aucun magasin stechnique à {where} / no stechnique store at {where}: {reason}"
+        )
+
+
+class SchemaTooNew(StorageError):
+    """The SQL schema is at a revision this version of stechnique does not know: a newer
+    stechnique upgraded it. Nothing is read or written through it (its records may be in a
+    form this version cannot verify); upgrade stechnique.
+
+    ``current`` is the revision found, ``head`` the newest this version knows, ``prefix`` the
+    table prefix.
+    """
+
+    def __init__(self, prefix: str, current: str, head: str) -> None:
+        self.prefix = prefix
+        self.current = current
+        self.head = head
+        super().__init__(
+            f"les tables de préfixe {prefix!r} sont à la révision de schéma {current!r}, "
+            f"inconnue de cette version de stechnique (qui s'arrête à {head!r}) : une version "
+            "plus récente les a mises à jour ; mettez stechnique à jour / the tables with "
+            f"prefix {prefix!r} are at schema revision {current!r}, which this version of "
+            f"stechnique does not know (it knows up to {head!r}): a newer version upgraded "
+            "them; upgrade stechnique"
+        )
+
+
+class StoreNotEmpty(StorageError):
+    """An import (``import_jsonl``, ``Storage.restore``) needs an empty store, and this one
+    already holds cases or records. Nothing was written."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "l'import ne se fait que dans un magasin vide, et celui-ci contient déjà des "
+            "dossiers ; rien n'a été écrit / import restores into an empty store only, and "
+            "this one already holds cases; nothing was written"
         )

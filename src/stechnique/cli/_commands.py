@@ -60,7 +60,7 @@ from stechnique.records import Actor, Record
 from stechnique.timeline import timeline
 from stechnique.waiting import Limit, Policy
 
-__all__ = ["app", "audit_with_progress", "finish_report"]
+__all__ = ["app", "audit_with_progress", "finish_report", "import_with_progress"]
 
 #: Exit status of a refused or malformed command.
 EXIT_ERROR = 2
@@ -70,6 +70,8 @@ EXIT_VIOLATIONS = 1
 EXIT_NOTHING = 3
 #: Stores with fewer cases are audited without a progress bar (it would only flicker).
 PROGRESS_FROM_CASES = 200
+#: Files with fewer lines are imported without a progress bar.
+PROGRESS_FROM_LINES = 5_000
 
 
 class _Group(typer.core.TyperGroup):
@@ -852,10 +854,10 @@ def import_command(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A `stechnique export` JSONL file.")],
     db: Db = DEFAULT_DB,
 ) -> None:
-    """Restore a JSONL export into an empty store (every hash chain verified first)."""
+    """Restore a JSONL export into an empty store: all or nothing, every hash chain verified."""
     with open_engine(db) as engine:
         try:
-            restored = export.import_jsonl(engine.storage, file)
+            restored = import_with_progress(engine, file, Console(stderr=True))
         except ValueError as error:
             raise CommandLineError(f"cannot import {file} into {db}: {error}") from error
     cases_fr, cases_en = count(restored.cases, (CASE.fr, CASES.fr), (CASE.en, CASES.en))
@@ -867,6 +869,35 @@ def import_command(
         f"importé de {file} dans {where} : {cases_fr}, {records_fr} / "
         f"imported from {file} into {where}: {cases_en}, {records_en}"
     )
+
+
+def import_with_progress(
+    engine: Engine, file: Path, console: Console, from_lines: int = PROGRESS_FROM_LINES
+) -> export.ImportReport:
+    """Import ``file``; a progress bar on a terminal ``console`` counts the records of big
+    files (their lines, counted first: a fast pass over the bytes)."""
+    storage = engine.storage
+    if not console.is_terminal:
+        return export.import_jsonl(storage, file, registry=engine.registry)
+    with file.open("rb") as stream:
+        total = sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
+    if total < from_lines:
+        return export.import_jsonl(storage, file, registry=engine.registry)
+    columns = (
+        TextColumn("import"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("enregistrements / records"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("import", total=total)
+        return export.import_jsonl(
+            storage,
+            file,
+            registry=engine.registry,
+            progress=lambda done: progress.update(task, completed=done),
+        )
 
 
 @db_app.command("upgrade")

@@ -264,6 +264,12 @@ class Statements:
         self.one_case_records = compiled(
             select_records.where(records.c.case_id == case_id).order_by(records.c.seq)
         )
+        # Whether the store holds any case, any record (``restore`` needs it empty): no value
+        # to bind, the limit written into the SQL.
+        self.any_case, self.any_record = (
+            _literal(sa.select(sa.literal_column("1")).select_from(table).limit(1), dialect)
+            for table in (cases, records)
+        )
         self.one_statement = dialect.name == "postgresql"
         if self.one_statement:
             both = (*CASE_ROW, *RECORD_ROW)
@@ -622,6 +628,12 @@ _CASE_CHECKS: tuple[_Check, ...] = (
     _integer, _json_object, _time, _time,  # seq, facts, created_at, updated_at
     _text, _parties_cell,  # head, parties
 )  # fmt: skip
+
+
+def _literal(statement: sa.ClauseElement, dialect: Dialect) -> Compiled:
+    """``statement`` compiled for ``dialect`` with its values written into the SQL."""
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return Compiled(compiled.string, (), ())
 
 
 def _chained(

@@ -4,7 +4,14 @@ Opening a store first reads the schema revision without any lock (the common cas
 to date). Only when it is behind does it take a lock that serializes upgraders, so two processes
 opening a fresh database never both create the tables: a PostgreSQL transaction advisory lock, a
 MariaDB/MySQL ``GET_LOCK``, or SQLite's ``BEGIN IMMEDIATE`` write lock. Under the lock Alembic
-reads the revision again and applies only what is still missing.
+reads the revision again and applies only what is still missing: of several processes opening
+an old store at once, one upgrades it and the others find it done (``SchemaUpgrade``).
+
+A revision the shipped migrations do not know was written by a newer stechnique: the store is
+refused (``SchemaTooNew``), for reading as for writing, whether it is found so on opening or
+under the lock (a newer process upgraded it while this one waited). Its records may be in a form
+this version cannot verify, and its tables may hold what this version would not keep up to date.
+The head is read from the migration scripts, never written here.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import attrs
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -23,12 +31,19 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
-from stechnique.errors import SchemaOutOfDate, StorageError, StoreNotFound
+from stechnique.errors import SchemaOutOfDate, SchemaTooNew, StorageError, StoreNotFound
 from stechnique.storage._sql_engine import Backend
 from stechnique.storage._sql_errors import translated
 from stechnique.storage._sql_schema import SQLSchema
 
-__all__ = ["MIGRATIONS", "current_revision", "ensure_schema", "head_revision", "upgrade"]
+__all__ = [
+    "MIGRATIONS",
+    "SchemaUpgrade",
+    "current_revision",
+    "ensure_schema",
+    "head_revision",
+    "upgrade",
+]
 
 #: The Alembic script directory shipped in the package.
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -58,10 +73,27 @@ def _known(revision: str) -> bool:
     return any(script.revision == revision for script in _scripts().walk_revisions())
 
 
+def _refuse_newer(schema: SQLSchema, current: str | None) -> None:
+    """``SchemaTooNew`` if ``current`` is a revision no shipped migration has."""
+    if current is not None and not _known(current):
+        raise SchemaTooNew(schema.prefix, current, head_revision())
+
+
+@attrs.frozen
+class SchemaUpgrade:
+    """An upgrade one opening of a store applied: from ``before`` (None: there were no tables,
+    it created them) to ``after``."""
+
+    before: str | None
+    after: str
+
+
 def ensure_schema(
     backend: Backend, schema: SQLSchema, *, upgrade_to_head: bool, how: str, read_only: bool = False
-) -> None:
-    """Make sure the schema is at head: upgrade it, or refuse with ``SchemaOutOfDate``.
+) -> SchemaUpgrade | None:
+    """Make sure the schema is at head: upgrade it, or refuse with ``SchemaOutOfDate``; refuse
+    a schema a newer stechnique upgraded with ``SchemaTooNew``. Returns the upgrade this call
+    applied (None: the schema was at head, or another process upgraded it meanwhile).
 
     ``read_only``: tables missing altogether are ``StoreNotFound`` (nothing to read).
     """
@@ -69,19 +101,15 @@ def ensure_schema(
     with backend.translated("read the schema revision"), backend.reader.connect() as connection:
         current = current_revision(connection, schema)
     if current == head:
-        return
+        return None
     if current is None and read_only:
         where = backend.url.render_as_string(hide_password=True)
         raise StoreNotFound(where, f"no stechnique tables with prefix {schema.prefix!r}")
-    if current is not None and not _known(current):
-        raise StorageError(
-            f"the tables with prefix {schema.prefix!r} are at schema revision {current!r}, which "
-            "this version of stechnique does not know (written by a newer version?); "
-            "upgrade stechnique"
-        )
+    _refuse_newer(schema, current)
     if not upgrade_to_head:
         raise SchemaOutOfDate(current, head, how)
-    upgrade(backend, schema, "head")
+    before = upgrade(backend, schema, "head")
+    return None if before == head else SchemaUpgrade(before, head)
 
 
 def upgrade(backend: Backend, schema: SQLSchema, revision: str) -> str | None:
@@ -101,6 +129,8 @@ def upgrade(backend: Backend, schema: SQLSchema, revision: str) -> str | None:
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(schema)}
             )
         before = current_revision(connection, schema)
+        # A newer process may have upgraded past this version while this one waited.
+        _refuse_newer(schema, before)
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection

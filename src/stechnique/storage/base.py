@@ -10,6 +10,7 @@ Rules every adapter follows:
 
 * **Atomic steps.** ``create`` writes the case and its first record, ``append`` writes one record
   and the updated case, each all or nothing. After a failure the store is exactly as before.
+  ``restore`` writes a whole store (every case and history of an import) as one such step.
 * **Optimistic concurrency.** ``append`` succeeds only if the stored case is still exactly
   where ``record`` follows: at ``record.seq - 1``, in state ``record.source``, with head
   ``record.prev_hash``; otherwise it raises ``ConcurrencyConflict`` and writes nothing. (Seq
@@ -45,7 +46,7 @@ back on the ``Storage`` methods when it is absent, so no adapter is required to 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from stechnique.records import Access, Actor, Case, Parties, Record
@@ -119,6 +120,20 @@ class Storage(Protocol):
 
     def iter_records(self, case_id: str | None = None) -> Iterator[Record]:
         """Stream records (of one case, or of all) by ``(case_id, seq)`` in constant memory."""
+
+    def restore(self, histories: Iterable[tuple[Case, Sequence[Record]]]) -> int:
+        """Write each ``(case, records)``: the case row and its whole history (records by seq,
+        ``case`` the row after the last one, indexed under its readers), every case in **one
+        atomic step**, into a store holding no case and no record; return how many records
+        were written. What ``import_jsonl`` restores an export with.
+
+        ``histories`` is read while the step is open (an import verifies as it streams): when
+        reading it raises, that exception propagates and nothing is written. Raises
+        ``StoreNotEmpty`` if the store holds a case or a record (checked in the same step), and
+        a ``StechniqueError`` (``StorageError`` for a SQL store) for what the store refuses: a
+        case id given twice, an idempotency key used twice in one case, a value it cannot
+        keep. On every failure the store is exactly as before: empty.
+        """
 
     def close(self) -> None:
         """Release connections and files; the storage is unusable afterwards."""

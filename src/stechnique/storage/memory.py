@@ -16,12 +16,18 @@ index is what SQL adapters must add, and what the contract tests compare them on
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
 
 from stechnique._values import copied, replaced
-from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
+from stechnique.errors import (
+    CaseIdTaken,
+    ConcurrencyConflict,
+    StorageError,
+    StoreNotEmpty,
+    UnknownCase,
+)
 from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.storage.base import not_followed
 
@@ -138,6 +144,32 @@ class MemoryStorage:
             ids = sorted(self._records) if case_id is None else [case_id]
         for one in ids:
             yield from self.records(one)
+
+    def restore(self, histories: Iterable[tuple[Case, Sequence[Record]]]) -> int:
+        """See ``Storage.restore``: staged apart, then put in place at once under the lock."""
+        with self._lock:
+            if self._cases or self._records:
+                raise StoreNotEmpty
+            cases: dict[str, Case] = {}
+            records: dict[str, list[Record]] = {}
+            keys: dict[tuple[str, str], Record] = {}
+            for case, history in histories:
+                if case.id in cases:
+                    raise CaseIdTaken(case.id)
+                for record in history:
+                    if record.idempotency_key is None:
+                        continue
+                    key = (case.id, record.idempotency_key)
+                    if key in keys:
+                        raise StorageError(
+                            f"la clé d'idempotence de l'enregistrement {record.seq} du dossier "
+                            f"{case.id} sert déjà / record {record.seq} of case {case.id} "
+                            "reuses an idempotency key of the case"
+                        )
+                    keys[key] = record
+                cases[case.id], records[case.id] = case, list(history)
+            self._cases, self._records, self._keys = cases, records, keys
+            return sum(map(len, records.values()))
 
     def close(self) -> None:
         """Nothing to release; kept for the protocol."""

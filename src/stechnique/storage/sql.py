@@ -8,7 +8,8 @@ share one database.
   readers index of ``cases(seen_by=...)``) and ``<prefix>accesses`` (the access log), created
   and upgraded by the Alembic migrations shipped in the package. By default opening a store
   brings the schema up to date; with ``upgrade=False`` an out-of-date schema is refused with
-  ``SchemaOutOfDate``, whose message says what to run (``upgrade_schema``).
+  ``SchemaOutOfDate``, whose message says what to run (``upgrade_schema``). A schema a newer
+  stechnique upgraded is refused with ``SchemaTooNew`` (see ``_sql_upgrade``).
 * **Read-only.** ``read_only=True`` opens an existing store for reading and never creates or
   changes anything: no file, no table, no upgrade, no switch to WAL. A missing file or missing
   tables raise ``StoreNotFound``, an older schema ``SchemaOutOfDate``. A SQLite file archived
@@ -31,13 +32,19 @@ share one database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from stechnique.errors import ConcurrencyConflict, HistoryCorrupted, StorageError, UnknownCase
+from stechnique.errors import (
+    ConcurrencyConflict,
+    HistoryCorrupted,
+    StorageError,
+    StoreNotEmpty,
+    UnknownCase,
+)
 from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.storage._sql_engine import make_backend, parse_url
 from stechnique.storage._sql_schema import (
@@ -48,12 +55,15 @@ from stechnique.storage._sql_schema import (
     schema_for,
 )
 from stechnique.storage._sql_statements import DECODED, Statements, dumps, parties_json
-from stechnique.storage._sql_upgrade import ensure_schema, upgrade
+from stechnique.storage._sql_upgrade import SchemaUpgrade, ensure_schema, upgrade
 from stechnique.storage.base import not_followed, readers_of
 
 __all__ = ["SQLStorage", "upgrade_schema"]
 
 _STREAM_BATCH = 500
+# Records sent per ``executemany`` by ``restore``: large enough that a round trip is shared by
+# many rows, small enough that a batch's rows are a few megabytes at most.
+_RESTORE_BATCH = 2_000
 
 _T = TypeVar("_T")
 
@@ -94,7 +104,10 @@ class SQLStorage:
     creating or changing anything (see the module docstring).
 
     Attributes: ``url`` (as given, a SQLAlchemy ``URL``), ``kind`` (``"sqlite"``,
-    ``"postgresql"`` or ``"mysql"``), ``schema`` (the tables of the prefix) and ``read_only``.
+    ``"postgresql"`` or ``"mysql"``), ``schema`` (the tables of the prefix), ``read_only`` and
+    ``upgraded`` (the ``SchemaUpgrade`` this opening applied, if any: of several processes
+    opening an old store at once, exactly one has it). A schema upgraded by a newer stechnique
+    is refused with ``SchemaTooNew``, read-only or not.
     """
 
     def __init__(
@@ -118,8 +131,11 @@ class SQLStorage:
         #: Whether the store was opened with ``read_only=True``.
         self.read_only = read_only
         try:
-            ensure_schema(self._backend, self.schema, upgrade_to_head=upgrade and not read_only,
-                          how=self._how_to_upgrade(), read_only=read_only)  # fmt: skip
+            #: The schema upgrade this opening applied (None: none was needed, or another
+            #: process applied it while this one waited for the lock).
+            self.upgraded: SchemaUpgrade | None = ensure_schema(
+                self._backend, self.schema, upgrade_to_head=upgrade and not read_only,
+                how=self._how_to_upgrade(), read_only=read_only)  # fmt: skip
         except BaseException:
             self._backend.dispose()
             raise
@@ -204,6 +220,13 @@ class SQLStorage:
                "case_ids": list(access.case_ids)}  # fmt: skip
         with self._backend.translated("log an access"), self._backend.writer.begin() as conn:
             conn.execute(self.schema.accesses.insert(), row)
+
+    def restore(self, histories: Iterable[tuple[Case, Sequence[Record]]]) -> int:
+        """See ``Storage.restore``. One transaction (on SQLite it holds the write lock until
+        the import ends); the rows go in by batches of ``executemany``. A store opened
+        ``read_only`` refuses it."""
+        return self._driver.run(_restore, self._sql, histories, transaction=True,
+                                action="restore the imported histories")  # fmt: skip
 
     def _refuse(self, case_id: str, expected: int, record: Record | None = None) -> NoReturn:
         """Raise why an append cannot apply: the case is absent, not at ``expected``, or (at
@@ -464,6 +487,47 @@ def _append_changed(
     _index(cursor, sql, case_id, _readers(sql.parties(row[3])), new)
     cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
     return True
+
+
+def _restore(
+    cursor: Any, sql: Statements, histories: Iterable[tuple[Case, Sequence[Record]]]
+) -> int:
+    """``Storage.restore`` in the caller's transaction: refuse a store that holds anything,
+    then insert the rows by batches as ``histories`` yields them."""
+    for statement in sql.any_case, sql.any_record:
+        cursor.execute(statement.sql)
+        if cursor.fetchone() is not None:
+            raise StoreNotEmpty
+    written = 0
+    cases: list[Any] = []
+    records: list[Any] = []
+    readers: list[Any] = []
+    for case, history in histories:
+        for record in history:
+            _check(case, record)
+            records.append(sql.insert_record.bind(sql.record_row(record)))
+        cases.append(sql.insert_case.bind(sql.case_row(case)))
+        readers += [
+            sql.insert_reader.bind((case.id, one)) for one in sorted(_readers(case.parties))
+        ]
+        if len(records) >= _RESTORE_BATCH:
+            written += _insert(cursor, sql, cases, records, readers)
+            cases, records, readers = [], [], []
+    return written + _insert(cursor, sql, cases, records, readers)
+
+
+def _insert(
+    cursor: Any, sql: Statements, cases: list[Any], records: list[Any], readers: list[Any]
+) -> int:
+    """One batch of ``restore``: its case rows, record rows and readers; the records count."""
+    for statement, rows in (
+        (sql.insert_case, cases),
+        (sql.insert_record, records),
+        (sql.insert_reader, readers),
+    ):
+        if rows:
+            cursor.executemany(statement.sql, rows)
+    return len(records)
 
 
 def _set_parties(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from types import EllipsisType
 from typing import Any
@@ -32,7 +32,13 @@ import pytest
 from stechnique._chain import next_step
 from stechnique.definition import Procedure, Role, State, Transition
 from stechnique.engine import Engine
-from stechnique.errors import CaseIdTaken, ConcurrencyConflict, UnknownCase
+from stechnique.errors import (
+    CaseIdTaken,
+    ConcurrencyConflict,
+    StechniqueError,
+    StoreNotEmpty,
+    UnknownCase,
+)
 from stechnique.records import FORMAT, Access, Actor, Case, Parties, Record, seal
 from stechnique.registry import Registry
 from stechnique.schema import Field
@@ -198,6 +204,29 @@ def _matches(case: Case | None, **filters: str | None) -> bool:
 
 def _utc(moment: datetime) -> None:
     assert moment.utcoffset() == timedelta(0), f"{moment!r} is not UTC"
+
+
+def _histories(count: int) -> list[tuple[Case, list[Record]]]:
+    """``count`` cases of three records each (the second keyed), bound to a body each."""
+    histories = []
+    for number in range(count):
+        builder = CaseBuilder(f"r-{number:03d}")
+        first = builder.start(parties=parties(("manager", f"asso-{number}")))[1]
+        second = builder.step("submit", idempotency_key=f"key-r-{number:03d}")[1]
+        case, third = builder.step(payload={"text": AWKWARD.replace("\x00", "")})
+        histories.append((case, [first, second, third]))
+    return histories
+
+
+class _Refused(Exception):
+    """What ``_then_fail`` raises: a verification refusing the rest of an import."""
+
+
+def _then_fail(
+    histories: Iterable[tuple[Case, Sequence[Record]]],
+) -> Iterator[tuple[Case, Sequence[Record]]]:
+    yield from histories
+    raise _Refused
 
 
 class StorageContract:
@@ -755,6 +784,53 @@ class StorageContract:
             assert isinstance(access.actor.roles, frozenset)
             assert isinstance(access.case_ids, tuple)
         assert stored(storage) == ([], [])
+
+    # -- restore (an import) --------------------------------------------------------------
+
+    def test_restore_writes_every_history(self, storage: Storage) -> None:
+        """``restore`` writes each case row and its whole history, indexed, keys findable."""
+        histories = _histories(30)
+        assert storage.restore(iter(histories)) == sum(len(h) for _, h in histories)
+        assert stored(storage) == (
+            sorted((case for case, _ in histories), key=lambda c: (c.created_at, c.id)),
+            [record for _, history in histories for record in history],
+        )
+        assert seen(storage, Actor("p", body="asso-7")) == ["r-007"]
+        keyed = histories[3][1][1]
+        assert storage.record_by_key("r-003", "key-r-003") == keyed
+
+    @pytest.mark.parametrize("failure", ["reading", "key-reused", "id-twice"])
+    def test_a_failed_restore_writes_nothing(self, storage: Storage, failure: str) -> None:
+        """Whatever fails in the last case (the histories given raise while read, the store
+        refuses a reused idempotency key or a case id given twice), after earlier cases were
+        given: nothing is written, and the store still restores a good import afterwards.
+        (2,100 records come before the failure: more than an adapter would send at once.)"""
+        histories = _histories(700)
+        given: Iterator[tuple[Case, Sequence[Record]]]
+        if failure == "reading":
+            given = _then_fail(histories)
+        elif failure == "key-reused":
+            builder = CaseBuilder("r-999")
+            first = builder.start()[1]
+            second = builder.step("submit", idempotency_key="twice")[1]
+            case, third = builder.step(idempotency_key="twice")
+            given = iter([*histories, (case, [first, second, third])])
+        else:
+            given = iter([*histories, histories[0]])
+        with pytest.raises(StechniqueError if failure != "reading" else _Refused):
+            storage.restore(given)
+        assert stored(storage) == ([], [])
+        assert seen(storage, Actor("p", body="asso-7")) == []
+        assert storage.record_by_key("r-003", "key-r-003") is None
+        assert storage.restore(iter(histories)) > 0
+
+    def test_restore_refuses_a_store_that_is_not_empty(self, storage: Storage) -> None:
+        """A store holding a case is refused with ``StoreNotEmpty``, nothing written."""
+        storage.create(*CaseBuilder("here").start())
+        before = stored(storage)
+        with pytest.raises(StoreNotEmpty):
+            storage.restore(iter(_histories(2)))
+        assert stored(storage) == before
 
     # -- through the engine ---------------------------------------------------------------
 
