@@ -35,6 +35,7 @@ from stechnique.definition import (
     ConfidentialField,
     Party,
     Procedure,
+    Role,
     State,
     Transition,
     Wait,
@@ -61,13 +62,31 @@ from stechnique.workflows.soutien_technique_renforce_2019 import (
     PROCEDURE as REVISION_1,
 )
 
-__all__ = ["MIGRATION", "PROCEDURE"]
+__all__ = ["MIGRATION", "PROCEDURE", "ROLES_R2"]
 
 # Roles are revision 1's: revision 2 renames nothing.
 
 # « Dépôt d'une demande », and the commune of the structure (compared trimmed and case-folded
 # where it is compared).
-FACTS = (*FACTS_R1, Field("commune", fr="Commune de la structure", en="The structure's commune"))
+FACTS = (
+    *FACTS_R1,
+    Field("commune", fr="Commune de la structure", en="The structure's commune"),
+    # A case the CAF opened by transferring a 2015-2017 mission (``transfer_to_dla``): the link
+    # back to the mission, and the structure's body, the mission's manager. Only such a case
+    # has them (guard ``opened_by_transfer``).
+    Field("transferred_from", required=False, fr="Mission 2015-2017 transférée",
+          en="2015-2017 mission transferred"),
+    Field("structure_id", required=False, fr="Structure (gestionnaire de la mission)",
+          en="Structure (the mission's manager)"),
+)  # fmt: skip
+
+# « la Caf a été désignée pour coordonner le dispositif » 2015-2017: it opens the DLA case that
+# continues a mission it transfers, and nothing else here.
+ROLES_R2 = (
+    *ROLES,
+    Role("caf_coordinator", "Coordination CAF (transfert d'une mission 2015-2017)",
+         "CAF coordination (transfer of a 2015-2017 mission)"),
+)  # fmt: skip
 
 # Revision 1's states but its two accompaniments: « la mise en œuvre d'un accompagnement »
 # is one state in which every action of the plan runs on its own track.
@@ -213,7 +232,13 @@ TRANSITIONS = (
 # Parties are named as a refusal says « réservé à la structure du dossier »: with their article.
 PARTIES = (
     # « Dépôt d'une demande »: the body that filed it.
-    Party("structure", "la structure", "the structure", bound_by=(Binding("start"),)),
+    # For a transferred mission, the body the link names: the mission's manager.
+    Party(
+        "structure",
+        "la structure",
+        "the structure",
+        bound_by=(Binding("start"), Binding("start", "structure_id")),
+    ),
     # The funders of the latest plan.
     Party(
         "funder",
@@ -271,6 +296,7 @@ CONFIDENTIAL = (
 
 GUARD_NAMES = (
     "period_2019",
+    "opened_by_transfer",
     "plan_actions_named_once",
     "one_decision_per_plan_funder",
     "plan_validated_by_funders",
@@ -307,12 +333,12 @@ PROCEDURE = Procedure(
     version="2019",
     fr=REVISION_1.fr,
     en=REVISION_1.en,
-    roles=ROLES,
+    roles=ROLES_R2,
     states=STATES,
     transitions=TRANSITIONS,
     facts=FACTS,
-    start_roles=("structure",),
-    start_guards=("period_2019",),
+    start_roles=("structure", "caf_coordinator"),
+    start_guards=("period_2019", "opened_by_transfer"),
     guards=tuple(GUARDS_R2[name] for name in GUARD_NAMES),
     confidential=CONFIDENTIAL,
     source="seeds/000_ab94075ec80db73c.txt",
