@@ -29,7 +29,7 @@ from stechnique.errors import FieldProblem, InvalidData
 from stechnique.records import Case, Parties, Record
 
 __all__ = [
-    "link_problems",
+    "link_back_problems",
     "links_back",
     "opened_facts",
     "opened_id",
@@ -96,7 +96,7 @@ def step_taken(opening: Opening, records: Sequence[Record], opened_case: str) ->
     )
 
 
-def link_problems(
+def link_back_problems(
     opening: Opening,
     origin_procedure: Procedure,
     opened: Case,

@@ -40,7 +40,8 @@ from stechnique._chain import case_after, content_hash, facts_after
 from stechnique._histories import HistoryFilter, Row, case_ids, link_problems, rows_by_case
 from stechnique._judge import START, PayloadInvalid, Refusal, judge, judge_migration
 from stechnique._labels import REGISTER_PROCEDURE
-from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
+from stechnique._openings import link_back_problems
+from stechnique.definition import GuardContext, Opening, Procedure, ReadOnlyStore
 from stechnique.errors import HistoryCorrupted, InvalidData
 from stechnique.migration import MIGRATE, declared_migration, replay_problems
 from stechnique.parties import NO_PARTIES, parties_after, parties_of
@@ -51,6 +52,9 @@ from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 
 __all__ = ["CODES", "AuditReport", "Replay", "Violation", "audit"]
+
+# A declared opening and the procedure that declares it.
+_Opened = tuple[Procedure, Opening]
 
 #: What each ``Violation.code`` means.
 CODES: dict[str, str] = {
@@ -66,6 +70,8 @@ CODES: dict[str, str] = {
     "case": "the case row disagrees with its history, or one exists without the other",
     "row": "a stored row cannot be read as a record or a case (a cell of the wrong kind)",
     "checkpoint": "the store no longer holds a history as an earlier checkpoint saw it",
+    "link": "a case another case's step opened (transfer_to_dla) and that step disagree: a "
+    "half-done transfer, or a link back to a case that did not open it",
 }
 
 
@@ -174,11 +180,14 @@ def audit(
     began = time.perf_counter()
     tally = _Tally()
     store = ReadOnlyStore(storage)
+    openings = _openings_by_target(registry)
     # ``closing``: whatever happens, the store's stream (a server-side cursor) ends with the
     # audit, not whenever the garbage collector gets to it.
     with closing(rows_by_case(storage, HistoryFilter(case_id, name, version))) as stream:
         for read, rows in enumerate(stream, 1):
             _audit_case(rows, registry, storage, store, since, tally)
+            if openings:
+                tally.violations += _link_violations(storage, rows[0].case_id, openings)
             if progress is not None:
                 progress(read)
     if case_id is not None and tally.cases == 0 and _case_row(storage, case_id) is not None:
@@ -211,6 +220,39 @@ def _audit_case(
     else:
         replay.compare(case)
     tally.add(replay, case is not None)
+
+
+def _openings_by_target(registry: Registry) -> dict[tuple[str, str], list[_Opened]]:
+    """Every declared ``Opening`` with the procedure it is declared by, by the ``name,
+    version`` of the cases it opens."""
+    found: dict[tuple[str, str], list[_Opened]] = {}
+    for procedure in registry:
+        for opening in procedure.opens:
+            found.setdefault((opening.name, opening.version), []).append((procedure, opening))
+    return found
+
+
+def _link_violations(
+    storage: Storage, case_id: str, openings: dict[tuple[str, str], list[_Opened]]
+) -> list[Violation]:
+    """What is wrong with the link of a case another case's step opened (``_openings``): a
+    half-done transfer is reported until it is finished."""
+    case = _case_row(storage, case_id)
+    if not isinstance(case, Case):
+        return []
+    found = []
+    for origin_procedure, opening in openings.get((case.name, case.version), []):
+        link = case.facts.get(opening.link_fact)
+        if link is None:
+            continue
+        origin = _case_row(storage, str(link))
+        origin = origin if isinstance(origin, Case) else None
+        records = storage.records(origin.id) if origin is not None else []
+        found += [
+            Violation(case.id, 1, message, "link")
+            for message in link_back_problems(opening, origin_procedure, case, origin, records)
+        ]
+    return found
 
 
 def _case_row(storage: Storage, case_id: str) -> Case | HistoryCorrupted | None:
