@@ -447,7 +447,12 @@ class Engine:
         # The store may keep what it was given: the caller gets copies (see ``_detached``).
         record = replaced(plan.record, "payload", copied(plan.record.payload))
         return attrs.evolve(
-            plan, applied=True, case=_detached(plan.case), record=record, facts=copied(plan.facts)
+            plan,
+            applied=True,
+            case=_detached(plan.case),
+            record=record,
+            facts=copied(plan.facts),
+            carried=None if plan.carried is None else copied(plan.carried),
         )
 
     def migrate_all(

@@ -39,6 +39,7 @@ __all__ = [
     "group_key",
     "latest_plan",
     "not_carried",
+    "numbered",
     "plan_decisions",
     "plan_funders",
     "plan_groups",
@@ -95,7 +96,7 @@ def latest_plan(history: Sequence[Record]) -> tuple[int, Record] | None:
     return None
 
 
-def _numbered(actions: object) -> list[dict[str, Any]]:
+def numbered(actions: object) -> list[dict[str, Any]]:
     """A plan's actions, a revision-1 plan's numbered ``a1``, ``a2``... in plan order."""
     if not isinstance(actions, list):
         return []
@@ -130,7 +131,7 @@ def plan_groups(history: Sequence[Record]) -> frozenset[str]:
     plan = latest_plan(history)
     if plan is None:
         return frozenset()
-    actions = _numbered(plan[1].payload.get("actions"))
+    actions = numbered(plan[1].payload.get("actions"))
     return frozenset(
         group_key(a["group"]) for a in actions if a.get("kind") == "collective" and a.get("group")
     )
@@ -143,7 +144,7 @@ def tracks(history: Sequence[Record]) -> dict[str, Track]:
     for record in chapter(history):
         event, payload = record.event, record.payload
         if event in PLANS:
-            plan = _numbered(payload.get("actions"))
+            plan = numbered(payload.get("actions"))
             found = {str(a["id"]): Track(a) for a in plan}
         elif event in REVISION_1_STARTS:
             found = _revision_1_start(plan, REVISION_1_STARTS[event], record.actor.acts_for)
@@ -187,7 +188,7 @@ def not_carried(history: Sequence[Record]) -> list[dict[str, Any]]:
     left: list[dict[str, Any]] = []
     for record in chapter(history):
         if record.event in PLANS:
-            plan, left = _numbered(record.payload.get("actions")), []
+            plan, left = numbered(record.payload.get("actions")), []
         elif record.event in REVISION_1_STARTS:
             kind = REVISION_1_STARTS[record.event]
             first = next((a for a in plan if a.get("kind") == kind), None)

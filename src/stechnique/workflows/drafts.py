@@ -88,7 +88,10 @@ def draft_migrations() -> tuple[Migration, ...]:
     """The migrations of published revision-1 cases to the drafts (drafts themselves)."""
     from stechnique.workflows import soutien_technique_renforce_2019_r2
 
-    return (soutien_technique_renforce_2019_r2.MIGRATION,)
+    return (
+        soutien_technique_renforce_2019_r2.MIGRATION,
+        *soutien_technique_renforce_2019_r2.FROM_2015_2017,
+    )
 
 
 def draft_registry() -> Registry:

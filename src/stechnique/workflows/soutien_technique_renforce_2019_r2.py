@@ -28,6 +28,11 @@ Nothing may depend on it until revision 2 is published.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
 from stechnique.definition import (
     ANY_ACTIVE,
     Answered,
@@ -41,7 +46,9 @@ from stechnique.definition import (
     Wait,
 )
 from stechnique.migration import Migration
+from stechnique.records import Record
 from stechnique.schema import Field
+from stechnique.workflows import _rules_dla_r2
 from stechnique.workflows._invariants_r2 import (
     acknowledged_before_action_work_v2,
     plan_validated_before_v2,
@@ -59,10 +66,13 @@ from stechnique.workflows.soutien_technique_renforce_2019 import (
     FACTS as FACTS_R1,
 )
 from stechnique.workflows.soutien_technique_renforce_2019 import (
+    MIGRATION as FROM_2015_2017_R1,
+)
+from stechnique.workflows.soutien_technique_renforce_2019 import (
     PROCEDURE as REVISION_1,
 )
 
-__all__ = ["MIGRATION", "PROCEDURE", "ROLES_R2"]
+__all__ = ["FROM_2015_2017", "MIGRATION", "PROCEDURE", "ROLES_R2"]
 
 # Roles are revision 1's: revision 2 renames nothing.
 
@@ -352,12 +362,36 @@ PROCEDURE = Procedure(
     waits=WAITS,
 )
 
+
+def _carried_actions(history: Sequence[Record]) -> dict[str, Any]:
+    """What a migration to revision 2 carries of a revision-1 plan (« Migrating revision-1 DLA
+    cases »): the actions as revision 2 reads them (``_rules_dla_r2.tracks``: a started
+    accompaniment is one action ``a1``, started, its consultant the one that acknowledged),
+    and the plan's other actions, not carried, by their position in the plan."""
+    actions = [
+        {
+            **track.action,
+            **({"consultant": track.consultant} if track.consultant is not None else {}),
+            "started": track.started,
+        }
+        for track in _rules_dla_r2.tracks(history).values()
+    ]
+    latest = _rules_dla_r2.latest_plan(history)
+    plan = [] if latest is None else _rules_dla_r2.numbered(latest[1].payload.get("actions"))
+    left = [
+        {"plan_position": plan.index(action) + 1, **{k: v for k, v in action.items() if k != "id"}}
+        for action in _rules_dla_r2.not_carried(history)
+        if action in plan
+    ]
+    return {"actions": actions, "not_carried": left}
+
+
 #: Open revision-1 cases move to revision 2, ordered by a DLA officer (the coordinators).
 #: Every open state keeps its id but the two accompaniments, which become ``accompaniment``.
-#: What the Migration model cannot say: that such a case then has one action ``a1`` (the
-#: plan's first of the kind started, started, its consultant the one that started it) and
-#: loses the plan's other actions. ``_rules_dla_r2`` reads that from the revision-1 records
-#: instead (``tracks``, ``not_carried``); the ``migrate`` record does not name it.
+#: Such a case then has one action ``a1`` (the plan's first of the kind started, started,
+#: its consultant the one that started it) and loses the plan's other actions:
+#: ``_rules_dla_r2`` reads that from the revision-1 records (``tracks``, ``not_carried``), and
+#: the ``migrate`` record writes what it read (``carried``), which a dry run shows.
 MIGRATION = Migration(
     name="soutien-technique-renforce",
     from_version="2019",
@@ -374,4 +408,25 @@ MIGRATION = Migration(
     en="A DLA accompaniment moved to revision 2 (actions followed one by one)",
     from_revision=1,
     to_revision=2,
+    carries=_carried_actions,
 )
+
+
+def _from_2015_2017(revision: int) -> Migration:
+    """« Migration from 2015-2017 », to the DLA's latest revision: revision 1's declaration
+    (states, facts, values, who, the guard), from the mission's ``revision``. A revision-2
+    mission has a ``commune``, carried; a revision-1 one has none, and the command supplies it.
+    """
+    commune = {"commune": "commune"} if revision == 2 else {}
+    return attrs.evolve(
+        FROM_2015_2017_R1,
+        facts={**dict(FROM_2015_2017_R1.facts), **commune},
+        supplied=(*FROM_2015_2017_R1.supplied, *(() if commune else ("commune",))),
+        from_revision=revision,
+        to_revision=2,
+    )
+
+
+#: Open 2015-2017 missions, of either revision, move to this revision of the DLA: the one
+#: that accepts them once it is published (« a case only lands on the latest revision »).
+FROM_2015_2017 = (_from_2015_2017(1), _from_2015_2017(2))
