@@ -37,6 +37,7 @@ __all__ = [
     "CaseRole",
     "ConfidentialField",
     "Due",
+    "Each",
     "Fired",
     "Guard",
     "GuardContext",
@@ -267,6 +268,20 @@ class Fired:
 
 
 @attrs.frozen
+class Each:
+    """« Each action's consultant for its open actions; esia_officer when none is open »:
+    ``open(records)`` reads the case's open items from its history (the plan's actions not
+    completed nor cancelled), each with the body waited on for it (``None`` while none is
+    assigned) and the index of the record since which it waits (``None``: since the state was
+    entered). Each body is waited on as the party ``Wait.on``; an item with no body yet, or no
+    open item at all, waits on ``Wait.then`` (who assigns, who moves on)."""
+
+    open: Callable[[Sequence[Record]], Sequence[tuple[str | None, int | None]]] = attrs.field(
+        eq=False
+    )
+
+
+@attrs.frozen
 class Due:
     """A due date read from the history: the date in payload ``field`` of the latest ``event``
     record that carries it, ``years_before`` years earlier (« un an avant la date d'échéance
@@ -291,7 +306,7 @@ class Wait:
 
     states: tuple[str, ...] = attrs.field(converter=names)
     on: tuple[str, ...] = attrs.field(converter=names)
-    until: Answered | Bound | Fired | None = None
+    until: Answered | Bound | Fired | Each | None = None
     then: tuple[str, ...] = attrs.field(default=(), converter=names)
     due: Due | None = None
 

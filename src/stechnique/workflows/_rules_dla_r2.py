@@ -44,6 +44,7 @@ __all__ = [
     "plan_funders",
     "plan_groups",
     "tracks",
+    "waited_actions",
 ]
 
 #: The events that (re)draw the accompaniment plan.
@@ -194,3 +195,23 @@ def not_carried(history: Sequence[Record]) -> list[dict[str, Any]]:
             first = next((a for a in plan if a.get("kind") == kind), None)
             left = [a for a in plan if a is not first]
     return left
+
+
+def waited_actions(history: Sequence[Record]) -> list[tuple[str | None, int | None]]:
+    """Each open action of the plan (neither completed nor cancelled): its consultant
+    (``None``: not assigned yet) and the index in ``history`` of the latest record about it
+    (its assignment, acknowledgement or start: the consultant is waited on since), ``None``
+    when there is none. For ``waiting``'s « each action's consultant for its open actions »."""
+    records = chapter(history)
+    offset = len(history) - len(records)
+    latest: dict[str, int] = {}
+    for index, record in enumerate(records):
+        if record.event in REVISION_1_STARTS:
+            latest["a1"] = offset + index
+        elif "action" in record.payload:
+            latest[str(record.payload["action"])] = offset + index
+    return [
+        (track.consultant, latest.get(track.id))
+        for track in tracks(history).values()
+        if not track.finished
+    ]

@@ -38,6 +38,7 @@ from stechnique.definition import (
     Answered,
     Binding,
     ConfidentialField,
+    Each,
     Party,
     Procedure,
     Role,
@@ -322,8 +323,8 @@ GUARD_NAMES = (
 #: Revision 2 of ``soutien-technique-renforce`` version ``2019`` (DLA): a draft.
 # Whom an open case waits on (PROCEDURES.md, « Waiting, deadlines and reminders »; outside the
 # fingerprint). « accompaniment: each action's consultant for its open actions; esia_officer
-# when none is open » is read here as every consultant of the case and the officer: a wait per
-# action is not something ``Wait`` can say yet.
+# when none is open »: an open action with no consultant yet waits on the officer, who
+# assigns one.
 WAITS = (
     Wait("requested", on="structure"),  # pre-diagnostic
     Wait("pre_diagnostic", on="esia_officer"),
@@ -334,7 +335,8 @@ WAITS = (
     Wait("plan_drawn_up", on="funder", until=Answered("record_funder_decision"),
          then="esia_officer"),
     Wait("plan_validated", on="esia_officer"),
-    Wait("accompaniment", on=("consultant", "esia_officer")),
+    Wait("accompaniment", on="consultant", until=Each(_rules_dla_r2.waited_actions),
+         then="esia_officer"),
     Wait("follow_up", on="esia_officer"),
 )  # fmt: skip
 
