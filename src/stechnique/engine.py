@@ -628,6 +628,47 @@ class Engine:
         ]
         return sorted(found, key=lambda case: (case.created_at, case.id))
 
+    def group_members(
+        self,
+        group: str,
+        viewer: Actor,
+        *,
+        name: str = "soutien-technique-renforce",
+        version: str = "2019",
+    ) -> list[Case]:
+        """The open cases of ``name@version`` whose latest plan names the collective ``group``
+        (compared trimmed and case-folded: « Fin » is « fin  »), oldest first: the members of
+        the group, each case's structure in its parties.
+
+        « The members of a group are listed to the DLA officers only »: ``viewer`` must hold a
+        coordinating role of the version's latest revision (the ESIA and France Active
+        officers), else ``PermissionDenied``, whatever the group. The cases are found through
+        the store's readers index (those the officer may see, ``cases``); only the open ones
+        have their history read, for their latest plan.
+        """
+        check = Arguments()
+        group = check.text("group", group)
+        viewer = check.actor("viewer", viewer)
+        name = check.identifier("name", name, MAX_NAME)
+        version = check.identifier("version", version, MAX_NAME)
+        check.done()
+        officers = self.registry.get(name, version).coordinators
+        if not set(viewer.roles) & set(officers):
+            raise PermissionDenied(None, "group_members", viewer.id, viewer.roles, officers)
+        from stechnique.workflows._rules_dla_r2 import group_key, plan_groups
+
+        wanted = group_key(group)
+        members = []
+        for case in self.cases(viewer=viewer, name=name, version=version):
+            pinned = self.registry.pinned(
+                case.id, case.seq, case.name, case.version, case.fingerprint
+            )
+            if pinned.state(case.state).terminal:
+                continue
+            if wanted in plan_groups(self.storage.records(case.id)):
+                members.append(case)
+        return members
+
     def unredacted_history(self, case_id: str, *, auditor: Actor, reason: str) -> list[Record]:
         """Every record of the case as stored, confidential fields included: the one read past
         the reading rules, for an auditor who says why. The store logs it (``accesses``)."""
