@@ -146,3 +146,22 @@ def test_a_mission_past_its_validation_is_not_migrated_but_transferred() -> None
     engine_ = Engine(storage, registry, TickingClock("2019-02-01 09:00"))
     with pytest.raises(MigrationRefused):
         engine_.migrate(case.id, "2019", actor=CAF, facts=DLA_FACTS, reason="Suite au DLA")
+
+
+def test_the_audit_checks_what_a_migration_says_it_carried() -> None:
+    import attrs
+
+    from stechnique._chain import content_hash
+
+    engine_, plan = _migrated("individual", False)
+    storage = engine_.storage
+    assert isinstance(storage, MemoryStorage)
+    records = storage.records(plan.case_id)
+    forged_payload = {**records[-1].payload, "carried": {"actions": [], "not_carried": []}}
+    forged = attrs.evolve(records[-1], payload=forged_payload)
+    forged = attrs.evolve(forged, hash=content_hash(forged))
+    storage._records[plan.case_id][-1] = forged  # type: ignore[attr-defined]
+    report = engine_.audit()
+    assert [(v.seq, v.code) for v in report.violations if v.code == "payload"] == [
+        (forged.seq, "payload")
+    ]

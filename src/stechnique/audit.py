@@ -506,6 +506,13 @@ class Replay:
         if declared is None or last.name != record.name:
             return  # ``replay_problems`` reports an undeclared migration
         migration, _, new = declared
+        carried = None if migration.carries is None else migration.carries(self.history)
+        if record.payload.get("carried") != carried:
+            self._violation(
+                record.seq,
+                "the migration's payload 'carried' is not what the history before it gives",
+                "payload",
+            )
         verdict = judge_migration(
             old,
             migration.ordered_by(new),
