@@ -271,3 +271,30 @@ def _memory() -> Storage:
     from stechnique.storage.memory import MemoryStorage
 
     return MemoryStorage()
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "subject", "location"),
+    [
+        ({"event": "teleport"}, "unknown_event", "teleport", ("opens", 0, "event")),
+        ({"case_field": "dla"}, "unknown_field", "transfer_to_dla.dla", ("opens", 0, "case_field")),
+        ({"party": "owner"}, "undeclared_party", "owner", ("opens", 0, "party")),
+    ],
+)
+def test_an_opening_names_a_step_its_field_and_a_party_of_the_case(
+    change: dict[str, str], kind: str, subject: str, location: tuple[object, ...]
+) -> None:
+    import attrs
+
+    from stechnique import DefinitionError
+    from stechnique.workflows.soutien_technique_renforce_2015_2017_r2 import OPENINGS, PROCEDURE
+
+    with pytest.raises(DefinitionError) as broken:
+        attrs.evolve(PROCEDURE, opens=(attrs.evolve(OPENINGS[0], **change),))
+    found = [(p.kind, p.subject, p.location) for p in broken.value.definition_problems]
+    assert (kind, subject, location) in found
+    with pytest.raises(DefinitionError) as twice:
+        attrs.evolve(PROCEDURE, opens=OPENINGS * 2)
+    assert ("ambiguous_event", ("opens",)) in [
+        (p.kind, p.location) for p in twice.value.definition_problems
+    ]
