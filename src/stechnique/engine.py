@@ -188,6 +188,11 @@ class Engine:
         With ``expected_seq`` the command fails with ``ConcurrencyConflict`` unless the case is
         still at that seq. With ``idempotency_key`` a command already applied returns the case
         as that first application left it, without appending again.
+
+        A step that opens a case of another procedure (``Procedure.opens``: revision 2's
+        ``transfer_to_dla``) opens it first, judged as its ``start`` by ``actor``, then appends
+        the step naming it; if that second write is lost, the same command again (or
+        ``finish_transfers``) finishes it, and the audit reports it until then.
         """
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
