@@ -298,3 +298,17 @@ def test_an_opening_names_a_step_its_field_and_a_party_of_the_case(
     assert ("ambiguous_event", ("opens",)) in [
         (p.kind, p.location) for p in twice.value.definition_problems
     ]
+
+
+def test_two_coordinators_transferring_at_once_open_one_dla_case(any_storage: Storage) -> None:
+    first, clock = engine(any_storage)
+    mission = mid_diagnosis(first)
+    second = Engine(any_storage, registry=first.registry, clock=clock)
+    second.case(mission.id, CAF)  # the second instance remembers the mission in diagnosis
+    clock.on("2019-01-15 09:00")
+    first.fire(mission.id, "transfer_to_dla", actor=CAF, payload={"facts": GIVEN})
+    with pytest.raises(InvalidEvent):  # decided again on the stored mission: transferred
+        second.fire(mission.id, "transfer_to_dla", actor=CAF, payload={"facts": GIVEN})
+    assert len(any_storage.cases(name=NAME, version="2019")) == 1
+    assert [r.event for r in any_storage.records(mission.id)].count("transfer_to_dla") == 1
+    assert first.audit().ok
