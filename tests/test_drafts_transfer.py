@@ -312,3 +312,24 @@ def test_two_coordinators_transferring_at_once_open_one_dla_case(any_storage: St
     assert len(any_storage.cases(name=NAME, version="2019")) == 1
     assert [r.event for r in any_storage.records(mission.id)].count("transfer_to_dla") == 1
     assert first.audit().ok
+
+
+def test_the_audit_finds_a_transfer_naming_a_case_it_did_not_open() -> None:
+    import attrs
+
+    from stechnique._chain import content_hash
+    from stechnique.storage.memory import MemoryStorage
+
+    storage = MemoryStorage()
+    engine_, clock = engine(storage)
+    mission = mid_diagnosis(engine_)
+    clock.on("2019-01-15 09:00")
+    engine_.fire(mission.id, "transfer_to_dla", actor=CAF, payload={"facts": GIVEN})
+    step = storage.records(mission.id)[-1]
+    forged = attrs.evolve(step, payload={**step.payload, "dla_case": "ailleurs"})
+    forged = attrs.evolve(forged, hash=content_hash(forged))
+    storage._records[mission.id][-1] = forged  # type: ignore[attr-defined]
+    links = [(v.case_id, v.seq) for v in engine_.audit().violations if v.code == "link"]
+    # The step names a case it did not open, and the DLA case it did open is half-done.
+    assert (mission.id, step.seq) in links
+    assert (step.payload["dla_case"], 1) in links

@@ -40,7 +40,7 @@ from stechnique._chain import case_after, content_hash, facts_after
 from stechnique._histories import HistoryFilter, Row, case_ids, link_problems, rows_by_case
 from stechnique._judge import START, PayloadInvalid, Refusal, judge, judge_migration
 from stechnique._labels import REGISTER_PROCEDURE
-from stechnique._openings import link_back_problems
+from stechnique._openings import link_back_problems, links_back
 from stechnique.definition import GuardContext, Opening, Procedure, ReadOnlyStore
 from stechnique.errors import HistoryCorrupted, InvalidData
 from stechnique.migration import MIGRATE, declared_migration, replay_problems
@@ -188,6 +188,7 @@ def audit(
             _audit_case(rows, registry, storage, store, since, tally)
             if openings:
                 tally.violations += _link_violations(storage, rows[0].case_id, openings)
+                tally.violations += _opened_violations(storage, registry, rows)
             if progress is not None:
                 progress(read)
     if case_id is not None and tally.cases == 0 and _case_row(storage, case_id) is not None:
@@ -252,6 +253,26 @@ def _link_violations(
             Violation(case.id, 1, message, "link")
             for message in link_back_problems(opening, origin_procedure, case, origin, records)
         ]
+    return found
+
+
+def _opened_violations(storage: Storage, registry: Registry, rows: list[Row]) -> list[Violation]:
+    """What is wrong with a step that opened another case (``transfer_to_dla``): the case its
+    payload names must exist and link back to this one. The engine writes that case first,
+    so a step without it was not written by the engine."""
+    found = []
+    for row in rows:
+        if not isinstance(row, Record):
+            continue
+        procedure = registry.by_fingerprint(row.fingerprint)
+        opening = None if procedure is None else procedure.opening(row.event)
+        if opening is None:
+            continue
+        named = str(row.payload.get(opening.case_field))
+        opened = _case_row(storage, named)
+        if not isinstance(opened, Case) or not links_back(opening, opened, row.case_id):
+            message = f"{row.event} names case {named!r}, which it did not open"
+            found.append(Violation(row.case_id, row.seq, message, "link"))
     return found
 
 
