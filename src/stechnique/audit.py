@@ -71,7 +71,8 @@ CODES: dict[str, str] = {
     "row": "a stored row cannot be read as a record or a case (a cell of the wrong kind)",
     "checkpoint": "the store no longer holds a history as an earlier checkpoint saw it",
     "link": "a case another case's step opened (transfer_to_dla) and that step disagree: a "
-    "half-done transfer, or a link back to a case that did not open it",
+    "half-done transfer, a link back to a case that did not open it, or a step naming a case "
+    "it did not open",
 }
 
 
