@@ -225,7 +225,8 @@ class Engine:
         idempotency_key: str | None,
     ) -> Case:
         case, procedure = loaded
-        opening = procedure.opening(event)
+        # Most procedures open no other case: the attribute check spares the hot path a search.
+        opening = procedure.opening(event) if procedure.opens else None
         if opening is not None:
             payload = with_opened_id(opening, case.id, payload)
         if idempotency_key is not None:
