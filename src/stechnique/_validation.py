@@ -26,7 +26,7 @@ def problems_of(procedure: Procedure) -> list[DefinitionProblem]:
     """Every problem of the definition, in a stable order (empty when it is valid)."""
     problems = _states(procedure) + _transitions(procedure) + _start(procedure)
     problems += _declared(procedure) + _case_roles(procedure) + _confidential(procedure)
-    problems += _parties(procedure) + _waits(procedure)
+    problems += _parties(procedure) + _waits(procedure) + _openings(procedure)
     # The graph walk needs every transition to join declared states; an unknown one is
     # already reported, and reachability around it would only be noise.
     if not any(p.kind == "unknown_state" and p.location[0] == "transitions" for p in problems):
@@ -320,6 +320,32 @@ def _parties(procedure: Procedure) -> list[DefinitionProblem]:
         )
         for r in procedure.coordinators
         if r not in roles
+    ]
+    return problems
+
+
+def _openings(procedure: Procedure) -> list[DefinitionProblem]:
+    """A step that opens another case: a declared event, once, whose payload has the field the
+    new case's id is written to, and a party of the case to hand over."""
+    problems: list[DefinitionProblem] = []
+    fields = _payload_fields(procedure)
+    parties = {p.id for p in (procedure.reading or procedure).parties}
+    events = [opening.event for opening in procedure.opens]
+    for index, opening in enumerate(procedure.opens):
+        at: Location = ("opens", index)
+        if opening.event not in fields or opening.event == "start":
+            message = f"an opening is carried out by unknown event {opening.event!r}"
+            problems.append(_problem("unknown_event", opening.event, (*at, "event"), message))
+        elif opening.case_field not in fields[opening.event]:
+            message = f"{opening.event!r} has no payload field {opening.case_field!r}"
+            subject = f"{opening.event}.{opening.case_field}"
+            problems.append(_problem("unknown_field", subject, (*at, "case_field"), message))
+        if opening.party not in parties:
+            message = f"an opening hands over undeclared party {opening.party!r}"
+            problems.append(_problem("undeclared_party", opening.party, (*at, "party"), message))
+    problems += [
+        _problem("ambiguous_event", event, ("opens",), f"{event!r} opens two cases")
+        for event in _duplicates(events)
     ]
     return problems
 

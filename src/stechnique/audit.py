@@ -44,7 +44,8 @@ from stechnique._chain import case_after, content_hash, facts_after
 from stechnique._histories import HistoryFilter, Row, case_ids, link_problems, rows_by_case
 from stechnique._judge import START, PayloadInvalid, Refusal, judge, judge_migration
 from stechnique._labels import REGISTER_PROCEDURE
-from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
+from stechnique._openings import link_back_problems, links_back
+from stechnique.definition import GuardContext, Opening, Procedure, ReadOnlyStore
 from stechnique.errors import HistoryCorrupted, InvalidData
 from stechnique.migration import MIGRATE, declared_migration, replay_problems
 from stechnique.parties import NO_PARTIES, parties_after, parties_of
@@ -55,6 +56,9 @@ from stechnique.storage.base import Storage
 from stechnique.storage.memory import MemoryStorage
 
 __all__ = ["CODES", "AuditReport", "Replay", "Violation", "audit"]
+
+# A declared opening and the procedure that declares it.
+_Opened = tuple[Procedure, Opening]
 
 #: What each ``Violation.code`` means.
 CODES: dict[str, str] = {
@@ -72,6 +76,9 @@ CODES: dict[str, str] = {
     "format": "a record format that is unknown, goes back to 1, or leaves a confidential "
     "value unsalted",
     "checkpoint": "the store no longer holds a history as an earlier checkpoint saw it",
+    "link": "a case another case's step opened (transfer_to_dla) and that step disagree: a "
+    "half-done transfer, a link back to a case that did not open it, or a step naming a case "
+    "it did not open",
 }
 
 
@@ -180,11 +187,15 @@ def audit(
     began = time.perf_counter()
     tally = _Tally()
     store = ReadOnlyStore(storage)
+    openings = _openings_by_target(registry)
     # ``closing``: whatever happens, the store's stream (a server-side cursor) ends with the
     # audit, not whenever the garbage collector gets to it.
     with closing(rows_by_case(storage, HistoryFilter(case_id, name, version))) as stream:
         for read, rows in enumerate(stream, 1):
             _audit_case(rows, registry, storage, store, since, tally)
+            if openings:
+                tally.violations += _link_violations(storage, rows[0].case_id, openings)
+                tally.violations += _opened_violations(storage, registry, rows)
             if progress is not None:
                 progress(read)
     if case_id is not None and tally.cases == 0 and _case_row(storage, case_id) is not None:
@@ -217,6 +228,59 @@ def _audit_case(
     else:
         replay.compare(case)
     tally.add(replay, case is not None)
+
+
+def _openings_by_target(registry: Registry) -> dict[tuple[str, str], list[_Opened]]:
+    """Every declared ``Opening`` with the procedure it is declared by, by the ``name,
+    version`` of the cases it opens."""
+    found: dict[tuple[str, str], list[_Opened]] = {}
+    for procedure in registry:
+        for opening in procedure.opens:
+            found.setdefault((opening.name, opening.version), []).append((procedure, opening))
+    return found
+
+
+def _link_violations(
+    storage: Storage, case_id: str, openings: dict[tuple[str, str], list[_Opened]]
+) -> list[Violation]:
+    """What is wrong with the link of a case another case's step opened (``_openings``): a
+    half-done transfer is reported until it is finished."""
+    case = _case_row(storage, case_id)
+    if not isinstance(case, Case):
+        return []
+    found = []
+    for origin_procedure, opening in openings.get((case.name, case.version), []):
+        link = case.facts.get(opening.link_fact)
+        if link is None:
+            continue
+        origin = _case_row(storage, str(link))
+        origin = origin if isinstance(origin, Case) else None
+        records = storage.records(origin.id) if origin is not None else []
+        found += [
+            Violation(case.id, 1, message, "link")
+            for message in link_back_problems(opening, origin_procedure, case, origin, records)
+        ]
+    return found
+
+
+def _opened_violations(storage: Storage, registry: Registry, rows: list[Row]) -> list[Violation]:
+    """What is wrong with a step that opened another case (``transfer_to_dla``): the case its
+    payload names must exist and link back to this one. The engine writes that case first,
+    so a step without it was not written by the engine."""
+    found = []
+    for row in rows:
+        if not isinstance(row, Record):
+            continue
+        procedure = registry.by_fingerprint(row.fingerprint)
+        opening = None if procedure is None else procedure.opening(row.event)
+        if opening is None:
+            continue
+        named = str(row.payload.get(opening.case_field))
+        opened = _case_row(storage, named)
+        if not isinstance(opened, Case) or not links_back(opening, opened, row.case_id):
+            message = f"{row.event} names case {named!r}, which it did not open"
+            found.append(Violation(row.case_id, row.seq, message, "link"))
+    return found
 
 
 def _case_row(storage: Storage, case_id: str) -> Case | HistoryCorrupted | None:
@@ -497,6 +561,13 @@ class Replay:
         if declared is None or last.name != record.name:
             return  # ``replay_problems`` reports an undeclared migration
         migration, _, new = declared
+        carried = None if migration.carries is None else migration.carries(self.history)
+        if record.payload.get("carried") != carried:
+            self._violation(
+                record.seq,
+                "the migration's payload 'carried' is not what the history before it gives",
+                "payload",
+            )
         verdict = judge_migration(
             old,
             migration.ordered_by(new),

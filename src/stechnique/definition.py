@@ -37,10 +37,12 @@ __all__ = [
     "CaseRole",
     "ConfidentialField",
     "Due",
+    "Each",
     "Fired",
     "Guard",
     "GuardContext",
     "Invariant",
+    "Opening",
     "Party",
     "Procedure",
     "ReadOnlyStore",
@@ -266,6 +268,20 @@ class Fired:
 
 
 @attrs.frozen
+class Each:
+    """« Each action's consultant for its open actions; esia_officer when none is open »:
+    ``open(records)`` reads the case's open items from its history (the plan's actions not
+    completed nor cancelled), each with the body waited on for it (``None`` while none is
+    assigned) and the index of the record since which it waits (``None``: since the state was
+    entered). Each body is waited on as the party ``Wait.on``; an item with no body yet, or no
+    open item at all, waits on ``Wait.then`` (who assigns, who moves on)."""
+
+    open: Callable[[Sequence[Record]], Sequence[tuple[str | None, int | None]]] = attrs.field(
+        eq=False
+    )
+
+
+@attrs.frozen
 class Due:
     """A due date read from the history: the date in payload ``field`` of the latest ``event``
     record that carries it, ``years_before`` years earlier (« un an avant la date d'échéance
@@ -290,9 +306,36 @@ class Wait:
 
     states: tuple[str, ...] = attrs.field(converter=names)
     on: tuple[str, ...] = attrs.field(converter=names)
-    until: Answered | Bound | Fired | None = None
+    until: Answered | Bound | Fired | Each | None = None
     then: tuple[str, ...] = attrs.field(default=(), converter=names)
     due: Due | None = None
+
+
+@attrs.frozen
+class Opening:
+    """A step that opens a case of another procedure and links both (« transfer_to_dla »
+    opens a 2019 case), carried out by the engine with the step (``Engine.fire``).
+
+    The new case is of ``name`` at ``version`` (its latest revision), opened by the actor of
+    the step; its id is derived from this case's and recorded in the step's payload field
+    ``case_field``. Its start facts are ``facts(this case's facts, the step's clean
+    payload)``, plus ``link_fact`` (this case's id: the link back) and ``party_fact`` (the body
+    bound to this case's ``party``, which the new case binds in its turn: the MSTR manager
+    becomes the DLA structure). ``payload_of`` gives back the step's payload from the new
+    case's facts, so that a transfer whose second write was lost can be finished
+    (``Engine.finish_transfers``). Declared outside the fingerprint, like the waits: the
+    history records both ends of the link, which the audit checks.
+    """
+
+    event: str
+    name: str
+    version: str
+    case_field: str
+    link_fact: str
+    party: str
+    party_fact: str
+    facts: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]] = attrs.field(eq=False)
+    payload_of: Callable[[Mapping[str, Any]], dict[str, Any]] = attrs.field(eq=False)
 
 
 class ReadOnlyStore:
@@ -413,6 +456,8 @@ class Procedure:
     reading: Reading | None = attrs.field(default=None, metadata=_NOT_CANONICAL)
     #: Whom an open case waits on, state by state (``Wait``; ``stechnique.waiting``).
     waits: tuple[Wait, ...] = attrs.field(default=(), converter=items, metadata=_NOT_CANONICAL)
+    #: Steps that open a case of another procedure (``Opening``; ``Engine.fire``).
+    opens: tuple[Opening, ...] = attrs.field(default=(), converter=items, metadata=_NOT_CANONICAL)
     _tables: _Tables = attrs.field(init=False, eq=False, repr=False, metadata=_NOT_CANONICAL)
 
     def __attrs_post_init__(self) -> None:
@@ -482,6 +527,10 @@ class Procedure:
     def wait(self, state: str) -> Wait | None:
         """The declared ``Wait`` of ``state``, if any (``stechnique.waiting.waiting_on``)."""
         return next((wait for wait in self.waits if state in wait.states), None)
+
+    def opening(self, event: str) -> Opening | None:
+        """The ``Opening`` that ``event`` carries out, if any."""
+        return next((opening for opening in self.opens if opening.event == event), None)
 
     def party(self, party_id: str) -> Party | None:
         """The party kind ``party_id`` of its reading rules, if declared."""

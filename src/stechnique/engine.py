@@ -28,13 +28,16 @@ from stechnique._histories import case_from_history, link_problems
 from stechnique._judge import START, judge
 from stechnique._known_cases import KnownCases
 from stechnique._machine import trigger
+from stechnique._openings import links_back, opened_facts, step_taken, with_opened_id
 from stechnique._values import copied, replaced
 from stechnique.audit import AuditReport, audit
 from stechnique.clock import Clock, utc_now
-from stechnique.definition import GuardContext, Procedure, ReadOnlyStore
+from stechnique.definition import GuardContext, Opening, Procedure, ReadOnlyStore
 from stechnique.errors import (
     ArgumentProblem,
+    CaseIdTaken,
     ConcurrencyConflict,
+    FieldProblem,
     GuardFailed,
     HistoryCorrupted,
     IdempotencyKeyReused,
@@ -185,6 +188,11 @@ class Engine:
         With ``expected_seq`` the command fails with ``ConcurrencyConflict`` unless the case is
         still at that seq. With ``idempotency_key`` a command already applied returns the case
         as that first application left it, without appending again.
+
+        A step that opens a case of another procedure (``Procedure.opens``: revision 2's
+        ``transfer_to_dla``) opens it first, judged as its ``start`` by ``actor``, then appends
+        the step naming it; if that second write is lost, the same command again (or
+        ``finish_transfers``) finishes it, and the audit reports it until then.
         """
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
@@ -217,6 +225,10 @@ class Engine:
         idempotency_key: str | None,
     ) -> Case:
         case, procedure = loaded
+        # Most procedures open no other case: the attribute check spares the hot path a search.
+        opening = procedure.opening(event) if procedure.opens else None
+        if opening is not None:
+            payload = with_opened_id(opening, case.id, payload)
         if idempotency_key is not None:
             done = self._replayed(case, procedure, event, actor, payload, idempotency_key)
             if done is not None:
@@ -224,6 +236,10 @@ class Engine:
         if expected_seq is not None and expected_seq != case.seq:
             raise ConcurrencyConflict(case.id, expected_seq, case.seq)
         target, clean, now = self._decide(case, procedure, event, actor, payload)
+        if opening is not None:
+            # Written first, so that a step whose own write is lost leaves a case that says so
+            # (``_openings``); the step below is then the retry's, or ``finish_transfers``'.
+            self._open(opening, case, actor, clean, now)
         record, after = next_step(
             case,
             procedure,
@@ -245,6 +261,93 @@ class Engine:
             raise
         self._known.remember(after, procedure)
         return after
+
+    def _open(
+        self, opening: Opening, case: Case, actor: Actor, payload: Mapping[str, Any], now: datetime
+    ) -> None:
+        """Open the case ``opening`` opens from ``case`` (judged as its ``start`` by ``actor``),
+        unless an earlier try of the same step already did: then check it is that case."""
+        opened_id = str(payload[opening.case_field])
+        procedure = self.registry.get(opening.name, opening.version)
+        facts = opened_facts(opening, case, self._parties(case), payload)
+        verdict = judge(
+            procedure,
+            state=None,
+            event=START,
+            actor=actor,
+            facts=facts,
+            payload=facts,
+            context=lambda clean: self._context(procedure, None, clean, actor, START, clean, now),
+        )
+        existing = self.storage.get(opened_id)
+        if existing is None:
+            verdict.raise_first(None)
+            record, opened = next_step(
+                None, procedure, case_id=opened_id, event=START, target=procedure.initial.id,
+                actor=actor, at=now, payload=verdict.payload,
+            )  # fmt: skip
+            try:
+                self.storage.create(opened, record)
+            except CaseIdTaken:
+                existing = self.storage.get(opened_id)  # a concurrent try of the same step
+                if existing is None:
+                    raise
+            else:
+                self._known.remember(opened, procedure)
+                return
+        if not links_back(opening, existing, case.id):
+            raise CaseIdTaken(opened_id)
+        if verdict.allowed and existing.facts != verdict.payload:
+            raise InvalidData(
+                f"payload of {opening.event}",
+                [
+                    FieldProblem(
+                        "facts",
+                        f"an earlier try opened case {opened_id} with other start facts: "
+                        "give the same ones, or finish it with Engine.finish_transfers",
+                    )
+                ],
+            )
+
+    def finish_transfers(self, *, actor: Actor) -> list[Case]:
+        """Finish every half-done transfer: a case opened by a step (``transfer_to_dla``)
+        whose own write was lost (``stechnique._openings``). The step is fired as ``actor``
+        with the payload the opened case's start facts give back; each is judged as a fire
+        is, and a refused one is left (the audit keeps reporting it). Returns the cases the
+        steps moved (those ``actor`` finished)."""
+        check = Arguments()
+        actor = check.actor("actor", actor)
+        check.done()
+        finished = []
+        for origin_procedure, opening in self._openings():
+            for opened in self.storage.cases(name=opening.name, version=opening.version):
+                link = opened.facts.get(opening.link_fact)
+                origin = None if link is None else self.storage.get(str(link))
+                if origin is None or (origin.name, origin.version) != (
+                    origin_procedure.name,
+                    origin_procedure.version,
+                ):
+                    continue
+                if not links_back(opening, opened, origin.id) or step_taken(
+                    opening, self.storage.records(origin.id), opened.id
+                ):
+                    continue
+                try:
+                    finished.append(
+                        self.fire(
+                            origin.id,
+                            opening.event,
+                            actor=actor,
+                            payload=opening.payload_of(opened.facts),
+                        )
+                    )
+                except StechniqueError:
+                    continue
+        return finished
+
+    def _openings(self) -> list[tuple[Procedure, Opening]]:
+        """Every ``Opening`` the registered procedures declare, with its procedure."""
+        return [(procedure, opening) for procedure in self.registry for opening in procedure.opens]
 
     def _decide(
         self,
@@ -350,7 +453,12 @@ class Engine:
         # The store may keep what it was given: the caller gets copies (see ``_detached``).
         record = replaced(plan.record, "payload", copied(plan.record.payload))
         return attrs.evolve(
-            plan, applied=True, case=_detached(plan.case), record=record, facts=copied(plan.facts)
+            plan,
+            applied=True,
+            case=_detached(plan.case),
+            record=record,
+            facts=copied(plan.facts),
+            carried=None if plan.carried is None else copied(plan.carried),
         )
 
     def migrate_all(
@@ -525,6 +633,47 @@ class Engine:
             if case.parties is not None and case.parties.sees(viewer)
         ]
         return sorted(found, key=lambda case: (case.created_at, case.id))
+
+    def group_members(
+        self,
+        group: str,
+        viewer: Actor,
+        *,
+        name: str = "soutien-technique-renforce",
+        version: str = "2019",
+    ) -> list[Case]:
+        """The open cases of ``name@version`` whose latest plan names the collective ``group``
+        (compared trimmed and case-folded: « Fin » is « fin  »), oldest first: the members of
+        the group, each case's structure in its parties.
+
+        « The members of a group are listed to the DLA officers only »: ``viewer`` must hold a
+        coordinating role of the version's latest revision (the ESIA and France Active
+        officers), else ``PermissionDenied``, whatever the group. The cases are found through
+        the store's readers index (those the officer may see, ``cases``); only the open ones
+        have their history read, for their latest plan.
+        """
+        check = Arguments()
+        group = check.text("group", group)
+        viewer = check.actor("viewer", viewer)
+        name = check.identifier("name", name, MAX_NAME)
+        version = check.identifier("version", version, MAX_NAME)
+        check.done()
+        officers = self.registry.get(name, version).coordinators
+        if not set(viewer.roles) & set(officers):
+            raise PermissionDenied(None, "group_members", viewer.id, viewer.roles, officers)
+        from stechnique.workflows._rules_dla_r2 import group_key, plan_groups
+
+        wanted = group_key(group)
+        members = []
+        for case in self.cases(viewer=viewer, name=name, version=version):
+            pinned = self.registry.pinned(
+                case.id, case.seq, case.name, case.version, case.fingerprint
+            )
+            if pinned.state(case.state).terminal:
+                continue
+            if wanted in plan_groups(self.storage.records(case.id)):
+                members.append(case)
+        return members
 
     def unredacted_history(self, case_id: str, *, auditor: Actor, reason: str) -> list[Record]:
         """Every record of the case as stored, confidential fields included: the one read past

@@ -24,7 +24,7 @@ migration are the same computation; ``replay_problems`` lets the audit re-check 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +97,12 @@ class Migration:
     en: str = ""
     from_revision: int = 1
     to_revision: int = 1
+    #: What the migration carries across beyond the facts, read from the old history: the
+    #: ``migrate`` record writes it as ``carried``, and a dry run shows it (a revision-1 DLA
+    #: case's one action ``a1``, and the plan's actions not carried). Code, so outside ``eq``.
+    carries: Callable[[Sequence[Record]], dict[str, Any]] | None = attrs.field(
+        default=None, eq=False
+    )
 
     @property
     def key(self) -> str:
@@ -196,7 +202,8 @@ class MigrationPlan:
     """What a migration does (``applied`` false: a dry run) or did (``applied`` true).
 
     ``record`` is the ``migrate`` record written (or that would be written) and ``case`` the
-    case after it; ``from_revision`` and ``to_revision`` the revisions it leaves and reaches.
+    case after it; ``from_revision`` and ``to_revision`` the revisions it leaves and reaches;
+    ``carried`` what it carries beyond the facts (``Migration.carries``), if it says.
     """
 
     case_id: str
@@ -210,6 +217,14 @@ class MigrationPlan:
     applied: bool = False
     from_revision: int = 1
     to_revision: int = 1
+    carried: dict[str, Any] | None = None
+
+    @property
+    def not_carried(self) -> tuple[Any, ...]:
+        """What the old history had that the migration leaves behind (``carried``'s
+        ``not_carried``: the plan's other actions of a revision-1 DLA case)."""
+        left = (self.carried or {}).get("not_carried", ())
+        return tuple(left) if isinstance(left, list | tuple) else ()
 
 
 @attrs.frozen
@@ -257,17 +272,28 @@ class MigrationReport:
             f"{len(self.refused)} refusé(s) / {len(self.plans)} case(s) {done[1]}, "
             f"{len(self.refused)} refused"
         ]
-        lines += [
-            f"  {plan.case_id}: {shown(plan.from_version, plan.from_revision)} "
-            f"{plan.source} -> {shown(plan.to_version, plan.to_revision)} {plan.target}"
-            for plan in self.plans
-        ]
+        for plan in self.plans:
+            lines.append(
+                f"  {plan.case_id}: {shown(plan.from_version, plan.from_revision)} "
+                f"{plan.source} -> {shown(plan.to_version, plan.to_revision)} {plan.target}"
+            )
+            if plan.not_carried:
+                lines.append(f"    non repris / not carried: {_listed(plan.not_carried)}")
         lines += [
             f"  {refusal.case_id} ({shown(self.version, refusal.from_revision)} "
             f"{refusal.state}): {refusal.reason}"
             for refusal in self.refused
         ]
         return "\n".join(lines)
+
+
+def _listed(left: Sequence[Any]) -> str:
+    """What a migration leaves behind, for people: each item's values, one item after the
+    other (« 1 collective steering_governance Gouvernance partagée »)."""
+    return "; ".join(
+        " ".join(str(value) for value in item.values()) if isinstance(item, Mapping) else str(item)
+        for item in left
+    )
 
 
 def plan_migration(
@@ -295,7 +321,10 @@ def plan_migration(
     target = _movable(migration, refuse, case, old)
     _check_rules(migration, refuse, new, case, old, actor, store, now)
     clean = _new_facts(migration, new, case.facts, facts, reason)
-    return _written(case, old, new, target, actor, now, reason.strip(), clean)
+    carried = None
+    if migration.carries is not None:
+        carried = migration.carries(store.records(case.id)[: max(case.seq, 0)])
+    return _written(case, old, new, target, actor, now, reason.strip(), clean, carried)
 
 
 def _written(
@@ -307,6 +336,7 @@ def _written(
     now: datetime,
     reason: str,
     facts: dict[str, Any],
+    carried: dict[str, Any] | None = None,
 ) -> MigrationPlan:
     """The ``migrate`` record, chained on the case's head, and the case after it."""
     payload: dict[str, Any] = {
@@ -317,12 +347,14 @@ def _written(
         "facts": facts,
     }
     payload.update(_revision_fields(old, new))
+    if carried is not None:
+        payload["carried"] = carried
     record, after = next_step(
         case, new, event=MIGRATE, target=target, actor=actor, at=now, payload=payload
     )
     return MigrationPlan(
         case.id, case.version, new.version, case.state, target, facts, record, after,
-        from_revision=old.revision, to_revision=new.revision,
+        from_revision=old.revision, to_revision=new.revision, carried=carried,
     )  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from stechnique.definition import Answered, Binding, Bound, Fired, Procedure, Wait
+from stechnique.definition import Answered, Binding, Bound, Each, Fired, Procedure, Wait
 from stechnique.errors import ArgumentProblem, InvalidArgument
 from stechnique.parties import parties_of
 from stechnique.records import Case, Parties, Record
@@ -134,7 +134,36 @@ def _waited(
             return _named(procedure, wait.on, parties, start)
         moved = _latest(after, lambda r: _binds(procedure, r, until.party))
         return _named(procedure, wait.then, parties, moved or start)
+    if isinstance(until, Each):
+        return _each(procedure, wait, until, parties, records, entered)
     return _fired(procedure, wait, until, parties, after)
+
+
+def _each(
+    procedure: Procedure,
+    wait: Wait,
+    until: Each,
+    parties: Parties,
+    records: Sequence[Record],
+    entered: int,
+) -> tuple[Waited, ...]:
+    # « each action's consultant for its open actions; esia_officer when none is open »: an
+    # open action nobody is assigned to waits on ``then`` too (whoever assigns it).
+    found: dict[tuple[str | None, str | None, str | None], datetime] = {}
+    for body, index in until.open(records):
+        since = records[max(entered, entered if index is None else index)].at
+        if body is None:
+            items = _named(procedure, wait.then, parties, since)
+        else:
+            items = (Waited(wait.on[0], body, None, since),)
+        for item in items:
+            key = (item.party, item.body, item.role)
+            found[key] = min(since, found.get(key, since))
+    if not found:
+        # None open: the wait moved on when the last one was completed or cancelled.
+        return _named(procedure, wait.then, parties, records[-1].at)
+    ordered = sorted(found.items(), key=lambda item: (item[1], str(item[0])))
+    return tuple(Waited(party, body, role, since) for (party, body, role), since in ordered)
 
 
 def _fired(

@@ -39,10 +39,12 @@ __all__ = [
     "group_key",
     "latest_plan",
     "not_carried",
+    "numbered",
     "plan_decisions",
     "plan_funders",
     "plan_groups",
     "tracks",
+    "waited_actions",
 ]
 
 #: The events that (re)draw the accompaniment plan.
@@ -95,7 +97,7 @@ def latest_plan(history: Sequence[Record]) -> tuple[int, Record] | None:
     return None
 
 
-def _numbered(actions: object) -> list[dict[str, Any]]:
+def numbered(actions: object) -> list[dict[str, Any]]:
     """A plan's actions, a revision-1 plan's numbered ``a1``, ``a2``... in plan order."""
     if not isinstance(actions, list):
         return []
@@ -130,7 +132,7 @@ def plan_groups(history: Sequence[Record]) -> frozenset[str]:
     plan = latest_plan(history)
     if plan is None:
         return frozenset()
-    actions = _numbered(plan[1].payload.get("actions"))
+    actions = numbered(plan[1].payload.get("actions"))
     return frozenset(
         group_key(a["group"]) for a in actions if a.get("kind") == "collective" and a.get("group")
     )
@@ -143,7 +145,7 @@ def tracks(history: Sequence[Record]) -> dict[str, Track]:
     for record in chapter(history):
         event, payload = record.event, record.payload
         if event in PLANS:
-            plan = _numbered(payload.get("actions"))
+            plan = numbered(payload.get("actions"))
             found = {str(a["id"]): Track(a) for a in plan}
         elif event in REVISION_1_STARTS:
             found = _revision_1_start(plan, REVISION_1_STARTS[event], record.actor.acts_for)
@@ -187,9 +189,29 @@ def not_carried(history: Sequence[Record]) -> list[dict[str, Any]]:
     left: list[dict[str, Any]] = []
     for record in chapter(history):
         if record.event in PLANS:
-            plan, left = _numbered(record.payload.get("actions")), []
+            plan, left = numbered(record.payload.get("actions")), []
         elif record.event in REVISION_1_STARTS:
             kind = REVISION_1_STARTS[record.event]
             first = next((a for a in plan if a.get("kind") == kind), None)
             left = [a for a in plan if a is not first]
     return left
+
+
+def waited_actions(history: Sequence[Record]) -> list[tuple[str | None, int | None]]:
+    """Each open action of the plan (neither completed nor cancelled): its consultant
+    (``None``: not assigned yet) and the index in ``history`` of the latest record about it
+    (its assignment, acknowledgement or start: the consultant is waited on since), ``None``
+    when there is none. For ``waiting``'s « each action's consultant for its open actions »."""
+    records = chapter(history)
+    offset = len(history) - len(records)
+    latest: dict[str, int] = {}
+    for index, record in enumerate(records):
+        if record.event in REVISION_1_STARTS:
+            latest["a1"] = offset + index
+        elif "action" in record.payload:
+            latest[str(record.payload["action"])] = offset + index
+    return [
+        (track.consultant, latest.get(track.id))
+        for track in tracks(history).values()
+        if not track.finished
+    ]

@@ -23,6 +23,7 @@ from stechnique.workflows._rules import ACKNOWLEDGE, DECISION
 
 __all__ = [
     "ASSIGN_PROVIDER",
+    "TRANSFERABLE",
     "acknowledged_since_assignment",
     "chapter",
     "consulted_funders",
@@ -32,6 +33,13 @@ __all__ = [
 
 #: The event by which the CAF coordinator names the case's provider.
 ASSIGN_PROVIDER = "assign_provider"
+
+#: The MSTR states a mission may be transferred to the DLA from (``transfer_to_dla``):
+#: « diagnosis and every later non-terminal state ». Earlier, a case migrates instead.
+TRANSFERABLE = (
+    "diagnosis", "report_sent", "report_validated", "restitution", "partner_meeting",
+    "accompaniment",
+)  # fmt: skip
 
 
 def chapter(history: Sequence[Record]) -> Sequence[Record]:

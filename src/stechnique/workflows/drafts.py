@@ -4,7 +4,7 @@ Revision 2 (PROCEDURES.md, « Revision 2 of every published version ») binds ea
 party of the case, lets the coordinators unblock a case, requires reasons, names the known
 funders and the versions' periods. It stays a draft until revision 2 is published, when
 these are in: the parties and the party checks of the judge (issue 13), the coordinators'
-events of issue 14 (``transfer_to_dla`` is not drafted yet), the
+events of issue 14 (``transfer_to_dla`` opens the DLA case: ``Procedure.opens``), the
 French label model of issue 15 and the record-format decisions of issue 16. Publishing it
 means pinning its fingerprints in ``tests/test_fingerprints.py`` and registering it in
 ``default_registry``; until then nothing may depend on it: ``default_registry`` does not hold
@@ -88,7 +88,10 @@ def draft_migrations() -> tuple[Migration, ...]:
     """The migrations of published revision-1 cases to the drafts (drafts themselves)."""
     from stechnique.workflows import soutien_technique_renforce_2019_r2
 
-    return (soutien_technique_renforce_2019_r2.MIGRATION,)
+    return (
+        soutien_technique_renforce_2019_r2.MIGRATION,
+        *soutien_technique_renforce_2019_r2.FROM_2015_2017,
+    )
 
 
 def draft_registry() -> Registry:

@@ -224,6 +224,30 @@ def _collective_has_peers_v2(context: GuardContext) -> bool:
     return False
 
 
+def _opened_by_transfer(context: GuardContext) -> bool:
+    # « Dépôt d'une demande » by the structure; or a 2015-2017 mission of this structure's
+    # manager that the CAF transfers (``transfer_to_dla``), named by the link back.
+    facts, roles = context.facts, context.actor.roles
+    link, body = facts.get("transferred_from"), facts.get("structure_id")
+    if link is None:
+        return body is None and "structure" in roles
+    if body is None or "caf_coordinator" not in roles:
+        return False
+    mission = context.store.get(str(link))
+    if mission is None or (mission.name, mission.version) != (context.procedure.name, "2015-2017"):
+        return False
+    return mission.state in _rules_r2.TRANSFERABLE and body in _managers(context.store, mission)
+
+
+def _managers(store: ReadOnlyStore, case: Case) -> frozenset[str]:
+    """The manager of an MSTR case: its bound party, else the body that started it."""
+    bodies = frozenset() if case.parties is None else case.parties.bodies("manager")
+    if bodies:
+        return bodies
+    records = store.records(case.id)
+    return frozenset({records[0].actor.acts_for}) if records else frozenset()
+
+
 def _actions_done(context: GuardContext) -> bool:
     tracks = _rules_dla_r2.tracks(context.history()).values()
     return all(t.finished for t in tracks) and any(t.completed for t in tracks)
@@ -383,6 +407,15 @@ _ALL = (
         uses_payload=True,
     ),
     *_DLA,
+    Guard(
+        "opened_by_transfer",
+        "Demande déposée par la structure, ou ouverte par la CAF qui transfère au DLA une "
+        "mission 2015-2017 en cours dont la structure est le gestionnaire",
+        "Filed by the structure, or opened by the CAF transferring to the DLA an open "
+        "2015-2017 mission whose manager is the structure",
+        _opened_by_transfer,
+        reads_other_cases=True,
+    ),
 )
 
 #: The guards revision 2 adds, by name (read-only).

@@ -18,9 +18,9 @@ accept only the funders the leaflet names; cases open only within the version's 
 report is read by the manager and the provider, and only the validated report opens to the
 consulted funders and the CAF.
 
-Left out: ``transfer_to_dla`` and its state ``transferred``. That step opens a case in another
-procedure (the DLA, 2019) and records its id here: an engine feature of issue 14 not built
-yet. Revision 2 is published with it, once the engine can open and link the two cases.
+``transfer_to_dla`` (« a 2015-2017 case mid-diagnostic when the mission moved to the DLA »)
+ends the mission as ``transferred`` and opens the 2019 case that continues it: the engine
+opens it with the step (``OPENINGS``, ``Engine.fire``) and links both.
 
 A DRAFT: not in the default registry, fingerprint not pinned (``stechnique.workflows.drafts``).
 Nothing may depend on it until revision 2 is published.
@@ -28,10 +28,16 @@ Nothing may depend on it until revision 2 is published.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
 from stechnique.definition import (
     ANY_ACTIVE,
     Binding,
     ConfidentialField,
+    Opening,
     Party,
     Procedure,
     State,
@@ -42,6 +48,7 @@ from stechnique.workflows._invariants_r2 import (
     acknowledged_before_work_v2,
     funders_validated_before_v2,
 )
+from stechnique.workflows._rules_r2 import TRANSFERABLE
 from stechnique.workflows.guards import GUARDS
 from stechnique.workflows.guards_r2 import GUARDS_R2
 from stechnique.workflows.known_funders import KNOWN_FUNDER_IDS
@@ -56,8 +63,14 @@ from stechnique.workflows.soutien_technique_renforce_2015_2017 import (
 from stechnique.workflows.soutien_technique_renforce_2015_2017 import (
     STATES as STATES_R1,
 )
+from stechnique.workflows.soutien_technique_renforce_2019 import (
+    FACTS as DLA_FACTS,
+)
+from stechnique.workflows.soutien_technique_renforce_2019 import (
+    MIGRATION as TO_2019,
+)
 
-__all__ = ["PROCEDURE"]
+__all__ = ["OPENINGS", "PROCEDURE", "TRANSFER_FACTS"]
 
 # Roles and the manager case role are revision 1's: revision 2 renames nothing.
 
@@ -68,6 +81,7 @@ FACTS = (*FACTS_R1, Field("commune", fr="Commune du centre", en="The centre's co
 STATES = (
     *STATES_R1,
     State("abandoned", "Mission abandonnée", "Mission abandoned", terminal=True),
+    State("transferred", "Transférée au DLA", "Transferred to the DLA", terminal=True),
 )
 
 # « Diagnostic "flash" », the report, the restitution, the accompaniment: the provider's work,
@@ -95,6 +109,25 @@ REFUSAL_REASON = Field(
 )
 # The steps of the provider's work come after its acknowledgement since its latest assignment.
 ACKNOWLEDGED = "confidentiality_acknowledged_v2"
+
+# « with the 2019 start facts given here »: what the 2015-2017 case lacks (the contact e-mail,
+# the key moment), and what the coordinator may restate (the structure's name, the 2019
+# domains, the commune), which are otherwise carried over as a migration to 2019 carries them.
+_OPTIONAL = ("structure", "domains")
+TRANSFER_FACTS = Field(
+    "facts",
+    "object",
+    fields=(
+        *(attrs.evolve(field, required=field.name not in _OPTIONAL) for field in DLA_FACTS),
+        Field(
+            "commune", required=False, fr="Commune de la structure", en="The structure's commune"
+        ),
+    ),
+    fr="Faits de départ du dossier DLA",
+    en="Start facts of the DLA case",
+)
+# The id of the DLA case the transfer opened: the engine writes it (``Opening.case_field``).
+DLA_CASE = Field("dla_case", fr="Dossier DLA ouvert", en="DLA case opened")
 
 # fmt: off
 TRANSITIONS = (
@@ -173,6 +206,11 @@ TRANSITIONS = (
     # The coordinator is never stuck: a mission nobody carries on can be abandoned, with why.
     Transition("abandon", ANY_ACTIVE, "abandoned", "caf_coordinator", payload=(REASON,),
                fr="Abandonner la mission", en="Abandon the mission"),
+    # « Les modalités de mise en œuvre de soutien technique renforcé évoluent en 2019 »: a
+    # mission under way continues as a DLA case of its manager (``OPENINGS``).
+    Transition("transfer_to_dla", TRANSFERABLE, "transferred", "caf_coordinator",
+               payload=(TRANSFER_FACTS, DLA_CASE),
+               fr="Transférer la mission au DLA", en="Transfer the mission to the DLA"),
 )
 # fmt: on
 
@@ -225,6 +263,41 @@ CONFIDENTIAL = (
     ),
 )
 
+
+def _dla_facts(mission: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The DLA case's start facts: the mission's, carried as a migration to 2019 carries them
+    (``centre`` → ``structure``, the domains translated), its commune, then those given."""
+    carried = TO_2019.translate(mission)
+    if not carried.get("domains"):
+        carried.pop("domains", None)  # none has a 2019 counterpart: the transfer names them
+    if mission.get("commune") is not None:
+        carried["commune"] = mission["commune"]
+    given = payload.get("facts")
+    return {**carried, **(given if isinstance(given, Mapping) else {})}
+
+
+def _transfer_payload(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``transfer_to_dla`` payload that opened a DLA case with these start facts."""
+    named = {field.name for field in TRANSFER_FACTS.fields}
+    return {"facts": {name: value for name, value in facts.items() if name in named}}
+
+
+#: « opens a new 2019 case (latest revision) whose structure is this case's manager, with the
+#: 2019 start facts given here and a link back; records the new case's id here ».
+OPENINGS = (
+    Opening(
+        "transfer_to_dla",
+        name="soutien-technique-renforce",
+        version="2019",
+        case_field="dla_case",
+        link_fact="transferred_from",
+        party="manager",
+        party_fact="structure_id",
+        facts=_dla_facts,
+        payload_of=_transfer_payload,
+    ),
+)
+
 GUARD_NAMES_R1 = ("eligible_requester",)
 GUARD_NAMES_R2 = (
     "period_2015_2017",
@@ -268,4 +341,5 @@ PROCEDURE = Procedure(
     # Whom an open case waits on: revision 1's table (outside the fingerprint); its provider is
     # now the one the CAF assigned last.
     waits=WAITS,
+    opens=OPENINGS,
 )

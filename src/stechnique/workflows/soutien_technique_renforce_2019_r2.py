@@ -28,19 +28,28 @@ Nothing may depend on it until revision 2 is published.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
 from stechnique.definition import (
     ANY_ACTIVE,
     Answered,
     Binding,
     ConfidentialField,
+    Each,
     Party,
     Procedure,
+    Role,
     State,
     Transition,
     Wait,
 )
 from stechnique.migration import Migration
+from stechnique.records import Record
 from stechnique.schema import Field
+from stechnique.workflows import _rules_dla_r2
 from stechnique.workflows._invariants_r2 import (
     acknowledged_before_action_work_v2,
     plan_validated_before_v2,
@@ -58,16 +67,37 @@ from stechnique.workflows.soutien_technique_renforce_2019 import (
     FACTS as FACTS_R1,
 )
 from stechnique.workflows.soutien_technique_renforce_2019 import (
+    MIGRATION as FROM_2015_2017_R1,
+)
+from stechnique.workflows.soutien_technique_renforce_2019 import (
     PROCEDURE as REVISION_1,
 )
 
-__all__ = ["MIGRATION", "PROCEDURE"]
+__all__ = ["FROM_2015_2017", "MIGRATION", "PROCEDURE", "ROLES_R2"]
 
 # Roles are revision 1's: revision 2 renames nothing.
 
 # « Dépôt d'une demande », and the commune of the structure (compared trimmed and case-folded
 # where it is compared).
-FACTS = (*FACTS_R1, Field("commune", fr="Commune de la structure", en="The structure's commune"))
+FACTS = (
+    *FACTS_R1,
+    Field("commune", fr="Commune de la structure", en="The structure's commune"),
+    # A case the CAF opened by transferring a 2015-2017 mission (``transfer_to_dla``): the link
+    # back to the mission, and the structure's body, the mission's manager. Only such a case
+    # has them (guard ``opened_by_transfer``).
+    Field("transferred_from", required=False, fr="Mission 2015-2017 transférée",
+          en="2015-2017 mission transferred"),
+    Field("structure_id", required=False, fr="Structure (gestionnaire de la mission)",
+          en="Structure (the mission's manager)"),
+)  # fmt: skip
+
+# « la Caf a été désignée pour coordonner le dispositif » 2015-2017: it opens the DLA case that
+# continues a mission it transfers, and nothing else here.
+ROLES_R2 = (
+    *ROLES,
+    Role("caf_coordinator", "Coordination CAF (transfert d'une mission 2015-2017)",
+         "CAF coordination (transfer of a 2015-2017 mission)"),
+)  # fmt: skip
 
 # Revision 1's states but its two accompaniments: « la mise en œuvre d'un accompagnement »
 # is one state in which every action of the plan runs on its own track.
@@ -213,7 +243,13 @@ TRANSITIONS = (
 # Parties are named as a refusal says « réservé à la structure du dossier »: with their article.
 PARTIES = (
     # « Dépôt d'une demande »: the body that filed it.
-    Party("structure", "la structure", "the structure", bound_by=(Binding("start"),)),
+    # For a transferred mission, the body the link names: the mission's manager.
+    Party(
+        "structure",
+        "la structure",
+        "the structure",
+        bound_by=(Binding("start"), Binding("start", "structure_id")),
+    ),
     # The funders of the latest plan.
     Party(
         "funder",
@@ -271,6 +307,7 @@ CONFIDENTIAL = (
 
 GUARD_NAMES = (
     "period_2019",
+    "opened_by_transfer",
     "plan_actions_named_once",
     "one_decision_per_plan_funder",
     "plan_validated_by_funders",
@@ -286,8 +323,8 @@ GUARD_NAMES = (
 #: Revision 2 of ``soutien-technique-renforce`` version ``2019`` (DLA): a draft.
 # Whom an open case waits on (PROCEDURES.md, « Waiting, deadlines and reminders »; outside the
 # fingerprint). « accompaniment: each action's consultant for its open actions; esia_officer
-# when none is open » is read here as every consultant of the case and the officer: a wait per
-# action is not something ``Wait`` can say yet.
+# when none is open »: an open action with no consultant yet waits on the officer, who
+# assigns one.
 WAITS = (
     Wait("requested", on="structure"),  # pre-diagnostic
     Wait("pre_diagnostic", on="esia_officer"),
@@ -298,7 +335,8 @@ WAITS = (
     Wait("plan_drawn_up", on="funder", until=Answered("record_funder_decision"),
          then="esia_officer"),
     Wait("plan_validated", on="esia_officer"),
-    Wait("accompaniment", on=("consultant", "esia_officer")),
+    Wait("accompaniment", on="consultant", until=Each(_rules_dla_r2.waited_actions),
+         then="esia_officer"),
     Wait("follow_up", on="esia_officer"),
 )  # fmt: skip
 
@@ -307,12 +345,12 @@ PROCEDURE = Procedure(
     version="2019",
     fr=REVISION_1.fr,
     en=REVISION_1.en,
-    roles=ROLES,
+    roles=ROLES_R2,
     states=STATES,
     transitions=TRANSITIONS,
     facts=FACTS,
-    start_roles=("structure",),
-    start_guards=("period_2019",),
+    start_roles=("structure", "caf_coordinator"),
+    start_guards=("period_2019", "opened_by_transfer"),
     guards=tuple(GUARDS_R2[name] for name in GUARD_NAMES),
     confidential=CONFIDENTIAL,
     source="seeds/000_ab94075ec80db73c.txt",
@@ -326,12 +364,36 @@ PROCEDURE = Procedure(
     waits=WAITS,
 )
 
+
+def _carried_actions(history: Sequence[Record]) -> dict[str, Any]:
+    """What a migration to revision 2 carries of a revision-1 plan (« Migrating revision-1 DLA
+    cases »): the actions as revision 2 reads them (``_rules_dla_r2.tracks``: a started
+    accompaniment is one action ``a1``, started, its consultant the one that acknowledged),
+    and the plan's other actions, not carried, by their position in the plan."""
+    actions = [
+        {
+            **track.action,
+            **({"consultant": track.consultant} if track.consultant is not None else {}),
+            "started": track.started,
+        }
+        for track in _rules_dla_r2.tracks(history).values()
+    ]
+    latest = _rules_dla_r2.latest_plan(history)
+    plan = [] if latest is None else _rules_dla_r2.numbered(latest[1].payload.get("actions"))
+    left = [
+        {"plan_position": plan.index(action) + 1, **{k: v for k, v in action.items() if k != "id"}}
+        for action in _rules_dla_r2.not_carried(history)
+        if action in plan
+    ]
+    return {"actions": actions, "not_carried": left}
+
+
 #: Open revision-1 cases move to revision 2, ordered by a DLA officer (the coordinators).
 #: Every open state keeps its id but the two accompaniments, which become ``accompaniment``.
-#: What the Migration model cannot say: that such a case then has one action ``a1`` (the
-#: plan's first of the kind started, started, its consultant the one that started it) and
-#: loses the plan's other actions. ``_rules_dla_r2`` reads that from the revision-1 records
-#: instead (``tracks``, ``not_carried``); the ``migrate`` record does not name it.
+#: Such a case then has one action ``a1`` (the plan's first of the kind started, started,
+#: its consultant the one that started it) and loses the plan's other actions:
+#: ``_rules_dla_r2`` reads that from the revision-1 records (``tracks``, ``not_carried``), and
+#: the ``migrate`` record writes what it read (``carried``), which a dry run shows.
 MIGRATION = Migration(
     name="soutien-technique-renforce",
     from_version="2019",
@@ -348,4 +410,25 @@ MIGRATION = Migration(
     en="A DLA accompaniment moved to revision 2 (actions followed one by one)",
     from_revision=1,
     to_revision=2,
+    carries=_carried_actions,
 )
+
+
+def _from_2015_2017(revision: int) -> Migration:
+    """« Migration from 2015-2017 », to the DLA's latest revision: revision 1's declaration
+    (states, facts, values, who, the guard), from the mission's ``revision``. A revision-2
+    mission has a ``commune``, carried; a revision-1 one has none, and the command supplies it.
+    """
+    commune = {"commune": "commune"} if revision == 2 else {}
+    return attrs.evolve(
+        FROM_2015_2017_R1,
+        facts={**dict(FROM_2015_2017_R1.facts), **commune},
+        supplied=(*FROM_2015_2017_R1.supplied, *(() if commune else ("commune",))),
+        from_revision=revision,
+        to_revision=2,
+    )
+
+
+#: Open 2015-2017 missions, of either revision, move to this revision of the DLA: the one
+#: that accepts them once it is published (« a case only lands on the latest revision »).
+FROM_2015_2017 = (_from_2015_2017(1), _from_2015_2017(2))
