@@ -52,14 +52,6 @@ def _pages() -> list[Path]:
     return [*guide, *sorted((DOCS / "procedures").glob("*.md")), ROOT / "README.md"]
 
 
-def _unused() -> list[Path]:
-    return [
-        *sorted(DOCS.glob("*.md")),
-        *sorted((DOCS / "procedures").glob("*.md")),
-        ROOT / "README.md",
-    ]
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_python_blocks_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = python_blocks(page)
