@@ -30,7 +30,8 @@ PAGES = [
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 #: A measured quantity: a number followed by a unit of time, rate or size.
 _MEASURE = re.compile(
-    r"\d[\d,. ]*\s?(?:ms|µs|s|[a-z ]+/s|MB|Mo|KB|ko|GB|Go)(?![\w/])", re.IGNORECASE
+    r"(?<![\w.])\d[\d,.\u202f ]*\s?(?:ms|µs|s|[a-z ]+/s|MB|Mo|KB|ko|GB|Go)(?![\w/'’])",
+    re.IGNORECASE,
 )
 #: Where a page includes a benchmark's figures.
 _INCLUDE = re.compile(r'^--8<-- "bench/RESULTS\.md:(\w+)"$', re.MULTILINE)
