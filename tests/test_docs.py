@@ -6,17 +6,22 @@ is checked in French (``X.md``) and English (``X.en.md``).
 
 No figure is typed by hand: a measured time, rate or size is included from what a benchmark
 wrote (``bench/RESULTS.md``, with ``--8<--``), never written in a page; a count a page quotes
-from the demo is what the demo writes.
+from the demo is what the demo writes; a limit a page quotes (longest id, remembered cases,
+table prefix) is the library's.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from stechnique._arguments import MAX_ID, MAX_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -119,3 +124,54 @@ def test_the_demo_counts_quoted_are_what_the_demo_writes(tmp_path: Path) -> None
             quoted = pattern.search((DOCS / page).read_text(encoding="utf-8"))
             assert quoted is not None, f"{page} no longer quotes the demo's last lines"
             assert quoted.groups() == written.groups(), page
+
+
+def _known_cases_default() -> int:
+    from stechnique import Engine
+
+    default: int = inspect.signature(Engine).parameters["known_cases"].default
+    return default
+
+
+def _longest_prefix() -> int:
+    from stechnique.storage._sql_schema import check_prefix
+
+    return max(n for n in range(1, 100) if _prefix_ok(check_prefix, "p" * n))
+
+
+def _prefix_ok(check: Callable[[str], str], prefix: str) -> bool:
+    try:
+        check(prefix)
+    except ValueError:
+        return False
+    return True
+
+
+def _limits() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(page, pattern, what the library says) for every limit the guides quote."""
+    ids, names = str(MAX_ID), str(MAX_NAME)
+    known = f"{_known_cases_default():,}"
+    return [
+        ("embedding.en.md", r"\(ids (\d+), names (\d+)\)", (ids, names)),
+        ("embedding.md", r"\(identifiants (\d+), noms (\d+)\)", (ids, names)),
+        ("embedding.en.md", r"at most (\d+) characters \(procedure names,\s+versions, events"
+         r" and states: (\d+)\)", (ids, names)),
+        ("embedding.md", r"d'au plus (\d+) caractères \(noms de procédures, versions,\s+"
+         r"événements et états : (\d+)\)", (ids, names)),
+        ("storage.en.md", r"up to (\d+) characters, and procedure names, versions, states and"
+         r"\s+events up to (\d+)", (ids, names)),
+        ("storage.md", r"jusqu'à (\d+) caractères, et les\s+noms de procédures, versions, états"
+         r" et événements jusqu'à (\d+)", (ids, names)),
+        ("storage.en.md", r"remembers the last ([\d,]+) cases", (known,)),
+        ("storage.md", r"des ([\d ]+) derniers dossiers", (known.replace(",", " "),)),
+        ("storage.en.md", r"\((\d+) to (\d+) letters", ("1", str(_longest_prefix()))),
+        ("storage.md", r"\((\d+) à (\d+) lettres", ("1", str(_longest_prefix()))),
+    ]  # fmt: skip
+
+
+def test_the_limits_the_guides_quote_are_the_librarys() -> None:
+    for page, pattern, expected in _limits():
+        text = (DOCS / page).read_text(encoding="utf-8")
+        quoted = re.search(pattern, text)
+        assert quoted is not None, f"{page} no longer says /{pattern}/"
+        assert quoted.groups() == expected, page
