@@ -22,6 +22,7 @@ from transitions.extensions.diagrams import GraphMachine, HierarchicalGraphMachi
 from stechnique import GUARDS, Actor, Engine, Procedure, Record, dot, mermaid
 from stechnique._machine import machine_for
 from stechnique.diagram import procedure_page
+from stechnique.i18n import use_locale
 from stechnique.workflows import default_registry
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -170,7 +171,7 @@ def test_the_page_lists_case_roles_and_confidentiality(engine: Engine) -> None:
     page = procedure_page(engine.procedure("soutien-technique-renforce", "2015-2017"), lang="en")
     assert "| `manager` | `management` | association → `administrator`, federation → " in page
     assert "| `submit_report.report` |" in page
-    bar = procedure_page(ticket(fr="Ticket | urgent"))  # French by default
+    bar = procedure_page(ticket(fr="Ticket | urgent"), lang="fr")
     assert bar.startswith("# Ticket | urgent\n")
     assert (
         "`comment.secret` | `owner` | `boss` | à partir de l'état `done` | Secret | Secret |" in bar
@@ -183,7 +184,7 @@ def test_the_page_lists_case_roles_and_confidentiality(engine: Engine) -> None:
 
 def test_the_french_page_speaks_french_and_draws_french_labels(engine: Engine) -> None:
     procedure = engine.procedure("convention-pluripartenariale", "2013")
-    french, english = procedure_page(procedure), procedure_page(procedure, lang="en")
+    french, english = procedure_page(procedure, lang="fr"), procedure_page(procedure, lang="en")
     assert french.startswith(f"# {procedure.fr}\n\n*{procedure.en}*")
     assert f"Empreinte : `{procedure.fingerprint}`" in french
     assert "## États" in french
@@ -196,6 +197,17 @@ def test_the_french_page_speaks_french_and_draws_french_labels(engine: Engine) -
     assert f'state "{closed.fr}" as closed' in french
     assert f'state "{closed.en}" as closed' in english
     assert f'state "{closed.fr}"' not in english
+
+
+def test_the_page_and_diagram_follow_the_locale_unless_told(engine: Engine) -> None:
+    procedure = engine.procedure("convention-pluripartenariale", "2013")
+    with use_locale("en"):
+        assert procedure_page(procedure) == procedure_page(procedure, lang="en")
+        assert mermaid(procedure) == mermaid(procedure, lang="en")
+        assert procedure_page(procedure, lang="fr").startswith(f"# {procedure.fr}\n")
+    with use_locale("fr"):
+        assert procedure_page(procedure) == procedure_page(procedure, lang="fr")
+        assert mermaid(procedure) == mermaid(procedure, lang="fr")
 
 
 def _generator() -> ModuleType:

@@ -33,7 +33,7 @@ from stechnique.definition import (
     State,
     Transition,
 )
-from stechnique.i18n import Lang
+from stechnique.i18n import Lang, current_lang
 from stechnique.records import Record
 from stechnique.schema import Field
 
@@ -122,12 +122,12 @@ def _mermaid_title(text: str) -> str:
 
 
 def mermaid(
-    procedure: Procedure, path: Sequence[Record] | None = None, *, lang: Lang = "fr"
+    procedure: Procedure, path: Sequence[Record] | None = None, *, lang: Lang | None = None
 ) -> str:
     """The procedure as a Mermaid ``stateDiagram-v2`` (highlighting a case's ``path``), its
-    title and states labelled in ``lang`` (French by default)."""
+    title and states labelled in ``lang`` (default: the current locale, French unless set)."""
     walked = _walk(procedure, path)
-    english = lang == "en"
+    english = (lang or current_lang()) == "en"
     lines = [
         "---",
         _mermaid_title(f"{procedure.en if english else procedure.fr} ({procedure.key})"),
@@ -522,14 +522,18 @@ def _invariants(procedure: Procedure, lang: Lang) -> list[str]:
     )
 
 
-def procedure_page(procedure: Procedure, *, source: str | None = None, lang: Lang = "fr") -> str:
+def procedure_page(
+    procedure: Procedure, *, source: str | None = None, lang: Lang | None = None
+) -> str:
     """The Markdown documentation page of a procedure version, generated from its definition.
 
     ``lang`` is the language of the page's own words, its title and its diagram's labels
-    (French by default); its tables give both labels of everything the definition declares.
+    (default: the current locale, French unless set); its tables give both labels of everything
+    the definition declares.
     ``source`` names the document the version follows, for readers; it defaults to the
     definition's own ``source`` field.
     """
+    lang = lang or current_lang()
     title, subtitle = (procedure.fr, procedure.en) if lang == "fr" else (procedure.en, procedure.fr)
     revision = procedure.revision
     lines = [
