@@ -204,6 +204,8 @@ def test_the_page_and_diagram_follow_the_locale_unless_told(engine: Engine) -> N
     with use_locale("en"):
         assert procedure_page(procedure) == procedure_page(procedure, lang="en")
         assert mermaid(procedure) == mermaid(procedure, lang="en")
+        assert dot(procedure) == dot(procedure, lang="en")
+        assert '"closed" [label="Process closed"' in dot(procedure)
         assert procedure_page(procedure, lang="fr").startswith(f"# {procedure.fr}\n")
     with use_locale("fr"):
         assert procedure_page(procedure) == procedure_page(procedure, lang="fr")

@@ -177,13 +177,17 @@ def _dot_attributes(**attributes: str | None) -> str:
     return f" [{', '.join(shown)}]" if shown else ""
 
 
-def dot(procedure: Procedure, path: Sequence[Record] | None = None) -> str:
-    """The procedure as a Graphviz ``digraph`` (highlighting a case's ``path``)."""
+def dot(
+    procedure: Procedure, path: Sequence[Record] | None = None, *, lang: Lang | None = None
+) -> str:
+    """The procedure as a Graphviz ``digraph`` (highlighting a case's ``path``), its title and
+    states labelled in ``lang`` (default: the current locale, French unless set)."""
     walked = _walk(procedure, path)
+    english = (lang or current_lang()) == "en"
+    title = f"{procedure.en if english else procedure.fr} ({procedure.key})"
     lines = [
         f"digraph {_quote(procedure.key)} {{",
-        f"    graph [label={_quote(f'{procedure.fr} ({procedure.key})')}, labelloc=t, "
-        'fontname="Helvetica"];',
+        f'    graph [label={_quote(title)}, labelloc=t, fontname="Helvetica"];',
         '    node [shape=box, style=rounded, fontname="Helvetica"];',
         '    edge [fontname="Helvetica", fontsize=10];',
         '    "__start__" [shape=point, width=0.2, label=""];',
@@ -194,7 +198,7 @@ def dot(procedure: Procedure, path: Sequence[Record] | None = None) -> str:
         lines.append(
             f"    {_quote(state.id)}"
             + _dot_attributes(
-                label=state.fr,
+                label=state.en if english else state.fr,
                 peripheries="2" if state.terminal else None,
                 style="rounded,filled" if visited else None,
                 fillcolor=("#1d4ed8" if current else "#dbeafe") if visited else None,
