@@ -1,7 +1,7 @@
 """Diagrams and documentation pages generated from a procedure definition, never drawn by hand.
 
 ``mermaid`` gives a Mermaid ``stateDiagram-v2``, ``dot`` a Graphviz digraph: states with their
-French labels, an arrow for each transition and source state (labelled with the event, the
+labels in the locale's language (French unless told otherwise), an arrow for each transition and source state (labelled with the event, the
 payload value that picks it, and its guards; Mermaid puts those between the same two states on
 one arrow), the start arrow with the guards at start, terminal states marked. Given ``path`` (a
 case's records), both highlight the states the case went through, its current state, and the
@@ -11,8 +11,9 @@ Both are written here rather than by the Mermaid engine of ``transitions``, whic
 the start arrow nor mark the transitions a case took, and escapes nothing (the evidence is in
 the design decisions, « Diagrams »).
 
-``procedure_page`` renders the Markdown page of a procedure version: its tables (roles, facts,
-states, transitions, guards, confidentiality, invariants) and its Mermaid diagram.
+``procedure_page`` renders the Markdown page of a procedure version, in French or English: its
+tables (roles, facts, states, transitions, guards, confidentiality, invariants, each with both
+labels) and its Mermaid diagram.
 """
 
 from __future__ import annotations
