@@ -1,9 +1,10 @@
 """Diagrams and documentation pages generated from a procedure definition, never drawn by hand.
 
 ``mermaid`` gives a Mermaid ``stateDiagram-v2``, ``dot`` a Graphviz digraph: states with their
-labels in the locale's language (French unless told otherwise), an arrow for each transition and source state (labelled with the event, the
-payload value that picks it, and its guards; Mermaid puts those between the same two states on
-one arrow), the start arrow with the guards at start, terminal states marked. Given ``path`` (a
+labels in the locale's language (French unless told otherwise), an arrow for each transition
+and source state (labelled with the event, the payload value that picks it, and its guards;
+Mermaid puts those between the same two states on one arrow), the start arrow with the guards
+at start, terminal states marked. Given ``path`` (a
 case's records), both highlight the states the case went through, its current state, and the
 transitions it took with how many times.
 
