@@ -150,12 +150,16 @@ def markdown(facts: dict[str, str], reports: list[dict[str, Any]], command: str)
               "the target reads `<=`.", ""]  # fmt: skip
     for report in reports:
         settings = ", ".join(f"{key}: {value}" for key, value in report["settings"].items())
-        lines += [f"## {report['title']}", "", f"{settings} ({report['seconds']} s)", "",
+        # The markers let a docs page include a benchmark's figures (pymdownx.snippets,
+        # "bench/RESULTS.md:audit") instead of copying them by hand.
+        lines += [f"## {report['title']}", "", f"<!-- --8<-- [start:{report['bench']}] -->",
+                  "", f"{settings} ({report['seconds']} s)", "",
                   "| measure | value |", "|---|---:|"]  # fmt: skip
         lines += [f"| {row['what']} | {format_value(row['value'], row['unit']).strip()} |"
                   for row in report["rows"]]  # fmt: skip
-        lines += [""] + [f"- {note}" for note in report["notes"]]
-        lines.append("")
+        notes = [f"- {note}" for note in report["notes"]]
+        lines += ["", *notes, *([""] if notes else []), f"<!-- --8<-- [end:{report['bench']}] -->"]
+        lines += ["", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

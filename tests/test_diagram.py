@@ -22,6 +22,7 @@ from transitions.extensions.diagrams import GraphMachine, HierarchicalGraphMachi
 from stechnique import GUARDS, Actor, Engine, Procedure, Record, dot, mermaid
 from stechnique._machine import machine_for
 from stechnique.diagram import procedure_page
+from stechnique.i18n import use_locale
 from stechnique.workflows import default_registry
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -150,10 +151,10 @@ def test_dot_marks_terminal_states_and_the_path(engine: Engine) -> None:
 
 def test_the_page_has_the_tables_and_the_diagram(engine: Engine) -> None:
     procedure = engine.procedure("convention-pluripartenariale", "2013")
-    page = procedure_page(procedure)
-    assert page.startswith(f"# {procedure.fr}\n")
+    page = procedure_page(procedure, lang="en")
+    assert page.startswith(f"# {procedure.en}\n")
     assert f"Fingerprint: `{procedure.fingerprint}`" in page
-    assert f"```mermaid\n{mermaid(procedure)}```" in page
+    assert f"```mermaid\n{mermaid(procedure, lang='en')}```" in page
     guard = GUARDS["one_year_before_expiry"]
     assert f"| `one_year_before_expiry` | {guard.fr} | {guard.en} |" in page
     assert (
@@ -167,16 +168,48 @@ def test_the_page_has_the_tables_and_the_diagram(engine: Engine) -> None:
 
 
 def test_the_page_lists_case_roles_and_confidentiality(engine: Engine) -> None:
-    page = procedure_page(engine.procedure("soutien-technique-renforce", "2015-2017"))
+    page = procedure_page(engine.procedure("soutien-technique-renforce", "2015-2017"), lang="en")
     assert "| `manager` | `management` | association → `administrator`, federation → " in page
     assert "| `submit_report.report` |" in page
-    bar = procedure_page(ticket(fr="Ticket | urgent"))
+    bar = procedure_page(ticket(fr="Ticket | urgent"), lang="fr")
     assert bar.startswith("# Ticket | urgent\n")
-    assert "`comment.secret` | `owner` | `boss` | from state `done` | Secret | Secret |" in bar
+    assert (
+        "`comment.secret` | `owner` | `boss` | à partir de l'état `done` | Secret | Secret |" in bar
+    )
     # The parties, who binds them, and who reads what once a draft is validated.
     assert "| `manager` | le gestionnaire | the manager | the body that started the case |" in page
     assert "Coordinating roles (they see every case of the version): `caf_coordinator`" in page
     assert "the record `validate_report` validated, once it fires" in page
+
+
+def test_the_french_page_speaks_french_and_draws_french_labels(engine: Engine) -> None:
+    procedure = engine.procedure("convention-pluripartenariale", "2013")
+    french, english = procedure_page(procedure, lang="fr"), procedure_page(procedure, lang="en")
+    assert french.startswith(f"# {procedure.fr}\n\n*{procedure.en}*")
+    assert f"Empreinte : `{procedure.fingerprint}`" in french
+    assert "## États" in french
+    assert "## States" not in french
+    assert "| `abandon` | tout état non final (`*`) | `abandoned` |" in french
+    assert "| `agreement_expiry` | date | Échéance de l'agrément délivré par la Caf |" in french
+    assert "Aucun champ confidentiel" in french
+    # Each diagram names the states in its page's language.
+    closed = procedure.state("closed")
+    assert f'state "{closed.fr}" as closed' in french
+    assert f'state "{closed.en}" as closed' in english
+    assert f'state "{closed.fr}"' not in english
+
+
+def test_the_page_and_diagram_follow_the_locale_unless_told(engine: Engine) -> None:
+    procedure = engine.procedure("convention-pluripartenariale", "2013")
+    with use_locale("en"):
+        assert procedure_page(procedure) == procedure_page(procedure, lang="en")
+        assert mermaid(procedure) == mermaid(procedure, lang="en")
+        assert dot(procedure) == dot(procedure, lang="en")
+        assert '"closed" [label="Process closed"' in dot(procedure)
+        assert procedure_page(procedure, lang="fr").startswith(f"# {procedure.fr}\n")
+    with use_locale("fr"):
+        assert procedure_page(procedure) == procedure_page(procedure, lang="fr")
+        assert mermaid(procedure) == mermaid(procedure, lang="fr")
 
 
 def _generator() -> ModuleType:

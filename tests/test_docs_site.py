@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urljoin
 
 import attrs
 import pytest
@@ -194,6 +195,56 @@ def test_built_site_loads_no_script_style_or_font_from_outside(site: Path) -> No
     assert outside == []
 
 
+# -- two languages --------------------------------------------------------------------------
+
+_HTML_LANG = re.compile(r'<html lang="(\w+)"')
+
+
+def _page_text(site: Path, path: str) -> str:
+    return (site / path / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "path", ["", "getting-started/", "embedding/", "audit/", "cli/", "domain/", "procedures/"]
+)
+def test_each_guide_page_is_in_french_at_the_root_and_english_under_en(
+    site: Path, path: str
+) -> None:
+    french, english = _page_text(site, path), _page_text(site, "en/" + path)
+    assert _HTML_LANG.findall(french) == ["fr"]
+    assert _HTML_LANG.findall(english) == ["en"]
+    # The theme's language menu links each page to the same page in the other language.
+    switch = re.compile(r'<a href="([^"]*)" hreflang="(\w+)" class="md-select__link"')
+    for text, url in ((french, f"/{path}"), (english, f"/en/{path}")):
+        links = {lang: urljoin(url, href) for href, lang in switch.findall(text)}
+        assert links == {"fr": f"/{path}", "en": f"/en/{path}"}
+    assert french != english
+
+
+@pytest.mark.parametrize("procedure", list(default_registry()), ids=lambda p: p.key)
+def test_each_procedure_page_names_its_states_in_its_language(
+    site: Path, procedure: Procedure
+) -> None:
+    french = _page_text(site, _procedure_url(procedure, "fr")).replace("&quot;", '"')
+    english = _page_text(site, _procedure_url(procedure, "en")).replace("&quot;", '"')
+    for state in procedure.states:
+        if state.fr != state.en:
+            assert f'state "{state.fr}" as' in french
+            assert f'state "{state.en}" as' in english
+            assert f'state "{state.en}" as' not in french
+
+
+def test_the_audit_guide_shows_the_measured_throughput_in_both_languages(site: Path) -> None:
+    results = (ROOT / "bench" / "RESULTS.md").read_text(encoding="utf-8")
+    measured = re.findall(r"\| (audit of [\d,]+ records: records/s \(wall\)) \| ([\d,]+) ", results)
+    assert measured
+    for path in ("audit/", "en/audit/"):
+        text = _page_text(site, path)
+        for what, rate in measured:
+            assert what in text
+            assert rate in text
+
+
 # -- a procedure page -----------------------------------------------------------------------
 
 _DIAGRAMS = """() => [...document.querySelectorAll("div.mermaid-diagram")].map((block) => {
@@ -215,15 +266,20 @@ def _state_ids(procedure: Procedure) -> set[str]:
     return {re.sub(r"\W", "_", state.id) for state in procedure.states}
 
 
-def _procedure_url(procedure: Procedure) -> str:
-    return f"procedures/{procedure.name}-{procedure.version}/"
+#: Where each language's pages are: French at the root, English under /en/.
+LANGUAGES = {"fr": "", "en": "en/"}
 
 
+def _procedure_url(procedure: Procedure, lang: str = "fr") -> str:
+    return f"{LANGUAGES[lang]}procedures/{procedure.name}-{procedure.version}/"
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
 @pytest.mark.parametrize("procedure", list(default_registry()), ids=lambda p: p.key)
 def test_procedure_diagram_is_drawn_and_legible_at_1280_px(
-    page: Any, base_url: str, artifacts: Path, procedure: Procedure
+    page: Any, base_url: str, artifacts: Path, procedure: Procedure, lang: str
 ) -> None:
-    page.goto(base_url + _procedure_url(procedure))
+    page.goto(base_url + _procedure_url(procedure, lang))
     page.wait_for_function(
         "document.documentElement.dataset.diagrams !== undefined", timeout=30_000
     )
@@ -241,7 +297,7 @@ def test_procedure_diagram_is_drawn_and_legible_at_1280_px(
     assert drawn == _state_ids(procedure)
     assert diagram["labels"] >= len(procedure.states)
     assert diagram["smallest"] >= SMALLEST_LABEL_PX, diagram
-    name = f"procedure-{procedure.name}-{procedure.version}"
+    name = f"procedure-{procedure.name}-{procedure.version}-{lang}"
     page.screenshot(path=artifacts / f"{name}-top.png")
     page.locator("div.mermaid-diagram").scroll_into_view_if_needed()
     page.screenshot(path=artifacts / f"{name}-diagram.png")

@@ -483,11 +483,25 @@ def test_a_guard_used_but_not_in_the_files_guard_list_is_refused() -> None:
     assert "not in the file's guards" in problem.problem
 
 
+#: The data-file guide in French (docs/data-files.md) and English (docs/data-files.en.md): the
+#: headings around its complete example, and the words before the loader's error.
+_DATA_FILE_PAGES = [
+    pytest.param("data-files.md", "## Un exemple complet", "## Les erreurs", "dit :", id="fr"),
+    pytest.param("data-files.en.md", "## A complete example", "## Errors", "says:", id="en"),
+]
+
+
+@pytest.mark.parametrize(("page", "example_heading", "errors_heading", "says"), _DATA_FILE_PAGES)
 def test_the_complete_example_of_the_data_file_docs_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    page: str,
+    example_heading: str,
+    errors_heading: str,
+    says: str,
 ) -> None:
-    doc = (Path(__file__).parent.parent / "docs" / "data-files.md").read_text(encoding="utf-8")
-    example = doc.split("## A complete example", 1)[1].split("## Errors", 1)[0]
+    doc = (Path(__file__).parent.parent / "docs" / page).read_text(encoding="utf-8")
+    example = doc.split(example_heading, 1)[1].split(errors_heading, 1)[0]
     toml = example.split("```toml\n", 1)[1].split("```", 1)[0]
     python = example.split("```python\n", 1)[1].split("```", 1)[0]
     assert toml == PARTNER
@@ -499,9 +513,12 @@ def test_the_complete_example_of_the_data_file_docs_runs(
     assert procedure == load_procedure(PARTNER, guards=PARTNER_GUARDS)
 
 
-def test_the_error_shown_in_the_data_file_docs_is_what_the_loader_says(tmp_path: Path) -> None:
-    doc = (Path(__file__).parent.parent / "docs" / "data-files.md").read_text(encoding="utf-8")
-    shown = doc.split("says:\n\n```text\n", 1)[1].split("```", 1)[0].splitlines()
+@pytest.mark.parametrize(("page", "example_heading", "errors_heading", "says"), _DATA_FILE_PAGES)
+def test_the_error_shown_in_the_data_file_docs_is_what_the_loader_says(
+    tmp_path: Path, page: str, example_heading: str, errors_heading: str, says: str
+) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / page).read_text(encoding="utf-8")
+    shown = doc.split(f"{says}\n\n```text\n", 1)[1].split("```", 1)[0].splitlines()
     text = (
         PARTNER.replace('version = "1"', "version = 1")
         .replace('[facts.project]\nfr = "Projet"\nen = "Project"\n\n', "")

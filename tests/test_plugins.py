@@ -343,11 +343,17 @@ def test_the_docs_generator_gives_an_installed_plugin_its_page(
     page = (tmp_path / "pages" / "aide-projets-jeunes-1.md").read_text(encoding="utf-8")
     assert page.startswith("# Aide aux projets de jeunes\n")
     assert "budget_covers_amount" in page
+    english = (tmp_path / "pages" / "aide-projets-jeunes-1.en.md").read_text(encoding="utf-8")
+    assert english.startswith("# Youth project grant\n")
 
 
-def test_the_shipped_example_is_the_one_the_data_file_page_shows() -> None:
-    page = (ROOT / "docs" / "data-files.md").read_text(encoding="utf-8")
-    example = page[page.index("## A complete example") :]
+@pytest.mark.parametrize(
+    ("name", "heading"),
+    [("data-files.md", "## Un exemple complet"), ("data-files.en.md", "## A complete example")],
+)
+def test_the_shipped_example_is_the_one_the_data_file_page_shows(name: str, heading: str) -> None:
+    page = (ROOT / "docs" / name).read_text(encoding="utf-8")
+    example = page[page.index(heading) :]
     shown = example[example.index("```toml\n") + 8 : example.index("```\n", 10)]
     shipped = (PARTNER / TOML).read_text(encoding="utf-8")
     assert shipped.endswith(shown)

@@ -2,26 +2,33 @@
 
 The pages under ``docs/procedures/`` are also committed (so they can be read on a forge), and a
 test keeps them equal to the generator's output; at build time this hook regenerates them from
-the installed definitions all the same, so a published site can never show a stale table or
-diagram. It also lists one navigation entry per version under "Procedures", and gives a
-procedure page the width of the table of contents (its diagram and transition table are wide;
-its few headings are in the navigation already). The definitions are those the ``stechnique``
-command sees (``load_registry``): an installed partner package's procedures get their pages too.
+the installed definitions all the same (in French, ``X.md``, and English, ``X.en.md``), so a
+published site can never show a stale table or diagram. It also lists one navigation entry per
+version under "Procédures", and gives a procedure page the width of the table of contents (its
+diagram and transition table are wide; its few headings are in the navigation already). The
+definitions are those the ``stechnique`` command sees (``load_registry``): an installed partner
+package's procedures are listed too, and the strict build fails until their pages are written
+(``python docs/gen_procedures.py``).
+
+The pages are regenerated as each one is rendered rather than added as generated files: the
+i18n plugin pairs a page with its translation by the file it was read from, which a generated
+file lacks.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 _GENERATOR = Path(__file__).resolve().parent.parent / "gen_procedures.py"
-_SECTION = "Procedures"
+_SECTION = "Procédures"
 _FOLDER = "procedures"
 
 
@@ -34,6 +41,7 @@ def _generator() -> ModuleType:
     return module
 
 
+@functools.cache
 def _pages() -> dict[str, str]:
     from stechnique import load_registry
 
@@ -56,20 +64,12 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     return config
 
 
-def on_files(files: Files, config: MkDocsConfig) -> Files:
-    """Replace the committed procedure pages by freshly generated ones."""
-    for name, text in _pages().items():
-        uri = f"{_FOLDER}/{name}"
-        existing = files.get_file_from_path(uri)
-        if existing is not None:
-            files.remove(existing)
-        files.append(File.generated(config, uri, content=text))
-    return files
-
-
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    """Hide the table of contents on a procedure version's page, for its wide diagram."""
-    uri = page.file.src_uri
-    if uri.startswith(f"{_FOLDER}/") and uri != f"{_FOLDER}/index.md":
+    """A procedure page's text, generated afresh; its table of contents hidden, for its wide
+    diagram."""
+    source = page.file.abs_src_path
+    if source is None or Path(source).parent.name != _FOLDER:
+        return markdown
+    if not Path(source).name.startswith("index."):
         page.meta.setdefault("hide", ["toc"])
-    return markdown
+    return _pages().get(Path(source).name, markdown)
