@@ -15,11 +15,15 @@ from stechnique.definition import (
     Fired,
     Guard,
     GuardContext,
+    GuardLabel,
     Invariant,
+    Labels,
+    OptionLabel,
     Party,
     Procedure,
     Reading,
     ReadOnlyStore,
+    Relabel,
     Role,
     State,
     Transition,
@@ -55,7 +59,7 @@ from stechnique.errors import (
 )
 from stechnique.explanation import Explanation, Reason
 from stechnique.export import ImportReport, export_csv, export_jsonl, import_jsonl
-from stechnique.loader import FileProblem, ProcedureFileError, load_procedure
+from stechnique.loader import FileProblem, ProcedureFileError, load_labels, load_procedure
 from stechnique.migration import Migration, MigrationPlan, MigrationRefusal, MigrationReport
 from stechnique.parties import parties_of
 from stechnique.plugins import load_registry
@@ -101,6 +105,7 @@ __all__ = [
     "Guard",
     "GuardContext",
     "GuardFailed",
+    "GuardLabel",
     "HistoryCorrupted",
     "IdempotencyKeyReused",
     "ImportReport",
@@ -108,6 +113,7 @@ __all__ = [
     "InvalidData",
     "InvalidEvent",
     "Invariant",
+    "Labels",
     "Limit",
     "ManualClock",
     "Migration",
@@ -115,6 +121,7 @@ __all__ = [
     "MigrationRefusal",
     "MigrationRefused",
     "MigrationReport",
+    "OptionLabel",
     "Origin",
     "Overdue",
     "Parties",
@@ -128,6 +135,7 @@ __all__ = [
     "Reason",
     "Record",
     "Registry",
+    "Relabel",
     "RevisionSuperseded",
     "Role",
     "SchemaOutOfDate",
@@ -151,6 +159,7 @@ __all__ = [
     "export_jsonl",
     "import_jsonl",
     "is_redacted",
+    "load_labels",
     "load_procedure",
     "load_registry",
     "mermaid",

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANY_ACTIVE",
+    "RELABELLED",
     "RESERVED_EVENTS",
     "Answered",
     "Binding",
@@ -40,11 +41,15 @@ __all__ = [
     "Fired",
     "Guard",
     "GuardContext",
+    "GuardLabel",
     "Invariant",
+    "Labels",
+    "OptionLabel",
     "Party",
     "Procedure",
     "ReadOnlyStore",
     "Reading",
+    "Relabel",
     "Role",
     "State",
     "Transition",
@@ -295,6 +300,108 @@ class Wait:
     due: Due | None = None
 
 
+@attrs.frozen
+class OptionLabel:
+    """What one option of a choice field is called: ``situation`` ``crisis`` is « situation de
+    crise ». ``field`` is the field's name, the same wherever it appears (facts or payloads;
+    ``actions.kind`` for a field nested in ``actions``)."""
+
+    field: str
+    option: str
+    fr: str
+    en: str
+
+
+@attrs.frozen
+class GuardLabel:
+    """What a guard says when it refuses (``refused_fr``: « Toutes les décisions des
+    financeurs consultés ne sont pas encore favorables ») and when it holds (``held_fr``: «
+    Chaque financeur consulté a donné son accord »). The guard's own ``fr`` / ``en`` state the
+    rule itself; these say where a case stands with it."""
+
+    guard: str
+    refused_fr: str
+    refused_en: str
+    held_fr: str
+    held_en: str
+
+
+#: The things a ``Relabel`` may rename for display.
+RELABELLED = ("procedure", "state", "event", "role", "party", "field")
+
+
+@attrs.frozen
+class Relabel:
+    """A display label replacing one already in the canonical form (``kind`` among
+    ``RELABELLED``, ``id`` the thing's id; ``""`` for the procedure itself).
+
+    The canonical texts of a published revision are fixed by its fingerprint; a relabel shows
+    a better one (« Caf » as PROCEDURES.md spells it, a shorter field label for a timeline)
+    without touching the rules.
+    """
+
+    kind: str
+    id: str
+    fr: str
+    en: str
+
+
+@attrs.frozen
+class Labels:
+    """The labels of a procedure version that are presentation, not rules: each option of its
+    choice fields, what each guard says when it refuses or holds, and display relabels.
+
+    Attached to every revision of a version outside the fingerprint (``Procedure.labels``,
+    docs/decisions.md « Labels are presentation »): correcting a label is not a new rule.
+    """
+
+    options: tuple[OptionLabel, ...] = attrs.field(default=(), converter=items)
+    guards: tuple[GuardLabel, ...] = attrs.field(default=(), converter=items)
+    relabels: tuple[Relabel, ...] = attrs.field(default=(), converter=items)
+    _index: Mapping[tuple[str, str, str], Any] = attrs.field(
+        init=False, eq=False, repr=False, metadata=_NOT_CANONICAL
+    )
+
+    def __attrs_post_init__(self) -> None:
+        index: dict[tuple[str, str, str], Any] = {}
+        for option in self.options:
+            index["option", option.field, option.option] = option
+        for guard in self.guards:
+            index["guard", guard.guard, ""] = guard
+        for relabel in self.relabels:
+            index["relabel", relabel.kind, relabel.id] = relabel
+        object.__setattr__(self, "_index", index)
+
+    def option(self, field: str, option: str) -> OptionLabel | None:
+        """The label of ``option`` of field ``field``, if any."""
+        found: OptionLabel | None = self._index.get(("option", field, option))
+        return found
+
+    def guard(self, name: str) -> GuardLabel | None:
+        """What guard ``name`` says when it refuses and holds, if labelled."""
+        found: GuardLabel | None = self._index.get(("guard", name, ""))
+        return found
+
+    def relabel(self, kind: str, id: str) -> Relabel | None:
+        """The display label replacing the canonical one of ``kind`` ``id``, if any."""
+        found: Relabel | None = self._index.get(("relabel", kind, id))
+        return found
+
+    def extended(self, other: Labels) -> Labels:
+        """These labels with ``other``'s added, ``other`` winning where both label one thing
+        (revision 2 keeps revision 1's labels and labels what it adds)."""
+
+        def merge(mine: tuple[Any, ...], theirs: tuple[Any, ...], key: Callable[[Any], Any]) -> Any:
+            replaced = {key(item) for item in theirs}
+            return (*(item for item in mine if key(item) not in replaced), *theirs)
+
+        return Labels(
+            merge(self.options, other.options, lambda o: (o.field, o.option)),
+            merge(self.guards, other.guards, lambda g: g.guard),
+            merge(self.relabels, other.relabels, lambda r: (r.kind, r.id)),
+        )
+
+
 class ReadOnlyStore:
     """The part of a store a guard may use: reading other cases, never writing."""
 
@@ -413,6 +520,9 @@ class Procedure:
     reading: Reading | None = attrs.field(default=None, metadata=_NOT_CANONICAL)
     #: Whom an open case waits on, state by state (``Wait``; ``stechnique.waiting``).
     waits: tuple[Wait, ...] = attrs.field(default=(), converter=items, metadata=_NOT_CANONICAL)
+    #: Option labels, guard refusal texts and display relabels: presentation, outside the
+    #: fingerprint, attached to every revision of the version (``Labels``).
+    labels: Labels = attrs.field(factory=Labels, metadata=_NOT_CANONICAL)
     _tables: _Tables = attrs.field(init=False, eq=False, repr=False, metadata=_NOT_CANONICAL)
 
     def __attrs_post_init__(self) -> None:

@@ -37,6 +37,7 @@ from stechnique.definition import (
 from stechnique.schema import Field
 from stechnique.workflows._invariants import acknowledged_before_work, funders_validated_before
 from stechnique.workflows.guards import GUARDS
+from stechnique.workflows.labels import MSTR_2015_2017, with_guards
 
 __all__ = ["PROCEDURE"]
 
@@ -294,4 +295,6 @@ PROCEDURE = Procedure(
     ),
     reading=READING,
     waits=WAITS,
+    # Presentation, outside the fingerprint (stechnique 0.2, docs/decisions.md).
+    labels=with_guards(MSTR_2015_2017, GUARD_NAMES),
 )

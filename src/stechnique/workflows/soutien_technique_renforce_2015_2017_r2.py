@@ -32,6 +32,7 @@ from stechnique.definition import (
     ANY_ACTIVE,
     Binding,
     ConfidentialField,
+    Labels,
     Party,
     Procedure,
     State,
@@ -45,6 +46,7 @@ from stechnique.workflows._invariants_r2 import (
 from stechnique.workflows.guards import GUARDS
 from stechnique.workflows.guards_r2 import GUARDS_R2
 from stechnique.workflows.known_funders import KNOWN_FUNDER_IDS
+from stechnique.workflows.labels import MSTR_2015_2017, known_funder_options, with_guards
 from stechnique.workflows.soutien_technique_renforce_2015_2017 import (
     FACTS as FACTS_R1,
 )
@@ -268,4 +270,9 @@ PROCEDURE = Procedure(
     # Whom an open case waits on: revision 1's table (outside the fingerprint); its provider is
     # now the one the CAF assigned last.
     waits=WAITS,
+    # Revision 1's labels, and the known funders by name (outside the fingerprint).
+    labels=with_guards(
+        MSTR_2015_2017.extended(Labels(known_funder_options("funders", "funder"))),
+        (*GUARD_NAMES_R1, *GUARD_NAMES_R2),
+    ),
 )
