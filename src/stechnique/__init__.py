@@ -2,6 +2,7 @@
 
 from stechnique._metadata import installed_version as _installed_version
 from stechnique.audit import AuditReport, Violation
+from stechnique.bodies import Bodies
 from stechnique.checkpoint import ChainHead, Checkpoint, export_checkpoint, verify_checkpoint
 from stechnique.clock import Clock, ManualClock, clock_of, utc_now
 from stechnique.definition import (
@@ -82,6 +83,7 @@ __all__ = [
     "ArgumentProblem",
     "AuditReport",
     "Binding",
+    "Bodies",
     "Bound",
     "Case",
     "CaseIdTaken",

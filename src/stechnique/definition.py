@@ -26,6 +26,7 @@ from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.schema import Field
 
 if TYPE_CHECKING:
+    from stechnique.bodies import Bodies
     from stechnique.storage.base import Storage
 
 __all__ = [
@@ -440,6 +441,8 @@ class GuardContext:
     now: datetime
     store: ReadOnlyStore
     _history: Sequence[Record] | None = None
+    #: What the deployment calls each body: refusals name bodies by it (``Bodies``).
+    bodies: Bodies = attrs.field(factory=lambda: _no_directory(), kw_only=True)
 
     def history(self) -> Sequence[Record]:
         """The case's records so far (empty at start).
@@ -469,6 +472,12 @@ class GuardContext:
     def role_of(self, role: str) -> str | None:
         """The concrete role a (case) role means on this case."""
         return self.procedure.resolve_role(role, self.facts)
+
+
+def _no_directory() -> Bodies:
+    from stechnique.bodies import Bodies
+
+    return Bodies()
 
 
 @attrs.frozen
