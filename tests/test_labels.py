@@ -127,7 +127,7 @@ def test_the_lookups_answer_in_the_language_in_force() -> None:
     assert role_label(mstr, "caf_coordinator") == "Coordination Caf du dispositif"
     assert role_label(mstr, "manager") == "Gestionnaire du centre"  # a case role
     assert party_label(mstr, "consulted_funder") == "les financeurs consultés"
-    assert guard_refused(mstr, "validated_by_funders").startswith("Tous les financeurs")
+    assert guard_refused(mstr, "validated_by_funders").startswith("Pas validée")
     assert guard_held(mstr, "validated_by_funders", "en").startswith("Every consulted")
     # Unknown things read as their ids.
     assert option_label(mstr, "situation", "flood") == "flood"

@@ -35,6 +35,7 @@ from stechnique.errors import (
     PermissionDenied,
     StechniqueError,
 )
+from stechnique.guard_details import detail_texts, details_of
 from stechnique.records import Actor, Parties
 from stechnique.schema import validate
 
@@ -522,8 +523,25 @@ def unmet(
         else:
             held = guard.check(context)
         if not held:
-            failed.append(FailedGuard(guard.name, guard.fr, guard.en))
+            failed.append(_refused(guard, context, replaying))
     return tuple(failed), tuple(broken), tuple(unjudged)
+
+
+def _refused(guard: Guard, context: GuardContext, replaying: bool) -> FailedGuard:
+    """``guard``'s refusal: what it says when it refuses (its statement of the rule when its
+    procedure labels none), then what its explainer found missing, bodies named."""
+    label = context.procedure.labels.guard(guard.name)
+    fr, en = (label.refused_fr, label.refused_en) if label is not None else (guard.fr, guard.en)
+    try:
+        details = details_of(guard, context)
+    except Exception:
+        if not replaying:
+            raise
+        details = ()  # a tampered history: the refusal itself is what an audit reports
+    said = [detail_texts(detail, context.bodies) for detail in details]
+    fr = ". ".join((fr, *(text for text, _ in said)))
+    en = ". ".join((en, *(text for _, text in said)))
+    return FailedGuard(guard.name, fr, en, details)
 
 
 def _outsider(

@@ -22,6 +22,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from stechnique._values import items, names, pairing, pairs
 from stechnique.errors import ConcurrencyConflict, DefinitionError, HistoryCorrupted
+from stechnique.guard_details import Explainer
 from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.schema import Field
 
@@ -153,6 +154,11 @@ class Guard:
     # Whether the check looks at other cases: such a guard cannot be re-judged from one history
     # alone (audit skips it). A property of the code, so outside the fingerprint.
     reads_other_cases: bool = attrs.field(default=False, metadata=_NOT_CANONICAL)
+    #: What a refusal of this guard found missing (``stechnique.guard_details``): code, like
+    #: ``check``, so outside the fingerprint.
+    explain: Explainer | None = attrs.field(
+        default=None, eq=False, kw_only=True, metadata=_NOT_CANONICAL
+    )
 
 
 @attrs.frozen

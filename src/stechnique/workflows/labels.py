@@ -55,8 +55,8 @@ GUARD_LABELS: dict[str, GuardLabel] = {
         ),
         _guard(
             "validated_by_funders",
-            ("Tous les financeurs consultés n'ont pas encore donné leur accord",
-             "Not every consulted funder has approved yet"),
+            ("Pas validée par tous les financeurs consultés",
+             "Not validated by every consulted funder"),
             ("Chaque financeur consulté a donné son accord, aucun n'a refusé",
              "Every consulted funder has approved, none has refused"),
         ),
@@ -173,8 +173,8 @@ GUARD_LABELS: dict[str, GuardLabel] = {
         ),
         _guard(
             "validated_by_funders_v2",
-            ("Tous les financeurs consultés n'ont pas encore donné leur accord",
-             "Not every consulted funder has approved yet"),
+            ("Pas validée par tous les financeurs consultés",
+             "Not validated by every consulted funder"),
             ("Chaque financeur consulté a donné son accord, aucun n'a refusé",
              "Every consulted funder has approved, none has refused"),
         ),
