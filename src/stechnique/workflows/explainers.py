@@ -22,6 +22,7 @@ from stechnique.workflows import _rules, _rules_dla_r2, _rules_r2
 from stechnique.workflows.guards import GUARDS
 
 __all__ = [
+    "funder_details",
     "funders_not_refused_r2",
     "funders_not_validated",
     "funders_not_validated_r2",
