@@ -32,12 +32,12 @@ EXPECTED = {
     "01_mstr_crise_association.py": [
         "mstr-belle-de-mai",
         "Mission clôturée",
-        "report :",
+        "Rapport du diagnostic :",
         # A consulted funder reads the validated report, never the draft sent back.
         "Le même dossier vu par un financeur consulté",
-        "report : Version révisée",
-        "report : « [confidentiel] »",
-        "reason : « [confidentiel] »",
+        "Rapport du diagnostic : Version révisée",
+        "Rapport du diagnostic : « [confidentiel] »",
+        "Motif : « [confidentiel] »",
     ],
     "02_mstr_refus_financeur.py": [
         "Demande d'un bénévole refusée",

@@ -270,3 +270,17 @@ def _guard_text(procedure: Procedure | None, guard: str, lang: Lang | None, refu
     except KeyError:
         return guard
     return declared.fr if _lang(lang) == "fr" else declared.en
+
+
+#: The payload fields of the ``migrate`` records the library writes.
+MIGRATION_FIELDS = {
+    "from_version": Label("Version d'origine", "From version"),
+    "to_version": Label("Nouvelle version", "To version"),
+    "from_fingerprint": Label("Empreinte d'origine", "From fingerprint"),
+    "reason": Label("Motif", "Reason"),
+    "facts": Label("Faits", "Facts"),
+}
+#: After a migration, the procedure the case runs under from then on.
+NOW_UNDER = Label("désormais", "now")
+#: The words of a boolean value.
+YES_NO = (Label("non", "no"), Label("oui", "yes"))

@@ -201,7 +201,7 @@ CONFIDENTIAL = tuple(
 # aux partenaires » — the validated report opens to the funders consulted and to the CAF (one
 # of the « partenaires »); drafts and revision requests stay between manager and provider.
 _DRAFT_FR = "Rapport du diagnostic : réservé au gestionnaire et au prestataire ; une fois validé, "
-_DRAFT_FR += "transmis aux financeurs consultés et à la CAF"
+_DRAFT_FR += "transmis aux financeurs consultés et à la Caf"
 _DRAFT_EN = "Diagnosis report: for the manager and the provider; once validated, sent to the "
 _DRAFT_EN += "consulted funders and the CAF"
 _REVISION_FR = "Demande de révision du rapport : réservée au gestionnaire et au prestataire"

@@ -214,7 +214,7 @@ CONFIDENTIAL = (
         opens_to=("consulted_funder", "caf_coordinator"),
         opens_on="validate_report",
         fr="Rapport du diagnostic : réservé au gestionnaire et au prestataire ; le rapport "
-        "validé est transmis aux financeurs consultés et à la CAF",
+        "validé est transmis aux financeurs consultés et à la Caf",
         en="Diagnosis report: for the manager and the provider; the validated report goes to "
         "the consulted funders and the CAF",
     ),
