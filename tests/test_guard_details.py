@@ -16,7 +16,7 @@ from test_drafts_scenarios import CAF_13, ETAT, MARSEILLE
 from test_drafts_scenarios import engine as draft_engine
 from test_drafts_scenarios import mstr_facts as mstr_facts_r2
 
-from stechnique import Bodies, Engine, GuardFailed
+from stechnique import Actor, Bodies, Engine, GuardFailed
 from stechnique.guard_details import GuardDetail
 from stechnique.workflows.guards import GUARDS
 
@@ -82,3 +82,21 @@ def test_a_revision_2_refusal_carries_its_reason() -> None:
     text = str(caught.value)
     assert "Refusé par : État (motif : Hors du champ de la convention.)" in text
     assert "Il manque l'accord de : Ville de Marseille" in text
+
+
+def test_a_step_reserved_to_a_party_names_its_bodies_to_those_who_see_the_case() -> None:
+    engine_ = draft_engine()
+    engine_.bodies = Bodies({"ca-belle-de-mai": "Association Belle de Mai"})
+    case = engine_.start(NAME, actor=ADMIN_R2, facts=mstr_facts_r2())
+    engine_.fire(case.id, "refer", actor=CAF_R2, payload={"funders": ["caf-13", "etat"]})
+    # The manager claiming a funder's role sees the case: it is told who the funders are.
+    as_funder = Actor(ADMIN_R2.id, {"administrator", "funder"}, body=ADMIN_R2.body)
+    explained = engine_.explain(case.id, "record_funder_decision", as_funder)
+    (reason,) = explained.reasons
+    assert (
+        reason.fr == "Réservé aux financeurs consultés du dossier (Caf des Bouches-du-Rhône, État)"
+    )
+    # A consulted funder claiming the manager's role is told who the manager is.
+    etat_as_board = Actor(ETAT.id, {"funder", "administrator"})
+    (reason,) = engine_.explain(case.id, "withdraw", etat_as_board, {"reason": "Non."}).reasons
+    assert reason.fr == "Réservé au gestionnaire du dossier (Association Belle de Mai)"

@@ -20,7 +20,6 @@ from typing import Any
 import attrs
 
 from stechnique.errors import ArgumentProblem, InvalidArgument
-from stechnique.workflows.known_funders import KNOWN_FUNDERS
 
 __all__ = ["Bodies", "body_name"]
 
@@ -42,11 +41,12 @@ class Bodies:
     _index: Mapping[str, str] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_index", dict(self.names))
+        # The known funders first, the deployment's names over them.
+        object.__setattr__(self, "_index", {**_known_funders(), **dict(self.names)})
 
     def name(self, body: str) -> str:
         """What ``body`` is called: the directory's name, else the known funder's, else the id."""
-        return self._index.get(body) or KNOWN_FUNDERS.get(body) or body
+        return self._index.get(body) or body
 
     def named(self, bodies: Iterable[str]) -> tuple[str, ...]:
         """The names of ``bodies``, in their order."""
@@ -86,12 +86,17 @@ class Bodies:
         return cls.from_data(data)
 
 
+def _known_funders() -> Mapping[str, str]:
+    # Read when a directory is built, not when this module is imported: the procedures'
+    # package imports the engine's modules, which name bodies.
+    from stechnique.workflows.known_funders import KNOWN_FUNDERS
+
+    return KNOWN_FUNDERS
+
+
 def body_name(body: str, bodies: Bodies | None = None) -> str:
     """What ``body`` is called in ``bodies`` (``None``: the known funders only)."""
-    return (bodies or _NO_DIRECTORY).name(body)
-
-
-_NO_DIRECTORY = Bodies()
+    return (bodies or Bodies()).name(body)
 
 
 def _problem(name: str, fr: str, en: str) -> InvalidArgument:

@@ -276,6 +276,7 @@ class Engine:
             payload=payload if payload is not None else {},
             context=self._context_factory(procedure, case, actor, event, clock),
             parties=parties,
+            bodies=self.bodies,
         )
         if not verdict.allowed and not parties.sees(actor):
             # Whatever the refusal, it would tell an outsider something of the case.
@@ -491,6 +492,7 @@ class Engine:
             context=self._context_factory(procedure, case, actor, event, _Once(self._now)),
             parties=parties,
             exhaustive=True,
+            bodies=self.bodies,
         )
         return Explanation(case.id, event, case.state, reasons(verdict.refusals))
 
