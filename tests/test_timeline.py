@@ -60,10 +60,10 @@ def test_the_same_timeline_in_english() -> None:
     assert text == timeline(whole(engine_, case.id), engine_.registry, lang="en")
     assert text.startswith(f"Case {case.id} — Reinforced technical support mission")
     assert "Mar 1, 2016" in text
-    assert "       Situation: actual crisis" not in text  # French punctuation kept: « : »
-    assert "       Situation : actual crisis" in text
+    assert "       Situation: actual crisis" in text  # English punctuation
+    assert "     Refer to the partners: Information sheet sent → Joint referral" in text
     assert "(Administrator (association))" in text
-    assert "       Funders consulted : Caf des Bouches-du-Rhône, État" in text
+    assert "       Funders consulted: Caf des Bouches-du-Rhône, État" in text
 
 
 def test_bodies_are_named_by_the_directory() -> None:
@@ -88,7 +88,7 @@ def test_a_redacted_field_shows_as_confidential_with_its_reason_and_never_its_co
     assert f"Rapport du diagnostic : {REPORT}" in for_manager
     assert "[confidentiel]" not in for_manager
     english = timeline(engine_.history(case.id, viewer=FUNDER_A), engine_.registry, lang="en")
-    assert "Diagnosis report : « [confidential] » (Diagnosis report: for the manager" in english
+    assert "Diagnosis report: « [confidential] » (Diagnosis report: for the manager" in english
 
 
 def test_a_migration_shows_both_versions_their_titles_and_the_labels_of_each() -> None:

@@ -80,6 +80,8 @@ class _Page:
         self.registry = registry
         self.bodies = bodies
         self.lang = lang
+        # French sets a colon apart (« Situation : crise »), English does not.
+        self.colon = " : " if lang == "fr" else ": "
 
     def title(self, record: Record) -> str:
         procedure = self.registry.by_fingerprint(record.fingerprint)
@@ -117,10 +119,10 @@ class _Page:
         # A migration's step is the old version's; its payload and target, the new one's.
         event = event_label(before if record.event != "migrate" else procedure, record, self.lang)
         if record.source == record.target and record.event != "migrate":
-            step = f"     {event} ({self.say(STEP.fr, STEP.en)} : {target})"
+            step = f"     {event} ({self.say(STEP.fr, STEP.en)}{self.colon}{target})"
         else:
             source = state_label(before, record.source, self.lang) or "—"
-            step = f"     {event} : {source} → {target}"
+            step = f"     {event}{self.colon}{source} → {target}"
         lines = [header, step]
         if record.event == "migrate":
             lines.append(f"       {self.migrated(record, procedure)}")
@@ -139,7 +141,7 @@ class _Page:
     def migrated(self, record: Record, procedure: Procedure | None) -> str:
         title = procedure_label(procedure, self.lang) if procedure is not None else record.name
         now = self.say(NOW_UNDER.fr, NOW_UNDER.en).capitalize()
-        return f"{now} : {title} (version {record.version})"
+        return f"{now}{self.colon}{title} (version {record.version})"
 
     def payload(self, record: Record, procedure: Procedure | None) -> list[str]:
         body_fields = {
@@ -149,7 +151,7 @@ class _Page:
         }
         fields = named_fields(procedure) if procedure is not None else {}
         return [
-            f"{field_label(procedure, name, self.lang)} : "
+            f"{field_label(procedure, name, self.lang)}{self.colon}"
             f"{self.value(procedure, fields, name, value, name in body_fields)}"
             for name, value in record.payload.items()
         ]
@@ -164,14 +166,14 @@ class _Page:
             shown = self.say(label.fr, label.en) if label is not None else name
             if name == "facts" and isinstance(value, Mapping):
                 facts = [
-                    f"{field_label(procedure, key, self.lang)} : "
+                    f"{field_label(procedure, key, self.lang)}{self.colon}"
                     f"{self.value(procedure, fields, key, item, False)}"
                     for key, item in value.items()
                 ]
-                lines.append(f"{shown} :")
+                lines.append(f"{shown}{self.colon.rstrip()}")
                 lines += [f"  {fact}" for fact in facts]
             else:
-                lines.append(f"{shown} : {self.value(None, {}, name, value, False)}")
+                lines.append(f"{shown}{self.colon}{self.value(None, {}, name, value, False)}")
         return lines
 
     def nested_label(self, procedure: Procedure | None, name: str, key: str) -> str:
@@ -193,7 +195,7 @@ class _Page:
         field = fields.get(name)
         if isinstance(value, Mapping):
             parts = [
-                f"{self.nested_label(procedure, name, key)} : "
+                f"{self.nested_label(procedure, name, key)}{self.colon}"
                 f"{self.value(procedure, fields, f'{name}.{key}', item, False)}"
                 for key, item in value.items()
             ]
