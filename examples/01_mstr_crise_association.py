@@ -22,7 +22,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, ManualClock, clock_of
+from stechnique import Actor, Bodies, Engine, ManualClock, clock_of
+from stechnique.labels import state_label
 from stechnique.storage import SQLStorage
 from stechnique.timeline import timeline
 
@@ -41,12 +42,29 @@ FUNDERS = {
 }
 PROVIDER = Actor("singuliers-et-co", {"provider"})
 
+# What the deployment calls each body (the known funders, such as caf-13, are named already).
+BODIES = Bodies({
+    "ca-belle-de-mai": "Association du centre social Belle de Mai",
+    "caf-13-coordination": "Caf des Bouches-du-Rhône, coordination du dispositif",
+    "etat-ddcs-13": "État (DDCS des Bouches-du-Rhône)",
+    "ville-de-marseille": "Ville de Marseille",
+    "singuliers-et-co": "Singuliers & Co (prestataire)",
+})  # fmt: skip
+
 
 def step(
     engine: Engine, n: int, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
 ) -> None:
     """Fire step ``n`` of the story; a step already stored is recognised by its key."""
     engine.fire(CASE_ID, event, actor=actor, payload=payload, idempotency_key=f"{CASE_ID}/{n}")
+
+
+def where(engine: Engine, case_id: str, viewer: Actor) -> str:
+    """« Dossier <id> : <état> », the state by its label as the viewer reads the case."""
+    case = engine.case(case_id, viewer)
+    return (
+        f"Dossier {case_id} : {state_label(engine.procedure(case.name, case.version), case.state)}."
+    )
 
 
 def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[str]:
@@ -98,13 +116,14 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
         step(engine, 17, "close", CAF, {"summary": (
             "Trésorerie rétablie, coordinateur recruté, gouvernance stabilisée."
         )})  # fmt: skip
-        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID, CAF).state}.")
+        say(where(engine, CASE_ID, CAF))
     return [CASE_ID]
 
 
 def open_engine() -> Engine:
     """An engine on the store named by ``STECHNIQUE_DB``."""
-    return Engine(SQLStorage(os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")))
+    url = os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")
+    return Engine(SQLStorage(url), bodies=BODIES)
 
 
 def main() -> None:
@@ -113,10 +132,13 @@ def main() -> None:
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()
-        print(timeline(engine.history(case_id, viewer=BOARD), engine.registry))
+        print(
+            timeline(engine.history(case_id, viewer=BOARD), engine.registry, bodies=engine.bodies)
+        )
         print()
         print("Le même dossier vu par un financeur consulté :")
-        print(timeline(engine.history(case_id, viewer=FUNDERS["caf-13"]), engine.registry))
+        as_funder = engine.history(case_id, viewer=FUNDERS["caf-13"])
+        print(timeline(as_funder, engine.registry, bodies=engine.bodies))
     engine.storage.close()
 
 

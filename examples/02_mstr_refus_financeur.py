@@ -16,7 +16,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, GuardFailed, ManualClock, clock_of
+from stechnique import Actor, Bodies, Engine, GuardFailed, ManualClock, clock_of
+from stechnique.labels import state_label
 from stechnique.storage import SQLStorage
 from stechnique.timeline import timeline
 
@@ -36,12 +37,29 @@ CAF_FUNDER = Actor("caf-13", {"funder"})
 REGION = Actor("region-sud", {"funder"})
 CITY = Actor("ville-de-la-ciotat", {"funder"})
 
+# What the deployment calls each body (the known funders, such as caf-13, are named already).
+BODIES = Bodies({
+    "leo-lagrange-mediterranee": "Fédération Léo Lagrange Méditerranée",
+    "benevole-abeille": "Bénévole du centre social de l'Abeille",
+    "caf-13-coordination": "Caf des Bouches-du-Rhône, coordination du dispositif",
+    "region-sud": "Région Provence-Alpes-Côte d'Azur",
+    "ville-de-la-ciotat": "Ville de La Ciotat",
+})  # fmt: skip
+
 
 def step(
     engine: Engine, n: int, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
 ) -> None:
     """Fire step ``n`` of the story; a step already stored is recognised by its key."""
     engine.fire(CASE_ID, event, actor=actor, payload=payload, idempotency_key=f"{CASE_ID}/{n}")
+
+
+def where(engine: Engine, case_id: str, viewer: Actor) -> str:
+    """« Dossier <id> : <état> », the state by its label as the viewer reads the case."""
+    case = engine.case(case_id, viewer)
+    return (
+        f"Dossier {case_id} : {state_label(engine.procedure(case.name, case.version), case.state)}."
+    )
 
 
 def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[str]:
@@ -67,13 +85,14 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
                 say(f"Validation impossible : {reason.fr}.")
         clock.on("2017-04-03 09:00")
         step(engine, 5, "reject", CAF)
-        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID, CAF).state}.")
+        say(where(engine, CASE_ID, CAF))
     return [CASE_ID]
 
 
 def open_engine() -> Engine:
     """An engine on the store named by ``STECHNIQUE_DB``."""
-    return Engine(SQLStorage(os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")))
+    url = os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")
+    return Engine(SQLStorage(url), bodies=BODIES)
 
 
 def main() -> None:
@@ -81,7 +100,8 @@ def main() -> None:
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()
-        print(timeline(engine.history(case_id, viewer=FEDERATION), engine.registry))
+        as_manager = engine.history(case_id, viewer=FEDERATION)
+        print(timeline(as_manager, engine.registry, bodies=engine.bodies))
     engine.storage.close()
 
 

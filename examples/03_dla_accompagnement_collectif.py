@@ -20,7 +20,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, ManualClock, clock_of
+from stechnique import Actor, Bodies, Engine, ManualClock, clock_of
+from stechnique.labels import state_label
 from stechnique.storage import SQLStorage
 from stechnique.timeline import timeline
 
@@ -52,11 +53,28 @@ ESIA = Actor("esia-charge-de-mission", {"esia_officer"})
 FRANCE_ACTIVE = Actor("france-active-paca", {"france_active_officer"})
 FUNDERS = [Actor("caf-13", {"funder"}), Actor("departement-13", {"funder"})]
 CONSULTANT = Actor("consultante-gouvernance", {"consultant"})
+
+# What the deployment calls each body (the known funders, such as caf-13, are named already).
+BODIES = Bodies({
+    "cs-saint-gabriel": "Centre social Saint-Gabriel",
+    "cs-flamants-iris": "Centre social Flamants-Iris",
+    "esia-charge-de-mission": "ESIA, DLA des Bouches-du-Rhône",
+    "france-active-paca": "France Active PACA",
+    "consultante-gouvernance": "Consultante en gouvernance associative",
+})  # fmt: skip
 # « mesure son impact sur le développement des activités et des emplois »
 IMPACTS = {
     "dla-saint-gabriel": ("Nouveau bureau élu, ateliers parents relancés", 1),
     "dla-flamants-iris": ("Délégations écrites, accueil du nouveau directeur", 0),
 }
+
+
+def where(engine: Engine, case_id: str, viewer: Actor) -> str:
+    """« Dossier <id> : <état> », the state by its label as the viewer reads the case."""
+    case = engine.case(case_id, viewer)
+    return (
+        f"Dossier {case_id} : {state_label(engine.procedure(case.name, case.version), case.state)}."
+    )
 
 
 def step(
@@ -135,13 +153,14 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
             impact = {"activities": activities, "jobs": jobs}
             step(engine, case_id, 13, "close", ESIA, {"impact": impact})
         for case_id in CENTRES:
-            say(f"Dossier {case_id} : {engine.case(case_id, ESIA).state}.")
+            say(where(engine, case_id, ESIA))
     return list(CENTRES)
 
 
 def open_engine() -> Engine:
     """An engine on the store named by ``STECHNIQUE_DB``."""
-    return Engine(SQLStorage(os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")))
+    url = os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")
+    return Engine(SQLStorage(url), bodies=BODIES)
 
 
 def main() -> None:
@@ -149,7 +168,7 @@ def main() -> None:
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()
-        print(timeline(engine.history(case_id, viewer=ESIA), engine.registry))
+        print(timeline(engine.history(case_id, viewer=ESIA), engine.registry, bodies=engine.bodies))
     engine.storage.close()
 
 

@@ -25,7 +25,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, ManualClock, clock_of
+from stechnique import Actor, Bodies, Engine, ManualClock, clock_of
+from stechnique.labels import field_label, option_label, state_label
 from stechnique.storage import SQLStorage
 from stechnique.timeline import timeline
 
@@ -39,9 +40,26 @@ STRUCTURE = Actor("cs-air-bel", {"structure"})
 ESIA = Actor("esia-charge-de-mission", {"esia_officer"})
 FRANCE_ACTIVE = Actor("france-active-paca", {"france_active_officer"})
 
+# What the deployment calls each body (the known funders, such as caf-13, are named already).
+BODIES = Bodies({
+    "ca-air-bel": "Association du centre social Air Bel",
+    "caf-13-coordination": "Caf des Bouches-du-Rhône, coordination du dispositif",
+    "cs-air-bel": "Centre social Air Bel",
+    "esia-charge-de-mission": "ESIA, DLA des Bouches-du-Rhône",
+    "france-active-paca": "France Active PACA",
+})  # fmt: skip
+
 # What the 2019 procedure needs and 2015-2017 did not ask for.
 SUPPLIED = {"contact_email": "direction@cs-air-bel.example.org", "moment": "new_dynamic"}
 REASON = "Les partenaires poursuivent la mission par le Dispositif Local d'Accompagnement (2019)."
+
+
+def where(engine: Engine, case_id: str, viewer: Actor) -> str:
+    """« Dossier <id> : <état> », the state by its label as the viewer reads the case."""
+    case = engine.case(case_id, viewer)
+    return (
+        f"Dossier {case_id} : {state_label(engine.procedure(case.name, case.version), case.state)}."
+    )
 
 
 def step(
@@ -56,10 +74,15 @@ def migrate(engine: Engine, say: Callable[[str], None]) -> None:
     if engine.case(CASE_ID, CAF).version != "2015-2017":
         return
     trial = engine.migrate(CASE_ID, "2019", actor=CAF, facts=SUPPLIED, reason=REASON, dry_run=True)
+    old, new = (engine.procedure(NAME, version) for version in ("2015-2017", "2019"))
     say(
-        f"Essai (rien n'est écrit) : {trial.source} ({trial.from_version}) → "
-        f"{trial.target} ({trial.to_version}), faits : {trial.facts}"
+        f"Essai (rien n'est écrit) : « {state_label(old, trial.source)} » "
+        f"({trial.from_version}) → « {state_label(new, trial.target)} » ({trial.to_version})."
     )
+    for field, value in trial.facts.items():
+        values = value if isinstance(value, list) else [value]
+        shown = ", ".join(option_label(new, field, str(item)) for item in values)
+        say(f"  {field_label(new, field)} : {shown}")
     done = engine.migrate(CASE_ID, "2019", actor=CAF, facts=SUPPLIED, reason=REASON)
     say(
         f"Migration enregistrée : enregistrement n° {done.record.seq}, version {done.case.version}."
@@ -97,13 +120,14 @@ def tell(engine: Engine, say: Callable[[str], None] = lambda _: None) -> list[st
             "diagnosis": "Dépendance à une subvention non reconduite, fonds propres faibles.",
             "recommendations": ["Plan de trésorerie", "Diversifier les financements"],
         })  # fmt: skip
-        say(f"Dossier {CASE_ID} : {engine.case(CASE_ID, ESIA).state} (version 2019).")
+        say(where(engine, CASE_ID, ESIA))
     return [CASE_ID]
 
 
 def open_engine() -> Engine:
     """An engine on the store named by ``STECHNIQUE_DB``."""
-    return Engine(SQLStorage(os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")))
+    url = os.environ.get("STECHNIQUE_DB", "sqlite:///stechnique.db")
+    return Engine(SQLStorage(url), bodies=BODIES)
 
 
 def main() -> None:
@@ -111,10 +135,11 @@ def main() -> None:
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()
-        print(timeline(engine.history(case_id, viewer=ESIA), engine.registry))
+        print(timeline(engine.history(case_id, viewer=ESIA), engine.registry, bodies=engine.bodies))
         print()
         print("Le même dossier vu par un financeur consulté (plan pas encore élaboré) :")
-        print(timeline(engine.history(case_id, viewer=CAF_FUNDER), engine.registry))
+        as_funder = engine.history(case_id, viewer=CAF_FUNDER)
+        print(timeline(as_funder, engine.registry, bodies=engine.bodies))
     engine.storage.close()
 
 

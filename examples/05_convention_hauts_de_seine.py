@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stechnique import Actor, Engine, GuardFailed, ManualClock, clock_of
+from stechnique import Actor, Bodies, Engine, GuardFailed, ManualClock, clock_of
 from stechnique.timeline import timeline
 
 NAME = "convention-pluripartenariale"
@@ -41,6 +41,13 @@ FACTS = {
 CENTRE = Actor("cs-acacias-nanterre", {"centre"})
 FEDERATION = Actor("fdcs-92", {"federation"})
 COMMITTEE = Actor("copil-nanterre", {"steering_committee"})
+
+# What the deployment calls each body.
+BODIES = Bodies({
+    "cs-acacias-nanterre": "Centre social Les Acacias",
+    "fdcs-92": "Fédération des centres sociaux des Hauts-de-Seine (FDCS 92)",
+    "copil-nanterre": "Comité de pilotage local de Nanterre",
+})  # fmt: skip
 
 EVALUATION_OPENS = "2016-07-04 14:00"
 TOO_EARLY = "2015-03-19 14:00"
@@ -110,8 +117,8 @@ def open_engine() -> Engine:
     except ImportError:  # the SQL adapter is not there yet: keep the story in memory
         from stechnique.storage import MemoryStorage
 
-        return Engine(MemoryStorage())
-    return Engine(SQLStorage(url))
+        return Engine(MemoryStorage(), bodies=BODIES)
+    return Engine(SQLStorage(url), bodies=BODIES)
 
 
 def main() -> None:
@@ -119,7 +126,9 @@ def main() -> None:
     engine = open_engine()
     for case_id in tell(engine, say=print):
         print()
-        print(timeline(engine.history(case_id, viewer=CENTRE), engine.registry))
+        print(
+            timeline(engine.history(case_id, viewer=CENTRE), engine.registry, bodies=engine.bodies)
+        )
     engine.storage.close()
 
 

@@ -32,12 +32,12 @@ EXPECTED = {
     "01_mstr_crise_association.py": [
         "mstr-belle-de-mai",
         "Mission clôturée",
-        "report :",
+        "Rapport du diagnostic :",
         # A consulted funder reads the validated report, never the draft sent back.
         "Le même dossier vu par un financeur consulté",
-        "report : Version révisée",
-        "report : « [confidentiel] »",
-        "reason : « [confidentiel] »",
+        "Rapport du diagnostic : Version révisée",
+        "Rapport du diagnostic : « [confidentiel] »",
+        "Motif : « [confidentiel] »",
     ],
     "02_mstr_refus_financeur.py": [
         "Demande d'un bénévole refusée",
@@ -56,6 +56,12 @@ EXPECTED = {
         "« [confidentiel] »",
     ],
 }
+# Raw ids and machine forms a coordinator must not read where a label exists (issue 15).
+RAW = (
+    "crisis", "preventive", "approve", "refuse", "financial_management", "steering_governance",
+    "caf_coordinator", "(administrator)", "esia_officer", ": closed.", ": rejected.", "{'",
+    "heures UTC", "rework", "governance_questioned", "impact : {",
+)  # fmt: skip
 # Lines only the first run prints: the second run finds the work done.
 FIRST_RUN_ONLY = {
     "02_mstr_refus_financeur.py": "Demande d'un bénévole refusée",
@@ -114,6 +120,8 @@ def test_example_main_tells_its_story_twice_in_memory(path: Path) -> None:
         outputs.append(printed.getvalue())
     for expected in EXPECTED.get(path.name, []):
         assert expected in outputs[0], expected
+    for raw in RAW:
+        assert raw not in outputs[0], raw
     once = FIRST_RUN_ONLY.get(path.name)
     if once is not None:
         assert once not in outputs[1]

@@ -119,9 +119,11 @@ def test_the_published_convention_file_loads_and_is_the_registered_version() -> 
     procedure = load_procedure(convention_pluripartenariale_2013.DATA_FILE)
     assert procedure.key == "convention-pluripartenariale@2013"
     registered = Engine().procedure("convention-pluripartenariale", "2013")
-    # The registered version carries the reading rules and whom its cases wait on, attached
-    # outside the file (and the fingerprint): nothing else differs.
-    attached = attrs.evolve(procedure, reading=registered.reading, waits=registered.waits)
+    # The registered version carries the reading rules, whom its cases wait on and its labels,
+    # attached outside the file (and the fingerprint): nothing else differs.
+    attached = attrs.evolve(
+        procedure, reading=registered.reading, waits=registered.waits, labels=registered.labels
+    )
     assert attached == registered
     assert [s.id for s in procedure.states] == [
         "protocol", "territorial_diagnosis", "priority_objectives", "social_project",

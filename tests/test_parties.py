@@ -301,7 +301,8 @@ def test_explain_and_available_events_answer_for_this_actor_on_this_case() -> No
     assert "review" in engine.available_events(case, REVIEWER_B)
     reasons = engine.explain(case, "review", REVIEWER_B, {"part": "a", "report": "x"}).reasons
     assert [(r.kind, r.code) for r in reasons] == [("role", "reviewer")]
-    assert reasons[0].fr == "Réservé au relecteur de la partie du dossier"
+    # A party of the case is told which body the step is reserved to (issue 15).
+    assert reasons[0].fr == "Réservé au relecteur de la partie du dossier (relecteur-a)"
     assert engine.explain(case, "review", REVIEWER_B, {"part": "b", "report": "x"}).allowed
 
 

@@ -81,12 +81,13 @@ def structure_procedure(canonical: Any, guards: dict[str, Guard] | Any) -> Proce
 
 
 def assert_same_definition(procedure: Procedure, again: Procedure) -> None:
-    # Invariants, reading rules and whom cases wait on are attached to a definition, outside
-    # its canonical form: put them back.
+    # Invariants, reading rules, whom cases wait on and labels are attached to a definition,
+    # outside its canonical form: put them back.
     attached = {
         "invariants": procedure.invariants,
         "reading": procedure.reading,
         "waits": procedure.waits,
+        "labels": procedure.labels,
     }
     assert attrs.evolve(again, **attached) == procedure
     assert again.fingerprint == procedure.fingerprint

@@ -18,7 +18,6 @@ import pytest
 from small import all_cases, assert_every_step_fired, the_case, whole
 
 from stechnique import (
-    GUARDS,
     Actor,
     Case,
     Engine,
@@ -106,7 +105,7 @@ def test_start_is_refused_unless_the_selection_criteria_hold(engine: Engine) -> 
         with pytest.raises(GuardFailed) as refused:
             start(engine, **facts)
         assert refused.value.names == ("selection_criteria",)
-        assert "adhérent à la fédération" in str(refused.value)
+        assert "le centre doit adhérer à la fédération" in str(refused.value)
     assert all_cases(engine) == []
     assert start(engine).state == "protocol"
     assert start(engine, FEDERATION).state == "protocol"
@@ -272,8 +271,10 @@ def test_the_hauts_de_seine_story_has_six_arbitrations_from_2013_to_2017() -> No
         "territorial_diagnosis"
     ]
     refusal = [line for line in said if line.startswith("Évaluation pas encore possible")]
+    # The refusal says why and from when (agreement expiring 2017-06-30), not the rule alone.
     assert refusal == [
-        f"Évaluation pas encore possible en mars 2015 : {GUARDS['one_year_before_expiry'].fr}."
+        "Évaluation pas encore possible en mars 2015 : Trop tôt : l'évaluation commence au plus "
+        "tôt un an avant l'échéance de l'agrément Caf. Possible à partir du 30 juin 2016."
     ]
     records = engine.storage.records(case_id)
     said.clear()

@@ -225,7 +225,8 @@ def test_confidentiality_acknowledged_by_the_provider_who_works() -> None:
     with pytest.raises(GuardFailed) as error:
         engine_.fire(case.id, "start_diagnosis", actor=CAF_CLAIMING["provider"])
     assert set(error.value.names) == {"confidentiality_acknowledged"}
-    assert error.value.failed_guards[0].en.startswith("Confidentiality rules acknowledged")
+    # The refusal says what is missing, not the rule's positive statement.
+    assert error.value.failed_guards[0].en.startswith("The practitioner has not acknowledged")
     assert stored(engine_, case.id) == before
     # Acknowledging is revision 1's role-only step: it fires, and binds that provider alone.
     engine_.fire(case.id, "acknowledge_confidentiality", actor=OTHER_PROVIDER)

@@ -2,6 +2,7 @@
 
 from stechnique._metadata import installed_version as _installed_version
 from stechnique.audit import AuditReport, Violation
+from stechnique.bodies import Bodies
 from stechnique.checkpoint import ChainHead, Checkpoint, export_checkpoint, verify_checkpoint
 from stechnique.clock import Clock, ManualClock, clock_of, utc_now
 from stechnique.definition import (
@@ -16,12 +17,16 @@ from stechnique.definition import (
     Fired,
     Guard,
     GuardContext,
+    GuardLabel,
     Invariant,
+    Labels,
     Opening,
+    OptionLabel,
     Party,
     Procedure,
     Reading,
     ReadOnlyStore,
+    Relabel,
     Role,
     State,
     Transition,
@@ -59,7 +64,7 @@ from stechnique.errors import (
 )
 from stechnique.explanation import Explanation, Reason
 from stechnique.export import ImportReport, export_csv, export_jsonl, import_jsonl
-from stechnique.loader import FileProblem, ProcedureFileError, load_procedure
+from stechnique.loader import FileProblem, ProcedureFileError, load_labels, load_procedure
 from stechnique.migration import Migration, MigrationPlan, MigrationRefusal, MigrationReport
 from stechnique.parties import parties_of
 from stechnique.plugins import load_registry
@@ -82,6 +87,7 @@ __all__ = [
     "ArgumentProblem",
     "AuditReport",
     "Binding",
+    "Bodies",
     "Bound",
     "Case",
     "CaseIdTaken",
@@ -106,6 +112,7 @@ __all__ = [
     "Guard",
     "GuardContext",
     "GuardFailed",
+    "GuardLabel",
     "HistoryCorrupted",
     "IdempotencyKeyReused",
     "ImportReport",
@@ -113,6 +120,7 @@ __all__ = [
     "InvalidData",
     "InvalidEvent",
     "Invariant",
+    "Labels",
     "Limit",
     "ManualClock",
     "Migration",
@@ -121,6 +129,7 @@ __all__ = [
     "MigrationRefused",
     "MigrationReport",
     "Opening",
+    "OptionLabel",
     "Origin",
     "Overdue",
     "Parties",
@@ -134,6 +143,7 @@ __all__ = [
     "Reason",
     "Record",
     "Registry",
+    "Relabel",
     "RevisionSuperseded",
     "Role",
     "SchemaOutOfDate",
@@ -159,6 +169,7 @@ __all__ = [
     "export_jsonl",
     "import_jsonl",
     "is_redacted",
+    "load_labels",
     "load_procedure",
     "load_registry",
     "mermaid",

@@ -84,6 +84,8 @@ TOP: Spec = {
     "revision": (_INT, False),
     "parties": (_TABLE, False),
     "coordinators": (_NAMES, False),
+    # Presentation outside the fingerprint, checked by ``loader._label_problems``.
+    "labels": (_TABLE, False),
 }
 LABELS: Spec = {"fr": (_TEXT, True), "en": (_TEXT, True)}
 CASE_ROLE: Spec = {

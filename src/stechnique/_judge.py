@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 import attrs
 
 from stechnique._labels import french_to
+from stechnique.bodies import Bodies
 from stechnique.definition import Guard, GuardContext, Procedure, Transition
 from stechnique.errors import (
     FailedGuard,
@@ -35,6 +36,7 @@ from stechnique.errors import (
     PermissionDenied,
     StechniqueError,
 )
+from stechnique.guard_details import detail_texts, details_of
 from stechnique.records import Actor, Parties
 from stechnique.schema import validate
 
@@ -148,8 +150,8 @@ class RoleMissing(Refusal):
 @attrs.frozen
 class PartyMissing(Refusal):
     """The actor holds an allowed role but does not act for the party of the case the step is
-    reserved to (« réservé au gestionnaire du dossier »). Names the party, never its bodies:
-    who they are is not the actor's to know."""
+    reserved to (« réservé au gestionnaire du dossier »). Names the party and its bodies: the
+    refusal only reaches an actor who sees the case (PROCEDURES.md, invariant 9)."""
 
     kind: ClassVar[Kind] = "role"
     event: str
@@ -158,14 +160,20 @@ class PartyMissing(Refusal):
     party: str
     fr: str
     en: str
+    #: The bodies bound to the party (ids) and what they are called: only an actor who sees
+    #: the case is told (an outsider gets ``UnknownCase``), and it knows them already.
+    bodies: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
     def reasons(self) -> tuple[tuple[str, str, str], ...]:
-        """The party needed."""
+        """The party needed, and who it is on this case: « Réservé au gestionnaire du dossier
+        (Association Belle de Mai) »."""
+        who = f" ({', '.join(self.names)})" if self.names else ""
         return (
             (
                 self.party,
-                f"Réservé {french_to(self.fr)} du dossier",
-                f"Reserved to {self.en} of the case",
+                f"Réservé {french_to(self.fr)} du dossier{who}",
+                f"Reserved to {self.en} of the case{who}",
             ),
         )
 
@@ -371,6 +379,7 @@ def judge(
     parties: Parties | None = None,
     exhaustive: bool = False,
     replaying: bool = False,
+    bodies: Bodies | None = None,
 ) -> Verdict:
     """Judge ``event`` by ``actor`` on a case in ``state`` with ``facts`` and ``parties``.
 
@@ -383,7 +392,8 @@ def judge(
     By default the judge stops at the first refusal (what ``fire`` raises); ``exhaustive``
     gathers every one. ``replaying`` judges a stored step: guards that read other cases are
     skipped and named in ``Verdict.unjudged``, a guard that raises is a refusal, and an
-    invalid payload is still the one the guards are judged on.
+    invalid payload is still the one the guards are judged on. ``bodies`` names the bodies a
+    party refusal mentions (default: the known funders only).
     """
     rule = rule_for(procedure, state, event)
     refusals: list[Refusal] = []
@@ -400,7 +410,7 @@ def judge(
         if not exhaustive:
             return Verdict(transition, {}, tuple(refusals))
     elif transition.party is not None:
-        outsider = _outsider(procedure, event, transition.party, actor, parties, payload)
+        outsider = _outsider(procedure, event, transition.party, actor, parties, payload, bodies)
         if outsider is not None:
             refusals.append(outsider)
             if not exhaustive:
@@ -522,8 +532,25 @@ def unmet(
         else:
             held = guard.check(context)
         if not held:
-            failed.append(FailedGuard(guard.name, guard.fr, guard.en))
+            failed.append(_refused(guard, context, replaying))
     return tuple(failed), tuple(broken), tuple(unjudged)
+
+
+def _refused(guard: Guard, context: GuardContext, replaying: bool) -> FailedGuard:
+    """``guard``'s refusal: what it says when it refuses (its statement of the rule when its
+    procedure labels none), then what its explainer found missing, bodies named."""
+    label = context.procedure.labels.guard(guard.name)
+    fr, en = (label.refused_fr, label.refused_en) if label is not None else (guard.fr, guard.en)
+    try:
+        details = details_of(guard, context)
+    except Exception:
+        if not replaying:
+            raise
+        details = ()  # a tampered history: the refusal itself is what an audit reports
+    said = [detail_texts(detail, context.bodies) for detail in details]
+    fr = ". ".join((fr, *(text for text, _ in said)))
+    en = ". ".join((en, *(text for _, text in said)))
+    return FailedGuard(guard.name, fr, en, details)
 
 
 def _outsider(
@@ -533,6 +560,7 @@ def _outsider(
     actor: Actor,
     parties: Parties | None,
     payload: Mapping[str, Any] | None,
+    bodies: Bodies | None = None,
 ) -> PartyMissing | None:
     """The refusal when ``actor`` does not act for the case's ``party_id``, else ``None``.
 
@@ -549,7 +577,9 @@ def _outsider(
     if actor.acts_for in bound:
         return None
     fr, en = (party.fr, party.en) if party is not None else (party_id, party_id)
-    return PartyMissing(event, actor.id, actor.roles, party_id, fr, en)
+    ids = tuple(sorted(bound))
+    names = (bodies or Bodies()).named(ids)
+    return PartyMissing(event, actor.id, actor.roles, party_id, fr, en, ids, names)
 
 
 def _not_here(procedure: Procedure, state: str, event: str) -> EventNotHere:

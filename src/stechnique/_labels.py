@@ -10,11 +10,14 @@ when there is none (the id, or nothing).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from stechnique.definition import Procedure
+    from stechnique.definition import Procedure, Relabel
+    from stechnique.i18n import Lang
     from stechnique.records import Record
+    from stechnique.schema import Field
 
 
 class Label(NamedTuple):
@@ -120,3 +123,164 @@ def french_to(noun: str) -> str:
     if noun.startswith("les "):
         return "aux " + noun[4:]
     return "à " + noun
+
+
+# -- a procedure's labels, in either language -------------------------------------------------
+#
+# Every lookup below takes the language (``None``: the one in force, ``i18n.current_lang``) and
+# answers in this order: the display relabel of ``Procedure.labels``, the canonical label of
+# the definition, then the id itself: a reader always gets something to read.
+
+
+def _lang(lang: Lang | None) -> Lang:
+    from stechnique.i18n import current_lang
+
+    return lang or current_lang()
+
+
+def _said(relabel: Relabel | None, fr: str, en: str, fallback: str, lang: Lang | None) -> str:
+    if relabel is not None:
+        fr, en = relabel.fr, relabel.en
+    return (fr if _lang(lang) == "fr" else en) or fr or fallback
+
+
+def procedure_label(procedure: Procedure, lang: Lang | None = None) -> str:
+    """The title of ``procedure`` (« Mission de soutien technique renforcé (...) »)."""
+    relabel = procedure.labels.relabel("procedure", "")
+    return _said(relabel, procedure.fr, procedure.en, procedure.name, lang)
+
+
+def state_label(procedure: Procedure | None, state: str | None, lang: Lang | None = None) -> str:
+    """The label of ``state``; the id when the procedure or the state is unknown."""
+    if state is None:
+        return ""
+    if procedure is None:
+        return state
+    relabel = procedure.labels.relabel("state", state)
+    try:
+        known = procedure.state(state)
+    except KeyError:
+        return relabel.fr if relabel is not None and _lang(lang) == "fr" else state
+    return _said(relabel, known.fr, known.en, state, lang)
+
+
+def event_label(procedure: Procedure | None, record: Record, lang: Lang | None = None) -> str:
+    """The label of ``record``'s event: the library's own, else that of the transition taken,
+    else the event id."""
+    if record.event in EVENTS:
+        return EVENTS[record.event].fr if _lang(lang) == "fr" else EVENTS[record.event].en
+    if procedure is None:
+        return record.event
+    relabel = procedure.labels.relabel("event", record.event)
+    transition = (
+        procedure.transition(record.source, record.event, record.payload)
+        if record.source is not None
+        else None
+    )
+    if transition is None:
+        return _said(relabel, "", "", record.event, lang)
+    return _said(relabel, transition.fr, transition.en, record.event, lang)
+
+
+def role_label(procedure: Procedure | None, role: str, lang: Lang | None = None) -> str:
+    """The label of ``role`` (a role or a case role); the id when unknown."""
+    if procedure is None:
+        return role
+    relabel = procedure.labels.relabel("role", role)
+    declared = next((r for r in procedure.roles if r.id == role), None)
+    if declared is None:
+        declared = next((r for r in procedure.case_roles if r.id == role), None)  # type: ignore[assignment]
+    if declared is None:
+        return _said(relabel, "", "", role, lang)
+    return _said(relabel, declared.fr, declared.en, role, lang)
+
+
+def party_label(procedure: Procedure | None, party: str, lang: Lang | None = None) -> str:
+    """The label of party kind ``party`` (« le gestionnaire »); the id when unknown."""
+    if procedure is None:
+        return party
+    relabel = procedure.labels.relabel("party", party)
+    declared = procedure.party(party)
+    if declared is None:
+        return _said(relabel, "", "", party, lang)
+    return _said(relabel, declared.fr, declared.en, party, lang)
+
+
+def named_fields(procedure: Procedure) -> dict[str, Field]:
+    """Every field of the procedure's facts and payloads by its dotted name (``actions.kind``
+    for a field nested in ``actions``); the first declaration of a name stands for all."""
+    found: dict[str, Field] = {}
+    schemas = [procedure.facts, *(t.payload for t in procedure.transitions)]
+    for schema in schemas:
+        for name, field in _walk(schema, ""):
+            found.setdefault(name, field)
+    return found
+
+
+def _walk(schema: Iterable[Field], prefix: str) -> Iterator[tuple[str, Field]]:
+    for field in schema:
+        yield prefix + field.name, field
+        yield from _walk(field.fields, f"{prefix}{field.name}.")
+
+
+def field_label(procedure: Procedure | None, field: str, lang: Lang | None = None) -> str:
+    """The label of field ``field`` (dotted for nested fields); the id when unknown."""
+    if procedure is None:
+        return field
+    relabel = procedure.labels.relabel("field", field)
+    declared = named_fields(procedure).get(field)
+    if declared is None:
+        return _said(relabel, "", "", field, lang)
+    return _said(relabel, declared.fr, declared.en, field, lang)
+
+
+def option_label(
+    procedure: Procedure | None, field: str, option: str, lang: Lang | None = None
+) -> str:
+    """The label of ``option`` of choice field ``field`` (``situation``, ``crisis`` → « crise
+    avérée »); the option itself when unlabelled."""
+    if procedure is None:
+        return option
+    label = procedure.labels.option(field, option)
+    if label is None:
+        return option
+    return label.fr if _lang(lang) == "fr" else (label.en or label.fr)
+
+
+def guard_refused(procedure: Procedure | None, guard: str, lang: Lang | None = None) -> str:
+    """What ``guard`` says when it refuses; its statement of the rule when unlabelled."""
+    return _guard_text(procedure, guard, lang, refused=True)
+
+
+def guard_held(procedure: Procedure | None, guard: str, lang: Lang | None = None) -> str:
+    """What ``guard`` says when it holds; its statement of the rule when unlabelled."""
+    return _guard_text(procedure, guard, lang, refused=False)
+
+
+def _guard_text(procedure: Procedure | None, guard: str, lang: Lang | None, refused: bool) -> str:
+    if procedure is None:
+        return guard
+    label = procedure.labels.guard(guard)
+    if label is not None:
+        if _lang(lang) == "fr":
+            return label.refused_fr if refused else label.held_fr
+        return label.refused_en if refused else label.held_en
+    try:
+        declared = procedure.guard(guard)
+    except KeyError:
+        return guard
+    return declared.fr if _lang(lang) == "fr" else declared.en
+
+
+#: The payload fields of the ``migrate`` records the library writes.
+MIGRATION_FIELDS = {
+    "from_version": Label("Version d'origine", "From version"),
+    "to_version": Label("Nouvelle version", "To version"),
+    "from_fingerprint": Label("Empreinte d'origine", "From fingerprint"),
+    "reason": Label("Motif", "Reason"),
+    "facts": Label("Faits", "Facts"),
+}
+#: After a migration, the procedure the case runs under from then on.
+NOW_UNDER = Label("désormais", "now")
+#: The words of a boolean value.
+YES_NO = (Label("non", "no"), Label("oui", "yes"))

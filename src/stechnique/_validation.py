@@ -27,6 +27,7 @@ def problems_of(procedure: Procedure) -> list[DefinitionProblem]:
     problems = _states(procedure) + _transitions(procedure) + _start(procedure)
     problems += _declared(procedure) + _case_roles(procedure) + _confidential(procedure)
     problems += _parties(procedure) + _waits(procedure) + _openings(procedure)
+    problems += _labels(procedure)
     # The graph walk needs every transition to join declared states; an unknown one is
     # already reported, and reachability around it would only be noise.
     if not any(p.kind == "unknown_state" and p.location[0] == "transitions" for p in problems):
@@ -465,3 +466,39 @@ def _reach(starts: Iterable[str], edges: dict[str, set[str]]) -> set[str]:
                 seen.add(following)
                 queue.append(following)
     return seen
+
+
+def _labels(procedure: Procedure) -> list[DefinitionProblem]:
+    """Labels name what the procedure declares: options of its choice fields, its guards, and
+    the things a relabel renames (a label of nothing is a typo that would never show)."""
+    from stechnique._labels import named_fields
+    from stechnique.definition import RELABELLED
+
+    problems: list[DefinitionProblem] = []
+    fields = named_fields(procedure)
+    for index, option in enumerate(procedure.labels.options):
+        field = fields.get(option.field)
+        if field is None or option.option not in field.options:
+            message = f"label of option {option.option!r} of {option.field!r}: no such option"
+            at: Location = ("labels", "options", index)
+            problems.append(_problem("unknown_option", option.option, at, message))
+    guards = {guard.name for guard in procedure.guards}
+    for index, label in enumerate(procedure.labels.guards):
+        if label.guard not in guards:
+            message = f"label of guard {label.guard!r}: the procedure has no such guard"
+            at = ("labels", "guards", index)
+            problems.append(_problem("unknown_guard", label.guard, at, message))
+    known = {
+        "procedure": {""},
+        "state": {state.id for state in procedure.states},
+        "event": {transition.event for transition in procedure.transitions},
+        "role": {role.id for role in procedure.roles} | {r.id for r in procedure.case_roles},
+        "party": {party.id for party in (procedure.reading or procedure).parties},
+        "field": set(fields),
+    }
+    for index, relabel in enumerate(procedure.labels.relabels):
+        if relabel.kind not in RELABELLED or relabel.id not in known[relabel.kind]:
+            message = f"relabel of {relabel.kind} {relabel.id!r}: the procedure has none"
+            at = ("labels", "relabels", index)
+            problems.append(_problem("unknown_label", relabel.id, at, message))
+    return problems

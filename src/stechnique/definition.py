@@ -22,14 +22,17 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from stechnique._values import items, names, pairing, pairs
 from stechnique.errors import ConcurrencyConflict, DefinitionError, HistoryCorrupted
+from stechnique.guard_details import Explainer
 from stechnique.records import Actor, Case, Record, canonical_json, converter
 from stechnique.schema import Field
 
 if TYPE_CHECKING:
+    from stechnique.bodies import Bodies
     from stechnique.storage.base import Storage
 
 __all__ = [
     "ANY_ACTIVE",
+    "RELABELLED",
     "RESERVED_EVENTS",
     "Answered",
     "Binding",
@@ -41,12 +44,16 @@ __all__ = [
     "Fired",
     "Guard",
     "GuardContext",
+    "GuardLabel",
     "Invariant",
+    "Labels",
     "Opening",
+    "OptionLabel",
     "Party",
     "Procedure",
     "ReadOnlyStore",
     "Reading",
+    "Relabel",
     "Role",
     "State",
     "Transition",
@@ -149,6 +156,11 @@ class Guard:
     # Whether the check looks at other cases: such a guard cannot be re-judged from one history
     # alone (audit skips it). A property of the code, so outside the fingerprint.
     reads_other_cases: bool = attrs.field(default=False, metadata=_NOT_CANONICAL)
+    #: What a refusal of this guard found missing (``stechnique.guard_details``): code, like
+    #: ``check``, so outside the fingerprint.
+    explain: Explainer | None = attrs.field(
+        default=None, eq=False, kw_only=True, metadata=_NOT_CANONICAL
+    )
 
 
 @attrs.frozen
@@ -338,6 +350,108 @@ class Opening:
     payload_of: Callable[[Mapping[str, Any]], dict[str, Any]] = attrs.field(eq=False)
 
 
+@attrs.frozen
+class OptionLabel:
+    """What one option of a choice field is called: ``situation`` ``crisis`` is « situation de
+    crise ». ``field`` is the field's name, the same wherever it appears (facts or payloads;
+    ``actions.kind`` for a field nested in ``actions``)."""
+
+    field: str
+    option: str
+    fr: str
+    en: str
+
+
+@attrs.frozen
+class GuardLabel:
+    """What a guard says when it refuses (``refused_fr``: « Toutes les décisions des
+    financeurs consultés ne sont pas encore favorables ») and when it holds (``held_fr``: «
+    Chaque financeur consulté a donné son accord »). The guard's own ``fr`` / ``en`` state the
+    rule itself; these say where a case stands with it."""
+
+    guard: str
+    refused_fr: str
+    refused_en: str
+    held_fr: str
+    held_en: str
+
+
+#: The things a ``Relabel`` may rename for display.
+RELABELLED = ("procedure", "state", "event", "role", "party", "field")
+
+
+@attrs.frozen
+class Relabel:
+    """A display label replacing one already in the canonical form (``kind`` among
+    ``RELABELLED``, ``id`` the thing's id; ``""`` for the procedure itself).
+
+    The canonical texts of a published revision are fixed by its fingerprint; a relabel shows
+    a better one (« Caf » as PROCEDURES.md spells it, a shorter field label for a timeline)
+    without touching the rules.
+    """
+
+    kind: str
+    id: str
+    fr: str
+    en: str
+
+
+@attrs.frozen
+class Labels:
+    """The labels of a procedure version that are presentation, not rules: each option of its
+    choice fields, what each guard says when it refuses or holds, and display relabels.
+
+    Attached to every revision of a version outside the fingerprint (``Procedure.labels``,
+    docs/decisions.md « Labels are presentation »): correcting a label is not a new rule.
+    """
+
+    options: tuple[OptionLabel, ...] = attrs.field(default=(), converter=items)
+    guards: tuple[GuardLabel, ...] = attrs.field(default=(), converter=items)
+    relabels: tuple[Relabel, ...] = attrs.field(default=(), converter=items)
+    _index: Mapping[tuple[str, str, str], Any] = attrs.field(
+        init=False, eq=False, repr=False, metadata=_NOT_CANONICAL
+    )
+
+    def __attrs_post_init__(self) -> None:
+        index: dict[tuple[str, str, str], Any] = {}
+        for option in self.options:
+            index["option", option.field, option.option] = option
+        for guard in self.guards:
+            index["guard", guard.guard, ""] = guard
+        for relabel in self.relabels:
+            index["relabel", relabel.kind, relabel.id] = relabel
+        object.__setattr__(self, "_index", index)
+
+    def option(self, field: str, option: str) -> OptionLabel | None:
+        """The label of ``option`` of field ``field``, if any."""
+        found: OptionLabel | None = self._index.get(("option", field, option))
+        return found
+
+    def guard(self, name: str) -> GuardLabel | None:
+        """What guard ``name`` says when it refuses and holds, if labelled."""
+        found: GuardLabel | None = self._index.get(("guard", name, ""))
+        return found
+
+    def relabel(self, kind: str, id: str) -> Relabel | None:
+        """The display label replacing the canonical one of ``kind`` ``id``, if any."""
+        found: Relabel | None = self._index.get(("relabel", kind, id))
+        return found
+
+    def extended(self, other: Labels) -> Labels:
+        """These labels with ``other``'s added, ``other`` winning where both label one thing
+        (revision 2 keeps revision 1's labels and labels what it adds)."""
+
+        def merge(mine: tuple[Any, ...], theirs: tuple[Any, ...], key: Callable[[Any], Any]) -> Any:
+            replaced = {key(item) for item in theirs}
+            return (*(item for item in mine if key(item) not in replaced), *theirs)
+
+        return Labels(
+            merge(self.options, other.options, lambda o: (o.field, o.option)),
+            merge(self.guards, other.guards, lambda g: g.guard),
+            merge(self.relabels, other.relabels, lambda r: (r.kind, r.id)),
+        )
+
+
 class ReadOnlyStore:
     """The part of a store a guard may use: reading other cases, never writing."""
 
@@ -376,6 +490,8 @@ class GuardContext:
     now: datetime
     store: ReadOnlyStore
     _history: Sequence[Record] | None = None
+    #: What the deployment calls each body: refusals name bodies by it (``Bodies``).
+    bodies: Bodies = attrs.field(factory=lambda: _no_directory(), kw_only=True)
 
     def history(self) -> Sequence[Record]:
         """The case's records so far (empty at start).
@@ -405,6 +521,12 @@ class GuardContext:
     def role_of(self, role: str) -> str | None:
         """The concrete role a (case) role means on this case."""
         return self.procedure.resolve_role(role, self.facts)
+
+
+def _no_directory() -> Bodies:
+    from stechnique.bodies import Bodies
+
+    return Bodies()
 
 
 @attrs.frozen
@@ -458,6 +580,9 @@ class Procedure:
     waits: tuple[Wait, ...] = attrs.field(default=(), converter=items, metadata=_NOT_CANONICAL)
     #: Steps that open a case of another procedure (``Opening``; ``Engine.fire``).
     opens: tuple[Opening, ...] = attrs.field(default=(), converter=items, metadata=_NOT_CANONICAL)
+    #: Option labels, guard refusal texts and display relabels: presentation, outside the
+    #: fingerprint, attached to every revision of the version (``Labels``).
+    labels: Labels = attrs.field(factory=Labels, metadata=_NOT_CANONICAL)
     _tables: _Tables = attrs.field(init=False, eq=False, repr=False, metadata=_NOT_CANONICAL)
 
     def __attrs_post_init__(self) -> None:

@@ -31,6 +31,7 @@ from stechnique._machine import trigger
 from stechnique._openings import links_back, opened_facts, step_taken, with_opened_id
 from stechnique._values import copied, replaced
 from stechnique.audit import AuditReport, audit
+from stechnique.bodies import Bodies
 from stechnique.clock import Clock, utc_now
 from stechnique.definition import GuardContext, Opening, Procedure, ReadOnlyStore
 from stechnique.errors import (
@@ -92,6 +93,8 @@ class Engine:
     read or wrote them (default 1024; 0 to read the case before every fire): a fire on a
     remembered case skips that read, and stays correct when another process moved the case,
     because the append only applies on the exact state it follows (``docs/decisions.md``).
+    ``bodies`` is the deployment's directory of body names (``stechnique.bodies.Bodies``), used
+    wherever a refusal or a page names a body; by default only the known funders are named.
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class Engine:
         clock: Clock | None = None,
         *,
         known_cases: int = 1024,
+        bodies: Bodies | None = None,
     ) -> None:
         if registry is None:
             from stechnique.workflows import default_registry
@@ -109,6 +113,7 @@ class Engine:
         self.storage: Storage = storage if storage is not None else MemoryStorage()
         self.registry = registry
         self.clock: Clock = clock or utc_now
+        self.bodies: Bodies = bodies if bodies is not None else Bodies()
         self._reader = ReadOnlyStore(self.storage)
         self._known = KnownCases(known_cases)
         # Whether every case row has its parties (none upgraded from before them is left):
@@ -374,6 +379,7 @@ class Engine:
             payload=payload if payload is not None else {},
             context=self._context_factory(procedure, case, actor, event, clock),
             parties=parties,
+            bodies=self.bodies,
         )
         if not verdict.allowed and not parties.sees(actor):
             # Whatever the refusal, it would tell an outsider something of the case.
@@ -594,6 +600,7 @@ class Engine:
             context=self._context_factory(procedure, case, actor, event, _Once(self._now)),
             parties=parties,
             exhaustive=True,
+            bodies=self.bodies,
         )
         return Explanation(case.id, event, case.state, reasons(verdict.refusals))
 
@@ -944,7 +951,9 @@ class Engine:
         payload: Mapping[str, Any],
         now: datetime,
     ) -> GuardContext:
-        return GuardContext(procedure, case, facts, actor, event, payload, now, self._reader)
+        return GuardContext(
+            procedure, case, facts, actor, event, payload, now, self._reader, bodies=self.bodies
+        )
 
     def _context_factory(
         self, procedure: Procedure, case: Case, actor: Actor, event: str, now: _Once

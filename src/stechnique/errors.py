@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from stechnique._labels import REGISTER_PROCEDURE, french_to
+from stechnique.guard_details import GuardDetail
 
 __all__ = [
     "ArgumentProblem",
@@ -224,6 +225,10 @@ class PermissionDenied(StechniqueError):
         super().__init__(message)
 
 
+def _details(details: Iterable[GuardDetail]) -> tuple[GuardDetail, ...]:
+    return tuple(details)
+
+
 @attrs.frozen
 class FailedGuard:
     """One guard that refused an event, with the rule it enforces in French and English."""
@@ -231,6 +236,9 @@ class FailedGuard:
     name: str
     fr: str
     en: str
+    #: What the guard found missing (``stechnique.guard_details.GuardDetail``: which funders
+    #: have not approved, who refused and why), for code; ``fr`` / ``en`` say it in words.
+    details: tuple[GuardDetail, ...] = attrs.field(default=(), converter=_details)
 
     def __str__(self) -> str:
         return f"{self.name} « {self.fr} » ({self.en})"
@@ -254,6 +262,11 @@ class GuardFailed(StechniqueError):
     def names(self) -> tuple[str, ...]:
         """The names of the failed guards, in declaration order."""
         return tuple(guard.name for guard in self.failed_guards)
+
+    @property
+    def details(self) -> tuple[GuardDetail, ...]:
+        """What the failed guards found missing, guard after guard (``FailedGuard.details``)."""
+        return tuple(detail for guard in self.failed_guards for detail in guard.details)
 
 
 @attrs.frozen

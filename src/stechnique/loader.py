@@ -32,8 +32,12 @@ from stechnique.definition import (
     CaseRole,
     ConfidentialField,
     Guard,
+    GuardLabel,
+    Labels,
+    OptionLabel,
     Party,
     Procedure,
+    Relabel,
     Role,
     State,
     Transition,
@@ -41,7 +45,7 @@ from stechnique.definition import (
 from stechnique.errors import DefinitionError, DefinitionProblem
 from stechnique.schema import Field
 
-__all__ = ["FileProblem", "ProcedureFileError", "load_procedure"]
+__all__ = ["FileProblem", "ProcedureFileError", "load_labels", "load_procedure"]
 
 
 class ProcedureFileError(DefinitionError):
@@ -83,6 +87,7 @@ def load_procedure(
         raise ProcedureFileError(file, [_syntax_problem(file, error)]) from None
     checker = Checker(file, text, library)
     check_document(document, checker)
+    checker.problems.extend(_label_problems(file, text, document.get("labels", {}), ("labels",)))
     if checker.problems:
         in_file_order = sorted(checker.problems, key=lambda p: (p.line is None, p.line or 0))
         raise ProcedureFileError(file, in_file_order)
@@ -191,6 +196,7 @@ def _procedure(document: dict[str, Any], library: Mapping[str, Guard]) -> Proced
         revision=document.get("revision", 1),
         parties=[_party(id, party) for id, party in document.get("parties", {}).items()],
         coordinators=document.get("coordinators", ()),
+        labels=_labels(document.get("labels", {})),
     )
 
 
@@ -265,3 +271,88 @@ def _confidential(rule: Mapping[str, Any]) -> ConfidentialField:
         opens_on=rule.get("opens_on"),
         per=rule.get("per"),
     )
+
+
+# -- labels: presentation outside the fingerprint (``Labels``) -----------------------------
+
+_GUARD_LABEL_KEYS = ("refused_fr", "refused_en", "held_fr", "held_en")
+
+
+def load_labels(path_or_text: str | os.PathLike[str]) -> Labels:
+    """Load a procedure version's ``Labels`` from a TOML file (a path) or TOML text.
+
+    The file holds what a data file's ``[labels]`` table holds, at its top level:
+    ``[options.<field>]`` with ``<option> = { fr = ..., en = ... }``, ``[guards.<name>]`` with
+    ``refused_fr``, ``refused_en``, ``held_fr``, ``held_en``, and ``[relabels.<kind>]`` with
+    ``<id> = { fr = ..., en = ... }`` (``[relabels.procedure]`` holds ``fr`` and ``en``
+    itself). Whether the labels name what a procedure declares is checked when they are
+    attached to it (``attrs.evolve(procedure, labels=...)``). Raises ``ProcedureFileError``.
+    """
+    file, text = _read(path_or_text)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ProcedureFileError(file, [_syntax_problem(file, error)]) from None
+    problems = _label_problems(file, text, document, ())
+    if problems:
+        raise ProcedureFileError(file, problems)
+    return _labels(document)
+
+
+def _label_problems(file: str, text: str, table: Any, at: KeyPath) -> list[FileProblem]:
+    """What is malformed in a labels table: every leaf a table of the expected text keys."""
+    found: list[FileProblem] = []
+
+    def problem(path: KeyPath, message: str) -> None:
+        found.append(FileProblem(file, dotted(path), line_of(text, path), message))
+
+    def texts(value: Any, path: KeyPath, keys: Sequence[str]) -> None:
+        if not isinstance(value, dict):
+            problem(path, f"expected a table with {', '.join(keys)}")
+            return
+        for key in keys:
+            if not isinstance(value.get(key), str) or not value[key].strip():
+                problem((*path, key), "expected non-empty text")
+        for key in sorted(set(value) - set(keys)):
+            problem((*path, key), f"unexpected key (expected: {', '.join(keys)})")
+
+    def tables(value: Any, path: KeyPath) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            problem(path, "expected a table")
+            return {}
+        return value
+
+    sections = tables(table, at) if at else table
+    for key in sorted(set(sections) - {"options", "guards", "relabels"}):
+        problem((*at, key), "unexpected key (expected: options, guards, relabels)")
+    for field, options in tables(sections.get("options", {}), (*at, "options")).items():
+        for option, label in tables(options, (*at, "options", field)).items():
+            texts(label, (*at, "options", field, option), ("fr", "en"))
+    for name, label in tables(sections.get("guards", {}), (*at, "guards")).items():
+        texts(label, (*at, "guards", name), _GUARD_LABEL_KEYS)
+    for kind, entries in tables(sections.get("relabels", {}), (*at, "relabels")).items():
+        if kind == "procedure":
+            texts(entries, (*at, "relabels", kind), ("fr", "en"))
+            continue
+        for id, label in tables(entries, (*at, "relabels", kind)).items():
+            texts(label, (*at, "relabels", kind, id), ("fr", "en"))
+    return found
+
+
+def _labels(table: Mapping[str, Any]) -> Labels:
+    options = [
+        OptionLabel(field, option, label["fr"], label["en"])
+        for field, labelled in table.get("options", {}).items()
+        for option, label in labelled.items()
+    ]
+    guards = [
+        GuardLabel(name, *(label[key] for key in _GUARD_LABEL_KEYS))
+        for name, label in table.get("guards", {}).items()
+    ]
+    relabels = []
+    for kind, entries in table.get("relabels", {}).items():
+        if kind == "procedure":
+            relabels.append(Relabel(kind, "", entries["fr"], entries["en"]))
+        else:
+            relabels += [Relabel(kind, id, e["fr"], e["en"]) for id, e in entries.items()]
+    return Labels(options, guards, relabels)

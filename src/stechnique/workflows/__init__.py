@@ -12,6 +12,10 @@ from stechnique.registry import PUBLISHED, Registry
 
 __all__ = ["default_registry"]
 
+# The explainers of revision 1's guards are registered beside them (their code is never
+# edited): whoever uses a guard of this package gets them.
+from stechnique.workflows import explainers as _explainers  # noqa: F401
+
 
 def default_registry() -> Registry:
     """A new registry holding every published procedure version."""

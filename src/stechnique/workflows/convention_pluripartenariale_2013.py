@@ -13,6 +13,7 @@ import attrs
 
 from stechnique.definition import Binding, Fired, Party, Reading, Wait
 from stechnique.loader import load_procedure
+from stechnique.workflows.labels import CONVENTION_2013, with_guards
 
 __all__ = ["DATA_FILE", "PROCEDURE", "READING", "STEPS", "WAITS"]
 
@@ -66,6 +67,14 @@ WAITS = (
     ),
 )
 
-#: The published procedure version, loaded from ``DATA_FILE``, with its reading rules and
-#: whom its cases wait on.
-PROCEDURE = attrs.evolve(load_procedure(DATA_FILE), reading=READING, waits=WAITS)
+#: The published procedure version, loaded from ``DATA_FILE``, with its reading rules, whom
+#: its cases wait on and its labels.
+PROCEDURE = attrs.evolve(
+    load_procedure(DATA_FILE),
+    reading=READING,
+    waits=WAITS,
+    # Presentation, outside the fingerprint (stechnique 0.2; docs/decisions.md).
+    labels=with_guards(
+        CONVENTION_2013, ("selection_criteria", "step_submitted", "one_year_before_expiry")
+    ),
+)

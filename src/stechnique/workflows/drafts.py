@@ -33,6 +33,7 @@ from stechnique.migration import Migration
 from stechnique.registry import Registry
 from stechnique.workflows import default_registry
 from stechnique.workflows.guards_r2 import GUARDS_R2
+from stechnique.workflows.labels import CONVENTION_2013, with_guards
 
 __all__ = [
     "CONVENTION_2013_R2_FILE",
@@ -76,12 +77,17 @@ def drafts() -> tuple[Procedure, ...]:
 
     return (
         soutien_technique_renforce_2015_2017_r2.PROCEDURE,
-        attrs.evolve(
-            load_procedure(CONVENTION_2013_R2_FILE, guards=GUARDS_R2),
-            waits=CONVENTION_2013_R2_WAITS,
-        ),
+        _convention_2013_r2(),
         soutien_technique_renforce_2019_r2.PROCEDURE,
     )
+
+
+def _convention_2013_r2() -> Procedure:
+    """The 2013 revision-2 data file, with whom its cases wait on and version 2013's labels
+    (both outside the fingerprint)."""
+    procedure = load_procedure(CONVENTION_2013_R2_FILE, guards=GUARDS_R2)
+    labels = with_guards(CONVENTION_2013, (guard.name for guard in procedure.guards))
+    return attrs.evolve(procedure, waits=CONVENTION_2013_R2_WAITS, labels=labels)
 
 
 def draft_migrations() -> tuple[Migration, ...]:

@@ -20,6 +20,11 @@ from types import MappingProxyType
 from stechnique.definition import Guard, GuardContext, ReadOnlyStore
 from stechnique.records import Case
 from stechnique.workflows import _rules_dla_r2, _rules_r2
+from stechnique.workflows.explainers import (
+    funders_not_refused_r2,
+    funders_not_validated_r2,
+    plan_not_validated_r2,
+)
 
 __all__ = ["GUARDS_R2", "PERIOD_2013", "PERIOD_2015_2017", "PERIOD_2019", "period", "period_from"]
 
@@ -275,6 +280,7 @@ _DLA = (
         "Validated by the funders: every funder of the latest plan has approved since it was "
         "drawn up, and none has refused",
         _plan_validated_by_funders,
+        explain=plan_not_validated_r2,
     ),
     Guard(
         "action_open",
@@ -364,12 +370,14 @@ _ALL = (
         "Validated by the funders: every funder consulted (referred, added, not released) has "
         "approved and none has refused",
         _validated_by_funders,
+        explain=funders_not_validated_r2,
     ),
     Guard(
         "refused_by_a_funder_v2",
         "Au moins un financeur consulté a refusé la demande",
         "At least one consulted funder has refused the request",
         _refused_by_a_funder,
+        explain=funders_not_refused_r2,
     ),
     Guard(
         "provider_changes",

@@ -37,6 +37,7 @@ from stechnique.definition import (
 from stechnique.schema import Field
 from stechnique.workflows._invariants import acknowledged_before_work, funders_validated_before
 from stechnique.workflows.guards import GUARDS
+from stechnique.workflows.labels import MSTR_2015_2017, with_guards
 
 __all__ = ["PROCEDURE"]
 
@@ -200,7 +201,7 @@ CONFIDENTIAL = tuple(
 # aux partenaires » — the validated report opens to the funders consulted and to the CAF (one
 # of the « partenaires »); drafts and revision requests stay between manager and provider.
 _DRAFT_FR = "Rapport du diagnostic : réservé au gestionnaire et au prestataire ; une fois validé, "
-_DRAFT_FR += "transmis aux financeurs consultés et à la CAF"
+_DRAFT_FR += "transmis aux financeurs consultés et à la Caf"
 _DRAFT_EN = "Diagnosis report: for the manager and the provider; once validated, sent to the "
 _DRAFT_EN += "consulted funders and the CAF"
 _REVISION_FR = "Demande de révision du rapport : réservée au gestionnaire et au prestataire"
@@ -294,4 +295,6 @@ PROCEDURE = Procedure(
     ),
     reading=READING,
     waits=WAITS,
+    # Presentation, outside the fingerprint (stechnique 0.2, docs/decisions.md).
+    labels=with_guards(MSTR_2015_2017, GUARD_NAMES),
 )

@@ -37,6 +37,7 @@ from stechnique.definition import (
     ANY_ACTIVE,
     Binding,
     ConfidentialField,
+    Labels,
     Opening,
     Party,
     Procedure,
@@ -52,6 +53,13 @@ from stechnique.workflows._rules_r2 import TRANSFERABLE
 from stechnique.workflows.guards import GUARDS
 from stechnique.workflows.guards_r2 import GUARDS_R2
 from stechnique.workflows.known_funders import KNOWN_FUNDER_IDS
+from stechnique.workflows.labels import (
+    DLA_2019,
+    MSTR_2015_2017,
+    known_funder_options,
+    nested_options,
+    with_guards,
+)
 from stechnique.workflows.soutien_technique_renforce_2015_2017 import (
     FACTS as FACTS_R1,
 )
@@ -250,7 +258,7 @@ CONFIDENTIAL = (
         opens_to=("consulted_funder", "caf_coordinator"),
         opens_on="validate_report",
         fr="Rapport du diagnostic : réservé au gestionnaire et au prestataire ; le rapport "
-        "validé est transmis aux financeurs consultés et à la CAF",
+        "validé est transmis aux financeurs consultés et à la Caf",
         en="Diagnosis report: for the manager and the provider; the validated report goes to "
         "the consulted funders and the CAF",
     ),
@@ -342,4 +350,17 @@ PROCEDURE = Procedure(
     # now the one the CAF assigned last.
     waits=WAITS,
     opens=OPENINGS,
+    # Revision 1's labels, and the known funders by name (outside the fingerprint).
+    labels=with_guards(
+        MSTR_2015_2017.extended(
+            Labels(
+                (
+                    *known_funder_options("funders", "funder"),
+                    # The transfer states the 2019 start facts, labelled as the DLA labels them.
+                    *nested_options(DLA_2019, "facts", "moment", "domains"),
+                )
+            )
+        ),
+        (*GUARD_NAMES_R1, *GUARD_NAMES_R2),
+    ),
 )

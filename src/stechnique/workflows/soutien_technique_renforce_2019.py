@@ -38,6 +38,7 @@ from stechnique.migration import Migration
 from stechnique.schema import Field
 from stechnique.workflows._invariants import acknowledged_before_work, funders_validated_before
 from stechnique.workflows.guards import GUARDS
+from stechnique.workflows.labels import DLA_2019, with_guards
 
 __all__ = ["MIGRATION", "PROCEDURE"]
 
@@ -281,6 +282,8 @@ PROCEDURE = Procedure(
     ),
     reading=READING,
     waits=WAITS,
+    # Presentation, outside the fingerprint (stechnique 0.2, docs/decisions.md).
+    labels=with_guards(DLA_2019, GUARD_NAMES),
 )
 
 #: Open 2015-2017 cases move to 2019 before the diagnosis starts; later ones finish as MSTR.

@@ -39,6 +39,7 @@ from stechnique.definition import (
     Binding,
     ConfidentialField,
     Each,
+    Labels,
     Party,
     Procedure,
     Role,
@@ -55,6 +56,7 @@ from stechnique.workflows._invariants_r2 import (
     plan_validated_before_v2,
 )
 from stechnique.workflows.guards_r2 import GUARDS_R2
+from stechnique.workflows.labels import DLA_2019, known_funder_options, with_guards
 from stechnique.workflows.soutien_technique_renforce_2015_2017_r2 import (
     FUNDERS,
     REFUSAL_REASON,
@@ -362,6 +364,8 @@ PROCEDURE = Procedure(
     parties=PARTIES,
     coordinators=("esia_officer", "france_active_officer"),
     waits=WAITS,
+    # Revision 1's labels, and the known funders by name (outside the fingerprint).
+    labels=with_guards(DLA_2019.extended(Labels(known_funder_options("funders"))), GUARD_NAMES),
 )
 
 
