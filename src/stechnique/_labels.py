@@ -10,54 +10,100 @@ when there is none (the id, or nothing).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from stechnique.i18n import Label, both
 
 if TYPE_CHECKING:
     from stechnique.definition import Procedure
     from stechnique.records import Record
+    from stechnique.schema import Field
 
-
-class Label(NamedTuple):
-    """One thing said in French (``fr``, shown first) and English (``en``)."""
-
-    fr: str
-    en: str
-
-    def both(self) -> str:
-        """``fr / en``, for titles read by people of either language."""
-        return f"{self.fr} / {self.en}"
-
+__all__ = ["Label"]  # Label's home is stechnique.i18n; callers here keep importing it from here
 
 #: The events the library writes itself, declared by no procedure.
 EVENTS = {
-    "start": Label("Ouverture du dossier", "Opening of the case"),
-    "migrate": Label("Migration vers une nouvelle version", "Migration to a new version"),
+    "start": both("Opening of the case"),
+    "migrate": both("Migration to a new version"),
 }
 #: A case, as titles and column headers name it.
-CASE = Label("dossier", "case")
-CASES = Label("dossiers", "cases")
+CASE = both("case")
+CASES = both("cases")
 #: A transition that keeps the case in its state: « (étape : <state>) ».
-STEP = Label("étape", "step")
+STEP = both("step")
 #: Every time shown is in UTC, as stored.
-UTC_TIMES = Label("heures UTC", "UTC times")
+UTC_TIMES = both("UTC times")
+#: Every time shown is in Paris local time, with its offset.
+PARIS_TIMES = both("Paris time")
 #: An actor holding no role.
-NO_ROLE = Label("aucun rôle", "no role")
+NO_ROLE = both("no role")
 #: The entry point group where installed packages declare their procedures.
 PROCEDURES_ENTRY_POINTS = "stechnique.procedures"
 #: How to register a procedure whose cases a store holds but a registry lacks.
-REGISTER_PROCEDURE = Label(
-    "enregistrez sa définition : un point d'entrée du groupe "
-    f"« {PROCEDURES_ENTRY_POINTS} » d'un paquet installé, l'option --procedures "
-    "FICHIER.toml|module:attribut de la commande stechnique (ou STECHNIQUE_PROCEDURES), "
-    "ou stechnique.load_registry(...) dans une application",
-    f"register its definition: an entry point in group '{PROCEDURES_ENTRY_POINTS}' of an "
+REGISTER_PROCEDURE = both(
+    "register its definition: an entry point in group '{group}' of an "
     "installed package, the stechnique command's --procedures FILE.toml|module:attr (or "
     "STECHNIQUE_PROCEDURES), or stechnique.load_registry(...) in an application",
+    group=PROCEDURES_ENTRY_POINTS,
 )
 #: What a reader sees in place of a value withheld from them.
-CONFIDENTIAL = Label("confidentiel", "confidential")
+CONFIDENTIAL = both("confidential")
 #: The reason a redaction marker gives when its rule gives none.
-CONFIDENTIAL_FIELD = Label("Champ confidentiel", "Confidential field")
+CONFIDENTIAL_FIELD = both("Confidential field")
+
+
+def role_label(procedure: Procedure | None, role: str) -> Label:
+    """What people call role ``role`` of ``procedure``: its label, else its id in both.
+
+    The one lookup of a role's label (a concrete role or a case role): explanations, refusals
+    and tables ask here.
+    """
+    if procedure is not None:
+        labels = [(r.id, r.fr, r.en) for r in procedure.roles]
+        labels += [(r.id, r.fr, r.en) for r in procedure.case_roles]
+        for known, fr, en in labels:
+            if known == role and (fr or en):
+                return Label(fr or role, en or role)
+    return Label(role, role)
+
+
+def state_label(procedure: Procedure | None, state: str) -> Label:
+    """What people call ``state`` of ``procedure``: its label, else its id in both."""
+    if procedure is not None:
+        try:
+            known = procedure.state(state)
+        except KeyError:
+            return Label(state, state)
+        return Label(known.fr or state, known.en or state)
+    return Label(state, state)
+
+
+def event_label(procedure: Procedure | None, event: str, state: str | None = None) -> Label:
+    """What people call ``event``: the library's own, else the label of the transition it takes
+    from ``state`` (any transition of that event when ``state`` is not given), else its id."""
+    if event in EVENTS:
+        return EVENTS[event]
+    if procedure is not None:
+        found = procedure.candidates(state, event) if state is not None else ()
+        found = found or tuple(t for t in procedure.transitions if t.event == event)
+        for transition in found:
+            if transition.fr or transition.en:
+                return Label(transition.fr or event, transition.en or event)
+    return Label(event, event)
+
+
+def option_label(field: Field | None, option: str) -> Label:
+    """What people call ``option`` of the choice field ``field``: its id until the definitions
+    label their options (the one lookup to fill then)."""
+    return Label(option, option)
+
+
+def field_label(field: Field | None, name: str) -> Label:
+    """What people call field ``name`` (``field`` its definition, if known): its label, else
+    the name."""
+    if field is not None and (field.fr or field.en):
+        return Label(field.fr or name, field.en or name)
+    return Label(name, name)
 
 
 #: The title of each source document, by the ``source`` field of the versions that follow it.
