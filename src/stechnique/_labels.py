@@ -92,6 +92,18 @@ def event_label(procedure: Procedure | None, event: str, state: str | None = Non
     return Label(event, event)
 
 
+def record_event_label(procedure: Procedure | None, record: Record) -> Label:
+    """What people call ``record``'s event: the library's own, else the transition the record
+    took (chosen by its payload when the event carries several), else the event's id."""
+    if record.event in EVENTS:
+        return EVENTS[record.event]
+    if procedure is not None and record.source is not None:
+        transition = procedure.transition(record.source, record.event, record.payload)
+        if transition is not None and (transition.fr or transition.en):
+            return Label(transition.fr or record.event, transition.en or record.event)
+    return Label(record.event, record.event)
+
+
 def option_label(field: Field | None, option: str) -> Label:
     """What people call ``option`` of the choice field ``field``: its id until the definitions
     label their options (the one lookup to fill then)."""

@@ -15,10 +15,11 @@ refusal raises before anything is written.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import attrs
 
@@ -47,6 +48,7 @@ from stechnique.errors import (
     UnknownCase,
 )
 from stechnique.explanation import Explanation, reasons
+from stechnique.i18n import Lang
 from stechnique.migration import (
     MigrationPlan,
     MigrationRefusal,
@@ -81,6 +83,25 @@ _MAYBE_STALE = (
 )
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _speaking(method: _Method) -> _Method:
+    """``method``, whose errors speak the engine's language (``Engine(lang=...)``) if it has
+    one: each error keeps both texts, only what ``str()`` shows is chosen."""
+
+    @functools.wraps(method)
+    def speaking(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except StechniqueError as error:
+            if self.lang is not None and error.lang is None:
+                error.lang = self.lang
+            raise
+
+    return cast(_Method, speaking)
+
+
 class Engine:
     """Runs procedures over a store: starts cases, fires events, reads and audits histories.
 
@@ -89,6 +110,11 @@ class Engine:
     read or wrote them (default 1024; 0 to read the case before every fire): a fire on a
     remembered case skips that read, and stays correct when another process moved the case,
     because the append only applies on the exact state it follows (``docs/decisions.md``).
+
+    ``lang`` (``fr`` or ``en``) is the language of what the engine says: the errors it raises
+    show it with ``str()`` (they keep both texts) and its explanations are in it, unless a call
+    says otherwise (``explain(lang=...)``). ``None``, the default, speaks the language in force
+    (``stechnique.i18n.use_locale``, ``STECHNIQUE_LANG``, else French) when the text is read.
     """
 
     def __init__(
@@ -98,7 +124,11 @@ class Engine:
         clock: Clock | None = None,
         *,
         known_cases: int = 1024,
+        lang: Lang | str | None = None,
     ) -> None:
+        check = Arguments()
+        self.lang: Lang | None = check.lang("lang", lang)
+        check.done()
         if registry is None:
             from stechnique.workflows import default_registry
 
@@ -114,6 +144,7 @@ class Engine:
 
     # -- commands -------------------------------------------------------------------------
 
+    @_speaking
     def start(
         self,
         name: str,
@@ -170,6 +201,7 @@ class Engine:
         self._known.remember(case, procedure)
         return _detached(case)
 
+    @_speaking
     def fire(
         self,
         case_id: str,
@@ -281,6 +313,7 @@ class Engine:
             raise InvalidEvent(case.id, event, case.state, procedure.events_from(case.state))
         return target, verdict.payload, clock()
 
+    @_speaking
     def migrate(
         self,
         case_id: str,
@@ -353,6 +386,7 @@ class Engine:
             plan, applied=True, case=_detached(plan.case), record=record, facts=copied(plan.facts)
         )
 
+    @_speaking
     def migrate_all(
         self,
         name: str,
@@ -417,6 +451,7 @@ class Engine:
 
     # -- queries --------------------------------------------------------------------------
 
+    @_speaking
     def case(self, case_id: str, viewer: Actor) -> Case:
         """The stored case (its fingerprint checked against the registry), as ``viewer`` may
         know it: ``UnknownCase`` unless the viewer is one of its parties or coordinators."""
@@ -426,6 +461,7 @@ class Engine:
         check.done()
         return _detached(self._seen(case_id, viewer)[0])
 
+    @_speaking
     def procedure(self, name: str, version: str | None = None) -> Procedure:
         """A registered procedure version (the latest when ``version`` is None)."""
         check = Arguments()
@@ -434,6 +470,7 @@ class Engine:
         check.done()
         return self.registry.get(name, version)
 
+    @_speaking
     def available_events(self, case_id: str, actor: Actor) -> list[str]:
         """The events ``actor`` may fire now: roles, parties and guards evaluated.
 
@@ -461,14 +498,23 @@ class Engine:
             ).allowed
         ]
 
+    @_speaking
     def explain(
-        self, case_id: str, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
+        self,
+        case_id: str,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        lang: Lang | str | None = None,
     ) -> Explanation:
         """Every reason ``event`` would be refused now for ``actor`` (empty when it would fire).
 
         Payload fields and payload guards are judged only when ``payload`` is given.
-        ``UnknownCase`` for an actor who may not know of the case.
+        ``UnknownCase`` for an actor who may not know of the case. ``lang`` says the
+        explanation in that language (default: the engine's, else the language in force).
         """
+        said = self.lang if lang is None else Arguments.one_lang(lang)
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
         event = check.identifier("event", event, MAX_NAME)
@@ -487,8 +533,9 @@ class Engine:
             parties=parties,
             exhaustive=True,
         )
-        return Explanation(case.id, event, case.state, reasons(verdict.refusals))
+        return Explanation(case.id, event, case.state, reasons(verdict.refusals), said)
 
+    @_speaking
     def history(self, case_id: str, viewer: Actor) -> list[Record]:
         """The case's records as ``viewer`` may read them: confidential fields redacted.
 
@@ -502,6 +549,7 @@ class Engine:
         case, _, parties, records = self._seen_with_history(case_id, viewer)
         return redact(records, viewer, case.facts, parties, self._procedure_of_record)
 
+    @_speaking
     def cases(
         self,
         *,
@@ -526,6 +574,7 @@ class Engine:
         ]
         return sorted(found, key=lambda case: (case.created_at, case.id))
 
+    @_speaking
     def unredacted_history(self, case_id: str, *, auditor: Actor, reason: str) -> list[Record]:
         """Every record of the case as stored, confidential fields included: the one read past
         the reading rules, for an auditor who says why. The store logs it (``accesses``)."""
@@ -538,6 +587,7 @@ class Engine:
         self.storage.log_access(Access(auditor, self._now(), reason, (case_id,)))
         return list(records)
 
+    @_speaking
     def unredacted_cases(
         self,
         *,
@@ -562,10 +612,12 @@ class Engine:
         )
         return found
 
+    @_speaking
     def accesses(self) -> list[Access]:
         """Every unredacted read logged by the store, oldest first: who, when, why, which."""
         return list(self.storage.accesses())
 
+    @_speaking
     def audit(
         self,
         case_id: str | None = None,
@@ -596,6 +648,7 @@ class Engine:
             progress=progress,
         )
 
+    @_speaking
     def waiting(
         self,
         viewer: Actor,
@@ -629,6 +682,7 @@ class Engine:
                 found.append(waiting)
         return found
 
+    @_speaking
     def overdue(
         self,
         viewer: Actor,

@@ -71,8 +71,12 @@ class StechniqueError(Exception):
     """Root of every error raised by stechnique.
 
     ``label`` holds the message in French and English (a plain text given by a caller stands
-    for both); ``str()`` shows the language in force, ``args`` holds both texts.
+    for both); ``str()`` shows ``lang`` when set (an ``Engine(lang=...)`` sets it on what it
+    raises), else the language in force; ``args`` holds both texts.
     """
+
+    #: The language ``str()`` shows; ``None``: the language in force when it is read.
+    lang: Lang | None = None
 
     def __init__(self, message: Label | str = "") -> None:
         self.label = message if isinstance(message, Label) else Label(message, message)
@@ -89,7 +93,7 @@ class StechniqueError(Exception):
         return self.label.en
 
     def __str__(self) -> str:
-        return self.label.text()
+        return self.label.text(self.lang)
 
 
 def _said(text: Label | str) -> Label:

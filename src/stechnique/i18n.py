@@ -25,12 +25,13 @@ import gettext
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_decimal as _babel_decimal
 
@@ -104,12 +105,30 @@ def format_datetime(moment: datetime, lang: Lang | None = None) -> str:
     return f"{shown} UTC{_babel_datetime(local, 'xxx', tzinfo=PARIS, locale=lang)}"
 
 
-def format_number(value: float | int | Decimal, lang: Lang | None = None, digits: int = 2) -> str:
+def format_date(day: date | datetime, lang: Lang | None = None) -> str:
+    """``day`` as a reader of ``lang`` writes it: « 8 déc. 2026 », « Dec 8, 2026 ».
+
+    A ``datetime`` is the day it is in Paris.
+    """
+    if isinstance(day, datetime):
+        day = day.astimezone(PARIS).date()
+    return _babel_date(day, "medium", locale=lang or current_lang())
+
+
+def format_number(
+    value: float | int | Decimal,
+    lang: Lang | None = None,
+    digits: int = 2,
+    *,
+    at_least: int = 0,
+) -> str:
     """``value`` as a reader of ``lang`` writes it: « 11 359,5 » in French, « 11,359.5 » in English.
 
-    At most ``digits`` decimals are shown.
+    At most ``digits`` decimals are shown, and at least ``at_least`` (a duration: « 0,01 s »).
     """
-    pattern = "#,##0" + ("." + "#" * digits if digits else "")
+    shown = max(digits, at_least)
+    decimals = "0" * at_least + "#" * (shown - at_least)
+    pattern = "#,##0" + ("." + decimals if shown else "")
     return _babel_decimal(value, format=pattern, locale=lang or current_lang())
 
 

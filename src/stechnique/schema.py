@@ -321,6 +321,8 @@ def _kind(value: Any) -> Label:
         return both("nothing")
     if isinstance(value, str):
         return Label(*described(value)) if value.strip() else both("empty text")
+    if isinstance(value, list | tuple) and not value:
+        return both("an empty list")
     return Label(*described(value))
 
 
