@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stechnique.i18n import Label, both
+from stechnique.i18n import Label as Label  # re-exported: callers name labels from here
+from stechnique.i18n import both
 
 if TYPE_CHECKING:
     from stechnique.definition import Procedure
     from stechnique.records import Record
     from stechnique.schema import Field
-
-__all__ = ["Label"]  # Label's home is stechnique.i18n; callers here keep importing it from here
 
 #: The events the library writes itself, declared by no procedure.
 EVENTS = {

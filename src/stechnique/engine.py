@@ -426,7 +426,7 @@ class Engine:
             try:
                 loaded = self._load(row.id)
             except StechniqueError as error:  # pinned to a definition this registry lacks
-                refused.append(MigrationRefusal(row.id, row.state, 0, str(error), error))
+                refused.append(MigrationRefusal(row.id, row.state, 0, error.label.both(), error))
                 continue
             case, procedure = loaded
             if (
@@ -441,7 +441,9 @@ class Engine:
                 )
             except StechniqueError as error:
                 refused.append(
-                    MigrationRefusal(case.id, case.state, procedure.revision, str(error), error)
+                    MigrationRefusal(
+                        case.id, case.state, procedure.revision, error.label.both(), error
+                    )
                 )
             else:
                 plans.append(plan)

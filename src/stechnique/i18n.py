@@ -35,6 +35,29 @@ from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_decimal as _babel_decimal
 
+__all__ = [
+    "DEFAULT_LANG",
+    "DOMAIN",
+    "LANGS",
+    "LOCALES",
+    "N_",
+    "PARIS",
+    "Label",
+    "Lang",
+    "both",
+    "both_n",
+    "current_lang",
+    "default_lang",
+    "format_date",
+    "format_datetime",
+    "format_number",
+    "joined",
+    "parse_lang",
+    "translate",
+    "translations",
+    "use_locale",
+]
+
 #: A language stechnique speaks.
 Lang = Literal["fr", "en"]
 #: Every language stechnique speaks, the default first.

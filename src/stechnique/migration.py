@@ -37,7 +37,7 @@ from stechnique._labels import state_label
 from stechnique._values import items, pairs
 from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import FieldProblem, InvalidData, MigrationRefused, StechniqueError
-from stechnique.i18n import Label, both
+from stechnique.i18n import Label, both, both_n
 from stechnique.records import Actor, Case, Record
 from stechnique.schema import validate
 
@@ -217,7 +217,7 @@ class MigrationPlan:
 @attrs.frozen
 class MigrationRefusal:
     """A case a bulk migration did not (or would not) move, and why (``reason``, the error's
-    message, in French and English where the error words it so)."""
+    message, in French and English: « fr / en »)."""
 
     case_id: str
     state: str
@@ -251,14 +251,19 @@ class MigrationReport:
         return not self.refused
 
     def summary(self) -> str:
-        """A few lines for people: what moves where (or would), then every refusal."""
+        """A few lines for people, in the language in force: what moves where (or would),
+        then every refusal."""
         target = shown(self.version, self.to_revision)
-        done = ("migrés", "migrated") if self.applied else ("à migrer", "would migrate")
-        lines = [
-            f"{self.name}@{target} : {len(self.plans)} dossier(s) {done[0]}, "
-            f"{len(self.refused)} refusé(s) / {len(self.plans)} case(s) {done[1]}, "
-            f"{len(self.refused)} refused"
-        ]
+        moved = len(self.plans)
+        cases = both_n("{n} case", "{n} cases", moved, n=moved)
+        key, refused = f"{self.name}@{target}", len(self.refused)
+        if self.applied:
+            said = both("{key}: {cases} migrated, {refused} refused", key=key, cases=cases,
+                        refused=refused)  # fmt: skip
+        else:
+            said = both("{key}: {cases} would migrate, {refused} refused", key=key, cases=cases,
+                        refused=refused)  # fmt: skip
+        lines = [said.text()]
         lines += [
             f"  {plan.case_id}: {shown(plan.from_version, plan.from_revision)} "
             f"{plan.source} -> {shown(plan.to_version, plan.to_revision)} {plan.target}"
@@ -266,7 +271,7 @@ class MigrationReport:
         ]
         lines += [
             f"  {refusal.case_id} ({shown(self.version, refusal.from_revision)} "
-            f"{refusal.state}): {refusal.reason}"
+            f"{refusal.state}): {refusal.error}"
             for refusal in self.refused
         ]
         return "\n".join(lines)
