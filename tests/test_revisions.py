@@ -531,7 +531,7 @@ def test_the_command_migrates_every_case_dry_run_first_then_one_case(tmp_path: A
     assert "demande --revision N" in out
     code, out = _command("migrate", "g-requested", "--all", "grant@1", *who)
     assert code == 2
-    assert "not both" in out
+    assert "pas les deux" in out
     storage.close()
 
 
