@@ -545,7 +545,6 @@ def test_export_import_round_trip(db: str, engine: Engine, tmp_path: Path) -> No
     done = script("export", *AS_AUDITOR_CLI, "--format", "jsonl", "-o", str(exported), "--db", db)
     assert done.returncode == 0, done.stderr
     assert f"exporté vers {exported} : 7 enregistrements" in done.stderr
-    assert f"exporté vers {exported} : 7 enregistrements" in done.stderr
     restored = f"sqlite:///{tmp_path / 'restored.db'}"
     done = script("import", str(exported), "--db", restored)
     assert done.returncode == 0, done.stderr
