@@ -8,6 +8,7 @@ read-only: they never create a file or a table.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -859,14 +860,26 @@ def export_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")
     ] = None,
+    labelled: Annotated[
+        bool,
+        typer.Option(
+            "--labelled",
+            help="With --format csv: the variant for people, in the --lang language (labels, "
+            "Paris time, ';' between columns in French) instead of the canonical columns.",
+        ),
+    ] = False,
     db: Db = DEFAULT_DB,
 ) -> None:
     """Export histories, one record per line (jsonl) or row (csv): --as a viewer (its cases,
     redacted), or --auditor with --reason (everything, restorable, the read logged); exit
     status 3 when nothing was selected."""
     refuse_version_alone(name, version)
+    if labelled and output_format is not ExportFormat.csv:
+        raise CommandLineError(both("--labelled goes with --format csv"))
     reader = parse_reader(viewer, auditor, reason)
-    write = export.export_jsonl if output_format is ExportFormat.jsonl else export.export_csv
+    write: Any = export.export_jsonl
+    if output_format is ExportFormat.csv:
+        write = functools.partial(export.export_csv, labelled=labelled)
     with open_engine(db, read_only=reader.auditor is None, existing=True) as engine:
         exported = write(
             engine.storage,
