@@ -58,6 +58,7 @@ OWN_SETTINGS = (
     "STECHNIQUE_TABLE_PREFIX",
     "STECHNIQUE_DEBUG",
     "STECHNIQUE_CHECKPOINT_KEY",
+    "STECHNIQUE_LANG",
 )
 COMMANDS = [
     ["procedures"],
@@ -1116,3 +1117,117 @@ def test_explain_says_why_and_fire_acts_for_a_body(db: str, engine: Engine) -> N
     assert code == 0, err
     last = engine.storage.records(case_id)[-1]
     assert (last.actor.id, last.actor.body) == ("marie", ADMIN.id)
+
+
+# -- the language: --lang and STECHNIQUE_LANG ------------------------------------------------
+
+
+def test_history_is_french_by_default_and_english_with_lang(db: str, engine: Engine) -> None:
+    """One language at a time: no « fr / en » doubles once a language is chosen."""
+    case = report_sent(engine)
+    viewer = ("--as", "caf-13-coordination:caf_coordinator", "--db", db)
+    code, french, _ = cli("history", case, *viewer)
+    assert code == 0
+    assert "Historique du dossier mstr-bdm, vu par caf-13-coordination" in french
+    assert "(heure de Paris)" in french
+    assert "Saisine concertée" in french
+    assert "History of" not in french
+    assert "Joint referral" not in french
+    code, english, _ = cli("--lang", "en", "history", case, *viewer)
+    assert code == 0
+    assert "History of case mstr-bdm, as caf-13-coordination" in english
+    assert "(Paris time)" in english
+    assert "Joint referral" in english
+    assert "Historique" not in english
+    assert "Saisine concertée" not in english
+    # The environment chooses too; --lang wins over it.
+    code, from_env, _ = cli("history", case, *viewer, env={"STECHNIQUE_LANG": "en"})
+    assert from_env == english
+    code, chosen, _ = cli("--lang", "fr", "history", case, *viewer, env={"STECHNIQUE_LANG": "en"})
+    assert chosen == french
+
+
+def test_errors_are_said_in_the_language_chosen(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, _, err = cli("--lang", "en", "fire", "ghost", "validate", "--actor", "a", "--role",
+                       "caf_coordinator", "--db", db)  # fmt: skip
+    assert code == 2
+    assert err.strip() == "error: unknown case 'ghost'"
+    code, _, err = cli("fire", "ghost", "validate", "--actor", "a", "--role", "caf_coordinator",
+                       "--db", db)  # fmt: skip
+    one_error_line(code, err, "dossier inconnu 'ghost'")
+    assert "unknown" not in err
+
+
+def test_an_unknown_language_is_refused(db: str) -> None:
+    code, _, err = cli("--lang", "de", "cases", *AS_AUDITOR_CLI, "--db", db)
+    assert code == 2
+    assert "--lang" in err
+    code, _, err = cli("cases", *AS_AUDITOR_CLI, "--db", db, env={"STECHNIQUE_LANG": "de"})
+    assert code == 2
+
+
+def test_machine_readable_outputs_are_the_same_in_every_language(
+    db: str, engine: Engine, tmp_path: Path
+) -> None:
+    """JSON, JSON Lines, the canonical CSV and exit statuses keep their identifiers."""
+    report_sent(engine)
+    outputs = {}
+    for lang in ("fr", "en"):
+        jsonl, csv_file = tmp_path / f"{lang}.jsonl", tmp_path / f"{lang}.csv"
+        for fmt, path in (("jsonl", jsonl), ("csv", csv_file)):
+            code, _, _ = cli("--lang", lang, "export", "--format", fmt, *AS_AUDITOR_CLI, "-o",
+                             str(path), "--db", db)  # fmt: skip
+            assert code == 0
+        code, report, _ = cli("--lang", lang, "audit", "--json", "--db", db)
+        audit = json.loads(report)
+        for moving in ("seconds", "records_per_second", "audited_at"):
+            audit.pop(moving, None)
+        csv_text = csv_file.read_text(encoding="utf-8-sig")
+        outputs[lang] = (code, audit, jsonl.read_text(encoding="utf-8"), csv_text)
+    assert outputs["fr"] == outputs["en"]
+    assert outputs["fr"][3].startswith("case_id,seq,at,at_utc,event,event_fr,")
+
+
+def test_the_labelled_csv_speaks_the_readers_language(db: str, engine: Engine) -> None:
+    case = report_sent(engine)
+    viewer = ("--as", "caf-13-coordination:caf_coordinator", "--case", case, "--db", db)
+    code, french, _ = cli("export", "--format", "csv", "--labelled", *viewer)
+    assert code == 0
+    assert french.startswith("Dossier;N°;Date (heure de Paris);Étape;De;Vers;Acteur;Rôles;Données")
+    assert "Saisir les partenaires;Fiche d'information transmise;Saisine concertée" in french
+    assert "Financeurs consultés : caf-13" in french
+    code, english, _ = cli("--lang", "en", "export", "--format", "csv", "--labelled", *viewer)
+    assert code == 0
+    assert english.startswith("Case,No.,Date (Paris time),Step,From,To,Actor,Roles,Data")
+    assert "Refer to the partners,Information sheet sent,Joint referral" in english
+    code, _, err = cli("export", "--format", "jsonl", "--labelled", *viewer)
+    one_error_line(code, err, "--labelled")
+
+
+def test_explain_names_fields_roles_and_events_by_their_labels(db: str, engine: Engine) -> None:
+    """No raw id or English where a label exists (issue 15's quoted explanations)."""
+    engine.start(MSTR, version="2015-2017", actor=ADMIN, facts=FACTS, case_id="x")
+    code, out, _ = cli("explain", "x", "refer", "--as", "caf-13-coordination:caf_coordinator",
+                       "--payload", '{"funders": []}', "--db", db)  # fmt: skip
+    assert code == 1
+    assert "Champ « Financeurs consultés » : une liste non vide de textes attendue" in out
+    assert "expected" not in out
+    code, out, _ = cli("explain", "x", "refer", "--as", "ca-belle-de-mai:administrator", "--db", db)
+    assert "Rôle requis : Coordinateur CAF du dispositif" in out
+    code, out, _ = cli("explain", "x", "validate", "--as", "caf-13-coordination:caf_coordinator",
+                       "--db", db)  # fmt: skip
+    assert "(possibles : Saisir les partenaires, Retirer la demande)" in out
+    code, out, _ = cli("--lang", "en", "explain", "x", "validate", "--as",
+                       "caf-13-coordination:caf_coordinator", "--db", db)  # fmt: skip
+    assert "(possible: Refer to the partners, Withdraw the request)" in out
+    assert "possibles" not in out
+
+
+def test_the_audit_writes_numbers_as_its_reader_does(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, out, _ = cli("audit", "--db", db)
+    assert code == 0
+    assert re.search(r"\d+,\d\d s \([\d\u202f]+ enregistrements/s\)", out), out
+    code, out, _ = cli("--lang", "en", "audit", "--db", db)
+    assert re.search(r"\d+\.\d\d s \([\d,]+ records/s\)", out), out
