@@ -128,7 +128,8 @@ def _roles(procedure: Procedure) -> Table:
 def _facts(fields: Sequence[Field]) -> Table:
     table = _table("Faits à l'ouverture / start facts", "champ", "type", "obligatoire", "libellé")
     for field in fields:
-        table.add_row(field.name, field.describe(), "oui" if field.required else "non", field.fr)
+        kind = _said(field.description())
+        table.add_row(field.name, kind, "oui" if field.required else "non", field.fr)
     return table
 
 
@@ -150,7 +151,10 @@ def _transitions(procedure: Procedure) -> Table:
             if transition.sources == (ANY_ACTIVE,)
             else ", ".join(transition.sources)
         )
-        when = f" si {transition.when[0]}={transition.when[1]}" if transition.when else ""
+        when = ""
+        if transition.when:
+            field, value = transition.when
+            when = _said(both(" if {field}={value}", field=field, value=value))
         table.add_row(
             transition.event,
             transition.fr,
@@ -164,7 +168,7 @@ def _transitions(procedure: Procedure) -> Table:
 
 def _field_text(field: Field) -> str:
     optional = "" if field.required else "?"
-    return f"{field.name}{optional}: {field.describe()}"
+    return f"{field.name}{optional}: {_said(field.description())}"
 
 
 def _guards(procedure: Procedure) -> Table:
