@@ -19,6 +19,10 @@ from stechnique.storage import MemoryStorage, SQLStorage, Storage
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# The suite reads what stechnique says in its default language, French; a test that reads
+# English says so (``use_locale("en")``, ``--lang en``, ``.en``).
+os.environ.pop("STECHNIQUE_LANG", None)
+
 # stateful_step_count: steps per run of the generated state machines (tests/strategies.py).
 # ``ci`` is derandomized: the same examples on every run, so a green suite stays green. The
 # state-machine tests also require deep states to be reached, and with fresh random examples

@@ -34,6 +34,12 @@ BOSS = Actor("boss-1", {"boss"})
 FACTS = {"title": "Imprimante", "kind": "solo"}
 
 
+def said(error: BaseException) -> str:
+    """Both texts of a refusal (French, then English): what it says in either language."""
+    assert isinstance(error, StechniqueError)
+    return f"{error.fr}\n{error.en}"
+
+
 @pytest.fixture
 def engine(any_storage: Storage) -> Engine:
     return Engine(any_storage, FORM_REGISTRY, TickingClock())
@@ -70,9 +76,9 @@ def test_lone_surrogates_in_ids_are_refused(engine: Engine, bad: str) -> None:
     for argument, call in attempts.items():
         error = refused(engine, call, InvalidArgument)
         assert error.fields == (argument,)
-        assert "lone surrogate" in str(error)
-        assert "demi-caractère" in str(error)
-        str(error).encode("utf-8")  # printable, loggable: the value is not echoed
+        assert "lone surrogate" in said(error)
+        assert "demi-caractère" in said(error)
+        said(error).encode("utf-8")  # printable, loggable: the value is not echoed
     for read in (engine.case, engine.history):
         with pytest.raises(InvalidArgument, match="case_id"):
             read(bad, AUDITOR)
@@ -97,8 +103,8 @@ def test_bad_ids_on_start(engine: Engine, argument: str, value: Any, problem: st
     error = refused(engine, lambda: engine.start("form", **kwargs), InvalidArgument)
     assert isinstance(error, InvalidData)  # what the caller gave cannot be used
     assert error.fields == (argument,)
-    assert problem in str(error)
-    assert f"arguments invalides : {argument} :" in str(error)
+    assert problem in said(error)
+    assert f"arguments non valides : {argument} :" in said(error)
     assert all_cases(engine) == []
 
 
@@ -132,17 +138,17 @@ def test_ill_typed_arguments_name_each_one(engine: Engine) -> None:
         engine, lambda: engine.start("form", actor=None, facts="title"), InvalidArgument
     )  # type: ignore[arg-type]
     assert error.fields == ("actor", "facts")
-    assert "expected an Actor, got nothing (None)" in str(error)
-    assert "un Actor attendu" in str(error)
+    assert "expected an Actor, got nothing (None)" in said(error)
+    assert "un Actor attendu" in said(error)
     error = refused(
         engine,
         lambda: engine.fire(case.id, ["note"], actor=CLERK, payload=[("text", "x")]),  # type: ignore[arg-type]
         InvalidArgument,
     )
     assert error.fields == ("event", "payload")
-    with pytest.raises(InvalidArgument, match="viewer: expected an Actor"):
+    with pytest.raises(InvalidArgument, match="viewer : un Actor attendu"):
         engine.history(case.id, viewer="boss-1")  # type: ignore[arg-type]
-    with pytest.raises(InvalidArgument, match=r"actor\.roles: expected text, got an integer"):
+    with pytest.raises(InvalidArgument, match=r"actor\.roles : du texte attendu, reçu un entier"):
         engine.available_events(case.id, Actor("x", {1}))  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="expected_seq"):
         engine.fire(case.id, "note", actor=CLERK, payload={"text": "x"}, expected_seq=10**5000)
@@ -169,7 +175,7 @@ def test_numbers_json_cannot_hold_are_refused(engine: Engine, value: Any, proble
         InvalidData,
     )
     assert error.fields == ("score",)  # type: ignore[attr-defined]
-    assert problem in str(error)
+    assert problem in said(error)
     assert engine.fire(case.id, "note", actor=CLERK, payload={"text": "x", "score": 2**53 - 1})
 
 
@@ -183,7 +189,7 @@ def test_deep_nesting_in_a_choice_is_refused_without_echo(engine: Engine) -> Non
         lambda: engine.start("form", actor=CLERK, facts={**FACTS, "kind": deep}),
         InvalidData,
     )
-    assert str(error) == "invalid facts of form@2: kind: expected one of solo, group, got a list"
+    assert error.en == "invalid facts of form@2: kind: expected one of solo, group, got a list"
 
 
 def test_refusals_do_not_echo_values(engine: Engine) -> None:
@@ -192,7 +198,7 @@ def test_refusals_do_not_echo_values(engine: Engine) -> None:
     secret = "code-4242"
     with pytest.raises(InvalidData) as error:
         engine.fire(case.id, "note", actor=CLERK, payload={"text": "x", "level": secret})
-    assert secret not in str(error.value)
+    assert secret not in said(error.value)
     with pytest.raises(InvalidData) as error:
         engine.start("form", actor=CLERK, facts={**FACTS, secret: 1, ("a",): 2})
     assert error.value.fields == ("(a tuple as a key)", "code-4242")  # keys name the fields
@@ -245,7 +251,7 @@ def test_import_refuses_what_no_store_holds(field: str, value: Any, problem: str
     target = MemoryStorage()
     with pytest.raises(InvalidData, match="line 1") as error:
         import_jsonl(target, io.StringIO(_line(record, **{field: value}) + "\n"))
-    assert problem in str(error.value)
+    assert problem in said(error.value)
     assert snapshot(target) == snapshot(MemoryStorage())
 
 

@@ -154,9 +154,10 @@ def test_nobody_signs_off_a_broken_chain(engine: Engine) -> None:
     assert isinstance(storage, MemoryStorage)
     records = storage._records["mstr-closed"]
     records[3] = attrs.evolve(records[3], payload={"decision": "refuse"})
-    with pytest.raises(HistoryCorrupted, match="seq 4") as caught:
+    with pytest.raises(HistoryCorrupted, match="altéré à l'enregistrement 4") as caught:
         export_checkpoint(storage, "Jeanne Martin")
     assert caught.value.case_id == "mstr-closed"
+    assert caught.value.seq == 4
 
 
 def test_bad_arguments_are_refused(engine: Engine) -> None:

@@ -33,8 +33,8 @@ from stechnique import Actor, Engine, SchemaOutOfDate, default_registry, export_
 from stechnique._metadata import UNKNOWN_VERSION, installed_version
 from stechnique.cli import app
 from stechnique.cli._commands import audit_with_progress, import_with_progress
-from stechnique.cli._selection import count
 from stechnique.cli._support import load_stories, shown_url
+from stechnique.i18n import both_n
 from stechnique.storage import SQLStorage, upgrade_schema
 from stechnique.storage._sql_upgrade import head_revision
 
@@ -58,6 +58,7 @@ OWN_SETTINGS = (
     "STECHNIQUE_TABLE_PREFIX",
     "STECHNIQUE_DEBUG",
     "STECHNIQUE_CHECKPOINT_KEY",
+    "STECHNIQUE_LANG",
 )
 COMMANDS = [
     ["procedures"],
@@ -148,11 +149,12 @@ def report_sent(engine: Engine, case_id: str = "mstr-bdm") -> str:
 
 
 def one_error_line(code: int, stderr: str, *fragments: str) -> None:
-    """A refused command: exit 2, one ``error:`` line naming the problem, no traceback."""
+    """A refused command: exit 2, one ``erreur :`` line (French by default) naming the problem,
+    no traceback."""
     assert code == 2, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
+    assert lines[0].startswith("erreur : ")
     assert "internal error" not in lines[0]
     assert "Traceback" not in stderr
     for fragment in fragments:
@@ -233,16 +235,16 @@ def test_show_without_version_is_the_latest() -> None:
 
 @pytest.mark.parametrize(
     ("argument", "fragment"),
-    [("no-such-procedure", "unknown procedure no-such-procedure"), (f"{MSTR}@1999", "@1999")],
+    [("no-such-procedure", "procédure inconnue no-such-procedure"), (f"{MSTR}@1999", "@1999")],
 )
 def test_show_unknown_procedure_is_one_error_line(argument: str, fragment: str) -> None:
     code, _, err = cli("show", argument)
-    one_error_line(code, err, fragment, "registered:")
+    one_error_line(code, err, fragment, "enregistrées :")
 
 
 def test_show_malformed_reference() -> None:
     code, _, err = cli("show", f"{MSTR}@")
-    one_error_line(code, err, "NAME@VERSION")
+    one_error_line(code, err, "NOM@VERSION")
 
 
 # -- diagram ------------------------------------------------------------------------------
@@ -361,7 +363,9 @@ FIRE_FAILURES = [
     pytest.param(["--payload", '{"funders": ['], "--payload is not valid JSON", id="bad-json"),
     pytest.param(["--payload", "[1, 2]"], "must be a JSON object", id="not-an-object"),
     pytest.param(["--payload", "@/no/such/file.json"], "cannot read", id="missing-file"),
-    pytest.param(["--payload", '{"funders": []}'], "invalid payload", id="invalid-data"),
+    pytest.param(
+        ["--payload", '{"funders": []}'], "données de 'refer' non valides", id="invalid-data"
+    ),
 ]
 
 
@@ -380,8 +384,8 @@ def test_fire_bad_payload_is_refused_and_writes_nothing(
 
 REFUSALS = [
     pytest.param("validate", CAF, "caf_coordinator", "validated_by_funders", id="guard"),
-    pytest.param("close", CAF, "caf_coordinator", "allowed events", id="invalid-event"),
-    pytest.param("validate", FUNDER, "funder", "allowed roles: caf_coordinator", id="role"),
+    pytest.param("close", CAF, "caf_coordinator", "possibles :", id="invalid-event"),
+    pytest.param("validate", FUNDER, "funder", "rôles requis : Coordination Caf", id="role"),
 ]
 
 
@@ -401,19 +405,19 @@ def test_start_refusals(db: str, engine: Engine) -> None:
     code, _, err = cli(
         "start", MSTR, "--actor", "x", "--role", "structure", "--facts", "{}", "--db", db
     )
-    one_error_line(code, err, "invalid facts")
+    one_error_line(code, err, "faits de soutien-technique-renforce@2019 non valides")
     code, _, err = cli(
         "start", "nope@1", "--actor", "x", "--role", "r", "--facts", "{}", "--db", db
     )
-    one_error_line(code, err, "unknown procedure nope@1")
+    one_error_line(code, err, "procédure inconnue nope@1")
     assert all_cases(engine) == []
 
 
 def test_unknown_case(db: str) -> None:
     code, _, err = cli("fire", "ghost", "refer", "--actor", "a", "--role", "r", "--db", db)
-    one_error_line(code, err, "unknown case 'ghost'")
+    one_error_line(code, err, "dossier inconnu 'ghost'")
     code, _, err = cli("history", "ghost", *AS_AUDITOR_CLI, "--db", db)
-    one_error_line(code, err, "unknown case 'ghost'")
+    one_error_line(code, err, "dossier inconnu 'ghost'")
 
 
 def test_missing_option_is_a_usage_error() -> None:
@@ -439,7 +443,7 @@ def test_history_as_funder_and_as_manager(db: str, engine: Engine) -> None:
     manager = script("history", case_id, "--as", f"{ADMIN.id}:administrator", "--db", db)
     assert funder.returncode == 0, funder.stderr
     assert manager.returncode == 0, manager.stderr
-    assert "vu par caf-13 (funder)" in funder.stdout
+    assert "vu par caf-13 (Partenaire financeur)" in funder.stdout
     assert REPORT not in funder.stdout
     assert "« confidentiel »" in funder.stdout
     assert REPORT in manager.stdout
@@ -459,7 +463,7 @@ def test_history_without_viewer_shows_everything(db: str, engine: Engine) -> Non
 def test_history_bad_as_syntax(db: str, engine: Engine, viewer: str) -> None:
     case_id = report_sent(engine)
     code, _, err = cli("history", case_id, "--as", viewer, "--db", db)
-    one_error_line(code, err, "ID:ROLE")
+    one_error_line(code, err, "ID:RÔLE")
 
 
 # -- audit --------------------------------------------------------------------------------
@@ -480,7 +484,7 @@ def test_audit_clean_then_tampered(db: str, engine: Engine) -> None:
     case_id = report_sent(engine)
     clean = script("audit", "--db", db)
     assert clean.returncode == 0, clean.stderr
-    assert "conforme / ok" in clean.stdout
+    assert "conforme" in clean.stdout
     tamper_payload(db, case_id, 7)
     tampered = script("audit", "--db", db)
     assert tampered.returncode == 1
@@ -542,12 +546,10 @@ def test_export_import_round_trip(db: str, engine: Engine, tmp_path: Path) -> No
     done = script("export", *AS_AUDITOR_CLI, "--format", "jsonl", "-o", str(exported), "--db", db)
     assert done.returncode == 0, done.stderr
     assert f"exporté vers {exported} : 7 enregistrements" in done.stderr
-    assert f"exported to {exported}: 7 records" in done.stderr
     restored = f"sqlite:///{tmp_path / 'restored.db'}"
     done = script("import", str(exported), "--db", restored)
     assert done.returncode == 0, done.stderr
-    assert "1 dossier, 7 enregistrements / imported from" in done.stderr
-    assert ": 1 case, 7 records" in done.stderr
+    assert ": 1 dossier, 7 enregistrements" in done.stderr
     storage = SQLStorage(restored)
     try:
         assert [(r.seq, r.hash) for r in storage.records(case_id)] == records_of(engine, case_id)
@@ -603,18 +605,18 @@ def test_db_upgrade_prepares_a_store_opened_without_upgrading(tmp_path: Path) ->
     done = script("db", "upgrade", "--db", url, "--table-prefix", "partner_")
     assert done.returncode == 0, done.stderr
     assert f"tables partner_* créées (révision {head_revision()})" in done.stderr
-    assert f"tables partner_* created (revision {head_revision()})" in done.stderr
+    assert f"tables partner_* créées (révision {head_revision()})" in done.stderr
     assert "up to date" not in done.stderr
     storage = SQLStorage(url, table_prefix="partner_", upgrade=False)
     storage.close()
     code, _, err = cli("--table-prefix", "partner_", "db", "upgrade", "--db", url)
     assert code == 0
-    assert "tables partner_* already up to date" in err
+    assert "tables partner_* déjà à jour" in err
     upgrade_schema(url, table_prefix="older_", revision="0001")
     code, _, err = cli("db", "upgrade", "--db", url, env={"STECHNIQUE_TABLE_PREFIX": "older_"})
     assert code == 0
     assert "tables older_* mises à jour depuis 0001" in err
-    assert "tables older_* upgraded from 0001" in err
+    assert "tables older_* mises à jour depuis 0001" in err
     code, _, err = cli("db", "upgrade", "--db", url, "--table-prefix", "bad-prefix")
     one_error_line(code, err, "bad-prefix")
 
@@ -632,7 +634,7 @@ def test_table_prefix_from_the_environment(tmp_path: Path) -> None:
     code, out, err = cli(
         "cases", *AS_AUDITOR_CLI, "--db", url
     )  # the default prefix has no tables here
-    one_error_line(code, err, "no stechnique store at", "'stechnique_'")
+    one_error_line(code, err, "aucun magasin stechnique à", "'stechnique_'")
     assert "prefixed" not in out
 
 
@@ -663,18 +665,18 @@ def test_demo_runs_every_story_twice_safely_in_its_own_store(tmp_path: Path) -> 
     assert after_first
     written = len(after_first)
     cases = len({case_id for case_id, _, _ in after_first})
-    assert f"Demo: {len(stories)} stories, {cases} cases in {url} ({written} records written)" in (
-        first.stdout
-    )
-    assert f"audit ok ({cases} cases, {written} records)" in first.stdout
-    assert f"dans {url} ({written} enregistrements écrits)" in first.stdout
+    said = f"Démo : {len(stories)} histoires, {cases} dossiers dans {url} ({written} "
+    assert said + "enregistrements écrits)" in first.stdout
+    assert f"audit conforme ({cases} dossiers, {written} enregistrements)" in first.stdout
     for case_id in {case_id for case_id, _, _ in after_first}:
         assert f"Dossier {case_id}" in first.stdout
-    second = script("demo", cwd=tmp_path, env=elsewhere)
+    # The second time, in English (--lang): the summary in that language only.
+    second = script("--lang", "en", "demo", cwd=tmp_path, env=elsewhere)
     assert second.returncode == 0, second.stderr
     assert stored(url) == after_first
-    assert "(nothing new written); audit ok" in second.stdout
-    assert "(rien de nouveau écrit) ; audit conforme" in second.stdout
+    said = f"Demo: {len(stories)} stories, {cases} cases in {url} (nothing new written); "
+    assert said + f"audit compliant ({cases} cases, {written} records)" in second.stdout
+    assert "Démo :" not in second.stdout
 
 
 def test_demo_refuses_a_store_holding_other_cases(db: str, engine: Engine) -> None:
@@ -684,7 +686,7 @@ def test_demo_refuses_a_store_holding_other_cases(db: str, engine: Engine) -> No
     report_sent(engine, "mstr-belle-de-mai")  # the id of story 1, another history
     before = stored(db)
     code, _, err = cli("demo", "--db", db)
-    one_error_line(code, err, "holds 2 cases the demo did not write", "--into-existing-store")
+    one_error_line(code, err, "contient 2 dossiers étrangers à la démo", "--into-existing-store")
     assert "contient 2 dossiers étrangers à la démo" in err
     assert "real-case" not in err
     assert stored(db) == before
@@ -698,9 +700,9 @@ def test_demo_into_an_existing_store_when_told(tmp_path: Path) -> None:
     code, out, err = cli("demo", "--db", url, "--into-existing-store")
     assert code == 0, err
     assert set(before) < set(stored(url))
-    assert "Demo: 5 stories, 6 cases in" in out  # its own six are audited, not the others
+    assert "Démo : 5 histoires, 6 dossiers dans" in out  # its own six are audited, not the others
     code, _, err = cli("demo", "--db", url)
-    one_error_line(code, err, "holds 1 case the demo did not write")
+    one_error_line(code, err, "contient 1 dossier étranger à la démo")
 
 
 def test_demo_without_stories_is_one_error_line(tmp_path: Path) -> None:
@@ -752,7 +754,7 @@ def test_start_with_a_taken_case_id_says_so_and_nothing_more(db: str, engine: En
         "start", f"{MSTR}@2015-2017", "--actor", "someone-else", "--role", "administrator",
         "--facts", json.dumps(FACTS), "--case-id", "taken", "--db", db,
     )  # fmt: skip
-    one_error_line(code, err, "case id 'taken' is already taken; choose another id")
+    one_error_line(code, err, "l'identifiant de dossier 'taken' est déjà pris")
     for leak in ("concurrently", "seq", "report_sent", "2015-2017", ADMIN.id):
         assert leak not in err
     assert records_of(engine, "taken") == before
@@ -762,7 +764,7 @@ def test_start_with_a_taken_case_id_says_so_and_nothing_more(db: str, engine: En
 def test_version_without_name_is_refused(db: str, engine: Engine, command: str) -> None:
     report_sent(engine)
     code, out, err = cli(command, "--version", "2019", "--db", db)
-    one_error_line(code, err, "--version 2019 needs --name", "a besoin de --name")
+    one_error_line(code, err, "--version 2019 a besoin de --name")
     assert out == ""
 
 
@@ -803,7 +805,8 @@ def test_a_bad_table_prefix_is_blamed_on_the_prefix(db: str, engine: Engine) -> 
     [(0, "0 dossier", "0 cases"), (1, "1 dossier", "1 case"), (2, "2 dossiers", "2 cases")],
 )
 def test_counts_agree_with_their_noun(number: int, fr: str, en: str) -> None:
-    assert count(number, ("dossier", "dossiers"), ("case", "cases")) == (fr, en)
+    # The plural rule is each catalog's (French: 0 and 1 take the singular).
+    assert both_n("{n} case", "{n} cases", number) == (fr, en)
 
 
 def test_diagram_png_is_never_written_to_a_terminal() -> None:
@@ -834,12 +837,12 @@ def test_diagram_png_is_never_written_to_a_terminal() -> None:
 def test_cases_refuses_a_filter_that_names_nothing(db: str, engine: Engine) -> None:
     report_sent(engine)
     code, out, err = cli("cases", *AS_AUDITOR_CLI, "--state", "nonsense", "--db", db)
-    one_error_line(code, err, "unknown --state 'nonsense'", "report_sent", "requested")
+    one_error_line(code, err, "--state 'nonsense' inconnu", "report_sent", "requested")
     assert out == ""
     code, _, err = cli("cases", *AS_AUDITOR_CLI, "--name", "nonsense", "--db", db)
-    one_error_line(code, err, "unknown --name 'nonsense'", MSTR, "convention-pluripartenariale")
+    one_error_line(code, err, "--name 'nonsense' inconnu", MSTR, "convention-pluripartenariale")
     code, _, err = cli("cases", *AS_AUDITOR_CLI, "--name", MSTR, "--version", "1999", "--db", db)
-    one_error_line(code, err, "unknown --version '1999'", "2015-2017", "2019")
+    one_error_line(code, err, "--version '1999' inconnu", "2015-2017", "2019")
     code, out, _ = cli(
         "cases", *AS_AUDITOR_CLI, "--state", "closed", "--db", db
     )  # known, just no case there
@@ -870,9 +873,7 @@ def test_reading_a_store_that_is_not_there_creates_nothing(
 ) -> None:
     typo = f"sqlite:///{tmp_path / 'typo.db'}"
     code, out, err = cli(*command, "--db", typo)
-    one_error_line(
-        code, err, f"no stechnique store at {typo}", f"aucun magasin stechnique à {typo}"
-    )
+    one_error_line(code, err, f"aucun magasin stechnique à {typo}")
     assert "conforme" not in out
     assert list(tmp_path.iterdir()) == []
 
@@ -889,7 +890,7 @@ def test_checkpoint_verify_of_a_missing_store_creates_nothing(
     code, _, err = cli(
         "checkpoint", "verify", str(checkpoint), "--db", f"sqlite:///{tmp_path / 'typo.db'}"
     )
-    one_error_line(code, err, "no stechnique store at")
+    one_error_line(code, err, "aucun magasin stechnique à")
     assert not (tmp_path / "typo.db").exists()
 
 
@@ -897,7 +898,7 @@ def test_reading_a_server_without_tables_creates_none(sql_backend: SQLBackend) -
     prefix = f"ro{uuid.uuid4().hex[:8]}_"
     for reader in (CAF_AS, AS_AUDITOR_CLI):
         code, _, err = cli("--table-prefix", prefix, "cases", *reader, "--db", sql_backend.url)
-        one_error_line(code, err, "no stechnique store at", repr(prefix))
+        one_error_line(code, err, "aucun magasin stechnique à", repr(prefix))
     engine = sa.create_engine(sql_backend.url, poolclass=sa.NullPool)
     try:
         assert [t for t in sa.inspect(engine).get_table_names() if t.startswith(prefix)] == []
@@ -934,7 +935,7 @@ def test_an_archived_store_can_be_audited_and_is_left_as_it_was(archived: Path) 
     url = f"sqlite:///{archived}"
     done = script("audit", "--db", url)
     assert done.returncode == 0, done.stderr
-    assert "conforme / ok" in done.stdout
+    assert "conforme" in done.stdout
     assert "│ 2 " in done.stdout
     # Viewers read an archive; an auditor's read would be logged in it, so it is not.
     for command in (
@@ -956,14 +957,14 @@ def test_an_audit_that_selects_nothing_has_its_own_result(db: str, engine: Engin
     report_sent(engine)
     code, out, err = cli("audit", "--case", "no-such-case", "--db", db)
     assert code == 3, err
-    assert "rien de sélectionné / nothing selected" in out
+    assert "rien de sélectionné" in out
     assert "conforme" not in out
-    assert "nothing selected (case 'no-such-case')" in err
+    assert "rien n'a été sélectionné (dossier 'no-such-case')" in err
     code, out, _ = cli("audit", "--json", "--name", "convention-pluripartenariale", "--db", db)
     assert code == 3
     assert (json.loads(out)["result"], json.loads(out)["ok"]) == ("nothing_selected", False)
     code, _, err = cli("audit", "--name", "nonexistent", "--db", db)
-    one_error_line(code, err, "unknown --name 'nonexistent'", MSTR)
+    one_error_line(code, err, "--name 'nonexistent' inconnu", MSTR)
 
 
 def test_an_empty_store_audits_to_nothing_selected(tmp_path: Path) -> None:
@@ -979,10 +980,10 @@ def test_an_export_that_selects_nothing_has_its_own_exit_status(db: str, engine:
     code, out, err = cli("export", *AS_AUDITOR_CLI, "--case", "nope", "--db", db)
     assert code == 3
     assert out == ""
-    assert "exported: 0 records" in err
-    assert "nothing selected (case 'nope')" in err
+    assert "exporté : 0 enregistrement" in err
+    assert "rien n'a été sélectionné (dossier 'nope')" in err
     code, _, err = cli("export", *AS_AUDITOR_CLI, "--name", "nope", "--db", db)
-    one_error_line(code, err, "unknown --name 'nope'")
+    one_error_line(code, err, "--name 'nope' inconnu")
 
 
 # -- what an auditor records --------------------------------------------------------------
@@ -1011,7 +1012,7 @@ def test_the_store_is_shown_without_its_password(postgres_url: str) -> None:
     with_password = str(sa.make_url(postgres_url).set(password="s3cret").render_as_string(False))
     prefix = f"pw{uuid.uuid4().hex[:8]}_"
     code, out, err = cli("--table-prefix", prefix, "audit", "--json", "--db", with_password)
-    one_error_line(code, err, "no stechnique store at")
+    one_error_line(code, err, "aucun magasin stechnique à")
     assert "s3cret" not in err + out
 
 
@@ -1029,13 +1030,13 @@ def test_checkpoint_export_then_verify(db: str, engine: Engine, tmp_path: Path) 
         "--key-file", str(key), "-o", str(saved), "--db", db,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "checkpoint of 2 cases, signed, by Jeanne Martin, auditrice" in done.stderr
+    assert "point de contrôle de 2 dossiers, signé, par Jeanne Martin, auditrice" in done.stderr
     assert "point de contrôle de 2 dossiers, signé" in done.stderr
     written = json.loads(saved.read_text(encoding="utf-8"))
     assert (written["cases"], written["signed_off_by"]) == (2, "Jeanne Martin, auditrice")
     code, out, _ = cli("checkpoint", "verify", str(saved), "--key-file", str(key), "--db", db)
     assert code == 0
-    assert "conforme / ok" in out
+    assert "conforme" in out
     env = {"STECHNIQUE_CHECKPOINT_KEY": "s3cret"}
     assert cli("checkpoint", "verify", str(saved), "--db", db, env=env)[0] == 0
     tamper_payload(db, case_id, 7)
@@ -1053,7 +1054,7 @@ def test_checkpoint_refusals(db: str, engine: Engine, tmp_path: Path) -> None:
     saved = tmp_path / "q1.json"
     code, _, err = cli("checkpoint", "export", "--signed-off-by", "x", "-o", str(saved), "--db", db)
     assert code == 3  # no case: nothing to sign off
-    assert "no case, no checkpoint written" in err
+    assert "aucun dossier, aucun point de contrôle écrit" in err
     assert not saved.exists()
     report_sent(engine)
     key = tmp_path / "key"
@@ -1062,7 +1063,7 @@ def test_checkpoint_refusals(db: str, engine: Engine, tmp_path: Path) -> None:
     assert cli("checkpoint", "export", *args)[0] == 0
     first = saved.read_bytes()
     code, _, err = cli("checkpoint", "export", *args)
-    one_error_line(code, err, "already exists", "never overwritten")
+    one_error_line(code, err, "existe déjà", "ne s'écrase pas")
     assert saved.read_bytes() == first
     code, _, err = cli("checkpoint", "export", "--signed-off-by", " ", "--db", db)
     one_error_line(code, err, "--signed-off-by", "signs the checkpoint off")
@@ -1076,7 +1077,7 @@ def test_checkpoint_refusals(db: str, engine: Engine, tmp_path: Path) -> None:
     one_error_line(code, err, "none")
     code, _, err = cli("checkpoint", "verify", str(saved), "--db", db)
     assert code == 0
-    assert "signature not checked (no key)" in err
+    assert "signature non vérifiée (aucune clé)" in err
 
 
 # -- who reads ----------------------------------------------------------------------------
@@ -1093,7 +1094,7 @@ def test_reads_name_who_reads_and_outsiders_learn_nothing(db: str, engine: Engin
     assert code == 0
     assert case_id not in out
     code, _, err = cli("history", case_id, "--as", "ca-autre-centre:administrator", "--db", db)
-    one_error_line(code, err, f"unknown case '{case_id}'")
+    one_error_line(code, err, f"dossier inconnu '{case_id}'")
     # A person acting for the centre's body reads as the centre.
     marie = f"marie:administrator:{ADMIN.id}"
     code, out, _ = cli("timeline", case_id, "--as", marie, "--db", db)
@@ -1127,9 +1128,123 @@ def test_explain_says_why_and_fire_acts_for_a_body(db: str, engine: Engine) -> N
     code, out, _ = cli("explain", case_id, "validate_report", "--as",
                        f"marie:administrator:{ADMIN.id}", "--db", db)  # fmt: skip
     assert code == 0
-    assert "possible maintenant / would fire now" in out
+    assert "possible maintenant" in out
     code, _, err = cli("fire", case_id, "validate_report", "--actor", "marie",
                        "--role", "administrator", "--body", ADMIN.id, "--db", db)  # fmt: skip
     assert code == 0, err
     last = engine.storage.records(case_id)[-1]
     assert (last.actor.id, last.actor.body) == ("marie", ADMIN.id)
+
+
+# -- the language: --lang and STECHNIQUE_LANG ------------------------------------------------
+
+
+def test_history_is_french_by_default_and_english_with_lang(db: str, engine: Engine) -> None:
+    """One language at a time: no « fr / en » doubles once a language is chosen."""
+    case = report_sent(engine)
+    viewer = ("--as", "caf-13-coordination:caf_coordinator", "--db", db)
+    code, french, _ = cli("history", case, *viewer)
+    assert code == 0
+    assert "Historique du dossier mstr-bdm, vu par caf-13-coordination" in french
+    assert "(heure de Paris)" in french
+    assert "Saisine concertée" in french
+    assert "History of" not in french
+    assert "Joint referral" not in french
+    code, english, _ = cli("--lang", "en", "history", case, *viewer)
+    assert code == 0
+    assert "History of case mstr-bdm, as caf-13-coordination" in english
+    assert "(Paris time)" in english
+    assert "Joint referral" in english
+    assert "Historique" not in english
+    assert "Saisine concertée" not in english
+    # The environment chooses too; --lang wins over it.
+    code, from_env, _ = cli("history", case, *viewer, env={"STECHNIQUE_LANG": "en"})
+    assert from_env == english
+    code, chosen, _ = cli("--lang", "fr", "history", case, *viewer, env={"STECHNIQUE_LANG": "en"})
+    assert chosen == french
+
+
+def test_errors_are_said_in_the_language_chosen(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, _, err = cli("--lang", "en", "fire", "ghost", "validate", "--actor", "a", "--role",
+                       "caf_coordinator", "--db", db)  # fmt: skip
+    assert code == 2
+    assert err.strip() == "error: unknown case 'ghost'"
+    code, _, err = cli("fire", "ghost", "validate", "--actor", "a", "--role", "caf_coordinator",
+                       "--db", db)  # fmt: skip
+    one_error_line(code, err, "dossier inconnu 'ghost'")
+    assert "unknown" not in err
+
+
+def test_an_unknown_language_is_refused(db: str) -> None:
+    code, _, err = cli("--lang", "de", "cases", *AS_AUDITOR_CLI, "--db", db)
+    assert code == 2
+    assert "--lang" in err
+    code, _, err = cli("cases", *AS_AUDITOR_CLI, "--db", db, env={"STECHNIQUE_LANG": "de"})
+    assert code == 2
+
+
+def test_machine_readable_outputs_are_the_same_in_every_language(
+    db: str, engine: Engine, tmp_path: Path
+) -> None:
+    """JSON, JSON Lines, the canonical CSV and exit statuses keep their identifiers."""
+    report_sent(engine)
+    outputs = {}
+    for lang in ("fr", "en"):
+        jsonl, csv_file = tmp_path / f"{lang}.jsonl", tmp_path / f"{lang}.csv"
+        for fmt, path in (("jsonl", jsonl), ("csv", csv_file)):
+            code, _, _ = cli("--lang", lang, "export", "--format", fmt, *AS_AUDITOR_CLI, "-o",
+                             str(path), "--db", db)  # fmt: skip
+            assert code == 0
+        code, report, _ = cli("--lang", lang, "audit", "--json", "--db", db)
+        audit = json.loads(report)
+        for moving in ("seconds", "records_per_second", "audited_at"):
+            audit.pop(moving, None)
+        csv_text = csv_file.read_text(encoding="utf-8-sig")
+        outputs[lang] = (code, audit, jsonl.read_text(encoding="utf-8"), csv_text)
+    assert outputs["fr"] == outputs["en"]
+    assert outputs["fr"][3].startswith("case_id,seq,at,at_utc,event,event_fr,")
+
+
+def test_the_labelled_csv_speaks_the_readers_language(db: str, engine: Engine) -> None:
+    case = report_sent(engine)
+    viewer = ("--as", "caf-13-coordination:caf_coordinator", "--case", case, "--db", db)
+    code, french, _ = cli("export", "--format", "csv", "--labelled", *viewer)
+    assert code == 0
+    assert french.startswith("Dossier;N°;Date (heure de Paris);Étape;De;Vers;Acteur;Rôles;Données")
+    assert "Saisir les partenaires;Fiche d'information transmise;Saisine concertée" in french
+    assert "Financeurs consultés : caf-13" in french
+    code, english, _ = cli("--lang", "en", "export", "--format", "csv", "--labelled", *viewer)
+    assert code == 0
+    assert english.startswith("Case,No.,Date (Paris time),Step,From,To,Actor,Roles,Data")
+    assert "Refer to the partners,Information sheet sent,Joint referral" in english
+    code, _, err = cli("export", "--format", "jsonl", "--labelled", *viewer)
+    one_error_line(code, err, "--labelled")
+
+
+def test_explain_names_fields_roles_and_events_by_their_labels(db: str, engine: Engine) -> None:
+    """No raw id or English where a label exists (issue 15's quoted explanations)."""
+    engine.start(MSTR, version="2015-2017", actor=ADMIN, facts=FACTS, case_id="x")
+    code, out, _ = cli("explain", "x", "refer", "--as", "caf-13-coordination:caf_coordinator",
+                       "--payload", '{"funders": []}', "--db", db)  # fmt: skip
+    assert code == 1
+    assert "Champ « Financeurs consultés » : une liste non vide de textes attendue" in out
+    assert "expected" not in out
+    code, out, _ = cli("explain", "x", "refer", "--as", "ca-belle-de-mai:administrator", "--db", db)
+    assert "Rôle requis : Coordination Caf du dispositif" in out
+    code, out, _ = cli("explain", "x", "validate", "--as", "caf-13-coordination:caf_coordinator",
+                       "--db", db)  # fmt: skip
+    assert "(possibles : Saisir les partenaires, Retirer la demande)" in out
+    code, out, _ = cli("--lang", "en", "explain", "x", "validate", "--as",
+                       "caf-13-coordination:caf_coordinator", "--db", db)  # fmt: skip
+    assert "(possible: Refer to the partners, Withdraw the request)" in out
+    assert "possibles" not in out
+
+
+def test_the_audit_writes_numbers_as_its_reader_does(db: str, engine: Engine) -> None:
+    report_sent(engine)
+    code, out, _ = cli("audit", "--db", db)
+    assert code == 0
+    assert re.search(r"\d+,\d\d s \([\d\u202f]+ enregistrements/s\)", out), out
+    code, out, _ = cli("--lang", "en", "audit", "--db", db)
+    assert re.search(r"\d+\.\d\d s \([\d,]+ records/s\)", out), out

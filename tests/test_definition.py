@@ -139,7 +139,8 @@ def test_every_problem_is_reported_at_once() -> None:
     )
     error = broken(transitions=(*ticket().transitions, *extra), start_roles=("stranger",))
     assert len(error.problems) >= 5
-    assert "5 problems" in str(error) or f"{len(error.problems)} problems" in str(error)
+    assert f"({len(error.problems)} problèmes)" in str(error)
+    assert f"({len(error.problems)} problems)" in error.en
 
 
 def test_any_active_expands_to_every_non_terminal_state() -> None:

@@ -122,7 +122,7 @@ def test_the_lookups_answer_in_the_language_in_force() -> None:
     assert option_label(mstr, "situation", "crisis", "en") == "actual crisis"
     with use_locale("en"):
         assert option_label(mstr, "decision", "approve") == "approved"
-        assert role_label(mstr, "caf_coordinator") == "Caf coordinator"
+        assert role_label(mstr, "caf_coordinator") == "CAF coordinator"
         assert field_label(mstr, "situation") == "Situation"
     assert role_label(mstr, "caf_coordinator") == "Coordination Caf du dispositif"
     assert role_label(mstr, "manager") == "Gestionnaire du centre"  # a case role

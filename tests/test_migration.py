@@ -164,7 +164,10 @@ def test_a_case_past_validated_finishes_under_2015_2017(state: str) -> None:
         with pytest.raises(MigrationRefused) as error:
             _migrate(engine_, case.id, dry_run=dry_run)
         assert (error.value.from_version, error.value.to_version) == ("2015-2017", "2019")
-        assert f"a case in {state!r} is past the states that may move" in str(error.value)
+        # The state by its label, in the language in force; the reason kept in both.
+        label = engine_.procedure("soutien-technique-renforce", "2015-2017").state(state)
+        assert f"un dossier à l'état « {label.fr} » est au-delà des états" in str(error.value)
+        assert f"a case in '{label.en}' is past the states that may move" in error.value.en
         assert "finishes under 2015-2017" in error.value.reason
     assert stored(engine_, case.id) == before
 
@@ -173,15 +176,16 @@ def test_closed_cases_same_version_and_undeclared_migrations_are_refused() -> No
     engine_ = engine()
     withdrawn = mstr_to(engine_, "referred")
     engine_.fire(withdrawn.id, "withdraw", actor=ADMIN, payload={"reason": "Plus besoin."})
-    with pytest.raises(MigrationRefused, match="closed"):
+    with pytest.raises(MigrationRefused, match="terminé : il a fini à l'état « Demande retirée »"):
         _migrate(engine_, withdrawn.id)
     case = mstr_to(engine_, "requested")
-    with pytest.raises(MigrationRefused, match="already there"):
+    with pytest.raises(MigrationRefused) as there:
         engine_.migrate(case.id, "2015-2017", actor=CAF, facts={}, reason=WHY)
+    assert there.value.reason == "the case is already there"
     with pytest.raises(UnknownProcedure):
         engine_.migrate(case.id, "2031", actor=CAF, facts={}, reason=WHY)
     _migrate(engine_, case.id)
-    with pytest.raises(MigrationRefused, match="no migration between these versions"):
+    with pytest.raises(MigrationRefused, match="aucune migration entre ces versions"):
         engine_.migrate(case.id, "2015-2017", actor=CAF, facts=mstr_facts(), reason=WHY)
     assert engine_.audit().ok
 

@@ -116,8 +116,12 @@ def test_a_store_read_without_the_partner_procedure_says_how_to_register_it(
     refused = run("history", "apj-1", *AS_AUDITOR_CLI, db=stored, cwd=tmp_path)
     assert refused.returncode == 2
     assert "corrupted" not in refused.stderr
-    assert "qu'aucune définition enregistrée n'a" in refused.stderr
-    assert "which no registered definition has; register its definition" in refused.stderr
+    assert "qu'aucune définition enregistrée n'a ; enregistrez sa définition" in refused.stderr
+    in_english = run(
+        "history", "apj-1", *AS_AUDITOR_CLI, db=stored, cwd=tmp_path, STECHNIQUE_LANG="en"
+    )
+    assert in_english.returncode == 2
+    assert "which no registered definition has; register its definition" in in_english.stderr
 
 
 def test_an_entry_point_registers_the_partner_procedure_for_every_command(

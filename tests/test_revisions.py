@@ -111,7 +111,7 @@ def test_the_registry_keeps_every_revision_and_gives_the_latest_unless_asked() -
     assert ("grant", "1") in registry
     assert ("grant", "1", 2) in registry
     assert ("grant", "1", 3) not in registry
-    with pytest.raises(UnknownProcedure, match="grant@1/r3; registered: grant@1, grant@1/r2"):
+    with pytest.raises(UnknownProcedure, match="grant@1/r3 ; enregistrées : grant@1, grant@1/r2"):
         registry.get("grant", "1", 3)
     assert registry.migration("grant", "1", "1", from_revision=1, to_revision=2) == (
         GRANT_MIGRATION
@@ -166,7 +166,7 @@ def test_only_the_latest_revision_accepts_start() -> None:
     error = refused.value
     assert (error.name, error.version, error.revision, error.latest) == ("grant", "1", 1, 2)
     assert "remplacée par la révision 2" in str(error)
-    assert "superseded by revision 2" in str(error)
+    assert "superseded by revision 2" in error.en
     assert _store(engine) == before
     with pytest.raises(UnknownProcedure):
         engine.start("grant", revision=3, actor=CLERK, facts={"title": "Projet"})
@@ -263,9 +263,11 @@ def test_a_state_without_a_mapping_is_refused_and_nothing_is_written(dry_run: bo
         engine.migrate(case.id, "1", actor=COORDINATOR, reason=WHY, dry_run=dry_run)
     error = refused.value
     assert (error.from_version, error.from_revision, error.to_revision) == ("1", 1, 2)
-    assert "'on_hold' est au-delà des états" in error.reason
-    assert "a case in 'on_hold' is past the states that may move" in error.reason
-    assert "1 to 1/r2" in str(error)
+    # The state by its label, in both languages.
+    assert "l'état « Suspendue » est au-delà des états" in error.reason_label.fr
+    assert "a case in 'On hold' is past the states that may move" in error.reason
+    assert "de 1 à 1/r2" in str(error)
+    assert "from 1 to 1/r2" in error.en
     assert _store(engine) == before
 
 
@@ -292,17 +294,19 @@ def test_the_coordinating_role_of_the_later_revision_orders_the_migration() -> N
 def test_no_way_back_no_older_landing_no_undeclared_migration() -> None:
     engine = _engine()
     case = engine.start("grant", actor=CLERK, facts={"title": "Projet"})  # revision 2
-    with pytest.raises(MigrationRefused, match="already there"):
+    with pytest.raises(MigrationRefused, match="le dossier y est déjà"):
         engine.migrate(case.id, "1", actor=COORDINATOR, reason=WHY)
-    with pytest.raises(MigrationRefused, match="never moves back to an earlier revision"):
+    with pytest.raises(MigrationRefused, match="ne revient jamais à une révision antérieure"):
         engine.migrate(case.id, "1", to_revision=1, actor=COORDINATOR, reason=WHY)
     third = attrs.evolve(grant(2), revision=3)
     registry = Registry((grant(1), grant(2), third), (GRANT_MIGRATION,))
     later = _engine(registry=registry)
     old = _opened_under_revision_1(later, "requested")
-    with pytest.raises(MigrationRefused, match=r"only the latest revision of grant@1 \(grant@1/r3"):
+    with pytest.raises(
+        MigrationRefused, match=r"seule la dernière révision de grant@1 \(grant@1/r3"
+    ):
         later.migrate(old.id, "1", to_revision=2, actor=COORDINATOR, reason=WHY)
-    with pytest.raises(MigrationRefused, match="no migration from grant@1 to grant@1/r3"):
+    with pytest.raises(MigrationRefused, match="aucune migration de grant@1 vers grant@1/r3"):
         later.migrate(old.id, "1", actor=COORDINATOR, reason=WHY)
 
 
@@ -501,33 +505,33 @@ def test_the_command_migrates_every_case_dry_run_first_then_one_case(tmp_path: A
 
     code, out = _command(*every, "--dry-run")
     assert code == 1, out  # one case refused: listed, and said by the exit status
-    assert "2 case(s) would migrate, 1 refused" in out
+    assert "grant@1/r2 : 2 dossiers à migrer, 1 refusé(s)" in out
     assert "g-requested: 1 requested -> 1/r2 requested" in out
     assert "g-on-hold (1 on_hold): " in out
-    assert "past the states that may move" in out
+    assert "est au-delà des états qui passent à 1/r2" in out
     assert _store(engine) == before
 
     code, out = _command("migrate", "g-validated", *who, "--dry-run")
     assert code == 0, out
-    assert "would migrate (dry run) 1 validated → 1/r2 validated" in out
+    assert "à migrer (essai) 1 validated → 1/r2 validated" in out
     assert _store(engine) == before
     code, out = _command("migrate", "g-validated", *who)
     assert code == 0, out
-    assert "g-validated: migré / migrated 1 validated → 1/r2 validated" in out
+    assert "g-validated: migré 1 validated → 1/r2 validated" in out
 
     code, out = _command(*every, "--from-revision", "1")
     assert code == 1, out
-    assert "1 case(s) migrated, 1 refused" in out
+    assert "1 dossier migré(s), 1 refusé(s)" in out
     assert the_case(engine, "g-requested").fingerprint == grant(2).fingerprint
     assert the_case(engine, "g-on-hold").fingerprint == grant(1).fingerprint
     assert engine.audit().ok
 
     code, out = _command("migrate", "--all", "grant@1", *who)
     assert code == 2
-    assert "needs --revision N" in out
+    assert "demande --revision N" in out
     code, out = _command("migrate", "g-requested", "--all", "grant@1", *who)
     assert code == 2
-    assert "not both" in out
+    assert "pas les deux" in out
     storage.close()
 
 

@@ -69,7 +69,8 @@ def _store_with_a_case(path: Path) -> str:
 def test_no_tables_is_no_store_and_creates_none(fresh: SQLBackend) -> None:
     with pytest.raises(StoreNotFound) as missing:
         fresh.open(read_only=True)
-    assert "no stechnique store at" in str(missing.value)
+    assert "no stechnique store at" in missing.value.en
+    assert "aucun magasin stechnique à" in str(missing.value)
     assert "aucun magasin stechnique à" in str(missing.value)
     assert missing.value.reason in (f"no stechnique tables with prefix {fresh.prefix!r}",
                                     "no such file")  # fmt: skip

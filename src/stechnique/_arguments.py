@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from stechnique.errors import ArgumentProblem, InvalidArgument
+from stechnique.i18n import LANGS, Lang, both, parse_lang
 from stechnique.records import Actor
 
 __all__ = [
@@ -175,6 +176,26 @@ class Arguments:
             self._refuse(name, *_expected("une fonction", "a callable", value))
             return None
         return value  # type: ignore[no-any-return]
+
+    def lang(self, name: str, value: Any) -> Lang | None:
+        """A language stechnique speaks (``fr``, ``en``, ``fr_FR``...), or None."""
+        if value is None:
+            return None
+        try:
+            return parse_lang(value) if isinstance(value, str) else parse_lang(repr(value))
+        except ValueError:
+            said = both("expected one of {langs}", langs=", ".join(LANGS))
+            self._refuse(name, said.fr, said.en)
+            return None
+
+    @staticmethod
+    def one_lang(value: Any, name: str = "lang") -> Lang:
+        """A language, or ``InvalidArgument`` naming ``name``."""
+        check = Arguments()
+        lang = check.lang(name, value)
+        check.done()
+        assert lang is not None  # None was refused above
+        return lang
 
     def done(self) -> None:
         """Raise ``InvalidArgument`` naming every problem found, if any."""

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 import attrs
 
-from stechnique._labels import french_to
+from stechnique._labels import event_both, field_both, french_to, role_both, state_both
 from stechnique.bodies import Bodies
 from stechnique.definition import Guard, GuardContext, Procedure, Transition
 from stechnique.errors import (
@@ -37,8 +37,9 @@ from stechnique.errors import (
     StechniqueError,
 )
 from stechnique.guard_details import detail_texts, details_of
+from stechnique.i18n import Label, both, both_n, joined
 from stechnique.records import Actor, Parties
-from stechnique.schema import validate
+from stechnique.schema import Field, validate
 
 __all__ = [
     "MIGRATE",
@@ -100,22 +101,31 @@ class EventNotHere(Refusal):
     state_fr: str
     state_en: str
     allowed: tuple[str, ...]
+    #: What people call the event and the events allowed (in the order of ``allowed``).
+    event_label: Label | None = None
+    allowed_labels: tuple[Label, ...] = ()
 
     def reasons(self) -> tuple[tuple[str, str, str], ...]:
         """The event, and the events possible instead."""
-        allowed = ", ".join(self.allowed) or "aucun / none"
-        fr = (
-            f"L'événement « {self.event} » n'est pas possible dans l'état « {self.state_fr} » "
-            f"(possibles : {allowed})"
+        said = both(
+            "Event '{event}' is not possible in state '{state}' (possible: {allowed})",
+            event=self.event_label or self.event,
+            state=Label(self.state_fr, self.state_en),
+            allowed=joined(self.allowed_labels or [Label(e, e) for e in self.allowed])
+            if self.allowed
+            else both("none"),
         )
-        en = (
-            f"Event {self.event!r} is not possible in state {self.state_en!r} (possible: {allowed})"
-        )
-        return ((self.event, fr, en),)
+        return ((self.event, said.fr, said.en),)
 
     def error(self, case_id: str | None) -> StechniqueError:
         """``InvalidEvent``, listing the events allowed in the state."""
-        return InvalidEvent(case_id or "", self.event, self.state, self.allowed)
+        return InvalidEvent(
+            case_id or "",
+            self.event,
+            self.state,
+            self.allowed,
+            state_label=Label(self.state_fr, self.state_en),
+        )
 
     def findings(self) -> tuple[tuple[str, str], ...]:
         """The step is not one the procedure declares from that state."""
@@ -131,15 +141,26 @@ class RoleMissing(Refusal):
     actor_id: str
     held: frozenset[str]
     allowed: tuple[str, ...]
+    #: What people call the roles allowed (in the order of ``allowed``).
+    labels: tuple[Label, ...] = ()
 
     def reasons(self) -> tuple[tuple[str, str, str], ...]:
         """The roles allowed."""
-        names = ", ".join(self.allowed) or "aucun / none"
-        return ((names, f"Rôle requis : {names}", f"Role required: {names}"),)
+        labels = self.labels or tuple(Label(role, role) for role in self.allowed)
+        said = both_n(
+            "Role required: {roles}",
+            "Role required, one of: {roles}",
+            len(labels),
+            roles=joined(labels) if labels else both("none"),
+        )
+        return ((", ".join(self.allowed), said.fr, said.en),)
 
     def error(self, case_id: str | None) -> StechniqueError:
         """``PermissionDenied``, naming the roles allowed."""
-        return PermissionDenied(case_id, self.event, self.actor_id, self.held, self.allowed)
+        return PermissionDenied(
+            case_id, self.event, self.actor_id, self.held, self.allowed,
+            allowed_labels=self.labels,
+        )  # fmt: skip
 
     def findings(self) -> tuple[tuple[str, str], ...]:
         """The actor had no role allowed to fire the event."""
@@ -168,14 +189,13 @@ class PartyMissing(Refusal):
     def reasons(self) -> tuple[tuple[str, str, str], ...]:
         """The party needed, and who it is on this case: « Réservé au gestionnaire du dossier
         (Association Belle de Mai) »."""
-        who = f" ({', '.join(self.names)})" if self.names else ""
-        return (
-            (
-                self.party,
-                f"Réservé {french_to(self.fr)} du dossier{who}",
-                f"Reserved to {self.en} of the case{who}",
-            ),
-        )
+        party = Label(french_to(self.fr), self.en)
+        if self.names:
+            said = both("Reserved to {party} of the case ({names})", party=party,
+                        names=", ".join(self.names))  # fmt: skip
+        else:
+            said = both("Reserved to {party} of the case", party=party)
+        return ((self.party, said.fr, said.en),)
 
     def error(self, case_id: str | None) -> StechniqueError:
         """``PermissionDenied``, naming the party needed."""
@@ -200,15 +220,19 @@ class PayloadInvalid(Refusal):
     """The payload (or the start facts) do not match the schema; ``problems`` names each field."""
 
     kind: ClassVar[Kind] = "data"
-    what: str
+    what: Label | str
     problems: tuple[FieldProblem, ...]
+    #: What people call each bad field (in the order of ``problems``).
+    labels: tuple[Label, ...] = ()
 
     def reasons(self) -> tuple[tuple[str, str, str], ...]:
         """One item per bad field."""
-        return tuple(
-            (p.field, f"Champ {p.field} : {p.problem}", f"Field {p.field}: {p.problem}")
-            for p in self.problems
+        labels = self.labels or tuple(Label(p.field, p.field) for p in self.problems)
+        said = (
+            both("Field '{field}': {problem}", field=label, problem=p.label)
+            for p, label in zip(self.problems, labels, strict=True)
         )
+        return tuple((p.field, s.fr, s.en) for p, s in zip(self.problems, said, strict=True))
 
     def error(self, case_id: str | None) -> StechniqueError:
         """``InvalidData``, naming each bad field."""
@@ -256,8 +280,10 @@ class BrokenGuard(Refusal):
 
     def reasons(self) -> tuple[tuple[str, str, str], ...]:
         """The guard and what went wrong."""
-        fr = f"La règle {self.name} n'a pas pu être jugée : {self.problem}"
-        return ((self.name, fr, f"guard {self.name!r} could not be judged: {self.problem}"),)
+        said = both(
+            "guard {name!r} could not be judged: {problem}", name=self.name, problem=self.problem
+        )
+        return ((self.name, said.fr, said.en),)
 
     def error(self, case_id: str | None) -> StechniqueError:
         """A ``HistoryCorrupted``: only a stored step can make a guard raise here."""
@@ -406,7 +432,7 @@ def judge(
         return Verdict(None, {}, tuple(refusals))
     allowed = rule.allowed_roles(transition, facts)
     if actor.roles.isdisjoint(allowed):
-        refusals.append(RoleMissing(event, actor.id, actor.roles, allowed))
+        refusals.append(_role_missing(procedure, event, actor, allowed))
         if not exhaustive:
             return Verdict(transition, {}, tuple(refusals))
     elif transition.party is not None:
@@ -453,7 +479,7 @@ def judge_migration(
     """
     allowed = old.allowed_roles(roles, facts)
     if actor.roles.isdisjoint(allowed):
-        return Verdict(None, {}, (RoleMissing(MIGRATE, actor.id, actor.roles, allowed),))
+        return Verdict(None, {}, (_role_missing(old, MIGRATE, actor, allowed),))
     if not guards:
         return Verdict(None, {}, ())
     failed, broken, unjudged = unmet(guards, context(), replaying=replaying)
@@ -471,12 +497,34 @@ def _clean(
     if payload is None:
         return {}, None
     event = transition.event
-    what = f"facts of {procedure.key}" if event == START else f"payload of {event!r}"
+    what = (
+        both("facts of {key}", key=procedure.key)
+        if event == START
+        else both("payload of {event!r}", event=event)
+    )
     try:
         return validate(transition.payload, payload, what), None
     except InvalidData as error:
         kept = dict(payload) if replaying and isinstance(payload, Mapping) else {}
-        return kept, PayloadInvalid(error.what, error.problems)
+        labels = tuple(_field_label(transition.payload, p.field) for p in error.problems)
+        return kept, PayloadInvalid(error.what_label, error.problems, labels)
+
+
+def _field_label(schema: Sequence[Field], path: str) -> Label:
+    """What people call the field at ``path``: its top field's label, the rest of the path
+    after it when it is nested (``Actions (actions[0].group)``)."""
+    name = path.split(".", 1)[0].split("[", 1)[0]
+    label = field_both(next((f for f in schema if f.name == name), None), name)
+    if path == name or label == Label(name, name):
+        return label if path == name else Label(path, path)
+    return Label(f"{label.fr} ({path})", f"{label.en} ({path})")
+
+
+def _role_missing(
+    procedure: Procedure, event: str, actor: Actor, allowed: tuple[str, ...]
+) -> RoleMissing:
+    labels = tuple(role_both(procedure, role) for role in allowed)
+    return RoleMissing(event, actor.id, actor.roles, allowed, labels)
 
 
 def _guards(
@@ -583,7 +631,9 @@ def _outsider(
 
 
 def _not_here(procedure: Procedure, state: str, event: str) -> EventNotHere:
-    known = {s.id: s for s in procedure.states}.get(state)
-    fr = known.fr if known is not None else state
-    en = known.en if known is not None else state
-    return EventNotHere(event, state, fr, en, procedure.events_from(state))
+    fr, en = state_both(procedure, state)
+    allowed = procedure.events_from(state)
+    return EventNotHere(
+        event, state, fr, en, allowed, event_both(procedure, event),
+        tuple(event_both(procedure, other, state) for other in allowed),
+    )  # fmt: skip

@@ -11,7 +11,10 @@ when there is none (the id, or nothing).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from stechnique.i18n import Label as Label  # re-exported: callers name labels from here
+from stechnique.i18n import both
 
 if TYPE_CHECKING:
     from stechnique.definition import Procedure, Relabel
@@ -19,48 +22,76 @@ if TYPE_CHECKING:
     from stechnique.records import Record
     from stechnique.schema import Field
 
-
-class Label(NamedTuple):
-    """One thing said in French (``fr``, shown first) and English (``en``)."""
-
-    fr: str
-    en: str
-
-    def both(self) -> str:
-        """``fr / en``, for titles read by people of either language."""
-        return f"{self.fr} / {self.en}"
-
-
 #: The events the library writes itself, declared by no procedure.
 EVENTS = {
-    "start": Label("Ouverture du dossier", "Opening of the case"),
-    "migrate": Label("Migration vers une nouvelle version", "Migration to a new version"),
+    "start": both("Opening of the case"),
+    "migrate": both("Migration to a new version"),
 }
 #: A case, as titles and column headers name it.
-CASE = Label("dossier", "case")
-CASES = Label("dossiers", "cases")
+CASE = both("case")
+CASES = both("cases")
 #: A transition that keeps the case in its state: « (étape : <state>) ».
-STEP = Label("étape", "step")
+STEP = both("step")
 #: Every time shown is in UTC, as stored.
-UTC_TIMES = Label("heures UTC", "UTC times")
+UTC_TIMES = both("UTC times")
+#: Every time shown is in Paris local time, with its offset.
+PARIS_TIMES = both("Paris time")
 #: An actor holding no role.
-NO_ROLE = Label("aucun rôle", "no role")
+NO_ROLE = both("no role")
 #: The entry point group where installed packages declare their procedures.
 PROCEDURES_ENTRY_POINTS = "stechnique.procedures"
 #: How to register a procedure whose cases a store holds but a registry lacks.
-REGISTER_PROCEDURE = Label(
-    "enregistrez sa définition : un point d'entrée du groupe "
-    f"« {PROCEDURES_ENTRY_POINTS} » d'un paquet installé, l'option --procedures "
-    "FICHIER.toml|module:attribut de la commande stechnique (ou STECHNIQUE_PROCEDURES), "
-    "ou stechnique.load_registry(...) dans une application",
-    f"register its definition: an entry point in group '{PROCEDURES_ENTRY_POINTS}' of an "
+REGISTER_PROCEDURE = both(
+    "register its definition: an entry point in group '{group}' of an "
     "installed package, the stechnique command's --procedures FILE.toml|module:attr (or "
     "STECHNIQUE_PROCEDURES), or stechnique.load_registry(...) in an application",
+    group=PROCEDURES_ENTRY_POINTS,
 )
 #: What a reader sees in place of a value withheld from them.
-CONFIDENTIAL = Label("confidentiel", "confidential")
+CONFIDENTIAL = both("confidential")
 #: The reason a redaction marker gives when its rule gives none.
-CONFIDENTIAL_FIELD = Label("Champ confidentiel", "Confidential field")
+CONFIDENTIAL_FIELD = both("Confidential field")
+
+
+def role_both(procedure: Procedure | None, role: str) -> Label:
+    """What people call role ``role`` of ``procedure``, in both languages (``role_label``)."""
+    return Label(role_label(procedure, role, "fr"), role_label(procedure, role, "en"))
+
+
+def state_both(procedure: Procedure | None, state: str) -> Label:
+    """What people call ``state`` of ``procedure``, in both languages (``state_label``)."""
+    return Label(state_label(procedure, state, "fr"), state_label(procedure, state, "en"))
+
+
+def event_both(procedure: Procedure | None, event: str, state: str | None = None) -> Label:
+    """What people call ``event``: the library's own, else the label of the transition it takes
+    from ``state`` (any transition of that event when ``state`` is not given), else its id; a
+    display relabel wins over the transition's label."""
+    if event in EVENTS:
+        return EVENTS[event]
+    if procedure is not None:
+        relabel = procedure.labels.relabel("event", event)
+        if relabel is not None:
+            return Label(relabel.fr or event, relabel.en or event)
+        found = procedure.candidates(state, event) if state is not None else ()
+        found = found or tuple(t for t in procedure.transitions if t.event == event)
+        for transition in found:
+            if transition.fr or transition.en:
+                return Label(transition.fr or event, transition.en or event)
+    return Label(event, event)
+
+
+def record_event_both(procedure: Procedure | None, record: Record) -> Label:
+    """What people call ``record``'s event, in both languages (``event_label``)."""
+    return Label(event_label(procedure, record, "fr"), event_label(procedure, record, "en"))
+
+
+def field_both(field: Field | None, name: str) -> Label:
+    """What people call field ``name`` (``field`` its definition, if known): its label, else
+    the name (for a procedure's display relabels, ``field_label``)."""
+    if field is not None and (field.fr or field.en):
+        return Label(field.fr or name, field.en or name)
+    return Label(name, name)
 
 
 #: The title of each source document, by the ``source`` field of the versions that follow it.

@@ -15,10 +15,11 @@ refusal raises before anything is written.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import attrs
 
@@ -51,6 +52,7 @@ from stechnique.errors import (
     UnknownCase,
 )
 from stechnique.explanation import Explanation, reasons
+from stechnique.i18n import Lang
 from stechnique.migration import (
     MigrationPlan,
     MigrationRefusal,
@@ -85,6 +87,25 @@ _MAYBE_STALE = (
 )
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _speaking(method: _Method) -> _Method:
+    """``method``, whose errors speak the engine's language (``Engine(lang=...)``) if it has
+    one: each error keeps both texts, only what ``str()`` shows is chosen."""
+
+    @functools.wraps(method)
+    def speaking(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except StechniqueError as error:
+            if self.lang is not None and error.lang is None:
+                error.lang = self.lang
+            raise
+
+    return cast(_Method, speaking)
+
+
 class Engine:
     """Runs procedures over a store: starts cases, fires events, reads and audits histories.
 
@@ -95,6 +116,11 @@ class Engine:
     because the append only applies on the exact state it follows (``docs/decisions.md``).
     ``bodies`` is the deployment's directory of body names (``stechnique.bodies.Bodies``), used
     wherever a refusal or a page names a body; by default only the known funders are named.
+
+    ``lang`` (``fr`` or ``en``) is the language of what the engine says: the errors it raises
+    show it with ``str()`` (they keep both texts) and its explanations are in it, unless a call
+    says otherwise (``explain(lang=...)``). ``None``, the default, speaks the language in force
+    (``stechnique.i18n.use_locale``, ``STECHNIQUE_LANG``, else French) when the text is read.
     """
 
     def __init__(
@@ -105,7 +131,11 @@ class Engine:
         *,
         known_cases: int = 1024,
         bodies: Bodies | None = None,
+        lang: Lang | str | None = None,
     ) -> None:
+        check = Arguments()
+        self.lang: Lang | None = check.lang("lang", lang)
+        check.done()
         if registry is None:
             from stechnique.workflows import default_registry
 
@@ -122,6 +152,7 @@ class Engine:
 
     # -- commands -------------------------------------------------------------------------
 
+    @_speaking
     def start(
         self,
         name: str,
@@ -178,6 +209,7 @@ class Engine:
         self._known.remember(case, procedure)
         return _detached(case)
 
+    @_speaking
     def fire(
         self,
         case_id: str,
@@ -314,6 +346,7 @@ class Engine:
                 ],
             )
 
+    @_speaking
     def finish_transfers(self, *, actor: Actor) -> list[Case]:
         """Finish every half-done transfer: a case opened by a step (``transfer_to_dla``)
         whose own write was lost (``stechnique._openings``). The step is fired as ``actor``
@@ -390,6 +423,7 @@ class Engine:
             raise InvalidEvent(case.id, event, case.state, procedure.events_from(case.state))
         return target, verdict.payload, clock()
 
+    @_speaking
     def migrate(
         self,
         case_id: str,
@@ -467,6 +501,7 @@ class Engine:
             carried=None if plan.carried is None else copied(plan.carried),
         )
 
+    @_speaking
     def migrate_all(
         self,
         name: str,
@@ -506,7 +541,7 @@ class Engine:
             try:
                 loaded = self._load(row.id)
             except StechniqueError as error:  # pinned to a definition this registry lacks
-                refused.append(MigrationRefusal(row.id, row.state, 0, str(error), error))
+                refused.append(MigrationRefusal(row.id, row.state, 0, error.label.both(), error))
                 continue
             case, procedure = loaded
             if (
@@ -521,7 +556,9 @@ class Engine:
                 )
             except StechniqueError as error:
                 refused.append(
-                    MigrationRefusal(case.id, case.state, procedure.revision, str(error), error)
+                    MigrationRefusal(
+                        case.id, case.state, procedure.revision, error.label.both(), error
+                    )
                 )
             else:
                 plans.append(plan)
@@ -531,6 +568,7 @@ class Engine:
 
     # -- queries --------------------------------------------------------------------------
 
+    @_speaking
     def case(self, case_id: str, viewer: Actor) -> Case:
         """The stored case (its fingerprint checked against the registry), as ``viewer`` may
         know it: ``UnknownCase`` unless the viewer is one of its parties or coordinators."""
@@ -540,6 +578,7 @@ class Engine:
         check.done()
         return _detached(self._seen(case_id, viewer)[0])
 
+    @_speaking
     def procedure(self, name: str, version: str | None = None) -> Procedure:
         """A registered procedure version (the latest when ``version`` is None)."""
         check = Arguments()
@@ -548,6 +587,7 @@ class Engine:
         check.done()
         return self.registry.get(name, version)
 
+    @_speaking
     def available_events(self, case_id: str, actor: Actor) -> list[str]:
         """The events ``actor`` may fire now: roles, parties and guards evaluated.
 
@@ -575,14 +615,23 @@ class Engine:
             ).allowed
         ]
 
+    @_speaking
     def explain(
-        self, case_id: str, event: str, actor: Actor, payload: Mapping[str, Any] | None = None
+        self,
+        case_id: str,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        lang: Lang | str | None = None,
     ) -> Explanation:
         """Every reason ``event`` would be refused now for ``actor`` (empty when it would fire).
 
         Payload fields and payload guards are judged only when ``payload`` is given.
-        ``UnknownCase`` for an actor who may not know of the case.
+        ``UnknownCase`` for an actor who may not know of the case. ``lang`` says the
+        explanation in that language (default: the engine's, else the language in force).
         """
+        said = self.lang if lang is None else Arguments.one_lang(lang)
         check = Arguments()
         case_id = check.identifier("case_id", case_id)
         event = check.identifier("event", event, MAX_NAME)
@@ -602,8 +651,9 @@ class Engine:
             exhaustive=True,
             bodies=self.bodies,
         )
-        return Explanation(case.id, event, case.state, reasons(verdict.refusals))
+        return Explanation(case.id, event, case.state, reasons(verdict.refusals), said)
 
+    @_speaking
     def history(self, case_id: str, viewer: Actor) -> list[Record]:
         """The case's records as ``viewer`` may read them: confidential fields redacted.
 
@@ -617,6 +667,7 @@ class Engine:
         case, _, parties, records = self._seen_with_history(case_id, viewer)
         return redact(records, viewer, case.facts, parties, self._procedure_of_record)
 
+    @_speaking
     def cases(
         self,
         *,
@@ -641,6 +692,7 @@ class Engine:
         ]
         return sorted(found, key=lambda case: (case.created_at, case.id))
 
+    @_speaking
     def group_members(
         self,
         group: str,
@@ -682,6 +734,7 @@ class Engine:
                 members.append(case)
         return members
 
+    @_speaking
     def unredacted_history(self, case_id: str, *, auditor: Actor, reason: str) -> list[Record]:
         """Every record of the case as stored, confidential fields included: the one read past
         the reading rules, for an auditor who says why. The store logs it (``accesses``)."""
@@ -694,6 +747,7 @@ class Engine:
         self.storage.log_access(Access(auditor, self._now(), reason, (case_id,)))
         return list(records)
 
+    @_speaking
     def unredacted_cases(
         self,
         *,
@@ -718,10 +772,12 @@ class Engine:
         )
         return found
 
+    @_speaking
     def accesses(self) -> list[Access]:
         """Every unredacted read logged by the store, oldest first: who, when, why, which."""
         return list(self.storage.accesses())
 
+    @_speaking
     def audit(
         self,
         case_id: str | None = None,
@@ -752,6 +808,7 @@ class Engine:
             progress=progress,
         )
 
+    @_speaking
     def waiting(
         self,
         viewer: Actor,
@@ -785,6 +842,7 @@ class Engine:
                 found.append(waiting)
         return found
 
+    @_speaking
     def overdue(
         self,
         viewer: Actor,

@@ -26,8 +26,10 @@ The tree::
         └── StoreNotFound      opened read-only, the URL holds no stechnique store
 
 Every error keeps its context as attributes and builds its message in ``__init__``, so the
-message a user reads and the attributes a program inspects always agree. A refused command
-(any of ``InvalidEvent`` to ``RevisionSuperseded``) never changes the store.
+message a user reads and the attributes a program inspects always agree. The message is kept in
+French and English (``label``, ``fr``, ``en``, from the library's gettext catalogs); ``str()``
+shows the language in force (``stechnique.i18n.current_lang``, French by default). A refused
+command (any of ``InvalidEvent`` to ``RevisionSuperseded``) never changes the store.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from stechnique._labels import REGISTER_PROCEDURE, french_to
+from stechnique._labels import NO_ROLE, REGISTER_PROCEDURE, french_to
 from stechnique.guard_details import GuardDetail
+from stechnique.i18n import Label, Lang, both, both_n, current_lang, joined
 
 __all__ = [
     "ArgumentProblem",
@@ -70,7 +73,41 @@ __all__ = [
 
 
 class StechniqueError(Exception):
-    """Root of every error raised by stechnique."""
+    """Root of every error raised by stechnique.
+
+    ``label`` holds the message in French and English (a plain text given by a caller stands
+    for both); ``str()`` shows ``lang`` when set (an ``Engine(lang=...)`` sets it on what it
+    raises), else the language in force; ``args`` holds both texts.
+    """
+
+    #: The language ``str()`` shows; ``None``: the language in force when it is read.
+    lang: Lang | None = None
+
+    def __init__(self, message: Label | str = "") -> None:
+        self.label = message if isinstance(message, Label) else Label(message, message)
+        super().__init__(self.label.both() if self.label.fr != self.label.en else self.label.en)
+
+    @property
+    def fr(self) -> str:
+        """The message in French."""
+        return self.label.fr
+
+    @property
+    def en(self) -> str:
+        """The message in English."""
+        return self.label.en
+
+    def __str__(self) -> str:
+        return self.label.text(self.lang)
+
+
+def _said(text: Label | str) -> Label:
+    """A text given to an error: a ``Label``, or one text that stands for both languages."""
+    return text if isinstance(text, Label) else Label(text, text)
+
+
+def _where(case_id: str | None) -> Label | str:
+    return both(" on case {case_id}", case_id=case_id) if case_id else ""
 
 
 @attrs.frozen
@@ -108,9 +145,15 @@ class DefinitionError(StechniqueError):
         self.problems = tuple(str(problem) for problem in problems)
         self.definition_problems = tuple(p for p in problems if isinstance(p, DefinitionProblem))
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
-        count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(f"procedure {procedure} is not valid ({count} {noun}):\n{lines}")
+        super().__init__(
+            both_n(
+                "procedure {procedure} is not valid ({n} problem):\n{lines}",
+                "procedure {procedure} is not valid ({n} problems):\n{lines}",
+                len(self.problems),
+                procedure=procedure,
+                lines=lines,
+            )
+        )
 
 
 class UnknownProcedure(StechniqueError):
@@ -121,8 +164,15 @@ class UnknownProcedure(StechniqueError):
         self.version = version
         self.known = tuple(known)
         wanted = name if version is None else f"{name}@{version}"
-        hint = f"; registered: {', '.join(self.known)}" if self.known else ""
-        super().__init__(f"unknown procedure {wanted}{hint}")
+        if self.known:
+            message = both(
+                "unknown procedure {wanted}; registered: {known}",
+                wanted=wanted,
+                known=", ".join(self.known),
+            )
+        else:
+            message = both("unknown procedure {wanted}", wanted=wanted)
+        super().__init__(message)
 
 
 class UnregisteredProcedure(UnknownProcedure):
@@ -140,16 +190,17 @@ class UnregisteredProcedure(UnknownProcedure):
         self.case_id = case_id
         self.seq = seq
         self.fingerprint = fingerprint
-        key, short = f"{name}@{version}", fingerprint[:12]
-        fr = (
-            f"le dossier {case_id} (seq {seq}) suit {key}, empreinte {short}, qu'aucune "
-            f"définition enregistrée n'a ; {REGISTER_PROCEDURE.fr}"
+        key = f"{name}@{version}"
+        message = both(
+            "case {case_id} (seq {seq}) is pinned to {key} fingerprint {short}, which no "
+            "registered definition has; {register}",
+            case_id=case_id,
+            seq=seq,
+            key=key,
+            short=fingerprint[:12],
+            register=REGISTER_PROCEDURE,
         )
-        en = (
-            f"case {case_id} (seq {seq}) is pinned to {key} fingerprint {short}, which no "
-            f"registered definition has; {REGISTER_PROCEDURE.en}"
-        )
-        StechniqueError.__init__(self, f"{fr} / {en}")
+        StechniqueError.__init__(self, message)
 
 
 class UnknownCase(StechniqueError):
@@ -157,25 +208,48 @@ class UnknownCase(StechniqueError):
 
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
-        super().__init__(f"dossier inconnu {case_id!r} / unknown case {case_id!r}")
+        super().__init__(both("unknown case {case_id!r}", case_id=case_id))
 
 
 class InvalidEvent(StechniqueError):
-    """The event is not allowed in the case's current state; ``allowed`` lists those that are."""
+    """The event is not allowed in the case's current state; ``allowed`` lists those that are.
 
-    def __init__(self, case_id: str, event: str, state: str, allowed: Iterable[str]) -> None:
+    ``state_label`` is what people call the state (its id when not given); a state that allows
+    no event is the end of the case (granted, refused, withdrawn...), and the message says so.
+    """
+
+    def __init__(
+        self,
+        case_id: str,
+        event: str,
+        state: str,
+        allowed: Iterable[str],
+        *,
+        state_label: Label | None = None,
+    ) -> None:
         self.case_id = case_id
         self.event = event
         self.state = state
         self.allowed = tuple(allowed)
-        listed = ", ".join(self.allowed)
-        fr = listed or "aucun (le dossier est terminé)"
-        en = listed or "none (the case is over)"
-        super().__init__(
-            f"l'événement {event!r} n'est pas possible dans l'état {state!r} du dossier "
-            f"{case_id} ; possibles : {fr} / event {event!r} is not allowed on case {case_id} "
-            f"in state {state!r}; allowed events: {en}"
-        )
+        shown = state_label or Label(state, state)
+        if self.allowed:
+            message = both(
+                "event {event!r} is not possible on case {case_id} in state '{state}'; "
+                "possible events: {allowed}",
+                event=event,
+                case_id=case_id,
+                state=shown,
+                allowed=", ".join(self.allowed),
+            )
+        else:
+            message = both(
+                "event {event!r} is not possible: case {case_id} is over (state '{state}'), "
+                "no event can follow",
+                event=event,
+                case_id=case_id,
+                state=shown,
+            )
+        super().__init__(message)
 
 
 class PermissionDenied(StechniqueError):
@@ -197,6 +271,7 @@ class PermissionDenied(StechniqueError):
         party: str | None = None,
         party_fr: str | None = None,
         party_en: str | None = None,
+        allowed_labels: Sequence[Label] = (),
     ) -> None:
         self.case_id = case_id
         self.event = event
@@ -206,26 +281,31 @@ class PermissionDenied(StechniqueError):
         self.party = party
         self.party_fr = party_fr
         self.party_en = party_en
-        held = ", ".join(self.roles)
-        where = f" on case {case_id}" if case_id else ""
         if party is None:
-            allowed_roles = ", ".join(self.allowed)
-            message = (
-                f"{actor_id!r} ({held or 'aucun rôle'}) ne peut pas déclencher {event!r} ; "
-                f"rôles requis : {allowed_roles or 'aucun'} / actor {actor_id!r} "
-                f"({held or 'no role'}) may not fire {event!r}{where}; allowed roles: "
-                f"{allowed_roles or 'none'}"
+            # The roles allowed by what people call them (``allowed_labels``, in the order of
+            # ``allowed``), else by id.
+            labels = tuple(allowed_labels) or tuple(Label(r, r) for r in self.allowed)
+            message = both(
+                "actor {actor!r} ({held}) may not fire {event!r}{where}; roles allowed: {allowed}",
+                actor=actor_id,
+                held=", ".join(self.roles) or NO_ROLE,
+                event=event,
+                where=_where(case_id),
+                allowed=joined(labels) if labels else both("none"),
             )
         else:
-            message = (
-                f"{event} : réservé {french_to(party_fr or party)} du dossier, pour lequel "
-                f"{actor_id!r} n'agit pas / {event!r}{where} is reserved to "
-                f"{party_en or party} of the case, for which actor {actor_id!r} does not act"
+            message = both(
+                "{event!r}{where} is reserved to {party} of the case, for which actor {actor!r} "
+                "does not act",
+                event=event,
+                where=_where(case_id),
+                party=Label(french_to(party_fr or party), party_en or party),
+                actor=actor_id,
             )
         super().__init__(message)
 
 
-def _details(details: Iterable[GuardDetail]) -> tuple[GuardDetail, ...]:
+def _guard_details(details: Iterable[GuardDetail]) -> tuple[GuardDetail, ...]:
     return tuple(details)
 
 
@@ -238,7 +318,7 @@ class FailedGuard:
     en: str
     #: What the guard found missing (``stechnique.guard_details.GuardDetail``: which funders
     #: have not approved, who refused and why), for code; ``fr`` / ``en`` say it in words.
-    details: tuple[GuardDetail, ...] = attrs.field(default=(), converter=_details)
+    details: tuple[GuardDetail, ...] = attrs.field(default=(), converter=_guard_details)
 
     def __str__(self) -> str:
         return f"{self.name} « {self.fr} » ({self.en})"
@@ -253,10 +333,16 @@ class GuardFailed(StechniqueError):
         self.case_id = case_id
         self.event = event
         self.failed_guards = tuple(failed_guards)
-        where = f" on case {case_id}" if case_id else ""
         fr = " ; ".join(f"{guard.name} : {guard.fr}" for guard in self.failed_guards)
         en = "; ".join(f"{guard.name}: {guard.en}" for guard in self.failed_guards)
-        super().__init__(f"{event!r} refusé : {fr} / event {event!r} refused{where}: {en}")
+        super().__init__(
+            both(
+                "event {event!r} refused{where}: {guards}",
+                event=event,
+                where=_where(case_id),
+                guards=Label(fr, en),
+            )
+        )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -271,23 +357,59 @@ class GuardFailed(StechniqueError):
 
 @attrs.frozen
 class FieldProblem:
-    """One bad field: its dotted path (``actions[0].group``) and what is wrong with it."""
+    """One bad field: its dotted path (``actions[0].group``) and what is wrong with it.
+
+    ``problem`` says it in English, ``fr`` in French (the same text when not given).
+    """
 
     field: str
     problem: str
+    fr: str = ""
+
+    @classmethod
+    def said(cls, field: str, label: Label) -> FieldProblem:
+        """The problem of ``field``, said in both languages."""
+        return cls(field, label.en, label.fr)
+
+    @property
+    def label(self) -> Label:
+        """What is wrong, in French and English."""
+        return Label(self.fr or self.problem, self.problem)
+
+    def text(self, lang: Lang | None = None) -> str:
+        """``field: problem`` in ``lang`` (default: the language in force)."""
+        if (lang or current_lang()) == "en":
+            return f"{self.field}: {self.problem}"
+        return f"{self.field} : {self.fr or self.problem}"
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.problem}"
+        return self.text()
+
+
+def _problems_said(problems: Sequence[FieldProblem]) -> Label:
+    return Label(
+        " ; ".join(f"{p.field} : {p.label.fr}" for p in problems),
+        "; ".join(f"{p.field}: {p.label.en}" for p in problems),
+    )
 
 
 class InvalidData(StechniqueError):
-    """Facts or payload are malformed; ``problems`` names each bad field."""
+    """Facts or payload are malformed; ``problems`` names each bad field.
 
-    def __init__(self, what: str, problems: Iterable[FieldProblem]) -> None:
-        self.what = what
+    ``what`` says whose data, in English (``what_label`` in both languages).
+    """
+
+    def __init__(self, what: Label | str, problems: Iterable[FieldProblem]) -> None:
+        self.what_label = _said(what)
+        self.what = self.what_label.en
         self.problems = tuple(problems)
-        details = "; ".join(str(problem) for problem in self.problems)
-        super().__init__(f"invalid {what}: {details}")
+        super().__init__(
+            both(
+                "invalid {what}: {details}",
+                what=self.what_label,
+                details=_problems_said(self.problems),
+            )
+        )
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -305,8 +427,7 @@ class CaseIdTaken(StechniqueError):
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
         super().__init__(
-            f"l'identifiant de dossier {case_id!r} est déjà pris ; choisissez-en un autre / "
-            f"case id {case_id!r} is already taken; choose another id"
+            both("case id {case_id!r} is already taken; choose another id", case_id=case_id)
         )
 
 
@@ -320,7 +441,9 @@ class ArgumentProblem:
     en: str
 
     def __str__(self) -> str:
-        return f"{self.argument}: {self.en}"
+        if current_lang() == "en":
+            return f"{self.argument}: {self.en}"
+        return f"{self.argument} : {self.fr}"
 
 
 class InvalidArgument(InvalidData):
@@ -329,16 +452,15 @@ class InvalidArgument(InvalidData):
     Identifiers must be text, not blank, without control characters or lone surrogates, at
     most 255 characters (names and versions: 200); facts and payloads must be mappings;
     ``actor`` an ``Actor``. A subclass of ``InvalidData`` (``problems`` holds one
-    ``FieldProblem`` per argument, in English): what the caller gave cannot be used.
+    ``FieldProblem`` per argument): what the caller gave cannot be used.
     """
 
     def __init__(self, arguments: Iterable[ArgumentProblem]) -> None:
         self.arguments = tuple(arguments)
         super().__init__(
-            "arguments", [FieldProblem(problem.argument, problem.en) for problem in self.arguments]
+            both("arguments"),
+            [FieldProblem(problem.argument, problem.en, problem.fr) for problem in self.arguments],
         )
-        french = "; ".join(f"{problem.argument} : {problem.fr}" for problem in self.arguments)
-        self.args = (f"{self.args[0]} / arguments invalides : {french}",)
 
 
 class ConcurrencyConflict(StechniqueError):
@@ -353,21 +475,32 @@ class ConcurrencyConflict(StechniqueError):
         case_id: str,
         expected_seq: int | None,
         actual_seq: int | None,
-        detail: str | None = None,
+        detail: Label | str | None = None,
     ) -> None:
         self.case_id = case_id
         self.expected_seq = expected_seq
         self.actual_seq = actual_seq
         if detail is None:
             if expected_seq is None:
-                detail = "another writer was creating a case with that id at the same time"
+                detail = both("another writer was creating a case with that id at the same time")
             elif actual_seq is None:
-                detail = f"expected seq {expected_seq} but another writer got there first"
+                detail = both(
+                    "expected seq {expected} but another writer got there first",
+                    expected=expected_seq,
+                )
             else:
-                detail = f"expected seq {expected_seq} but it is at seq {actual_seq}"
+                detail = both(
+                    "expected seq {expected} but it is at seq {actual}",
+                    expected=expected_seq,
+                    actual=actual_seq,
+                )
+        self.detail = _said(detail)
         super().__init__(
-            f"le dossier {case_id} a changé entre-temps ; relisez-le et réessayez / case "
-            f"{case_id} changed concurrently: {detail}; reload the case and retry"
+            both(
+                "case {case_id} changed concurrently: {detail}; reload the case and retry",
+                case_id=case_id,
+                detail=self.detail,
+            )
         )
 
 
@@ -380,10 +513,14 @@ class IdempotencyKeyReused(StechniqueError):
         self.first_event = first_event
         self.event = event
         super().__init__(
-            f"la clé d'idempotence {key!r} du dossier {case_id} a servi à une autre commande "
-            f"({first_event!r}) ; prenez une nouvelle clé / idempotency key {key!r} on case "
-            f"{case_id} was first used for {first_event!r} with other data; use a new key for "
-            f"{event!r}"
+            both(
+                "idempotency key {key!r} on case {case_id} was first used for {first_event!r} "
+                "with other data; use a new key for {event!r}",
+                key=key,
+                case_id=case_id,
+                first_event=first_event,
+                event=event,
+            )
         )
 
 
@@ -391,7 +528,8 @@ class MigrationRefused(StechniqueError):
     """A case cannot be migrated to the requested procedure version or revision.
 
     ``from_revision`` and ``to_revision`` are the revisions of ``from_version`` and
-    ``to_version`` concerned (1 unless the migration concerns later revisions).
+    ``to_version`` concerned (1 unless the migration concerns later revisions). ``reason`` is
+    the English text of why, ``reason_label`` both texts.
     """
 
     def __init__(
@@ -399,7 +537,7 @@ class MigrationRefused(StechniqueError):
         case_id: str,
         from_version: str,
         to_version: str,
-        reason: str,
+        reason: Label | str,
         *,
         from_revision: int = 1,
         to_revision: int = 1,
@@ -407,13 +545,18 @@ class MigrationRefused(StechniqueError):
         self.case_id = case_id
         self.from_version = from_version
         self.to_version = to_version
-        self.reason = reason
+        self.reason_label = _said(reason)
+        self.reason = self.reason_label.en
         self.from_revision = from_revision
         self.to_revision = to_revision
-        old, new = _shown(from_version, from_revision), _shown(to_version, to_revision)
         super().__init__(
-            f"le dossier {case_id} ne peut pas passer de {old} à {new} / case {case_id} "
-            f"cannot move from {old} to {new}: {reason}"
+            both(
+                "case {case_id} cannot move from {old} to {new}: {reason}",
+                case_id=case_id,
+                old=_shown(from_version, from_revision),
+                new=_shown(to_version, to_revision),
+                reason=self.reason_label,
+            )
         )
 
 
@@ -429,9 +572,13 @@ class RevisionSuperseded(StechniqueError):
         self.latest = latest
         key = f"{name}@{version}"
         super().__init__(
-            f"la révision {revision} de {key} est remplacée par la révision {latest} : seule "
-            f"la dernière révision ouvre des dossiers / revision {revision} of {key} is "
-            f"superseded by revision {latest}: only the latest revision opens cases"
+            both(
+                "revision {revision} of {key} is superseded by revision {latest}: only the "
+                "latest revision opens cases",
+                revision=revision,
+                key=key,
+                latest=latest,
+            )
         )
 
 
@@ -440,26 +587,39 @@ def _shown(version: str, revision: int) -> str:
 
 
 class HistoryCorrupted(StechniqueError):
-    """A stored history is tampered with, inconsistent, or pinned to an unknown definition."""
+    """A stored history is tampered with, inconsistent, or pinned to an unknown definition.
 
-    def __init__(self, case_id: str, seq: int | None, reason: str) -> None:
+    ``reason`` is the English text of what is wrong, ``reason_label`` both texts.
+    """
+
+    def __init__(self, case_id: str, seq: int | None, reason: Label | str) -> None:
         self.case_id = case_id
         self.seq = seq
-        self.reason = reason
-        at = f" at seq {seq}" if seq is not None else ""
-        at_fr = f" à l'enregistrement {seq}" if seq is not None else ""
-        super().__init__(
-            f"l'historique du dossier {case_id} est altéré{at_fr} / history of case {case_id} "
-            f"is corrupted{at}: {reason}"
-        )
+        self.reason_label = _said(reason)
+        self.reason = self.reason_label.en
+        if seq is None:
+            message = both(
+                "history of case {case_id} is corrupted: {reason}",
+                case_id=case_id,
+                reason=self.reason_label,
+            )
+        else:
+            message = both(
+                "history of case {case_id} is corrupted at seq {seq}: {reason}",
+                case_id=case_id,
+                seq=seq,
+                reason=self.reason_label,
+            )
+        super().__init__(message)
 
 
 class CheckpointInvalid(StechniqueError):
     """An audit checkpoint cannot be trusted: altered, unreadable, or its signature is wrong."""
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"checkpoint cannot be trusted: {reason}")
+    def __init__(self, reason: Label | str) -> None:
+        self.reason_label = _said(reason)
+        self.reason = self.reason_label.en
+        super().__init__(both("checkpoint cannot be trusted: {reason}", reason=self.reason_label))
 
 
 class StorageError(StechniqueError):
@@ -474,8 +634,13 @@ class SchemaOutOfDate(StorageError):
         self.head = head
         self.how = how
         super().__init__(
-            f"the stechnique schema is at revision {current or 'none (empty database)'} "
-            f"but this version needs {head}; {how}"
+            both(
+                "the stechnique schema is at revision {current} but this version needs {head}; "
+                "{how}",
+                current=current or both("none (empty database)"),
+                head=head,
+                how=how,
+            )
         )
 
 
@@ -490,7 +655,7 @@ class StoreNotFound(StorageError):
         self.where = where
         self.reason = reason
         super().__init__(
-            f"aucun magasin stechnique à {where} / no stechnique store at {where}: {reason}"
+            both("no stechnique store at {where}: {reason}", where=where, reason=reason)
         )
 
 

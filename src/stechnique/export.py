@@ -17,7 +17,11 @@
   the store refuses, is refused with the line and the reason, and nothing is written.
 * ``export_csv`` writes one row per record, for a spreadsheet: ISO 8601 times (exact, and a
   plain ``YYYY-MM-DD HH:MM:SS`` UTC column spreadsheets read as a date), the French labels of
-  the event and states, the payload as JSON text.
+  the event and states, the payload as JSON text. Its columns (``CSV_COLUMNS``) are the same
+  whatever the language. With ``labelled=True`` it writes instead the variant for people:
+  columns named in the reader's language (``LABELLED_COLUMNS``), times in Paris time, labels
+  for events, states, roles and fields, and, in French, ``;`` between columns as French
+  spreadsheets expect.
 
 Exports take all cases or a selection (one case, or a procedure name and version), and name
 who reads: a ``viewer`` gets the cases it may know of, each history as it may read it
@@ -43,10 +47,20 @@ import cattrs
 from stechnique._arguments import MAX_ID, MAX_NAME, Arguments, storable_problem
 from stechnique._chain import case_after, facts_after, stored_record
 from stechnique._histories import HistoryFilter, histories, link_problems
-from stechnique._labels import event_fr, state_fr
+from stechnique._labels import (
+    CONFIDENTIAL,
+    event_fr,
+    field_label,
+    option_label,
+    record_event_both,
+    role_both,
+    state_both,
+    state_fr,
+)
 from stechnique.clock import Clock, utc_now
 from stechnique.definition import Procedure
 from stechnique.errors import FieldProblem, HistoryCorrupted, InvalidData
+from stechnique.i18n import Label, Lang, both, current_lang, format_datetime
 from stechnique.parties import parties_of
 from stechnique.records import (
     FORMAT,
@@ -67,6 +81,7 @@ from stechnique.visibility import is_redacted, redact
 
 __all__ = [
     "CSV_COLUMNS",
+    "LABELLED_COLUMNS",
     "Destination",
     "ImportReport",
     "export_csv",
@@ -96,6 +111,20 @@ CSV_COLUMNS = (
     "prev_hash",
     "hash",
 )
+
+#: The columns of ``export_csv(labelled=True)``, in order, each with its header in French and
+#: English: what a reader is shown, in the reader's language.
+LABELLED_COLUMNS: dict[str, Label] = {
+    "case_id": both("Case"),
+    "seq": both("No."),
+    "at": both("Date (Paris time)"),
+    "event": both("Step"),
+    "source": both("From"),
+    "target": both("To"),
+    "actor": both("Actor"),
+    "roles": both("Roles"),
+    "payload": both("Data"),
+}
 
 _FIELDS = frozenset(attrs.fields_dict(Record))
 #: The fields a line may leave out: a format-1 line (0.1.0) has neither, a format-2 line with
@@ -225,24 +254,85 @@ def export_csv(
     reason: str | None = None,
     registry: Registry | None = None,
     clock: Clock = utc_now,
+    labelled: bool = False,
+    lang: Lang | None = None,
 ) -> int:
     """Write the selected histories to ``out`` as CSV, one row per record (``CSV_COLUMNS``).
 
     Selection and who reads (``viewer``, or ``auditor`` with ``reason``) as in
     ``export_jsonl``. A path is written in UTF-8 with a byte
     order mark, so spreadsheets show accents right (read it back with ``encoding="utf-8-sig"``).
-    Returns the number of records written.
+    ``labelled`` writes the variant for people in ``lang`` (default: the language in force):
+    ``LABELLED_COLUMNS`` headed in that language, separated by ``;`` in French. Returns the
+    number of records written.
     """
     labels = _registry(registry)
+    lang = lang or current_lang()
     written = 0
     reader = _Reader(viewer, auditor, reason, clock)
     with _opened(out, "w", encoding="utf-8-sig") as stream:
-        writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-        writer.writeheader()
+        if labelled:
+            writer = csv.DictWriter(
+                stream, fieldnames=tuple(LABELLED_COLUMNS), lineterminator="\r\n",
+                delimiter=";" if lang == "fr" else ",",
+            )  # fmt: skip
+            writer.writerow({key: label.text(lang) for key, label in LABELLED_COLUMNS.items()})
+        else:
+            writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+            writer.writeheader()
         for records in _selected(storage, registry, reader, HistoryFilter(case_id, name, version)):
-            writer.writerows(_csv_row(record, labels) for record in records)
+            if labelled:
+                writer.writerows(_labelled_row(record, labels, lang) for record in records)
+            else:
+                writer.writerows(_csv_row(record, labels) for record in records)
             written += len(records)
     return written
+
+
+def _labelled_row(record: Record, registry: Registry, lang: Lang) -> dict[str, Any]:
+    """A record as a reader of ``lang`` is shown it: labels where the procedure has them."""
+    procedure = registry.by_fingerprint(record.fingerprint)
+    return {
+        "case_id": record.case_id,
+        "seq": record.seq,
+        "at": format_datetime(record.at, lang),
+        "event": record_event_both(procedure, record).text(lang),
+        "source": state_both(procedure, record.source).text(lang) if record.source else "",
+        "target": state_both(procedure, record.target).text(lang),
+        "actor": record.actor.id,
+        "roles": ", ".join(sorted(role_both(procedure, r).text(lang) for r in record.actor.roles)),
+        "payload": "\n".join(_people_payload(procedure, record, lang)),
+    }
+
+
+def _is_choice(field: Any) -> bool:
+    return field is not None and field.kind in ("choice", "choices")
+
+
+def _people_payload(procedure: Procedure | None, record: Record, lang: Lang) -> Iterator[str]:
+    """« Field label: value » lines; a withheld value says it is confidential."""
+    schema: Sequence[Any] = ()
+    if procedure is not None:
+        if record.source is None:
+            schema = procedure.facts
+        else:
+            taken = procedure.transition(record.source, record.event, record.payload)
+            schema = taken.payload if taken is not None else ()
+    fields = {field.name: field for field in schema}
+    for key, value in record.payload.items():
+        field = fields.get(key)
+        label = field_label(procedure, key, lang)
+        if is_redacted(value):
+            shown = CONFIDENTIAL.text(lang)
+        elif isinstance(value, str):
+            shown = option_label(procedure, key, value, lang) if _is_choice(field) else value
+        elif isinstance(value, list) and _is_choice(field):
+            shown = ", ".join(option_label(procedure, key, str(item), lang) for item in value)
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            shown = ", ".join(value)
+        else:
+            shown = json.dumps(value, ensure_ascii=False)
+        yield f"{label} : {shown}" if lang == "fr" else f"{label}: {shown}"
 
 
 def _csv_row(record: Record, registry: Registry) -> dict[str, Any]:

@@ -33,9 +33,11 @@ import attrs
 from stechnique._chain import next_step
 from stechnique._judge import MIGRATE as MIGRATE
 from stechnique._judge import GuardsFailed, judge_migration
+from stechnique._labels import state_both
 from stechnique._values import items, pairs
 from stechnique.definition import Guard, GuardContext, Procedure, ReadOnlyStore
 from stechnique.errors import FieldProblem, InvalidData, MigrationRefused, StechniqueError
+from stechnique.i18n import Label, both, both_n
 from stechnique.records import Actor, Case, Record
 from stechnique.schema import validate
 
@@ -230,7 +232,7 @@ class MigrationPlan:
 @attrs.frozen
 class MigrationRefusal:
     """A case a bulk migration did not (or would not) move, and why (``reason``, the error's
-    message, in French and English where the error words it so)."""
+    message, in French and English: « fr / en »)."""
 
     case_id: str
     state: str
@@ -264,24 +266,30 @@ class MigrationReport:
         return not self.refused
 
     def summary(self) -> str:
-        """A few lines for people: what moves where (or would), then every refusal."""
+        """A few lines for people, in the language in force: what moves where (or would),
+        then every refusal."""
         target = shown(self.version, self.to_revision)
-        done = ("migrés", "migrated") if self.applied else ("à migrer", "would migrate")
-        lines = [
-            f"{self.name}@{target} : {len(self.plans)} dossier(s) {done[0]}, "
-            f"{len(self.refused)} refusé(s) / {len(self.plans)} case(s) {done[1]}, "
-            f"{len(self.refused)} refused"
-        ]
+        moved = len(self.plans)
+        cases = both_n("{n} case", "{n} cases", moved, n=moved)
+        key, refused = f"{self.name}@{target}", len(self.refused)
+        if self.applied:
+            said = both("{key}: {cases} migrated, {refused} refused", key=key, cases=cases,
+                        refused=refused)  # fmt: skip
+        else:
+            said = both("{key}: {cases} would migrate, {refused} refused", key=key, cases=cases,
+                        refused=refused)  # fmt: skip
+        lines = [said.text()]
         for plan in self.plans:
             lines.append(
                 f"  {plan.case_id}: {shown(plan.from_version, plan.from_revision)} "
                 f"{plan.source} -> {shown(plan.to_version, plan.to_revision)} {plan.target}"
             )
             if plan.not_carried:
-                lines.append(f"    non repris / not carried: {_listed(plan.not_carried)}")
+                carried = _listed(plan.not_carried)
+                lines.append(both("    not carried: {actions}", actions=carried).text())
         lines += [
             f"  {refusal.case_id} ({shown(self.version, refusal.from_revision)} "
-            f"{refusal.state}): {refusal.reason}"
+            f"{refusal.state}): {refusal.error}"
             for refusal in self.refused
         ]
         return "\n".join(lines)
@@ -372,7 +380,7 @@ class _Refuser:
     def __init__(self, case: Case, old: Procedure, new: Procedure) -> None:
         self.case, self.old, self.new = case, old, new
 
-    def __call__(self, reason: str) -> MigrationRefused:
+    def __call__(self, reason: Label) -> MigrationRefused:
         return MigrationRefused(
             self.case.id,
             self.case.version,
@@ -385,46 +393,60 @@ class _Refuser:
 
 def _declared(registry: Registry, refuse: _Refuser, old: Procedure, new: Procedure) -> Migration:
     if new.fingerprint == old.fingerprint:
-        raise refuse("le dossier y est déjà / the case is already there")
+        raise refuse(both("the case is already there"))
     if new.version == old.version and new.revision < old.revision:
         raise refuse(
-            f"un dossier ne revient jamais à une révision antérieure ({old.revision_key} -> "
-            f"révision {new.revision}) / a case never moves back to an earlier revision "
-            f"({old.revision_key} -> revision {new.revision})"
+            both(
+                "a case never moves back to an earlier revision ({old} -> revision {revision})",
+                old=old.revision_key,
+                revision=new.revision,
+            )
         )
     if not registry.is_latest(new):
         latest = registry.get(new.name, new.version)
         raise refuse(
-            f"seule la dernière révision de {new.key} ({latest.revision_key}) reçoit des "
-            f"dossiers, pas la révision {new.revision} / only the latest revision of "
-            f"{new.key} ({latest.revision_key}) takes cases in, not revision {new.revision}"
+            both(
+                "only the latest revision of {key} ({latest}) takes cases in, not revision "
+                "{revision}",
+                key=new.key,
+                latest=latest.revision_key,
+                revision=new.revision,
+            )
         )
     migration = registry.migration_between(old, new)
     if migration is None:
         if old.revision == new.revision == 1:
-            raise refuse(
-                "aucune migration entre ces versions n'est déclarée / "
-                "no migration between these versions is declared"
-            )
+            raise refuse(both("no migration between these versions is declared"))
         raise refuse(
-            f"aucune migration de {old.revision_key} vers {new.revision_key} n'est déclarée / "
-            f"no migration from {old.revision_key} to {new.revision_key} is declared"
+            both(
+                "no migration from {old} to {new} is declared",
+                old=old.revision_key,
+                new=new.revision_key,
+            )
         )
     return migration
 
 
 def _movable(migration: Migration, refuse: _Refuser, case: Case, old: Procedure) -> str:
     if old.state(case.state).terminal:
-        raise refuse(f"le dossier est clos ({case.state!r}) / the case is closed ({case.state!r})")
+        # Granted, refused or withdrawn: the case is over, in the words of its own state.
+        raise refuse(
+            both(
+                "the case is over: it ended in state '{state}' and no longer moves",
+                state=state_both(old, case.state),
+            )
+        )
     target = migration.target_of(case.state)
     if target is None:
-        movable = ", ".join(source for source, _ in migration.states)
-        finishes = shown(old.version, old.revision)
         raise refuse(
-            f"un dossier en {case.state!r} est au-delà des états qui passent à "
-            f"{shown(migration.to_version, migration.to_revision)} ({movable}) ; il finit sous "
-            f"{finishes} / a case in {case.state!r} is past the states that may move "
-            f"({movable}); it finishes under {finishes}"
+            both(
+                "a case in '{state}' is past the states that may move to {to} ({movable}); it "
+                "finishes under {finishes}",
+                state=state_both(old, case.state),
+                to=shown(migration.to_version, migration.to_revision),
+                movable=", ".join(source for source, _ in migration.states),
+                finishes=shown(old.version, old.revision),
+            )
         )
     return target
 
@@ -450,8 +472,11 @@ def _check_rules(
     )
     for refusal in verdict.refusals:
         if isinstance(refusal, GuardsFailed):
-            rules = "; ".join(f"{g.name} « {g.fr} » ({g.en})" for g in refusal.failed)
-            raise refuse(f"règles non remplies / rules not met: {rules}")
+            rules = Label(
+                " ; ".join(f"{g.name} « {g.fr} »" for g in refusal.failed),
+                "; ".join(f"{g.name} '{g.en}'" for g in refusal.failed),
+            )
+            raise refuse(both("rules not met: {rules}", rules=rules))
         raise refusal.error(case.id)
 
 

@@ -24,6 +24,7 @@ import attrs
 from stechnique._arguments import described
 from stechnique._values import items
 from stechnique.errors import FieldProblem, InvalidData
+from stechnique.i18n import Label, both
 
 __all__ = ["KINDS", "MAX_INTEGER", "Field", "Kind", "validate"]
 
@@ -75,14 +76,23 @@ class Field:
 
     def describe(self) -> str:
         """A short English description of what the field accepts."""
-        if self.kind in ("choice", "choices"):
-            return f"{self.kind} of {', '.join(self.options)}"
+        return self.description().en
+
+    def description(self) -> Label:
+        """A short description of what the field accepts, in French and English."""
+        options = ", ".join(self.options)
+        if self.kind == "choice":
+            return both("choice of {options}", options=options)
+        if self.kind == "choices":
+            return both("choices of {options}", options=options)
         if self.kind == "integer" and self.minimum is not None:
-            return f"integer >= {self.minimum}"
-        return self.kind
+            return both("integer >= {minimum}", minimum=self.minimum)
+        return _KIND_NAMES[self.kind]
 
 
-def validate(schema: Sequence[Field], data: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+def validate(
+    schema: Sequence[Field], data: Mapping[str, Any] | None, what: Label | str
+) -> dict[str, Any]:
     """Check ``data`` against ``schema``; return it normalised or raise ``InvalidData``."""
     if not schema and not data:
         return {}
@@ -97,7 +107,11 @@ def _check_object(
     schema: Sequence[Field], data: Any, prefix: str, problems: list[FieldProblem]
 ) -> dict[str, Any]:
     if data.__class__ is not dict and not isinstance(data, Mapping):  # dict: skip the ABC check
-        problems.append(FieldProblem(prefix or "(root)", f"expected an object, got {_kind(data)}"))
+        problems.append(
+            FieldProblem.said(
+                prefix or "(root)", both("expected an object, got {kind}", kind=_kind(data))
+            )
+        )
         return {}
     first = len(problems)
     result: dict[str, Any] = {}
@@ -110,7 +124,10 @@ def _check_object(
                 declared += 1
             if _is_required(field, data):
                 problems.append(
-                    FieldProblem(prefix + name, f"missing (expected {field.describe()})")
+                    FieldProblem.said(
+                        prefix + name,
+                        both("missing (expected {expected})", expected=field.description()),
+                    )
                 )
             continue
         declared += 1
@@ -126,14 +143,17 @@ def _unexpected(
     schema: Sequence[Field], data: Mapping[str, Any], prefix: str
 ) -> list[FieldProblem]:
     known = {field.name for field in schema}
-    expected = ", ".join(sorted(known)) or "no field"
+    expected = ", ".join(sorted(known)) or both("no field")
     extras = sorted(_key_name(key) for key in data if key not in known)
-    return [FieldProblem(f"{prefix}{extra}", f"unexpected field (expected: {expected})")
-            for extra in extras]  # fmt: skip
+    said = both("unexpected field (expected: {expected})", expected=expected)
+    return [FieldProblem.said(f"{prefix}{extra}", said) for extra in extras]
 
 
 def _key_name(key: Any) -> str:
-    """How an unexpected key is named: itself when it is printable text of sane length."""
+    """How an unexpected key is named: itself when it is printable text of sane length.
+
+    The name is a path, the same in every language (it is the problem's ``field``).
+    """
     if not isinstance(key, str):
         return f"({described(key)[1]} as a key)"
     if len(key) > _SHOWN_KEY or not key.isprintable() or not _is_unicode(key):
@@ -156,15 +176,16 @@ def _check_value(field: Field, value: Any, path: str, problems: list[FieldProble
 
 def _text(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if not isinstance(value, str) or not value.strip():
-        problems.append(FieldProblem(path, f"expected non-empty text, got {_kind(value)}"))
+        problems.append(_field_problem(path, "expected non-empty text, got {kind}", value))
     elif not _is_unicode(value):
-        problems.append(FieldProblem(path, _NOT_UNICODE))
+        problems.append(FieldProblem.said(path, _not_unicode()))
     return value
 
 
 # A lone surrogate (from a badly decoded file, say) cannot be written as UTF-8: refuse it here,
 # by name, rather than let the hash of the record fail on it.
-_NOT_UNICODE = "text holds characters that are not valid Unicode (a lone surrogate)"
+def _not_unicode() -> Label:
+    return both("text holds characters that are not valid Unicode (a lone surrogate)")
 
 
 def _is_unicode(text: str) -> bool:
@@ -177,63 +198,70 @@ def _is_unicode(text: str) -> bool:
 
 def _email(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if not isinstance(value, str) or not _EMAIL.match(value) or not _is_unicode(value):
-        problems.append(FieldProblem(path, f"expected an e-mail address, got {_kind(value)}"))
+        problems.append(_field_problem(path, "expected an e-mail address, got {kind}", value))
     return value
 
 
 def _choice(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if not isinstance(value, str) or value not in field.options:
-        problems.append(
-            FieldProblem(path, f"expected one of {', '.join(field.options)}, got {_kind(value)}")
+        said = both(
+            "expected one of {options}, got {kind}",
+            options=", ".join(field.options),
+            kind=_kind(value),
         )
+        problems.append(FieldProblem.said(path, said))
     return value
 
 
 def _choices(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-        problems.append(
-            FieldProblem(path, f"expected a non-empty list of {', '.join(field.options)}")
-        )
+        said = both("expected a non-empty list of {options}", options=", ".join(field.options))
+        problems.append(FieldProblem.said(path, said))
         return value
     bad = [str(i) for i, item in enumerate(value)
            if not isinstance(item, str) or item not in field.options]  # fmt: skip
     if bad:
-        problems.append(
-            FieldProblem(path, f"entries {', '.join(bad)} not among {', '.join(field.options)}")
+        said = both(
+            "entries {entries} not among {options}",
+            entries=", ".join(bad),
+            options=", ".join(field.options),
         )
+        problems.append(FieldProblem.said(path, said))
     elif len(set(value)) != len(value):
-        problems.append(FieldProblem(path, "duplicate entries"))
+        problems.append(FieldProblem.said(path, both("duplicate entries")))
     return list(value)
 
 
 def _list(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
         problems.append(
-            FieldProblem(path, f"expected a non-empty list of text, got {_kind(value)}")
+            _field_problem(path, "expected a non-empty list of text, got {kind}", value)
         )
         return value
     for index, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
-            problems.append(FieldProblem(f"{path}[{index}]", "expected non-empty text"))
+            problems.append(FieldProblem.said(f"{path}[{index}]", both("expected non-empty text")))
         elif not _is_unicode(item):
-            problems.append(FieldProblem(f"{path}[{index}]", _NOT_UNICODE))
+            problems.append(FieldProblem.said(f"{path}[{index}]", _not_unicode()))
     return list(value)
 
 
 def _integer(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.append(FieldProblem(path, f"expected an integer, got {_kind(value)}"))
+        problems.append(_field_problem(path, "expected an integer, got {kind}", value))
         return value
     if not -MAX_INTEGER <= value <= MAX_INTEGER:
-        problems.append(FieldProblem(path, "beyond ±(2^53 - 1), more than JSON readers hold"))
+        said = both("beyond ±(2^53 - 1), more than JSON readers hold")
+        problems.append(FieldProblem.said(path, said))
     elif field.minimum is not None and value < field.minimum:
-        problems.append(FieldProblem(path, f"below the minimum {field.minimum}"))
+        said = both("below the minimum {minimum}", minimum=field.minimum)
+        problems.append(FieldProblem.said(path, said))
     return int(value)
 
 
 def _boolean(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if not isinstance(value, bool):
-        problems.append(FieldProblem(path, f"expected true or false, got {_kind(value)}"))
+        problems.append(_field_problem(path, "expected true or false, got {kind}", value))
     return value
 
 
@@ -246,7 +274,7 @@ def _date(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> 
         except ValueError:
             pass
     problems.append(
-        FieldProblem(path, f"expected an ISO 8601 date (2017-06-30), got {_kind(value)}")
+        _field_problem(path, "expected an ISO 8601 date (2017-06-30), got {kind}", value)
     )
     return value
 
@@ -258,7 +286,7 @@ def _object(field: Field, value: Any, path: str, problems: list[FieldProblem]) -
 def _objects(field: Field, value: Any, path: str, problems: list[FieldProblem]) -> Any:
     if isinstance(value, str | Mapping) or not isinstance(value, Sequence) or not value:
         problems.append(
-            FieldProblem(path, f"expected a non-empty list of objects, got {_kind(value)}")
+            _field_problem(path, "expected a non-empty list of objects, got {kind}", value)
         )
         return value
     return [
@@ -280,9 +308,32 @@ _CHECKS = {
 }
 
 
-def _kind(value: Any) -> str:
+def _field_problem(path: str, sentence: str, value: Any) -> FieldProblem:
+    """The problem ``sentence`` of ``value``, its ``{kind}`` said, in French and English.
+
+    The catalogs' extractor knows ``_field_problem``'s second argument (``scripts/catalogs.py``).
+    """
+    return FieldProblem.said(path, both(sentence, kind=_kind(value)))
+
+
+def _kind(value: Any) -> Label:
     if value is None:
-        return "nothing"
+        return both("nothing")
     if isinstance(value, str):
-        return "text" if value.strip() else "empty text"
-    return described(value)[1]
+        return Label(*described(value)) if value.strip() else both("empty text")
+    if isinstance(value, list | tuple) and not value:
+        return both("an empty list")
+    return Label(*described(value))
+
+
+#: What each field kind accepts, as ``Field.description`` says it.
+_KIND_NAMES = {
+    "text": both("text"),
+    "email": both("email"),
+    "list": both("list"),
+    "integer": both("integer"),
+    "boolean": both("boolean"),
+    "date": both("date"),
+    "object": both("object"),
+    "objects": both("objects"),
+}

@@ -15,7 +15,6 @@ from typing import Annotated
 
 import typer
 
-from stechnique._labels import CASE, CASES
 from stechnique.checkpoint import Checkpoint, export_checkpoint, verify_checkpoint
 from stechnique.cli._commands import (
     EXIT_NOTHING,
@@ -25,8 +24,8 @@ from stechnique.cli._commands import (
     app,
     finish_report,
 )
-from stechnique.cli._selection import count
 from stechnique.cli._support import DEFAULT_DB, CommandLineError, audit_context, open_engine
+from stechnique.i18n import both, both_n, format_number
 
 __all__ = ["checkpoint_app"]
 
@@ -56,7 +55,7 @@ def _key(key_file: Path | None) -> bytes | None:
         return text.encode("utf-8") if text else None
     key = key_file.read_bytes().rstrip(b"\r\n")  # a key file usually ends with a newline
     if not key:
-        raise CommandLineError(f"--key-file {key_file} est vide / --key-file {key_file} is empty")
+        raise CommandLineError(both("--key-file {file} is empty", file=key_file))
     return key
 
 
@@ -79,8 +78,10 @@ def checkpoint_export(
     key = _key(key_file)
     if output is not None and output.exists():
         raise CommandLineError(
-            f"{output} existe déjà : un point de contrôle ne s'écrase pas / {output} already "
-            "exists: a checkpoint is never overwritten, choose another file"
+            both(
+                "{output} already exists: a checkpoint is never overwritten, choose another file",
+                output=output,
+            )
         )
     with open_engine(db, read_only=True) as engine:
         try:
@@ -88,20 +89,22 @@ def checkpoint_export(
         except ValueError as error:
             raise CommandLineError(f"--signed-off-by: {error}") from error
     if not checkpoint.heads:
-        _say("aucun dossier, aucun point de contrôle écrit / no case, no checkpoint written")
+        _say(both("no case, no checkpoint written").text())
         raise typer.Exit(EXIT_NOTHING)
     if output is None:
         typer.echo(checkpoint.to_json(), nl=False)
     else:
         with output.open("x", encoding="utf-8") as file:  # "x": never overwrite
             file.write(checkpoint.to_json())
-    cases_fr, cases_en = count(len(checkpoint.heads), (CASE.fr, CASES.fr), (CASE.en, CASES.en))
-    signed_fr, signed_en = ("signé", "signed") if key else ("non signé", "unsigned")
-    to = f" → {output}" if output is not None else ""
-    _say(
-        f"point de contrôle de {cases_fr}, {signed_fr}, par {checkpoint.signed_off_by}{to} / "
-        f"checkpoint of {cases_en}, {signed_en}, by {checkpoint.signed_off_by}{to}"
+    heads = len(checkpoint.heads)
+    said = both(
+        "checkpoint of {cases}, {signed}, by {who}{to}",
+        cases=both_n("{n} case", "{n} cases", heads, n=format_number(heads)),
+        signed=both("signed") if key else both("unsigned"),
+        who=checkpoint.signed_off_by,
+        to=f" → {output}" if output is not None else "",
     )
+    _say(said.text())
 
 
 @checkpoint_app.command("verify")
@@ -115,10 +118,11 @@ def checkpoint_verify(
     key = _key(key_file)
     checkpoint = Checkpoint.read(file, key)
     if key is None and checkpoint.signature is not None:
-        _say(
-            "signature non vérifiée (aucune clé) / signature not checked (no key): "
-            f"give --key-file or ${KEY_VARIABLE}"
+        said = both(
+            "signature not checked (no key): give --key-file or ${variable}",
+            variable=KEY_VARIABLE,
         )
+        _say(said.text())
     with open_engine(db, read_only=True) as engine:
         report = verify_checkpoint(engine.storage, checkpoint, key=key)
         context = audit_context(engine, db, {"checkpoint": str(file)})
@@ -130,5 +134,5 @@ def checkpoint_verify(
         "digest": checkpoint.digest,
         "signature_verified": key is not None,
     }
-    nothing = "le point de contrôle ne liste aucun dossier / the checkpoint lists no case"
+    nothing = both("the checkpoint lists no case").text()
     finish_report(report, as_json, context, nothing)

@@ -8,6 +8,7 @@ read-only: they never create a file or a table.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -19,14 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stechnique import diagram as diagrams
 from stechnique import export
-from stechnique._labels import CASE, CASES
+from stechnique._labels import CASES, role_both, state_both
 from stechnique._metadata import installed_version
 from stechnique.audit import AuditReport, audit
 from stechnique.cli import _render as render
 from stechnique.cli._demo import DEMO_DB, DEMO_NARRATOR, check_own_store, rehearse
 from stechnique.cli._selection import (
     check_filters,
-    count,
     nothing_selected,
     refuse_version_alone,
 )
@@ -55,6 +55,7 @@ from stechnique.cli._support import table_prefix as global_table_prefix
 from stechnique.definition import Procedure
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError, StoreNotFound
+from stechnique.i18n import LANGS, both, both_n, format_number, parse_lang, use_locale
 from stechnique.migration import shown
 from stechnique.records import Actor, Record
 from stechnique.timeline import timeline
@@ -105,12 +106,22 @@ def _is_click_error(error: Exception) -> bool:
 def _message(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename is not None:
         return f"{error.strerror}: {error.filename}"
-    return str(error)
+    return str(error)  # a StechniqueError shows the language in force (--lang)
 
 
 def _fail(message: str) -> None:
-    Console(stderr=True, highlight=False).print(f"error: {message}", markup=False, soft_wrap=True)
+    said = both("error: {message}", message=message).text()
+    Console(stderr=True, highlight=False).print(said, markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_ERROR)
+
+
+def _chosen_lang(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_lang(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 app = typer.Typer(
@@ -154,6 +165,19 @@ Procedures = Annotated[
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            envvar="STECHNIQUE_LANG",
+            metavar="|".join(LANGS),
+            callback=_chosen_lang,
+            help="The language of what the command says: errors, tables, timelines (default "
+            "fr, French). Machine-readable output (JSON, JSONL, CSV headers, exit statuses) is "
+            "the same in every language.",
+        ),
+    ] = None,
     table_prefix: Annotated[
         str | None,
         typer.Option(
@@ -175,6 +199,8 @@ def _options(
     ] = False,
 ) -> None:
     """Administrative support procedures as versioned state machines, with an audit trail."""
+    # The language holds until the command is done, errors included (``_Group.invoke``).
+    ctx.with_resource(use_locale(lang))
     GIVEN_PREFIX.set(table_prefix)  # read where a store is opened (``_support.table_prefix``)
     remember_sources(procedures)
 
@@ -288,15 +314,19 @@ def _diagram_subject(
     if case is None:
         return command_registry().get(name, version), None
     if viewer is None:
-        raise CommandLineError(
-            "--case a besoin de --as : qui regarde ce dossier ? / --case needs --as: who looks "
-            "at this case?"
-        )
+        raise CommandLineError(both("--case needs --as: who looks at this case?"))
     reader = parse_actor(viewer)
     with open_engine(db, read_only=True) as engine:
         stored = engine.case(case, reader)
         if stored.name != name:
-            raise CommandLineError(f"case {case} is a case of {stored.name}, not of {name}")
+            raise CommandLineError(
+                both(
+                    "case {case} is a case of {procedure}, not of {name}",
+                    case=case,
+                    procedure=stored.name,
+                    name=name,
+                )
+            )
         records = engine.history(case, reader)
         return engine.procedure(name, version or stored.version), records
 
@@ -335,8 +365,12 @@ def start(
     who = Actor(actor, frozenset(role), body)
     with open_engine(db) as engine:
         case = engine.start(name, version=version, actor=who, facts=data, case_id=case_id)
-        label = engine.procedure(case.name, case.version).state(case.state).fr
-    _line(f"{case.id}: {case.name}@{case.version} ouvert, état « {label} » ({case.state})")
+        label = state_both(engine.procedure(case.name, case.version), case.state)
+    key = f"{case.name}@{case.version}"
+    _line(
+        both("{case_id}: {key} opened, state '{state}'", case_id=case.id, key=key, state=label)
+        .text()
+    )  # fmt: skip
 
 
 @app.command()
@@ -370,8 +404,16 @@ def fire(
             expected_seq=expected_seq,
             idempotency_key=idempotency_key,
         )
-        label = engine.procedure(after.name, after.version).state(after.state).fr
-    _line(f"{after.id}: {event} → « {label} » ({after.state}), seq {after.seq}")
+        label = state_both(engine.procedure(after.name, after.version), after.state)
+    _line(
+        both(
+            "{case_id}: {event} → '{state}', seq {seq}",
+            case_id=after.id,
+            event=event,
+            state=label,
+            seq=after.seq,
+        ).text()
+    )
 
 
 @app.command()
@@ -432,12 +474,9 @@ def migrate(
     revision, as one recorded step; --dry-run first. With --all, exit status 1 when some cases
     were refused (each is listed with why)."""
     if (case is None) == (every is None):
-        raise CommandLineError(
-            "give a CASE or --all NAME@VERSION (not both) / donnez un "
-            "dossier ou --all NOM@VERSION (pas les deux)"
-        )
+        raise CommandLineError(both("give a CASE or --all NAME@VERSION (not both)"))
     if not actor or not role:
-        raise CommandLineError("--actor and --role are required / --actor et --role sont requis")
+        raise CommandLineError(both("--actor and --role are required"))
     who = Actor(actor, frozenset(role))
     data = parse_json_object(facts, "--facts") if facts is not None else None
     if every is not None:
@@ -448,7 +487,7 @@ def migrate(
         version = to if to is not None else engine.case(case, who).version
         plan = engine.migrate(case, version, actor=who, facts=data, reason=reason,
                               dry_run=dry_run, to_revision=revision)  # fmt: skip
-    done = "migré / migrated" if plan.applied else "à migrer (essai) / would migrate (dry run)"
+    done = (both("migrated") if plan.applied else both("would migrate (dry run)")).text()
     _line(
         f"{plan.case_id}: {done} {shown(plan.from_version, plan.from_revision)} "
         f"{plan.source} → {shown(plan.to_version, plan.to_revision)} {plan.target}"
@@ -467,10 +506,7 @@ def _migrate_all(
 ) -> None:
     name, version = parse_procedure_ref(every)
     if version is None or revision is None:
-        raise CommandLineError(
-            "--all takes NAME@VERSION and needs --revision N / --all prend "
-            "NOM@VERSION et demande --revision N"
-        )
+        raise CommandLineError(both("--all takes NAME@VERSION and needs --revision N"))
     with open_engine(db) as engine:
         report = engine.migrate_all(
             name,
@@ -527,8 +563,14 @@ def history(
     with open_engine(db, read_only=reader.auditor is None, existing=True) as engine:
         records = _read_history(engine, case, reader)
         who = reader.who
-        seen = f" vu par {who.id} ({', '.join(sorted(who.roles))})"
-        title = f"Historique du {CASE.fr} {case}{seen}"
+        procedure = engine.registry.by_fingerprint(records[0].fingerprint) if records else None
+        roles = ", ".join(sorted(role_both(procedure, role).text() for role in who.roles))
+        title = both(
+            "History of case {case}, as {viewer} ({roles}) reads it",
+            case=case,
+            viewer=who.id,
+            roles=roles,
+        ).text()
         _out().print(render.history_table(records, engine.registry, title))
 
 
@@ -566,7 +608,8 @@ def explain(
     data = parse_json_object(payload, "--payload") if payload is not None else None
     with open_engine(db, read_only=True) as engine:
         answer = engine.explain(case, event, actor, data)
-    for line in render.explanation_lines(answer):
+        procedure = engine.registry.by_fingerprint(engine.case(case, actor).fingerprint)
+    for line in render.explanation_lines(answer, procedure):
         _line(line)
     if not answer.allowed:
         raise typer.Exit(1)
@@ -628,7 +671,7 @@ def waiting(
         if only_late:
             found = [item for item in found if item.case_id in late]
         shows_late = bool(policy.limits) or only_late or any(w.due for w in found)
-        title = f"En attente, vu par {actor.id} / waiting, as {actor.id} sees it"
+        title = both("Waiting, as {viewer} sees it", viewer=actor.id).text()
         table = render.waiting_table(
             found, engine.registry, late if shows_late else None, title=title
         )
@@ -651,9 +694,9 @@ def _policy(limits: list[str], path: Path | None) -> Policy:
             count = -1.0
         if not equals or not state.strip() or not 0 <= count <= MAX_DAYS:
             raise CommandLineError(
-                f"--overdue-after {text!r} n'est pas ÉTAT=JOURS / is not STATE=DAYS "
-                "(for example referred=30)"
-            )
+                both("--overdue-after {text!r} is not STATE=DAYS (for example referred=30)",
+                     text=text)
+            )  # fmt: skip
         given.append(Limit(state.strip(), timedelta(days=count)))
     return Policy((*policy.limits, *given))
 
@@ -819,14 +862,26 @@ def export_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")
     ] = None,
+    labelled: Annotated[
+        bool,
+        typer.Option(
+            "--labelled",
+            help="With --format csv: the variant for people, in the --lang language (labels, "
+            "Paris time, ';' between columns in French) instead of the canonical columns.",
+        ),
+    ] = False,
     db: Db = DEFAULT_DB,
 ) -> None:
     """Export histories, one record per line (jsonl) or row (csv): --as a viewer (its cases,
     redacted), or --auditor with --reason (everything, restorable, the read logged); exit
     status 3 when nothing was selected."""
     refuse_version_alone(name, version)
+    if labelled and output_format is not ExportFormat.csv:
+        raise CommandLineError(both("--labelled goes with --format csv"))
     reader = parse_reader(viewer, auditor, reason)
-    write = export.export_jsonl if output_format is ExportFormat.jsonl else export.export_csv
+    write: Any = export.export_jsonl
+    if output_format is ExportFormat.csv:
+        write = functools.partial(export.export_csv, labelled=labelled)
     with open_engine(db, read_only=reader.auditor is None, existing=True) as engine:
         exported = write(
             engine.storage,
@@ -841,9 +896,11 @@ def export_command(
         )
         if not exported:
             check_filters(engine, reader.who, name=name, version=version)
-    fr, en = count(exported, ("enregistrement", "enregistrements"), ("record", "records"))
-    to_fr, to_en = (f" vers {output}", f" to {output}") if output is not None else ("", "")
-    _say(f"exporté{to_fr} : {fr} / exported{to_en}: {en}")
+    records = both_n("{n} record", "{n} records", exported, n=format_number(exported))
+    if output is None:
+        _say(both("exported: {records}", records=records).text())
+    else:
+        _say(both("exported to {output}: {records}", output=output, records=records).text())
     if not exported:
         _say(nothing_selected(case, name, version))
         raise typer.Exit(EXIT_NOTHING)
@@ -859,16 +916,19 @@ def import_command(
         try:
             restored = import_with_progress(engine, file, Console(stderr=True))
         except ValueError as error:
-            raise CommandLineError(f"cannot import {file} into {db}: {error}") from error
-    cases_fr, cases_en = count(restored.cases, (CASE.fr, CASES.fr), (CASE.en, CASES.en))
-    records_fr, records_en = count(
-        restored.records, ("enregistrement", "enregistrements"), ("record", "records")
+            raise CommandLineError(
+                both("cannot import {file} into {db}: {error}", file=file, db=db, error=error)
+            ) from error
+    said = both(
+        "imported from {file} into {where}: {cases}, {records}",
+        file=file,
+        where=shown_url(db),
+        cases=both_n("{n} case", "{n} cases", restored.cases, n=format_number(restored.cases)),
+        records=both_n(
+            "{n} record", "{n} records", restored.records, n=format_number(restored.records)
+        ),
     )
-    where = shown_url(db)
-    _say(
-        f"importé de {file} dans {where} : {cases_fr}, {records_fr} / "
-        f"imported from {file} into {where}: {cases_en}, {records_en}"
-    )
+    _say(said.text())
 
 
 def import_with_progress(
@@ -917,13 +977,12 @@ def db_upgrade(
     before = upgrade_store(db, prefix)
     where, head = shown_url(db), head_revision()
     if before is None:
-        done_fr, done_en = f"tables {prefix}* créées", f"tables {prefix}* created"
+        done = both("tables {prefix}* created", prefix=prefix)
     elif before == head:
-        done_fr, done_en = f"tables {prefix}* déjà à jour", f"tables {prefix}* already up to date"
+        done = both("tables {prefix}* already up to date", prefix=prefix)
     else:
-        done_fr, done_en = (f"tables {prefix}* mises à jour depuis {before}",
-                            f"tables {prefix}* upgraded from {before}")  # fmt: skip
-    _say(f"{where} : {done_fr} (révision {head}) / {where}: {done_en} (revision {head})")
+        done = both("tables {prefix}* upgraded from {before}", prefix=prefix, before=before)
+    _say(both("{where}: {done} (revision {head})", where=where, done=done, head=head).text())
 
 
 def _say(message: str) -> None:

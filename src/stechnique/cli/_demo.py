@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import attrs
 
-from stechnique.cli._selection import count
 from stechnique.cli._support import CommandLineError, Tell
 from stechnique.engine import Engine
+from stechnique.i18n import both_n
 from stechnique.records import Actor
 from stechnique.registry import Registry
 from stechnique.storage.base import Storage
@@ -57,11 +57,16 @@ def check_own_store(storage: Storage, demo: DemoCases, where: str) -> None:
         if not first or demo.first_hashes.get(case.id) != first[0].hash:
             foreign += 1
     if foreign:
-        fr, en = count(foreign, ("dossier étranger", "dossiers étrangers"), ("case", "cases"))
         raise CommandLineError(
-            f"{where} contient {fr} à la démo, qui n'écrit que dans son propre "
-            f"magasin (sans --db : {DEMO_DB}) / {where} holds {en} the demo did not write; "
-            f"the demo writes only into a store of its own (without --db: {DEMO_DB}). Its "
-            "histories could never be removed: add --into-existing-store only if that is "
-            "really wanted"
+            both_n(
+                "{where} holds {n} case the demo did not write; the demo writes only into a "
+                "store of its own (without --db: {demo_db}). Its histories could never be "
+                "removed: add --into-existing-store only if that is really wanted",
+                "{where} holds {n} cases the demo did not write; the demo writes only into a "
+                "store of its own (without --db: {demo_db}). Its histories could never be "
+                "removed: add --into-existing-store only if that is really wanted",
+                foreign,
+                where=where,
+                demo_db=DEMO_DB,
+            )
         )

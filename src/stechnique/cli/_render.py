@@ -1,7 +1,9 @@
 """Rich renderables for the ``stechnique`` command: procedures, cases, histories, audits.
 
-Labels are French first (the people who read them are French public bodies and associations),
-with identifiers beside them so a reader can match what the library and the stored data say.
+Everything is said in the language in force (``--lang``, French by default: the people who
+read them are French public bodies and associations), times in Paris time and numbers as that
+language writes them; identifiers stay beside labels where a reader matches them with the
+stored data. ``show`` deliberately gives both languages of a procedure's labels.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ from stechnique._labels import (
     CASE,
     CASES,
     CONFIDENTIAL,
+    PARIS_TIMES,
     STEP,
-    UTC_TIMES,
-    event_fr,
+    Label,
+    event_both,
+    record_event_both,
+    role_both,
     source_title,
-    state_fr,
+    state_both,
 )
 from stechnique.audit import AuditReport
-from stechnique.cli._selection import count
 from stechnique.definition import ANY_ACTIVE, Procedure
 from stechnique.explanation import Explanation
+from stechnique.i18n import both, both_n, format_date, format_datetime, format_number
 from stechnique.records import Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field
@@ -51,8 +56,12 @@ __all__ = [
 
 
 def moment(value: datetime) -> str:
-    """A stored time as people read it: ``2016-03-14 09:30 UTC``."""
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    """A stored time as people read it, in Paris time: « 14 mars 2016, 10:30:00 UTC+01:00 »."""
+    return format_datetime(value)
+
+
+def _said(label: Label) -> str:
+    return label.text()
 
 
 def procedures_table(registry: Registry) -> Table:
@@ -119,7 +128,8 @@ def _roles(procedure: Procedure) -> Table:
 def _facts(fields: Sequence[Field]) -> Table:
     table = _table("Faits à l'ouverture / start facts", "champ", "type", "obligatoire", "libellé")
     for field in fields:
-        table.add_row(field.name, field.describe(), "oui" if field.required else "non", field.fr)
+        kind = _said(field.description())
+        table.add_row(field.name, kind, "oui" if field.required else "non", field.fr)
     return table
 
 
@@ -141,7 +151,10 @@ def _transitions(procedure: Procedure) -> Table:
             if transition.sources == (ANY_ACTIVE,)
             else ", ".join(transition.sources)
         )
-        when = f" si {transition.when[0]}={transition.when[1]}" if transition.when else ""
+        when = ""
+        if transition.when:
+            field, value = transition.when
+            when = _said(both(" if {field}={value}", field=field, value=value))
         table.add_row(
             transition.event,
             transition.fr,
@@ -155,7 +168,7 @@ def _transitions(procedure: Procedure) -> Table:
 
 def _field_text(field: Field) -> str:
     optional = "" if field.required else "?"
-    return f"{field.name}{optional}: {field.describe()}"
+    return f"{field.name}{optional}: {_said(field.description())}"
 
 
 def _guards(procedure: Procedure) -> Table:
@@ -174,8 +187,11 @@ def _confidential(procedure: Procedure) -> Table:
 
 
 def cases_table(cases: Iterable[Case], registry: Registry) -> Table:
-    """One row per stored case, with its state's French label."""
-    table = _table(CASES.both().capitalize(), CASE.fr, "procédure", "état", "seq", "mis à jour")
+    """One row per stored case, with its state's label."""
+    table = _table(
+        _said(CASES).capitalize(), _said(CASE), _said(both("procedure")), _said(both("state")),
+        "seq", _said(both("updated")),
+    )  # fmt: skip
     for case in cases:
         table.add_row(
             case.id,
@@ -192,18 +208,20 @@ def waiting_table(
     registry: Registry,
     late: Mapping[str, Overdue] | None = None,
     *,
-    title: str = "En attente / waiting",
+    title: str | None = None,
 ) -> Table:
     """One row per open case: whom it waits on and since when, its due date, and, when a
     policy was given (``late``: the overdue cases by id), since when it is overdue."""
+    title = title or _said(both("Waiting"))
     table = _table(
-        f"{title} ({UTC_TIMES.fr})", CASE.fr, "procédure", "état", "en attente de", "depuis",
-        "échéance",
+        f"{title} ({_said(PARIS_TIMES)})", _said(CASE),
+        _said(both("procedure")), _said(both("state")), _said(both("waiting on")),
+        _said(both("since")), _said(both("due")),
     )  # fmt: skip
     for column in table.columns[4:]:
         column.no_wrap = True  # dates stay whole
     if late is not None:
-        table.add_column("en retard depuis", no_wrap=True)
+        table.add_column(_said(both("overdue since")), no_wrap=True)
     for item in waiting:
         procedure = registry.by_fingerprint(item.fingerprint)
         row = [
@@ -211,38 +229,36 @@ def waiting_table(
             f"{item.name}@{item.version}",
             _state_label(registry, item.fingerprint, item.state),
             "\n".join(_waited_label(procedure, waited) for waited in item.on) or "—",
-            "\n".join(waited.since.strftime("%Y-%m-%d") for waited in item.on) or "—",
-            item.due.isoformat() if item.due is not None else "—",
+            "\n".join(format_date(waited.since) for waited in item.on) or "—",
+            format_date(item.due) if item.due is not None else "—",
         ]
         if late is not None:
             overdue = late.get(item.case_id)
-            row.append(overdue.since.strftime("%Y-%m-%d") if overdue is not None else "—")
+            row.append(format_date(overdue.since) if overdue is not None else "—")
         table.add_row(*row)
     return table
 
 
 def _waited_label(procedure: Procedure | None, waited: Waited) -> str:
-    """« etat (les financeurs consultés) », « caf_coordinator (Coordinateur CAF du
-    dispositif) »; a party no body is bound to yet says so."""
+    """« etat (les financeurs consultés) », « Coordinateur CAF du dispositif »; a party no
+    body is bound to yet says so."""
     if waited.role is not None:
-        roles = procedure.roles if procedure is not None else ()
-        role = next((r for r in roles if r.id == waited.role), None)
-        return f"{waited.role} ({role.fr})" if role is not None else waited.role
+        return _said(role_both(procedure, waited.role))
     party = procedure.party(waited.party or "") if procedure is not None else None
-    label = party.fr if party is not None else waited.party or ""
+    label = Label(party.fr, party.en) if party is not None else Label(*[waited.party or ""] * 2)
     if waited.body is None:
-        return f"{label} (pas encore connu)"
-    return f"{waited.body} ({label})"
+        return _said(both("{party} (not known yet)", party=label))
+    return f"{waited.body} ({_said(label)})"
 
 
 def history_table(records: Sequence[Record], registry: Registry, title: str) -> Table:
     """A case's records as a table; redacted fields say so, they are never left out."""
-    table = Table(title=f"{title} ({UTC_TIMES.fr})", title_justify="left", show_lines=True)
+    table = Table(title=f"{title} ({_said(PARIS_TIMES)})", title_justify="left", show_lines=True)
     table.add_column("seq", justify="right", no_wrap=True)
-    table.add_column("date", no_wrap=True)
-    table.add_column("acteur", ratio=2, overflow="fold")
-    table.add_column(STEP.fr, ratio=4, overflow="fold")
-    table.add_column("données", ratio=5, overflow="fold")
+    table.add_column(_said(both("date")), ratio=2, overflow="fold")
+    table.add_column(_said(both("actor")), ratio=2, overflow="fold")
+    table.add_column(_said(STEP), ratio=4, overflow="fold")
+    table.add_column(_said(both("data")), ratio=5, overflow="fold")
     before = records[0].fingerprint if records else ""
     for record in records:
         # A migration leaves a state of the older version: label it with that version.
@@ -254,12 +270,17 @@ def history_table(records: Sequence[Record], registry: Registry, title: str) -> 
         )
         target = _state_label(registry, record.fingerprint, record.target, with_id=False)
         before = record.fingerprint
+        procedure = registry.by_fingerprint(record.fingerprint)
         step = Text(_event_label(registry, record), "bold")
-        step.append(f"\n({STEP.fr} : {target})" if source == target else f"\n{source} → {target}")
+        if source == target:
+            step.append("\n(" + _said(both("step: {state}", state=target)) + ")")
+        else:
+            step.append(f"\n{source} → {target}")
+        roles = ", ".join(sorted(_said(role_both(procedure, r)) for r in record.actor.roles))
         table.add_row(
             str(record.seq),
-            record.at.strftime("%Y-%m-%d\n%H:%M"),
-            Text(record.actor.id).append(f"\n{', '.join(sorted(record.actor.roles))}", "dim"),
+            moment(record.at),
+            Text(record.actor.id).append(f"\n{roles}", "dim"),
             step,
             payload_text(record.payload),
         )
@@ -276,46 +297,53 @@ def payload_text(payload: Mapping[str, Any]) -> Text:
         if is_redacted(value):
             marker = value[REDACTED]
             readers = ", ".join(marker.get("readers", ()))
-            text.append(f"« {CONFIDENTIAL.fr} »", "bold red")
-            text.append(f" {marker.get('fr', '')} (lecteurs : {readers})", "red")
+            reason = Label(marker.get("fr", ""), marker.get("en", "") or marker.get("fr", ""))
+            text.append(f"« {_said(CONFIDENTIAL)} »", "bold red")
+            said = both("{reason} (readers: {readers})", reason=reason, readers=readers)
+            text.append(f" {_said(said)}", "red")
         else:
             text.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
     return text
 
 
 def _state_label(registry: Registry, fingerprint: str, state: str, *, with_id: bool = True) -> str:
-    label = state_fr(registry.by_fingerprint(fingerprint), state)
-    if not label:
+    label = _said(state_both(registry.by_fingerprint(fingerprint), state))
+    if label == state:
         return state
     return f"{label} ({state})" if with_id else label
 
 
 def _event_label(registry: Registry, record: Record) -> str:
-    label = event_fr(registry.by_fingerprint(record.fingerprint), record)
-    return f"{label} ({record.event})" if label else record.event
+    label = _said(record_event_both(registry.by_fingerprint(record.fingerprint), record))
+    return f"{label} ({record.event})" if label != record.event else record.event
 
 
 #: What an audit found: everything checked is right, something is wrong, or nothing was
 #: selected to check (which is neither, and never « conforme »).
 Verdict = Literal["ok", "violations", "nothing_selected"]
 
-_VERDICTS: dict[str, Text] = {
-    "ok": Text("conforme / ok", "green"),
-    "violations": Text("VIOLATIONS", "bold red"),
-    "nothing_selected": Text("rien de sélectionné / nothing selected", "yellow"),
-}
+
+def _verdict_text(found: Verdict) -> Text:
+    if found == "ok":
+        return Text(_said(both("compliant")), "green")
+    if found == "violations":
+        return Text(_said(both("VIOLATIONS")), "bold red")
+    return Text(_said(both("nothing selected")), "yellow")
 
 
-def explanation_lines(answer: Explanation) -> list[str]:
-    """What ``stechnique explain`` prints: that the event would fire, or every reason not."""
+def explanation_lines(answer: Explanation, procedure: Procedure | None = None) -> list[str]:
+    """What ``stechnique explain`` prints: that the event would fire, or every reason not,
+    in the explanation's language (``procedure``, the case's, names the event and state)."""
+    lang = answer.lang
+    event = event_both(procedure, answer.event, answer.state).text(lang)
+    state = state_both(procedure, answer.state).text(lang)
     if answer.allowed:
-        return [
-            f"{answer.event} : possible maintenant / would fire now ({answer.case_id}, "
-            f"{answer.state})"
-        ]
-    lines = [f"{answer.event} : refusé / refused ({answer.case_id}, {answer.state})"]
-    lines += [f"- {reason.fr} / {reason.en}" for reason in answer.reasons]
-    return lines
+        said = both("{event}: would fire now ({case_id}, {state})", event=event,
+                    case_id=answer.case_id, state=state)  # fmt: skip
+        return [said.text(lang)]
+    said = both("{event}: refused ({case_id}, {state})", event=event, case_id=answer.case_id,
+                state=state)  # fmt: skip
+    return [said.text(lang)] + [f"- {text}" for text in answer.texts()]
 
 
 def verdict(report: AuditReport) -> Verdict:
@@ -328,29 +356,38 @@ def verdict(report: AuditReport) -> Verdict:
 def audit_summary(report: AuditReport, context: Mapping[str, Any] | None = None) -> RenderableType:
     """The audit's summary table, then one row per violation; with ``context`` (see
     ``_support.audit_context``), the store and the version of stechnique that checked it."""
-    summary = _table("Audit", "résultat", CASES.fr, "enregistrements", "violations", "durée")
+    summary = _table(
+        "Audit", _said(both("result")), _said(CASES), _said(both("records")),
+        _said(both("violations")), _said(both("duration")),
+    )  # fmt: skip
+    duration = both(
+        "{seconds} s ({rate} records/s)",
+        seconds=format_number(report.seconds, at_least=2),
+        rate=format_number(report.records_per_second, digits=0),
+    )
     summary.add_row(
-        _VERDICTS[verdict(report)],
-        str(report.cases_checked),
-        str(report.records_checked),
-        str(len(report.violations)),
-        f"{report.seconds:.2f} s ({report.records_per_second:,.0f} enregistrements/s)",
+        _verdict_text(verdict(report)),
+        format_number(report.cases_checked),
+        format_number(report.records_checked),
+        format_number(len(report.violations)),
+        _said(duration),
     )
     parts: list[RenderableType] = [summary]
     if context is not None:
-        parts.append(
-            Text(
-                f"magasin / store: {context['store']} (tables {context['table_prefix']}*), "
-                f"stechnique {context['stechnique']}, {context['audited_at']}"
-            )
+        said = both(
+            "store: {store} (tables {prefix}*), stechnique {version}, {at}",
+            store=context["store"],
+            prefix=context["table_prefix"],
+            version=context["stechnique"],
+            at=context["audited_at"],
         )
+        parts.append(Text(_said(said)))
     if report.unjudged_guards:
         names = ", ".join(report.unjudged_guards)
-        parts.append(
-            Text(f"Gardes non rejugées (elles lisent d'autres dossiers) / not re-judged: {names}")
-        )
+        said = both("Guards not re-judged (they read other cases): {names}", names=names)
+        parts.append(Text(_said(said)))
     if not report.ok:
-        found = _table("Violations", CASE.fr, "seq", "code", "constat")
+        found = _table("Violations", _said(CASE), "seq", "code", _said(both("finding")))
         for violation in report.violations:
             seq = "" if violation.seq is None else str(violation.seq)
             found.add_row(violation.case_id, seq, violation.code, violation.message)
@@ -389,26 +426,25 @@ def demo_summary(
     cases = sum(report.cases_checked for report in reports)
     records = sum(report.records_checked for report in reports)
     violations = sum(len(report.violations) for report in reports)
-    story_fr, story_en = count(stories, ("histoire", "histoires"), ("story", "stories"))
-    case_fr, case_en = count(cases, (CASE.fr, CASES.fr), (CASE.en, CASES.en))
-    record_fr, record_en = count(records, ("enregistrement", "enregistrements"), RECORDS)
-    new_fr, new_en = ("rien de nouveau écrit", "nothing new written")
+    cases_said = both_n("{n} case", "{n} cases", cases, n=format_number(cases))
+    new = both("nothing new written")
     if written:
-        new_fr, new_en = count(written, ("enregistrement écrit", "enregistrements écrits"),
-                               ("record written", "records written"))  # fmt: skip
-    verdict_fr, verdict_en = ("conforme", "ok")
+        new = both_n("{n} record written", "{n} records written", written,
+                     n=format_number(written))  # fmt: skip
+    found = both("compliant")
     if violations:
-        verdict_fr, verdict_en = count(violations, VIOLATIONS, VIOLATIONS)
-    return [
-        f"Démo : {story_fr}, {case_fr} dans {where} ({new_fr}) ; "
-        f"audit {verdict_fr} ({case_fr}, {record_fr}).",
-        f"Demo: {story_en}, {case_en} in {where} ({new_en}); "
-        f"audit {verdict_en} ({case_en}, {record_en}).",
-        f"Ensuite / next: stechnique cases --as caf-13-coordination:caf_coordinator --db "
-        f"{where} | stechnique history CASE --as ID:ROLE[:BODY] --db {where} | stechnique audit "
-        f"--db {where}",
-    ]
-
-
-RECORDS = ("record", "records")
-VIOLATIONS = ("violation", "violations")
+        found = both_n("{n} violation", "{n} violations", violations, n=format_number(violations))
+    said = both(
+        "Demo: {stories}, {cases} in {where} ({new}); audit {verdict} ({cases}, {records}).",
+        stories=both_n("{n} story", "{n} stories", stories, n=format_number(stories)),
+        cases=cases_said,
+        where=where,
+        new=new,
+        verdict=found,
+        records=both_n("{n} record", "{n} records", records, n=format_number(records)),
+    )
+    nexts = (
+        f"stechnique cases --as caf-13-coordination:caf_coordinator --db {where} | stechnique "
+        f"history CASE --as ID:ROLE[:BODY] --db {where} | stechnique audit --db {where}"
+    )
+    return [_said(said), _said(both("Next: {commands}", commands=nexts))]

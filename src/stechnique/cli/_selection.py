@@ -12,26 +12,21 @@ from datetime import datetime
 
 from stechnique.cli._support import CommandLineError
 from stechnique.engine import Engine
+from stechnique.i18n import both, format_datetime, joined
 from stechnique.records import Actor, Case
 
-__all__ = ["check_filters", "count", "nothing_selected", "refuse_version_alone"]
-
-
-def count(number: int, fr: tuple[str, str], en: tuple[str, str]) -> tuple[str, str]:
-    """``number`` with its noun, singular or plural, in French (0 and 1 take the singular)
-    and in English (only 1 does): ``count(1, ("dossier", "dossiers"), ("case", "cases"))``."""
-    return (
-        f"{number} {fr[0] if number <= 1 else fr[1]}",
-        f"{number} {en[0] if number == 1 else en[1]}",
-    )
+__all__ = ["check_filters", "nothing_selected", "refuse_version_alone"]
 
 
 def refuse_version_alone(name: str | None, version: str | None) -> None:
     """``--version`` filters the versions of one procedure: it needs ``--name``."""
     if version is not None and name is None:
         raise CommandLineError(
-            f"--version {version} a besoin de --name / --version {version} needs --name "
-            "(a version belongs to one procedure: --name NAME --version VERSION)"
+            both(
+                "--version {version} needs --name (a version belongs to one procedure: --name "
+                "NAME --version VERSION)",
+                version=version,
+            )
         )
 
 
@@ -66,7 +61,13 @@ def _known(option: str, value: str | None, known: set[str], of: str = "") -> Non
         return
     listed = ", ".join(sorted(known)) or "—"
     raise CommandLineError(
-        f"{option} {value!r} inconnu / unknown {option} {value!r}; connus / known{of}: {listed}"
+        both(
+            "unknown {option} {value!r}; known{of}: {listed}",
+            option=option,
+            value=value,
+            of=of,
+            listed=listed,
+        )
     )
 
 
@@ -77,20 +78,16 @@ def nothing_selected(
     since: datetime | None = None,
 ) -> str:
     """Why an audit or export has nothing to say: what was asked for, which nothing matched."""
-    asked_fr, asked_en = [], []
+    asked = []
     if case_id is not None:
-        asked_fr.append(f"dossier {case_id!r}")
-        asked_en.append(f"case {case_id!r}")
+        asked.append(both("case {case_id!r}", case_id=case_id))
     if name is not None:
         key = name if version is None else f"{name}@{version}"
-        asked_fr.append(f"dossiers de {key}")
-        asked_en.append(f"cases of {key}")
+        asked.append(both("cases of {key}", key=key))
     if since is not None:
-        asked_fr.append(f"enregistrés depuis {since.isoformat()}")
-        asked_en.append(f"written since {since.isoformat()}")
-    fr = ", ".join(asked_fr) or "tout le magasin"
-    en = ", ".join(asked_en) or "the whole store"
-    return (
-        f"rien n'a été sélectionné ({fr}) : ni conforme ni non conforme (statut 3) / "
-        f"nothing selected ({en}): neither ok nor in violation (exit status 3)"
+        asked.append(both("written since {since}", since=format_datetime(since)))
+    said = both(
+        "nothing selected ({asked}): neither compliant nor in violation (exit status 3)",
+        asked=joined(asked) if asked else both("the whole store"),
     )
+    return said.text()

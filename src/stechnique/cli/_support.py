@@ -25,6 +25,7 @@ import attrs
 from stechnique._metadata import installed_version
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
+from stechnique.i18n import both
 from stechnique.plugins import load_registry, split_sources
 from stechnique.records import Actor
 from stechnique.registry import Registry
@@ -203,7 +204,7 @@ def parse_procedure_ref(text: str) -> tuple[str, str | None]:
     """Split ``NAME[@VERSION]`` (no version: the latest, or the case's)."""
     name, at, version = text.partition("@")
     if not name or (at and not version):
-        raise CommandLineError(f"{text!r} is not NAME or NAME@VERSION")
+        raise CommandLineError(both("{text!r} is not NAME or NAME@VERSION", text=text))
     return name, version or None
 
 
@@ -215,9 +216,12 @@ def parse_actor(text: str, option: str = "--as") -> Actor:
     roles = [role.strip() for role in roles_text.split(",")]
     if not actor_id.strip() or not colon or not all(roles) or (_ and not body.strip()):
         raise CommandLineError(
-            f"{option} {text!r} n'est pas ID:RÔLE[,RÔLE...][:ORGANISME] / is not "
-            "ID:ROLE[,ROLE...][:BODY] (for example caf-13:funder, or "
-            "marie:administrator:ca-belle-de-mai)"
+            both(
+                "{option} {text!r} is not ID:ROLE[,ROLE...][:BODY] (for example caf-13:funder, "
+                "or marie:administrator:ca-belle-de-mai)",
+                option=option,
+                text=text,
+            )
         )
     return Actor(actor_id.strip(), frozenset(roles), body.strip() or None)
 
@@ -243,9 +247,10 @@ def parse_reader(viewer: str | None, auditor: str | None, reason: str | None) ->
     """The reader of a command: ``--as ID:ROLES``, or ``--auditor ID --reason TEXT``."""
     if (viewer is None) == (auditor is None) or (auditor is not None and not reason):
         raise CommandLineError(
-            "nommez qui lit : --as ID:RÔLE[,RÔLE...], ou --auditor ID --reason MOTIF (lecture "
-            "intégrale, consignée) / name who reads: --as ID:ROLE[,ROLE...], or --auditor ID "
-            "--reason TEXT (an unredacted read, logged in the store)"
+            both(
+                "name who reads: --as ID:ROLE[,ROLE...], or --auditor ID --reason TEXT (an "
+                "unredacted read, logged in the store)"
+            )
         )
     if viewer is not None:
         return Reader(parse_actor(viewer), None, None)

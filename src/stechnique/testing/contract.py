@@ -438,7 +438,11 @@ class StorageContract:
         with pytest.raises(CaseIdTaken) as taken:
             storage.create(*CaseBuilder("dup").start(facts={"title": "second"}))
         assert taken.value.case_id == "dup"
-        assert str(taken.value).endswith("case id 'dup' is already taken; choose another id")
+        # Naming only the id, in both languages.
+        assert taken.value.en == "case id 'dup' is already taken; choose another id"
+        assert taken.value.fr == (
+            "l'identifiant de dossier 'dup' est déjà pris ; choisissez-en un autre"
+        )
         assert stored(storage) == before
 
     def test_stale_or_skipping_append_conflicts(self, storage: Storage) -> None:

@@ -350,7 +350,7 @@ MSTR_2015_2017 = Labels(
         *_DECISION,
     ),
     relabels=(
-        Relabel("role", "caf_coordinator", "Coordination Caf du dispositif", "Caf coordinator"),
+        Relabel("role", "caf_coordinator", "Coordination Caf du dispositif", "CAF coordinator"),
         Relabel("field", "management", "Gestion", "Management"),
         Relabel("field", "situation", "Situation", "Situation"),
     ),
