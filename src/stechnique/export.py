@@ -427,11 +427,13 @@ def _unstorable(record: Record, line: str = "\\ud") -> list[FieldProblem]:
 
     Only that: what a 0.1.0 command wrote imports as written (the checks of new commands,
     ``_arguments``, are stricter), and the hash chain judges the rest. ``line`` is the text
-    the record was read from: only a ``\\ud...`` escape in it can give a lone surrogate."""
+    the record was read from: a lone surrogate comes from a ``\\ud...`` escape in it, or is in
+    it (a text stream built in Python), which encoding it finds."""
     actor = record.actor
     if (
         "\\ud" not in line
         and "\\uD" not in line
+        and (line.isascii() or _encodes(line))
         and len(record.case_id) <= MAX_ID
         and len(actor.id) <= MAX_ID
         and (actor.body is None or len(actor.body) <= MAX_ID)
@@ -461,6 +463,15 @@ def _unstorable(record: Record, line: str = "\\ud") -> list[FieldProblem]:
     if storable_problem(canonical_json(record.payload), 2**62) is not None:
         problems.append(FieldProblem("payload", "holds text that is not valid Unicode"))
     return problems
+
+
+def _encodes(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogate): whether it encodes."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_link(record: Record, history: Sequence[Record], number: int) -> None:
