@@ -321,7 +321,7 @@ def _verified_cases(lines: IO[str]) -> Iterator[list[Record]]:
     """Each case of the file, its chain verified; cases must come by increasing case id."""
     history: list[Record] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if line[:1].isspace() and not line.strip():  # a record's line starts with "{"
             continue
         record = _parse(line, number)
         if history and record.case_id != history[0].case_id:
@@ -344,11 +344,25 @@ def _refuse_constant(name: str) -> Any:
 
 # ``json.loads`` would read NaN and Infinity, which no JSON column (PostgreSQL's) keeps.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+# Its C scanner: what ``decode`` ends up calling, without the Python steps around it.
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _decoded(line: str) -> Any:
+    """The JSON value of ``line``: the scanner's when it reads the whole line (but its
+    newline), else ``decode``'s, which decides or raises ``ValueError`` saying where."""
+    try:
+        value, end = _SCAN(line, 0)
+    except (StopIteration, ValueError):
+        return _DECODER.decode(line)
+    if end < len(line) and line[end:].strip():
+        return _DECODER.decode(line)
+    return value
 
 
 def _parse(line: str, number: int) -> Record:
     try:
-        data = _DECODER.decode(line)
+        data = _decoded(line)
     except ValueError as error:
         raise InvalidData(f"line {number}", [FieldProblem("", f"not JSON ({error})")]) from error
     record = _exact_record(data) if data.__class__ is dict else None
@@ -503,9 +517,15 @@ def _case_row(history: Sequence[Record], registry: Registry) -> Case:
     for record in history:
         facts = facts_after(record, facts)
     parties: Parties | None = None
-    if all(registry.by_fingerprint(record.fingerprint) for record in history):
-        parties = parties_of(
-            history,
-            lambda r: registry.pinned(r.case_id, r.seq, r.name, r.version, r.fingerprint),
-        )
+    if all(map(registry.by_fingerprint, {record.fingerprint for record in history})):
+        pinned: dict[tuple[str, str, str], Procedure] = {}
+
+        def procedure_of(r: Record) -> Procedure:
+            # Once per version the history runs under, not once per record.
+            key = (r.fingerprint, r.name, r.version)
+            if key not in pinned:
+                pinned[key] = registry.pinned(r.case_id, r.seq, r.name, r.version, r.fingerprint)
+            return pinned[key]
+
+        parties = parties_of(history, procedure_of)
     return case_after(history[-1], created_at=history[0].at, facts=facts, parties=parties)
