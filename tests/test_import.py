@@ -98,3 +98,20 @@ def test_a_refused_last_case_leaves_the_store_empty(
     report = import_jsonl(any_storage, io.StringIO(good))
     assert report.records == len(exported)
     assert audit(any_storage).ok
+
+
+@pytest.mark.parametrize("escaped", [True, False], ids=["escaped", "raw"])
+def test_a_lone_surrogate_is_refused_escaped_or_raw(escaped: bool) -> None:
+    """A lone surrogate in a case id, whether the line escapes it (a file) or holds it (a text
+    stream built in Python), is refused by name: no store can keep it."""
+    source = MemoryStorage()
+    every_story(engine_on(source))
+    first = next(iter(source.iter_records()))
+    forged = attrs.evolve(first, case_id="zz\udc80")  # unsealed: no hash covers it
+    data = converter.unstructure(forged)
+    line = json.dumps(data) if escaped else canonical_json(data)
+    assert ("\\udc80" in line) is escaped
+    target = MemoryStorage()
+    with pytest.raises(InvalidData, match="case_id: holds characters that are not valid"):
+        import_jsonl(target, io.StringIO(line + "\n"))
+    assert stored(target) == ([], [])

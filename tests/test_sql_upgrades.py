@@ -26,6 +26,8 @@ from stechnique.storage._sql_upgrade import MIGRATIONS, head_revision
 from stechnique.testing import CaseBuilder
 
 NEWER = "9000"
+_CASE_COLUMNS_0001 = ("id", "name", "version", "fingerprint", "state", "seq", "facts",
+                      "created_at", "updated_at", "head")  # fmt: skip
 
 _NEWER_SCRIPT = '''"""A revision of a later stechnique: one more column.
 
@@ -144,8 +146,8 @@ def test_racing_openers_of_an_old_store_upgrade_it_once(fresh: SQLBackend) -> No
     schema = schema_for(fresh.prefix)
     case, first = CaseBuilder("old").start()
     with _engine(fresh).begin() as connection:
-        # The columns of revision 0001 only (``parties`` and ``actor_body`` came with 0004).
-        old_case = {c: getattr(case, c) for c in schema.cases.c.keys() if c != "parties"}  # noqa: SIM118
+        # The columns of revision 0001 only (later revisions add others).
+        old_case = {column: getattr(case, column) for column in _CASE_COLUMNS_0001}
         connection.execute(schema.cases.insert().values(old_case))
     openers = 4
     barrier = CONTEXT.Barrier(openers)

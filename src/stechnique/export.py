@@ -45,7 +45,7 @@ import attrs
 import cattrs
 
 from stechnique._arguments import MAX_ID, MAX_NAME, Arguments, storable_problem
-from stechnique._chain import case_after, facts_after, stored_record
+from stechnique._chain import case_after, content_hash, facts_after, stored_record
 from stechnique._histories import HistoryFilter, histories, link_problems
 from stechnique._labels import (
     CONFIDENTIAL,
@@ -418,7 +418,7 @@ def _verified_cases(lines: IO[str]) -> Iterator[list[Record]]:
     """Each case of the file, its chain verified; cases must come by increasing case id."""
     history: list[Record] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if line[:1].isspace() and not line.strip():  # a record's line starts with "{"
             continue
         record = _parse(line, number)
         if history and record.case_id != history[0].case_id:
@@ -441,11 +441,25 @@ def _refuse_constant(name: str) -> Any:
 
 # ``json.loads`` would read NaN and Infinity, which no JSON column (PostgreSQL's) keeps.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+# Its C scanner: what ``decode`` ends up calling, without the Python steps around it.
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _decoded(line: str) -> Any:
+    """The JSON value of ``line``: the scanner's when it reads the whole line (but its
+    newline), else ``decode``'s, which decides or raises ``ValueError`` saying where."""
+    try:
+        value, end = _SCAN(line, 0)
+    except (StopIteration, ValueError):
+        return _DECODER.decode(line)
+    if end < len(line) and line[end:].strip():
+        return _DECODER.decode(line)
+    return value
 
 
 def _parse(line: str, number: int) -> Record:
     try:
-        data = _DECODER.decode(line)
+        data = _decoded(line)
     except ValueError as error:
         raise InvalidData(f"line {number}", [FieldProblem("", f"not JSON ({error})")]) from error
     record = None
@@ -548,11 +562,13 @@ def _unstorable(record: Record, line: str = "\\ud") -> list[FieldProblem]:
 
     Only that: what a 0.1.0 command wrote imports as written (the checks of new commands,
     ``_arguments``, are stricter), and the hash chain judges the rest. ``line`` is the text
-    the record was read from: only a ``\\ud...`` escape in it can give a lone surrogate."""
+    the record was read from: a lone surrogate comes from a ``\\ud...`` escape in it, or is in
+    it (a text stream built in Python), which encoding it finds."""
     actor = record.actor
     if (
         "\\ud" not in line
         and "\\uD" not in line
+        and (line.isascii() or _encodes(line))
         and len(record.case_id) <= MAX_ID
         and len(actor.id) <= MAX_ID
         and (actor.body is None or len(actor.body) <= MAX_ID)
@@ -584,9 +600,24 @@ def _unstorable(record: Record, line: str = "\\ud") -> list[FieldProblem]:
     return problems
 
 
+def _encodes(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogate): whether it encodes."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_link(record: Record, history: Sequence[Record], number: int) -> None:
     head = history[-1].hash if history else GENESIS_HASH
-    problems = link_problems(record, len(history) + 1, head)
+    expected = len(history) + 1
+    sound = (
+        record.seq == expected and record.prev_hash == head and content_hash(record) == record.hash
+    )
+    if sound and record.format == 1:
+        return  # a sound link: its problems are worked out (and worded) only otherwise
+    problems = [] if sound else link_problems(record, expected, head)
     # A format-2 record redacted for a viewer still proves its chain: refused all the same.
     if (problems or record.format != 1) and _redacted(record.payload):
         raise HistoryCorrupted(
@@ -611,9 +642,15 @@ def _case_row(history: Sequence[Record], registry: Registry) -> Case:
     for record in history:
         facts = facts_after(record, facts)
     parties: Parties | None = None
-    if all(registry.by_fingerprint(record.fingerprint) for record in history):
-        parties = parties_of(
-            history,
-            lambda r: registry.pinned(r.case_id, r.seq, r.name, r.version, r.fingerprint),
-        )
+    if all(map(registry.by_fingerprint, {record.fingerprint for record in history})):
+        pinned: dict[tuple[str, str, str], Procedure] = {}
+
+        def procedure_of(r: Record) -> Procedure:
+            # Once per version the history runs under, not once per record.
+            key = (r.fingerprint, r.name, r.version)
+            if key not in pinned:
+                pinned[key] = registry.pinned(r.case_id, r.seq, r.name, r.version, r.fingerprint)
+            return pinned[key]
+
+        parties = parties_of(history, procedure_of)
     return case_after(history[-1], created_at=history[0].at, facts=facts, parties=parties)

@@ -803,22 +803,24 @@ class StorageContract:
         keyed = histories[3][1][1]
         assert storage.record_by_key("r-003", "key-r-003") == keyed
 
-    @pytest.mark.parametrize("failure", ["reading", "key-reused", "id-twice"])
+    @pytest.mark.parametrize("failure", ["reading", "key-reused", "id-twice", "key-reused-first"])
     def test_a_failed_restore_writes_nothing(self, storage: Storage, failure: str) -> None:
         """Whatever fails in the last case (the histories given raise while read, the store
         refuses a reused idempotency key or a case id given twice), after earlier cases were
-        given: nothing is written, and the store still restores a good import afterwards.
+        given, or in the first case with many after it: nothing is written, and the store
+        still restores a good import afterwards.
         (2,100 records come before the failure: more than an adapter would send at once.)"""
         histories = _histories(700)
         given: Iterator[tuple[Case, Sequence[Record]]]
         if failure == "reading":
             given = _then_fail(histories)
-        elif failure == "key-reused":
-            builder = CaseBuilder("r-999")
+        elif failure.startswith("key-reused"):
+            builder = CaseBuilder("r-999" if failure == "key-reused" else "a-000")
             first = builder.start()[1]
             second = builder.step("submit", idempotency_key="twice")[1]
             case, third = builder.step(idempotency_key="twice")
-            given = iter([*histories, (case, [first, second, third])])
+            reused = (case, [first, second, third])
+            given = iter([*histories, reused] if failure == "key-reused" else [reused, *histories])
         else:
             given = iter([*histories, histories[0]])
         with pytest.raises(StechniqueError if failure != "reading" else _Refused):
