@@ -33,15 +33,17 @@ from typing import Any
 
 import attrs
 
+from stechnique import records as _records
 from stechnique._labels import CONFIDENTIAL_FIELD
 from stechnique.definition import ConfidentialField, Procedure
-from stechnique.records import REDACTED, Actor, Parties, Record, value_digest
+from stechnique.records import Actor, Parties, Record, value_digest
 
 __all__ = ["REDACTED", "WITHHELD_HASH", "can_read", "is_redacted", "redact", "redaction"]
 
-# ``REDACTED`` is the key of a redaction marker, defined with the record format (which hashes
-# a format-2 marker's digest): ``{"__redacted__": {"fr": ..., "en": ..., "readers": [...]}}``,
-# and, for a format-2 value, ``"digest"``: its salted digest.
+#: The key of a redaction marker: ``{"__redacted__": {"fr": ..., "en": ..., "readers": [...]}}``,
+#: and, for a format-2 value, ``"digest"``: its salted digest. Defined with the record format
+#: (``records.REDACTED``), whose hash covers a withheld format-2 value by that digest.
+REDACTED = _records.REDACTED
 
 #: What stands for a hash withheld from a viewer (see the module docstring).
 WITHHELD_HASH = "withheld"
