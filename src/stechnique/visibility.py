@@ -36,7 +36,7 @@ import attrs
 from stechnique import records as _records
 from stechnique._labels import CONFIDENTIAL_FIELD
 from stechnique.definition import ConfidentialField, Procedure
-from stechnique.records import Actor, Parties, Record, value_digest
+from stechnique.records import Actor, Parties, Record, value_digest, withheld_digest
 
 __all__ = ["REDACTED", "WITHHELD_HASH", "can_read", "is_redacted", "redact", "redaction"]
 
@@ -131,8 +131,9 @@ def redact(
             facts = record.payload.get("facts", facts)
         procedure = procedure_of(record)
         shown = _redact_one(records, index, viewer, facts, parties, procedure, reached)
-        # Only a format-1 record's hash could confirm a guess (see the module docstring).
-        previous_withheld, withheld = withheld, shown is not record and record.format == 1
+        # Only a hash covering a withheld value unsalted could confirm a guess: a format-1
+        # record's (see the module docstring), or a format-2 one's that failed to salt it.
+        previous_withheld, withheld = withheld, shown is not record and not _provable(shown)
         if previous_withheld or withheld:
             shown = attrs.evolve(
                 shown,
@@ -178,6 +179,14 @@ def _withheld(record: Record, rule: ConfidentialField, readers: Sequence[str]) -
         digest = value_digest(salt, rule.field, record.payload[rule.field])
         marker[REDACTED] = {**marker[REDACTED], "digest": digest}
     return marker
+
+
+def _provable(shown: Record) -> bool:
+    """Whether a redacted record's hash reveals nothing: format 2, and every withheld value
+    committed by a salted digest (an unsalted one the audit reports, code ``format``)."""
+    return shown.format != 1 and all(
+        withheld_digest(value) is not None for value in shown.payload.values() if is_redacted(value)
+    )
 
 
 def _hidden(payload: Mapping[str, Any], field: str) -> bool:
