@@ -110,6 +110,8 @@ EVERY_BACKEND: list[tuple[str, int | None, str, Tamper]] = [
     ("facts 5", 15, "facts", lambda db: db.case(facts=5)),
     ("facts a list", 15, "facts", lambda db: db.case(facts=[SECRET])),
     ("parties not parties", 15, "parties", lambda db: db.case(parties={"x": SECRET})),
+    ("salts a list", 8, "salts", lambda db: db.record(8, salts=[SECRET])),
+    ("salts not text", 8, "salts", lambda db: db.record(8, salts={"report": 5})),
 ]
 SQLITE_ONLY: list[tuple[str, int | None, str, Tamper]] = [
     ("payload not JSON", 1, "payload", lambda db: db.raw("records", "payload", f"'{{{SECRET}'", 1)),
@@ -124,6 +126,8 @@ SQLITE_ONLY: list[tuple[str, int | None, str, Tamper]] = [
     ("created_at", 15, "created_at", lambda db: db.raw("cases", "created_at", f"'{SECRET}'")),
     ("case seq text", 15, "seq", lambda db: db.raw("cases", "seq", f"'{SECRET}'")),
     ("parties not JSON", 15, "parties", lambda db: db.raw("cases", "parties", f"'{SECRET}'")),
+    ("format text", 8, "format", lambda db: db.raw("records", "format", f"'{SECRET}'", 8)),
+    ("salts not JSON", 8, "salts", lambda db: db.raw("records", "salts", f"'{SECRET}'", 8)),
 ]
 CELLS = [pytest.param(*cell[1:], False, id=cell[0]) for cell in EVERY_BACKEND] + [
     pytest.param(*cell[1:], True, id=cell[0]) for cell in SQLITE_ONLY

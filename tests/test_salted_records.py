@@ -41,7 +41,7 @@ from stechnique.records import (
     value_digest,
 )
 from stechnique.storage import MemoryStorage
-from stechnique.visibility import is_redacted
+from stechnique.visibility import WITHHELD_HASH, is_redacted
 
 MSTR = "soutien-technique-renforce"
 MANAGER = Actor("ca-belle-de-mai", {"administrator"})
@@ -158,10 +158,14 @@ def confirmed(
                     value_digest(salt, field, value) in known for salt in salts
                 ):
                     hits.add(value)
-            for way in [None, *salts]:
+            for way in [None, UNSALTED, *salts]:
                 if _chain_matches(run, after, by_record, way, known):
                     hits.add(_reason(hidden, values))
     return hits - {""}
+
+
+#: A way of hashing a guess: format 2, the guessed value not salted.
+UNSALTED = "\x00unsalted"
 
 
 def _runs(seen: Sequence[Record]) -> Iterator[tuple[int, int]]:
@@ -188,26 +192,36 @@ def _chain_matches(
     known: set[str],
 ) -> bool:
     """Whether the run rebuilt with the guessed values (as format 1 when ``salt`` is None,
-    else as format 2 with that salt) hashes to anything the viewer holds, from the record of
-    the guessed reason on (a match before it would confirm another field only)."""
-    head = run[0].prev_hash
-    reason_at = min(i for i, fields in by_record.items() if "reason" in fields) if any(
-        "reason" in fields for fields in by_record.values()
-    ) else len(run)  # fmt: skip
+    as format 2 with the guessed values unsalted for ``UNSALTED``, else as format 2 with that
+    salt) gives a hash the viewer holds that depends on the guessed reason (a match that
+    does not would confirm another field only)."""
+    head, derived = run[0].prev_hash, False  # derived: the head depends on the reason's guess
     for index, record in enumerate(run):
         guessed = by_record.get(index, {})
         payload = {**record.payload, **guessed}
         if salt is None:
             candidate = attrs.evolve(record, payload=payload, format=1, salts={}, prev_hash=head)
+        elif salt is UNSALTED:
+            candidate = attrs.evolve(record, payload=payload, format=FORMAT, prev_hash=head)
         else:
             salts = {**record.salts, **dict.fromkeys(guessed, salt)}
             candidate = attrs.evolve(
                 record, payload=payload, format=FORMAT, salts=salts, prev_hash=head
             )
-        head = content_hash(candidate)
-        if head in known and index >= reason_at:
+        uses = derived or "reason" in guessed
+        guessed_hash = content_hash(candidate)
+        if uses and guessed_hash in known:
             return True
-    return after is not None and content_hash(attrs.evolve(after, prev_hash=head)) in known
+        # A record whose hash the viewer holds chains the next one, whatever was guessed.
+        if record.hash == WITHHELD_HASH:
+            head, derived = guessed_hash, uses
+        else:
+            head, derived = record.hash, False
+    return (
+        derived
+        and after is not None
+        and (content_hash(attrs.evolve(after, prev_hash=head)) in known)
+    )
 
 
 def _marker_digests(seen: Sequence[Record]) -> Iterator[str]:
@@ -420,3 +434,19 @@ def test_a_redacted_format_2_export_cannot_be_imported(tmp_path: Path) -> None:
     export_jsonl(engine.storage, path, case_id=case, viewer=FUNDER)
     with pytest.raises(HistoryCorrupted, match="redacted"):
         import_jsonl(MemoryStorage(), path)
+
+
+def test_a_format_2_record_that_failed_to_salt_shows_no_hash() -> None:
+    """A confidential value committed unsalted (a forged or foreign record, which the audit
+    reports) is as guessable as on format 1: the viewer gets its hash withheld, as on format
+    1, and, as on format 1, the next record's hash still confirms a guess."""
+    engine = Engine()
+    case = _until_report(engine)
+    _forge(engine, case, "request_revision", MANAGER, {"reason": REASON}, salts={})
+    engine.fire(case, "submit_report", actor=PROVIDER, payload={"report": "revu"})
+    engine.fire(case, "validate_report", actor=MANAGER)
+    seen = engine.history(case, FUNDER)
+    assert (seen[7].hash, seen[8].prev_hash) == (WITHHELD_HASH, WITHHELD_HASH)
+    assert seen[8].hash != WITHHELD_HASH  # the validated report, open to the funder
+    assert confirmed(seen, GUESSES) == {REASON}
+    assert [v.code for v in audit(engine.storage).violations] == ["format"]

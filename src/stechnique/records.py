@@ -39,6 +39,7 @@ __all__ = [
     "GENESIS_HASH",
     "JSON",
     "REDACTED",
+    "SALT_BYTES",
     "Access",
     "Actor",
     "Case",

@@ -33,15 +33,17 @@ from typing import Any
 
 import attrs
 
+from stechnique import records as _records
 from stechnique._labels import CONFIDENTIAL_FIELD
 from stechnique.definition import ConfidentialField, Procedure
-from stechnique.records import REDACTED, Actor, Parties, Record, value_digest
+from stechnique.records import Actor, Parties, Record, value_digest, withheld_digest
 
 __all__ = ["REDACTED", "WITHHELD_HASH", "can_read", "is_redacted", "redact", "redaction"]
 
-# ``REDACTED`` is the key of a redaction marker, defined with the record format (which hashes
-# a format-2 marker's digest): ``{"__redacted__": {"fr": ..., "en": ..., "readers": [...]}}``,
-# and, for a format-2 value, ``"digest"``: its salted digest.
+#: The key of a redaction marker: ``{"__redacted__": {"fr": ..., "en": ..., "readers": [...]}}``,
+#: and, for a format-2 value, ``"digest"``: its salted digest. Defined with the record format
+#: (``records.REDACTED``), whose hash covers a withheld format-2 value by that digest.
+REDACTED = _records.REDACTED
 
 #: What stands for a hash withheld from a viewer (see the module docstring).
 WITHHELD_HASH = "withheld"
@@ -129,8 +131,9 @@ def redact(
             facts = record.payload.get("facts", facts)
         procedure = procedure_of(record)
         shown = _redact_one(records, index, viewer, facts, parties, procedure, reached)
-        # Only a format-1 record's hash could confirm a guess (see the module docstring).
-        previous_withheld, withheld = withheld, shown is not record and record.format == 1
+        # Only a hash covering a withheld value unsalted could confirm a guess: a format-1
+        # record's (see the module docstring), or a format-2 one's that failed to salt it.
+        previous_withheld, withheld = withheld, shown is not record and not _provable(shown)
         if previous_withheld or withheld:
             shown = attrs.evolve(
                 shown,
@@ -176,6 +179,14 @@ def _withheld(record: Record, rule: ConfidentialField, readers: Sequence[str]) -
         digest = value_digest(salt, rule.field, record.payload[rule.field])
         marker[REDACTED] = {**marker[REDACTED], "digest": digest}
     return marker
+
+
+def _provable(shown: Record) -> bool:
+    """Whether a redacted record's hash reveals nothing: format 2, and every withheld value
+    committed by a salted digest (an unsalted one the audit reports, code ``format``)."""
+    return shown.format != 1 and all(
+        withheld_digest(value) is not None for value in shown.payload.values() if is_redacted(value)
+    )
 
 
 def _hidden(payload: Mapping[str, Any], field: str) -> bool:
