@@ -7,7 +7,7 @@ in the same store, who may call it. The commands are a thin layer: the service i
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 from datetime import UTC, datetime
 from typing import Annotated
@@ -35,7 +35,12 @@ app.add_typer(accounts_app, name="accounts")
 
 
 def _need_server_extra() -> None:
-    missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in ("fastapi", "uvicorn"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         raise CommandLineError(
             f"le service HTTP demande l'extra « server » ({', '.join(missing)} absent) : "

@@ -56,13 +56,34 @@ def _case_actor(engine: Engine, caller: Caller, case_id: str) -> Actor:
     An id the store does not hold is ``UnknownCase``, exactly as a case the account may not
     see is (the engine decides that with the actor returned here).
     """
+    return _seen_case(engine, caller, case_id)[1]
+
+
+def _seen_case(engine: Engine, caller: Caller, case_id: str) -> tuple[Case, Actor]:
     check = Arguments()
     case_id = check.identifier("case_id", case_id)
     check.done()
     stored = engine.storage.get(case_id)
     if stored is None:
         raise UnknownCase(case_id)
-    return caller.actor(stored.name, stored.version)
+    return stored, caller.actor(stored.name, stored.version)
+
+
+def _commanding_actor(engine: Engine, caller: Caller, case_id: str) -> Actor:
+    """The actor of a command on the case, if the account may see the case; else
+    ``UnknownCase``.
+
+    The engine lets a step the procedure allows by role alone be fired by an actor who is no
+    party of the case (in MSTR 2015-2017, any centre's administrator may ``withdraw``: the
+    published rule names a role); it hides the case only when it refuses. The service promises
+    every account that a case it may not see does not exist for it, commands included.
+    """
+    stored, actor = _seen_case(engine, caller, case_id)
+    if stored.parties is None:  # a row upgraded from before parties: the engine reads them
+        engine.case(case_id, actor)
+    elif not stored.parties.sees(actor):
+        raise UnknownCase(case_id)
+    return actor
 
 
 def _tagged(response: Response, case: Case) -> CaseOut:
@@ -185,7 +206,7 @@ def fire_event(
 ) -> CaseOut:
     """Fire ``event`` on the case as the account's actor; the case after it."""
     engine = _engine(request)
-    actor = _case_actor(engine, caller, case_id)
+    actor = _commanding_actor(engine, caller, case_id)
     case = engine.fire(
         case_id, event, actor=actor, payload=None if body is None else body.payload,
         expected_seq=_expected_seq(if_match), idempotency_key=idempotency_key,
