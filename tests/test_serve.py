@@ -453,3 +453,50 @@ def test_a_token_is_kept_only_as_its_digest_and_revoking_refuses_it(tmp_path: Pa
         assert store.get("caf-13").revoked_at is not None  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+def test_the_accounts_commands_add_list_and_revoke(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stechnique.cli import app
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def run(*arguments: str) -> Any:
+        return CliRunner().invoke(app, [*arguments, "--db", db], env={"COLUMNS": "200"})
+
+    added = run(
+        "accounts", "add", "caf-13", "--body", "caf-13", "--actor", "agent-durand",
+        "--grant", f"{NAME}@{VERSION}=funder",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    token = added.stdout.strip().splitlines()[-1]
+    assert token.startswith("stq_")
+    store = AccountStore(db)
+    try:
+        account = store.by_token(token)
+        assert account is not None
+        assert (account.body, account.actors) == ("caf-13", ("agent-durand",))
+        assert account.roles_in(NAME, VERSION) == {"funder"}
+        assert account.roles_in(NAME, "2019") == frozenset()  # granted per version
+
+        listed = run("accounts", "list")
+        assert listed.exit_code == 0
+        assert f"grants={NAME}@{VERSION}=funder" in listed.stdout
+        assert token not in listed.stdout
+
+        unknown_role = run(
+            "accounts", "add", "x", "--body", "x", "--grant", f"{NAME}@{VERSION}=pope"
+        )
+        assert unknown_role.exit_code == 2
+        assert "ne déclare pas le rôle 'pope'" in unknown_role.output
+        assert "declares no role 'pope'" in unknown_role.output
+        taken = run("accounts", "add", "caf-13", "--body", "caf-13")
+        assert taken.exit_code == 2
+        assert "already has this id" in taken.output
+
+        assert run("accounts", "revoke", "caf-13").exit_code == 0
+        assert store.by_token(token) is None
+        assert "revoked" in run("accounts", "list").stdout
+    finally:
+        store.close()
