@@ -7,9 +7,9 @@ class methods, so the routes never assemble JSON by hand.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from stechnique.definition import Procedure
 from stechnique.explanation import Explanation
@@ -18,6 +18,9 @@ from stechnique.server._json_schema import object_schema
 from stechnique.server.accounts import Account
 
 __all__ = [
+    "IDENTIFIER",
+    "MAX_ID",
+    "MAX_NAME",
     "AccountOut",
     "ActorOut",
     "AvailableOut",
@@ -35,6 +38,17 @@ __all__ = [
     "StartIn",
     "StateOut",
 ]
+
+
+#: What the engine takes as an identifier (``stechnique._arguments``), said to partners' tools:
+#: text without control characters, not blank. (Lone surrogates, which no URL and no UTF-8
+#: JSON can carry, are refused by the engine.)
+IDENTIFIER = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+#: The longest case id, actor id or idempotency key.
+MAX_ID = 255
+#: The longest procedure name, version, state or event.
+MAX_NAME = 200
+_Name = Annotated[str, StringConstraints(max_length=MAX_NAME, pattern=IDENTIFIER)]
 
 
 class _Model(BaseModel):
@@ -245,8 +259,8 @@ class ExplanationOut(_Model):
 class StartIn(_Model):
     """Open a case: the procedure, its version (latest by default) and the start facts."""
 
-    procedure: str
-    version: str | None = None
+    procedure: _Name
+    version: _Name | None = None
     facts: dict[str, Any]
 
 
@@ -260,7 +274,7 @@ class ExplainIn(_Model):
     """The event to explain, with the payload it would carry (payload rules judged only when
     given)."""
 
-    event: str
+    event: _Name
     payload: dict[str, Any] | None = None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from stechnique._arguments import Arguments
 from stechnique.engine import Engine
@@ -18,6 +18,9 @@ from stechnique.errors import UnknownCase
 from stechnique.records import Actor, Case
 from stechnique.server._auth import Caller, CallerDep
 from stechnique.server._models import (
+    IDENTIFIER,
+    MAX_ID,
+    MAX_NAME,
     AccountOut,
     AvailableOut,
     CaseOut,
@@ -36,10 +39,19 @@ __all__ = ["router"]
 
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    # 400: a body that is not JSON; 401: no account; 422: a request the schema refuses.
     return {
         code: {"model": ProblemOut, "content": {MEDIA_TYPE: {}}, "description": "A problem."}
-        for code in (401, *codes)
+        for code in sorted({400, 401, 422, *codes})
     }
+
+
+CaseId = Annotated[str, Path(max_length=MAX_ID, pattern=IDENTIFIER)]
+Event = Annotated[str, Path(max_length=MAX_NAME, pattern=IDENTIFIER)]
+NamePath = Annotated[str, Path(max_length=MAX_NAME, pattern=IDENTIFIER)]
+NameQuery = Annotated[str | None, Query(max_length=MAX_NAME, pattern=IDENTIFIER)]
+#: ``"3"``, ``W/"3"``, ``3`` or ``*``.
+_ETAG = r'^(\*|(W/)?"?[0-9]{1,12}"?)$'
 
 
 router = APIRouter()
@@ -126,7 +138,9 @@ def list_procedures(request: Request, caller: CallerDep) -> list[ProcedureOut]:
     "/procedures/{name}/{version}", response_model=ProcedureDetail,
     responses=_problems(403, 404, 422), tags=["procedures"],
 )  # fmt: skip
-def read_procedure(request: Request, caller: CallerDep, name: str, version: str) -> ProcedureDetail:
+def read_procedure(
+    request: Request, caller: CallerDep, name: NamePath, version: NamePath
+) -> ProcedureDetail:
     """A procedure version: states, roles, JSON Schemas of its facts and of each payload."""
     procedure = _engine(request).procedure(name, version)
     return ProcedureDetail.detail(procedure, caller.account.roles_in(name, procedure.version))
@@ -136,9 +150,9 @@ def read_procedure(request: Request, caller: CallerDep, name: str, version: str)
 def list_cases(
     request: Request,
     caller: CallerDep,
-    name: Annotated[str | None, Query(max_length=200)] = None,
-    version: Annotated[str | None, Query(max_length=200)] = None,
-    state: Annotated[str | None, Query(max_length=200)] = None,
+    name: NameQuery = None,
+    version: NameQuery = None,
+    state: NameQuery = None,
 ) -> list[CaseOut]:
     """The cases the account may know of (its body's, and those of the procedure versions it
     coordinates), oldest first; found by the store's index."""
@@ -179,7 +193,7 @@ def start_case(request: Request, response: Response, caller: CallerDep, body: St
     "/cases/{case_id}", response_model=CaseOut, responses=_problems(403, 404, 422),
     tags=["cases"],
 )  # fmt: skip
-def read_case(request: Request, response: Response, caller: CallerDep, case_id: str) -> CaseOut:
+def read_case(request: Request, response: Response, caller: CallerDep, case_id: CaseId) -> CaseOut:
     """A case the account may see (404 otherwise, as for a case that does not exist)."""
     engine = _engine(request)
     return _tagged(response, engine.case(case_id, _case_actor(engine, caller, case_id)))
@@ -193,15 +207,20 @@ def fire_event(
     request: Request,
     response: Response,
     caller: CallerDep,
-    case_id: str,
-    event: str,
+    case_id: CaseId,
+    event: Event,
     body: FireIn | None = None,
     if_match: Annotated[
-        str | None, Header(description="The ETag (seq) the case must still be at.")
+        str | None,
+        Header(pattern=_ETAG, description="The ETag (seq) the case must still be at."),
     ] = None,
     idempotency_key: Annotated[
         str | None,
-        Header(max_length=255, description="Sent again, the command applies once."),
+        Header(
+            max_length=MAX_ID,
+            pattern=IDENTIFIER,
+            description="Sent again, the command applies once.",
+        ),
     ] = None,
 ) -> CaseOut:
     """Fire ``event`` on the case as the account's actor; the case after it."""
@@ -218,7 +237,7 @@ def fire_event(
     "/cases/{case_id}/history", response_model=list[RecordOut],
     responses=_problems(403, 404, 422), tags=["cases"],
 )  # fmt: skip
-def read_history(request: Request, caller: CallerDep, case_id: str) -> list[RecordOut]:
+def read_history(request: Request, caller: CallerDep, case_id: CaseId) -> list[RecordOut]:
     """The case's records as the account may read them: confidential fields redacted."""
     engine = _engine(request)
     records = engine.history(case_id, _case_actor(engine, caller, case_id))
@@ -232,7 +251,7 @@ def read_history(request: Request, caller: CallerDep, case_id: str) -> list[Reco
 def read_unredacted_history(
     request: Request,
     caller: CallerDep,
-    case_id: str,
+    case_id: CaseId,
     reason: Annotated[str, Query(min_length=1, max_length=2000, description="Why (logged).")],
 ) -> list[RecordOut]:
     """Every record as stored, for an auditor account saying why; the read is logged."""
@@ -252,7 +271,7 @@ def read_unredacted_history(
     "/cases/{case_id}/events", response_model=AvailableOut,
     responses=_problems(403, 404, 422), tags=["cases"],
 )  # fmt: skip
-def available_events(request: Request, caller: CallerDep, case_id: str) -> AvailableOut:
+def available_events(request: Request, caller: CallerDep, case_id: CaseId) -> AvailableOut:
     """The events the account may fire now (guards on the payload not counted)."""
     engine = _engine(request)
     events = engine.available_events(case_id, _case_actor(engine, caller, case_id))
@@ -263,7 +282,9 @@ def available_events(request: Request, caller: CallerDep, case_id: str) -> Avail
     "/cases/{case_id}/explain", response_model=ExplanationOut,
     responses=_problems(403, 404, 422), tags=["cases"],
 )  # fmt: skip
-def explain(request: Request, caller: CallerDep, case_id: str, body: ExplainIn) -> ExplanationOut:
+def explain(
+    request: Request, caller: CallerDep, case_id: CaseId, body: ExplainIn
+) -> ExplanationOut:
     """Every reason the event would be refused now for the account (none: it would fire).
     Writes nothing."""
     engine = _engine(request)
