@@ -8,14 +8,17 @@ command or a read on a case is derived from the account and the case's procedure
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from stechnique._arguments import Arguments
+from stechnique.definition import Procedure
 from stechnique.engine import Engine
-from stechnique.errors import UnknownCase
+from stechnique.errors import CaseIdTaken, IdempotencyKeyReused, UnknownCase
 from stechnique.records import Actor, Case
+from stechnique.schema import validate
 from stechnique.server._auth import Caller, CallerDep
 from stechnique.server._models import (
     IDENTIFIER,
@@ -50,6 +53,15 @@ CaseId = Annotated[str, Path(max_length=MAX_ID, pattern=IDENTIFIER)]
 Event = Annotated[str, Path(max_length=MAX_NAME, pattern=IDENTIFIER)]
 NamePath = Annotated[str, Path(max_length=MAX_NAME, pattern=IDENTIFIER)]
 NameQuery = Annotated[str | None, Query(max_length=MAX_NAME, pattern=IDENTIFIER)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=MAX_ID, pattern=IDENTIFIER,
+        description="Sent again, the command applies once.",
+    ),
+]  # fmt: skip
+#: The namespace of the case ids a start with an idempotency key gets (with the account's id).
+_START_KEYS = uuid.UUID("5b0c4d1e-2f57-4a7c-9e55-3c7d3f0a9b21")
 #: ``"3"``, ``W/"3"``, ``3`` or ``*``.
 _ETAG = r'^(\*|(W/)?"?[0-9]{1,12}"?)$'
 
@@ -177,16 +189,56 @@ def list_cases(
 
 @router.post(
     "/cases", response_model=CaseOut, status_code=status.HTTP_201_CREATED,
-    responses=_problems(403, 404, 409, 422), tags=["cases"],
+    responses={
+        200: {"model": CaseOut, "description": "Started before, with this Idempotency-Key."},
+        **_problems(403, 404, 409, 422),
+    },
+    tags=["cases"],
 )  # fmt: skip
-def start_case(request: Request, response: Response, caller: CallerDep, body: StartIn) -> CaseOut:
-    """Open a case (its id chosen by the service) as the account's actor."""
+def start_case(
+    request: Request,
+    response: Response,
+    caller: CallerDep,
+    body: StartIn,
+    idempotency_key: IdempotencyKey = None,
+) -> CaseOut:
+    """Open a case (its id chosen by the service) as the account's actor.
+
+    With ``Idempotency-Key``, the same start sent again by the same account opens nothing
+    more: it answers 200 with the case the first one opened (as it is now).
+    """
     engine = _engine(request)
     procedure = engine.procedure(body.procedure, body.version)
     actor = caller.actor(procedure.name, procedure.version)
-    case = engine.start(procedure.name, version=procedure.version, actor=actor, facts=body.facts)
+    case_id = None
+    if idempotency_key is not None:
+        # One id per account and key: a retry finds the case, another account never does.
+        case_id = str(uuid.uuid5(_START_KEYS, f"{caller.account.id}\n{idempotency_key}"))
+    try:
+        case = engine.start(procedure.name, version=procedure.version, actor=actor,
+                            facts=body.facts, case_id=case_id)  # fmt: skip
+    except CaseIdTaken:
+        if case_id is None or idempotency_key is None:
+            raise
+        case = _started_before(engine, procedure, actor, case_id, body, idempotency_key)
+        response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/cases/{case.id}"
     return _tagged(response, case)
+
+
+def _started_before(
+    engine: Engine, procedure: Procedure, actor: Actor, case_id: str, body: StartIn, key: str
+) -> Case:
+    """The case a start with the same key opened, if it was this very start."""
+    first = engine.history(case_id, actor)[0]
+    same = (
+        first.actor.id == actor.id
+        and (first.name, first.version) == (procedure.name, procedure.version)
+        and first.payload == validate(procedure.facts, body.facts, "facts")
+    )
+    if not same:
+        raise IdempotencyKeyReused(case_id, key, first.event, "start")
+    return engine.case(case_id, actor)
 
 
 @router.get(
@@ -214,14 +266,7 @@ def fire_event(
         str | None,
         Header(pattern=_ETAG, description="The ETag (seq) the case must still be at."),
     ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            max_length=MAX_ID,
-            pattern=IDENTIFIER,
-            description="Sent again, the command applies once.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseOut:
     """Fire ``event`` on the case as the account's actor; the case after it."""
     engine = _engine(request)
