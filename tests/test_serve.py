@@ -283,6 +283,23 @@ def test_a_case_is_started_fired_and_read_through_the_service(service: Service) 
     assert explained["reasons"][0]["en"]
 
 
+def test_a_start_sent_again_with_its_idempotency_key_opens_one_case(service: Service) -> None:
+    key = {"Idempotency-Key": f"ouverture-{uuid.uuid4().hex[:8]}"}
+    start = {"procedure": NAME, "version": VERSION, "facts": mstr_facts()}
+    first = service.call("admin", "POST", "/cases", json=start, headers=key)
+    again = service.call("admin", "POST", "/cases", json=start, headers=key)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert again.headers["Location"] == first.headers["Location"]
+    other = {**start, "facts": {**mstr_facts(), "centre": "Centre social Saint-Mauront"}}
+    reused = service.call("admin", "POST", "/cases", json=other, headers=key)
+    _problem(reused, 422, "idempotency_key_reused")
+    # The key is the account's: the same key from another account is another start.
+    elsewhere = service.call("other", "POST", "/cases", json=start, headers=key)
+    assert elsewhere.status_code == 201
+    assert elsewhere.json()["id"] != first.json()["id"]
+
+
 def test_a_refused_fire_is_a_french_problem_document_and_changes_nothing(
     service: Service,
 ) -> None:
