@@ -15,6 +15,8 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,15 +89,11 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> No
     pytest.fail(f"stechnique serve did not answer within 60 s: {log.read_text()}")
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def service(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Service]:
-    """``stechnique serve`` on a free port of 127.0.0.1, with the accounts above."""
-    directory = tmp_path_factory.mktemp("serve")
-    if request.param == "sqlite":
+@contextmanager
+def _serving(kind: str, directory: Path, *options: str) -> Iterator[Service]:
+    """``stechnique serve`` (with ``options``) on a free port of 127.0.0.1, over a store of
+    ``kind`` holding the accounts above; its tables dropped afterwards."""
+    if kind == "sqlite":
         url, prefix = f"sqlite:///{directory / 'serve.db'}", "stechnique_"
     else:
         url, prefix = server_url("postgres"), unique_prefix("srv")
@@ -115,11 +113,11 @@ def service(
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
         "STECHNIQUE_TABLE_PREFIX": prefix,
     }
+    command = [sys.executable, "-m", "stechnique.cli", "serve", "--db", url, "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "stechnique.cli", "serve", "--db", url, "--port", str(port)],
-            env=environment, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [*command, *options], env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, process, log)
@@ -127,8 +125,19 @@ def service(
     finally:
         process.terminate()
         process.wait(timeout=30)
-        if request.param == "postgres":
+        if kind == "postgres":
             drop_prefix(url, prefix)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """``stechnique serve`` on a free port of 127.0.0.1, with the accounts above."""
+    with _serving(request.param, tmp_path_factory.mktemp("serve")) as running:
+        yield running
 
 
 def _now() -> Any:
@@ -555,3 +564,35 @@ def test_the_accounts_commands_add_list_and_revoke(tmp_path: Path) -> None:
         assert "revoked" in run("accounts", "list").stdout
     finally:
         store.close()
+
+
+# -- several workers ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_several_workers_on_one_store_behave_as_one(tmp_path: Path) -> None:
+    """Two worker processes: one fire wins a race on a seq, a revocation holds in both."""
+    with _serving("postgres", tmp_path, "--workers", "2") as running:
+        case_id = _referred(running)
+        decide = {"json": {"payload": {"decision": "approve"}}, "headers": {"If-Match": '"2"'}}
+        path = f"/cases/{case_id}/events/record_funder_decision"
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: running.call("funder", "POST", path, **decide),
+                                    range(8)))  # fmt: skip
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses.count(200) == 1
+        assert set(statuses) == {200, 412}  # the one-decision guard never had to say it
+        history = running.call("caf", "GET", f"/cases/{case_id}/history").json()
+        assert [record["event"] for record in history][-1] == "record_funder_decision"
+        assert len(history) == 3
+
+        store = AccountStore(running.url, table_prefix=running.prefix)
+        try:
+            store.revoke("funder", now=_now())
+        finally:
+            store.close()
+        # Each request may land on either worker: none remembers the account.
+        with ThreadPoolExecutor(8) as pool:
+            after = list(pool.map(lambda _: running.call("funder", "GET", "/account"), range(16)))
+        assert {answer.status_code for answer in after} == {401}
