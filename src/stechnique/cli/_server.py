@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,9 @@ from stechnique.cli._support import (
     parse_procedure_ref,
     table_prefix,
 )
+
+if TYPE_CHECKING:  # imported when a command needs it: SQLAlchemy loads only then
+    from stechnique.server.accounts import AccountStore
 
 __all__ = ["accounts_app"]
 
@@ -94,7 +97,7 @@ def _grants(texts: list[str] | None) -> list[tuple[str, str, frozenset[str]]]:
     return grants
 
 
-def _store(db: str):  # type: ignore[no-untyped-def]
+def _store(db: str) -> AccountStore:
     from stechnique.server.accounts import AccountStore
 
     open_storage(db).close()  # the accounts table comes with the store's schema
