@@ -596,3 +596,75 @@ def test_several_workers_on_one_store_behave_as_one(tmp_path: Path) -> None:
         with ThreadPoolExecutor(8) as pool:
             after = list(pool.map(lambda _: running.call("funder", "GET", "/account"), range(16)))
         assert {answer.status_code for answer in after} == {401}
+
+
+# -- the JWT mode ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _identity_provider(public_jwk: dict[str, Any]) -> Iterator[str]:
+    """A JWKS document served on 127.0.0.1, as an identity provider publishes its keys."""
+    import http.server
+    import threading
+
+    body = json.dumps({"keys": [public_jwk]}).encode()
+
+    class Keys(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    finally:
+        server.shutdown()
+
+
+def test_the_jwt_mode_takes_a_verified_token_whose_subject_is_an_account(tmp_path: Path) -> None:
+    jwt = pytest.importorskip("jwt")
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key, stranger = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                     for _ in range(2))  # fmt: skip
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    issuer, audience = "https://idp.example/realms/partenaires", "stechnique"
+
+    def token(subject: str, *, signer: Any = key, **changes: Any) -> str:
+        claims = {"sub": subject, "iss": issuer, "aud": audience,
+                  "exp": int(time.time()) + 300, **changes}  # fmt: skip
+        encoded: str = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "k1"})
+        return encoded
+
+    with (
+        _identity_provider({**public, "kid": "k1", "use": "sig", "alg": "RS256"}) as jwks,
+        _serving("sqlite", tmp_path, "--jwks-url", jwks, "--jwt-issuer", issuer,
+                 "--jwt-audience", audience) as running,
+    ):  # fmt: skip
+
+        def status(bearer: str, path: str = "/account") -> int:
+            headers = {"Authorization": f"Bearer {bearer}"}
+            answer = httpx.get(running.base + path, headers=headers, timeout=30)
+            code: int = answer.status_code
+            return code
+
+        account = httpx.get(running.base + "/account", timeout=30,
+                            headers={"Authorization": f"Bearer {token('funder')}"})  # fmt: skip
+        assert (account.status_code, account.json()["id"]) == (200, "funder")
+        assert status(running.tokens["funder"]) == 200  # account tokens still work
+        assert status(token("funder", signer=stranger)) == 401  # not the provider's key
+        assert status(token("funder", aud="another-service")) == 401
+        assert status(token("funder", iss="https://elsewhere.example")) == 401
+        assert status(token("funder", exp=int(time.time()) - 60)) == 401  # expired
+        assert status(token("nobody")) == 401  # no such account
+        assert status(token("revoked")) == 401  # a revoked account
+        case_id = _started(running)
+        assert status(token("admin"), f"/cases/{case_id}") == 200
+        assert status(token("other"), f"/cases/{case_id}") == 404

@@ -60,12 +60,32 @@ def serve(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Worker processes (on one store).")
     ] = 1,
+    jwks_url: Annotated[
+        str | None,
+        typer.Option("--jwks-url", metavar="URL", help="JWT mode: the identity provider's JWKS."),
+    ] = None,
+    jwt_issuer: Annotated[
+        str | None, typer.Option("--jwt-issuer", metavar="ISS", help="JWT mode: its issuer.")
+    ] = None,
+    jwt_audience: Annotated[
+        str | None,
+        typer.Option("--jwt-audience", metavar="AUD", help="JWT mode: the audience expected."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json) over the store, until interrupted."""
     _need_server_extra()
     import uvicorn
 
-    from stechnique.server.app import DB_VARIABLE, PREFIX_VARIABLE
+    from stechnique.server.app import DB_VARIABLE, JWT_VARIABLES, PREFIX_VARIABLE
+
+    settings = (jwks_url, jwt_issuer, jwt_audience)
+    if any(settings) and not all(settings):
+        raise CommandLineError(
+            "le mode JWT demande --jwks-url, --jwt-issuer et --jwt-audience ensemble / the JWT "
+            "mode needs --jwks-url, --jwt-issuer and --jwt-audience together"
+        )
+    for name, value in zip(JWT_VARIABLES, settings, strict=True):
+        os.environ[name] = value or ""
 
     open_storage(db).close()  # create or upgrade the store once, before any worker starts
     os.environ[DB_VARIABLE] = db

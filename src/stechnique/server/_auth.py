@@ -1,9 +1,10 @@
 """Who is calling: the account of the request's bearer token, and the actor it acts as.
 
-401 when the request carries no token, or one no account holds (wrong, or revoked): the caller
-is not known. 403 when the account is known but may not do what it asks (act as an actor not
-of the account, read unredacted without being an auditor). A refusal the engine decides (a
-role missing on a case the account may see) is 403 too; a case it may not see is 404.
+401 when the request carries no token, or one no account holds (wrong, or revoked), or, in the
+JWT mode (``_jwt``), a JWT that does not verify or names no account: the caller is not known.
+403 when the account is known but may not do what it asks (act as an actor not of the
+account, read unredacted without being an auditor). A refusal the engine decides (a role
+missing on a case the account may see) is 403 too; a case it may not see is 404.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from stechnique.records import Actor
+from stechnique.server._jwt import JwtVerifier, looks_like_jwt
 from stechnique.server._problems import Problem
 from stechnique.server.accounts import Account, AccountStore
 
@@ -47,8 +49,7 @@ def caller(
     ] = None,
 ) -> Caller:
     """The caller of ``request``, or a 401 / 403 problem."""
-    accounts: AccountStore = request.app.state.accounts
-    account = None if credentials is None else accounts.by_token(credentials.credentials)
+    account = None if credentials is None else _account(request, credentials.credentials)
     if account is None:
         raise Problem(
             401, "unauthenticated", "Non authentifié / Unauthenticated",
@@ -65,6 +66,18 @@ def caller(
             {"actors": list(account.actors)},
         )  # fmt: skip
     return Caller(account, actor_id)
+
+
+def _account(request: Request, token: str) -> Account | None:
+    """The account a bearer token names: an account token, or, in the JWT mode, a verified
+    JWT whose subject is the account's id."""
+    accounts: AccountStore = request.app.state.accounts
+    verifier: JwtVerifier | None = request.app.state.jwt
+    if verifier is None or not looks_like_jwt(token):
+        return accounts.by_token(token)
+    subject = verifier.subject(token)
+    account = None if subject is None else accounts.get(subject)
+    return None if account is None or account.revoked_at is not None else account
 
 
 #: The authenticated caller, as a route parameter.

@@ -22,6 +22,7 @@ from stechnique.engine import Engine
 from stechnique.errors import StechniqueError
 from stechnique.plugins import load_registry, split_sources
 from stechnique.registry import Registry
+from stechnique.server._jwt import JwtVerifier
 from stechnique.server._problems import MEDIA_TYPE, Problem, problem_of
 from stechnique.server._routes import router
 from stechnique.server.accounts import AccountStore
@@ -29,6 +30,7 @@ from stechnique.storage.sql import SQLStorage
 
 __all__ = [
     "DB_VARIABLE",
+    "JWT_VARIABLES",
     "PREFIX_VARIABLE",
     "PROCEDURES_VARIABLE",
     "app_from_environment",
@@ -47,15 +49,21 @@ texts (`fr`, `en`) and the structured `details` of the refusal.
 
 
 def create_app(
-    url: str, *, table_prefix: str = "stechnique_", registry: Registry | None = None
+    url: str,
+    *,
+    table_prefix: str = "stechnique_",
+    registry: Registry | None = None,
+    jwt: JwtVerifier | None = None,
 ) -> FastAPI:
-    """The service over the SQL store at ``url`` (created or upgraded when it opens)."""
+    """The service over the SQL store at ``url`` (created or upgraded when it opens); with
+    ``jwt``, partners may also send a JWT of their identity provider (``_jwt``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = SQLStorage(url, table_prefix=table_prefix)
         app.state.engine = Engine(storage, registry)
         app.state.accounts = AccountStore(url, table_prefix=table_prefix)
+        app.state.jwt = jwt
         try:
             yield
         finally:
@@ -121,15 +129,20 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 DB_VARIABLE = "STECHNIQUE_DB"
 PREFIX_VARIABLE = "STECHNIQUE_TABLE_PREFIX"
 PROCEDURES_VARIABLE = "STECHNIQUE_PROCEDURES"
+#: The JWT mode: the identity provider's JWKS URL, its issuer, the audience (all or none).
+JWT_VARIABLES = ("STECHNIQUE_JWKS_URL", "STECHNIQUE_JWT_ISSUER", "STECHNIQUE_JWT_AUDIENCE")
 
 
 def app_from_environment() -> FastAPI:
     """The service as ``stechnique serve`` configured it through the environment: the store
     ``STECHNIQUE_DB``, the tables ``STECHNIQUE_TABLE_PREFIX``, the partner procedures
-    ``STECHNIQUE_PROCEDURES`` (a factory for ``uvicorn --factory``: each worker builds its own)."""
+    ``STECHNIQUE_PROCEDURES``, the JWT mode ``JWT_VARIABLES`` (a factory for ``uvicorn
+    --factory``: each worker builds its own)."""
     url = os.environ.get(DB_VARIABLE)
     if not url:
         raise RuntimeError(f"{DB_VARIABLE} is not set: the service needs a store URL")
     sources = split_sources(os.environ.get(PROCEDURES_VARIABLE, ""))
     prefix = os.environ.get(PREFIX_VARIABLE) or "stechnique_"
-    return create_app(url, table_prefix=prefix, registry=load_registry(sources))
+    settings = [os.environ.get(name, "") for name in JWT_VARIABLES]
+    verifier = JwtVerifier(*settings) if all(settings) else None
+    return create_app(url, table_prefix=prefix, registry=load_registry(sources), jwt=verifier)
