@@ -211,7 +211,7 @@ SCHEMATHESIS_CHECKS = (
 
 
 def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(
-    service: Service, capsys: pytest.CaptureFixture[str]
+    service: Service, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     if not service.url.startswith("sqlite"):
         pytest.skip("run once, on the SQLite service: the routes are the same")
@@ -224,6 +224,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(
          "--checks", SCHEMATHESIS_CHECKS, "--max-examples", SCHEMATHESIS_EXAMPLES,
          "--generation-deterministic", "--no-color"],
         capture_output=True, text=True, timeout=600, check=False,
+        cwd=tmp_path,  # where it keeps its cache, out of the sources
     )  # fmt: skip
     lines = done.stdout.strip().splitlines()
     with capsys.disabled():
