@@ -90,7 +90,13 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> No
 
 
 @contextmanager
-def _serving(kind: str, directory: Path, *options: str) -> Iterator[Service]:
+def _serving(
+    kind: str,
+    directory: Path,
+    *options: str,
+    before: tuple[str, ...] = (),
+    cwd: Path | None = None,
+) -> Iterator[Service]:
     """``stechnique serve`` (with ``options``) on a free port of 127.0.0.1, over a store of
     ``kind`` holding the accounts above; its tables dropped afterwards."""
     if kind == "sqlite":
@@ -113,11 +119,13 @@ def _serving(kind: str, directory: Path, *options: str) -> Iterator[Service]:
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
         "STECHNIQUE_TABLE_PREFIX": prefix,
     }
-    command = [sys.executable, "-m", "stechnique.cli", "serve", "--db", url, "--port", str(port)]
+    command = [sys.executable, "-m", "stechnique.cli", *before, "serve", "--db", url,
+               "--port", str(port)]  # fmt: skip
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [*command, *options], env=environment, stdout=output, stderr=subprocess.STDOUT
-        )
+            [*command, *options], env=environment, stdout=output, stderr=subprocess.STDOUT,
+            cwd=cwd,
+        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, process, log)
@@ -669,3 +677,20 @@ def test_the_jwt_mode_takes_a_verified_token_whose_subject_is_an_account(tmp_pat
         case_id = _started(running)
         assert status(token("admin"), f"/cases/{case_id}") == 200
         assert status(token("other"), f"/cases/{case_id}") == 404
+
+
+@pytest.mark.slow
+def test_every_worker_serves_the_partner_procedures_given_on_the_command_line(
+    tmp_path: Path,
+) -> None:
+    # The partner's data file and its guards module, found from the current directory.
+    partner = ("--procedures", "aide-projets-jeunes.toml=aide_projets_jeunes:GUARDS")
+    folder = ROOT / "examples" / "partner"
+    with _serving("sqlite", tmp_path, "--workers", "2", before=partner, cwd=folder) as running:
+        seen = set()
+        for _ in range(12):  # requests land on either worker
+            answer = running.call("admin", "GET", "/procedures")
+            assert answer.status_code == 200
+            seen.add(frozenset(procedure["name"] for procedure in answer.json()))
+        assert len(seen) == 1
+        assert "aide-projets-jeunes" in next(iter(seen))

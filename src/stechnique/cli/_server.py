@@ -21,6 +21,7 @@ from stechnique.cli._support import (
     command_registry,
     open_storage,
     parse_procedure_ref,
+    procedure_sources,
     table_prefix,
 )
 
@@ -76,7 +77,12 @@ def serve(
     _need_server_extra()
     import uvicorn
 
-    from stechnique.server.app import DB_VARIABLE, JWT_VARIABLES, PREFIX_VARIABLE
+    from stechnique.server.app import (
+        DB_VARIABLE,
+        JWT_VARIABLES,
+        PREFIX_VARIABLE,
+        PROCEDURES_VARIABLE,
+    )
 
     settings = (jwks_url, jwt_issuer, jwt_audience)
     if any(settings) and not all(settings):
@@ -91,6 +97,8 @@ def serve(
     os.environ[DB_VARIABLE] = db
     os.environ[PREFIX_VARIABLE] = table_prefix()
     command_registry()  # the procedure sources are checked here, not in each worker
+    # Each worker builds its registry from the same sources (``--procedures`` included).
+    os.environ[PROCEDURES_VARIABLE] = os.pathsep.join(procedure_sources())
     _say(f"stechnique serve: http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)")
     uvicorn.run(
         "stechnique.server.app:app_from_environment",
