@@ -32,6 +32,7 @@ FULL: dict[str, list[str]] = {
     "bench_load_case.py": [],
     "bench_cases_query.py": [],
     "bench_import.py": [],
+    "bench_serve.py": [],
 }
 QUICK: dict[str, list[str]] = {
     "bench_memory_fire.py": ["--cases", "5", "--repeats", "1"],
@@ -40,6 +41,7 @@ QUICK: dict[str, list[str]] = {
     "bench_load_case.py": ["--records", "30", "--repeats", "1"],
     "bench_cases_query.py": ["--cases", "1000", "--repeats", "1"],
     "bench_import.py": ["--records", "300", "--repeats", "1"],
+    "bench_serve.py": ["--cases", "1", "--repeats", "1"],
 }
 AUDIT_SIZES = {"full": ["10000", "100000", "1000000"], "quick": ["300", "600"]}
 AUDIT_TARGET = 50_000

@@ -71,6 +71,16 @@ def test_postgres_benchmarks_run() -> None:
     assert len(load["rows"]) == 6
 
 
+def test_serve_benchmark_runs() -> None:
+    _postgres_or_skip()
+    pytest.importorskip("fastapi")
+    serve = _run("bench_serve.py", "--cases", "1", "--repeats", "1", "--clients", "1", "2")
+    assert [t["name"] for t in serve["targets"]] == [
+        "serve / minimal endpoint, 1 client(s)", "serve / minimal endpoint, 2 client(s)",
+    ]  # fmt: skip
+    assert all(row["value"] > 0 for row in serve["rows"])
+
+
 def test_run_all_writes_the_results_page(tmp_path: Path) -> None:
     output = tmp_path / "RESULTS.md"
     done = subprocess.run(

@@ -81,9 +81,14 @@ COMMANDS = [
     ["checkpoint"],
     ["checkpoint", "export"],
     ["checkpoint", "verify"],
+    ["serve"],
+    ["accounts"],
+    ["accounts", "add"],
+    ["accounts", "list"],
+    ["accounts", "revoke"],
 ]
 #: Command groups, and ``demo``, which writes into a store of its own (never STECHNIQUE_DB).
-NO_STECHNIQUE_DB = (["db"], ["checkpoint"], ["demo"])
+NO_STECHNIQUE_DB = (["db"], ["checkpoint"], ["demo"], ["accounts"])
 #: Reading as the CAF coordinator, who sees every MSTR case.
 CAF_AS = ("--as", "caf-coordination:caf_coordinator")
 

@@ -108,10 +108,10 @@ def test_the_library_imports_without_the_testing_extra() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _third_party_imports(package: Path, leaving_out: Path | None = None) -> set[str]:
+def _third_party_imports(package: Path, *leaving_out: Path) -> set[str]:
     found: set[str] = set()
-    for path in package.rglob("*.py"):
-        if leaving_out is not None and path.is_relative_to(leaving_out):
+    for path in package.rglob("*.py") if package.is_dir() else [package]:
+        if any(path.is_relative_to(left) for left in leaving_out):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
@@ -134,9 +134,42 @@ def test_the_test_extra_includes_the_testing_extra() -> None:
 
 def test_the_library_imports_only_what_it_depends_on() -> None:
     library = Path(stechnique.__file__).parent
-    imported = _third_party_imports(library, Path(stechnique.testing.__file__).parent)
+    imported = _third_party_imports(
+        library, Path(stechnique.testing.__file__).parent, *_serving(library)
+    )
     declared = {_requirement_name(r) for r in PROJECT["dependencies"]}
     assert imported <= declared, f"imported but not declared: {sorted(imported - declared)}"
+
+
+#: Distributions imported under another name.
+_IMPORTED_AS = {"pyjwt": "jwt"}
+
+
+def _serving(library: Path) -> tuple[Path, Path]:
+    """What needs the ``server`` extra: ``stechnique.server`` and ``stechnique serve``."""
+    return library / "server", library / "cli" / "_server.py"
+
+
+def test_the_server_extra_is_what_stechnique_server_imports_beyond_the_library() -> None:
+    library = Path(stechnique.__file__).parent
+    serving = _serving(library)
+    used = set().union(*(_third_party_imports(path) for path in serving))
+    beyond = used - _third_party_imports(library, *serving)
+    extra = {_requirement_name(r) for r in PROJECT["optional-dependencies"]["server"]}
+    assert beyond == {_IMPORTED_AS.get(name, name) for name in extra}
+
+
+def test_serve_without_the_server_extra_says_what_to_install_in_french_and_english() -> None:
+    done = _run(
+        sys.executable,
+        "-c",
+        "import sys; sys.modules['fastapi'] = None; from stechnique.cli import app; "
+        "app(['serve', '--db', 'sqlite://'])",
+    )
+    assert done.returncode == 2, done.stderr
+    assert "l'extra « server »" in done.stderr
+    assert "the HTTP service needs the 'server' extra (fastapi missing)" in done.stderr
+    assert "pip install 'stechnique[server]'" in done.stderr
 
 
 # -- what the package declares ----------------------------------------------------------------

@@ -8,12 +8,15 @@ export selected nothing. Errors are one line on standard error, without a traceb
 
 ``app`` is the Typer application (the ``stechnique`` console script, or
 ``python -m stechnique.cli``). Inside: ``_commands`` holds the commands (``_checkpoints`` the
-``checkpoint`` ones, ``_demo`` the demo's own store), ``_support`` reads what the user typed and
-opens the store, ``_selection`` tells what a command selected, ``_render`` draws what the user
-sees.
+``checkpoint`` ones, ``_server`` ``serve`` and ``accounts``, ``_demo`` the demo's own store),
+``_support`` reads what the user typed and opens the store, ``_selection`` tells what a command
+selected, ``_render`` draws what the user sees.
 """
 
-from stechnique.cli import _checkpoints  # noqa: F401 (adds the ``checkpoint`` commands)
+from stechnique.cli import (
+    _checkpoints,  # noqa: F401 (adds the ``checkpoint`` commands)
+    _server,  # noqa: F401 (adds ``serve`` and the ``accounts`` commands)
+)
 from stechnique.cli._commands import app
 
 __all__ = ["app"]

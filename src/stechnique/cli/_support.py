@@ -52,6 +52,7 @@ __all__ = [
     "parse_moment",
     "parse_procedure_ref",
     "parse_reader",
+    "procedure_sources",
     "remember_sources",
     "render_graphviz",
     "shown_url",
@@ -163,6 +164,11 @@ def remember_sources(given: list[str] | None, environ: Mapping[str, str] = os.en
     sources = given if given else split_sources(environ.get(PROCEDURES_ENV, ""))
     _invocation.sources = tuple(sources)
     _invocation.registry = None
+
+
+def procedure_sources() -> tuple[str, ...]:
+    """The procedure sources of this invocation: ``--procedures``, else the variable."""
+    return _invocation.sources
 
 
 def command_registry() -> Registry:

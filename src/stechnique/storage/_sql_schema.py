@@ -17,7 +17,8 @@ Column choices that hold on every backend:
 
 Besides cases and records, ``<prefix>case_readers`` indexes each case under its
 ``Parties.readers()`` (``Storage.cases(seen_by=...)`` looks them up by reader) and
-``<prefix>accesses`` logs the auditors' unredacted reads.
+``<prefix>accesses`` logs the auditors' unredacted reads; ``<prefix>accounts`` holds the HTTP
+service's accounts (``stechnique.server``).
 
 ``CaseRow`` and ``RecordRow`` declare the columns of a row in the one order every statement
 binds and selects them, whatever the order of the table's columns.
@@ -154,6 +155,7 @@ class SQLSchema:
     records: sa.Table
     case_readers: sa.Table
     accesses: sa.Table
+    accounts: sa.Table
 
     @property
     def version_table(self) -> str:
@@ -173,7 +175,7 @@ class SQLSchema:
     @property
     def table_names(self) -> tuple[str, ...]:
         """Every table this prefix owns, the version table last."""
-        tables = (self.cases, self.records, self.case_readers, self.accesses)
+        tables = (self.cases, self.records, self.case_readers, self.accesses, self.accounts)
         return (*(table.name for table in tables), self.version_table)
 
 
@@ -244,4 +246,19 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("case_ids", sa.JSON, nullable=False),
     )
-    return SQLSchema(prefix, metadata, cases, records, case_readers, accesses)
+    # The HTTP service's accounts (``stechnique.server.accounts``): a token is kept only as
+    # its SHA-256 digest, unique, by which a request finds its account.
+    accounts = sa.Table(
+        f"{prefix}accounts",
+        metadata,
+        sa.Column("id", _ident(ID_LENGTH), primary_key=True),
+        sa.Column("body", _ident(ID_LENGTH), nullable=False),
+        sa.Column("actors", sa.JSON, nullable=False),
+        sa.Column("grants", sa.JSON, nullable=False),
+        sa.Column("auditor", sa.Boolean, nullable=False),
+        sa.Column("token_digest", sa.String(HASH_LENGTH), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("revoked_at", UTCDateTime, nullable=True),
+        sa.UniqueConstraint("token_digest", name=f"{prefix}accounts_token_digest"),
+    )
+    return SQLSchema(prefix, metadata, cases, records, case_readers, accesses, accounts)
