@@ -23,7 +23,7 @@ from stechnique.storage._sql_schema import ID_LENGTH, NAME_LENGTH, schema_for
 from stechnique.storage._sql_upgrade import MIGRATIONS, head_revision
 from stechnique.testing import CaseBuilder
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 @pytest.fixture

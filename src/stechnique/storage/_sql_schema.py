@@ -15,7 +15,10 @@ Column choices that hold on every backend:
 
 Besides cases and records, ``<prefix>case_readers`` indexes each case under its
 ``Parties.readers()`` (``Storage.cases(seen_by=...)`` looks them up by reader) and
-``<prefix>accesses`` logs the auditors' unredacted reads.
+``<prefix>accesses`` logs the auditors' unredacted reads. For the change feed, each record
+has a ``position`` (its place in the append order, not part of its hash), ``<prefix>positions``
+holds the last position handed out (one row, locked by each append until it commits) and
+``<prefix>consumers`` the position each durable consumer acknowledged.
 
 ``CaseRow`` and ``RecordRow`` declare the columns of a row in the one order every statement
 binds and selects them, whatever the order of the table's columns.
@@ -150,6 +153,8 @@ class SQLSchema:
     records: sa.Table
     case_readers: sa.Table
     accesses: sa.Table
+    positions: sa.Table
+    consumers: sa.Table
 
     @property
     def version_table(self) -> str:
@@ -169,7 +174,8 @@ class SQLSchema:
     @property
     def table_names(self) -> tuple[str, ...]:
         """Every table this prefix owns, the version table last."""
-        tables = (self.cases, self.records, self.case_readers, self.accesses)
+        tables = (self.cases, self.records, self.case_readers, self.accesses, self.positions,
+                  self.consumers)  # fmt: skip
         return (*(table.name for table in tables), self.version_table)
 
 
@@ -218,6 +224,10 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("prev_hash", sa.String(HASH_LENGTH), nullable=False),
         sa.Column("hash", sa.String(HASH_LENGTH), nullable=False),
         sa.UniqueConstraint("case_id", "idempotency_key", name=f"{prefix}records_case_key"),
+        # The change feed's order: given under the ``positions`` row lock (NULL never written
+        # since 0005, which numbered every record before it).
+        sa.Column("position", sa.BigInteger, nullable=True),
+        sa.Index(f"{prefix}records_position", "position", unique=True),
     )
     case_readers = sa.Table(
         f"{prefix}case_readers",
@@ -238,4 +248,16 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("case_ids", sa.JSON, nullable=False),
     )
-    return SQLSchema(prefix, metadata, cases, records, case_readers, accesses)
+    positions = sa.Table(
+        f"{prefix}positions",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("position", sa.BigInteger, nullable=False),
+    )
+    consumers = sa.Table(
+        f"{prefix}consumers",
+        metadata,
+        sa.Column("name", _ident(ID_LENGTH), primary_key=True),
+        sa.Column("position", sa.BigInteger, nullable=False),
+    )
+    return SQLSchema(prefix, metadata, cases, records, case_readers, accesses, positions, consumers)

@@ -50,7 +50,7 @@ from typing import Protocol, runtime_checkable
 
 from stechnique.records import Access, Actor, Case, Parties, Record
 
-__all__ = ["Storage", "StreamsCaseIds", "not_followed", "readers_of"]
+__all__ = ["Feed", "Storage", "StreamsCaseIds", "not_followed", "readers_of"]
 
 
 @runtime_checkable
@@ -135,6 +135,46 @@ class StreamsCaseIds(Protocol):
 
     def iter_case_ids(self) -> Iterator[str]:
         """Stream the id of every stored case, by id, in constant memory."""
+
+
+@runtime_checkable
+class Feed(Protocol):
+    """The change feed: every record at its global position, and the durable consumers.
+
+    Every record a store holds has a **position**: 1 for the first appended, then 2, 3... in
+    the order the appends happened, with no gap. It is not part of the record (nor of its
+    hash): ``changes`` gives it beside the record. The rule an adapter must keep under
+    concurrent writers:
+
+    * **Never skipped.** Once ``changes(after=n)`` has returned a record at position ``p``,
+      no record at a position between ``n`` and ``p`` can appear later: a position becomes
+      readable only after every smaller one has (or never is, if its append failed). A reader
+      that moves past what it read therefore misses nothing. Positions handed out when a
+      record is inserted are *not* enough: two transactions commit in either order. ``create``
+      and ``append`` give the position in their own atomic step, under a lock held until they
+      commit (``SQLStorage``: one counter row; ``MemoryStorage``: its lock).
+    * **Stable.** A record keeps its position forever; a store upgraded from before positions
+      numbered its records once, in a documented order that keeps each case's seq order.
+    * **Consumers.** ``acknowledge`` stores a consumer's position durably, with the records,
+      and only moves it forward; ``acknowledged`` reads it back (0 for a new consumer).
+
+    The contract suite (``stechnique.testing.StorageContract``) checks every adapter for it;
+    ``Engine.changes`` and ``Engine.follow`` need it.
+    """
+
+    def changes(self, after: int = 0, limit: int = 500) -> Sequence[tuple[int, Record]]:
+        """Up to ``limit`` records whose position is greater than ``after``, as
+        ``(position, record)`` in position order (empty: nothing after ``after`` yet)."""
+
+    def last_position(self) -> int:
+        """The greatest position handed out so far (0 in an empty store)."""
+
+    def acknowledged(self, consumer: str) -> int:
+        """The last position ``consumer`` acknowledged (0 if it never did)."""
+
+    def acknowledge(self, consumer: str, position: int) -> None:
+        """Store that ``consumer`` has handled every record up to ``position``, atomically;
+        a position below the stored one changes nothing (positions never go back)."""
 
 
 def readers_of(viewer: Actor) -> frozenset[str]:

@@ -365,6 +365,49 @@ class SQLStorage:
                 # PostgreSQL session is never left « idle in transaction », holding locks.
                 result.close()
 
+    # -- the change feed (``Feed``) -----------------------------------------------------------
+
+    def changes(self, after: int = 0, limit: int = 500) -> Sequence[tuple[int, Record]]:
+        """See ``Feed.changes``: served by the unique index on ``records.position``."""
+        statement = self._sql.changes
+        rows = self._driver.run(_all, statement.sql, statement.bind((after, limit)),
+                                transaction=False,
+                                action=f"read the changes after position {after}")  # fmt: skip
+        return [(row[0], self._sql.record(row[1:])) for row in rows]
+
+    def last_position(self) -> int:
+        """See ``Feed.last_position``."""
+        statement = self._sql.last_position
+        row = self._driver.run(_one, statement.sql, statement.bind(()), transaction=False,
+                               action="read the last position")  # fmt: skip
+        return 0 if row is None else int(row[0])
+
+    def acknowledged(self, consumer: str) -> int:
+        """See ``Feed.acknowledged``."""
+        table = self.schema.consumers
+        query = sa.select(table.c.position).where(table.c.name == consumer)
+        with (
+            self._backend.translated(f"read consumer {consumer}"),
+            self._backend.reader.connect() as c,
+        ):
+            found = c.execute(query).scalar()
+        return 0 if found is None else int(found)
+
+    def acknowledge(self, consumer: str, position: int) -> None:
+        """See ``Feed.acknowledge``: one transaction, only ever moving the position forward."""
+        _check_length("consumer name", consumer, ID_LENGTH)
+        table = self.schema.consumers
+        moved = (
+            table.update()
+            .where(table.c.name == consumer, table.c.position < position)
+            .values(position=position)
+        )
+        known = sa.select(table.c.name).where(table.c.name == consumer)
+        with self._backend.translated(f"acknowledge for consumer {consumer}"), \
+                self._backend.writer.begin() as conn:  # fmt: skip
+            if conn.execute(moved).rowcount == 0 and conn.execute(known).first() is None:
+                conn.execute(table.insert().values(name=consumer, position=position))
+
     def iter_case_ids(self) -> Iterator[str]:
         """See ``StreamsCaseIds.iter_case_ids`` (an optional capability beyond ``Storage``)."""
         table = self.schema.cases
@@ -406,8 +449,8 @@ def _create(
             cursor.execute(sql.create.sql, sql.create.bind(case_row + record_row))
         return
     cursor.execute(sql.insert_case.sql, sql.insert_case.bind(case_row))
-    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
     _index(cursor, sql, case_row[0], frozenset(), readers)
+    _insert_record(cursor, sql, record_row)
 
 
 def _append_one(
@@ -440,7 +483,7 @@ def _append_two(
     cursor.execute(statement.sql, statement.bind((*case_row, *follows, case_row[-1])))
     if cursor.rowcount != 1:
         return _append_changed(cursor, sql, follows, case_row, record_row, parties)
-    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+    _insert_record(cursor, sql, record_row)
     return True
 
 
@@ -462,8 +505,23 @@ def _append_changed(
     new = _readers(parties)
     cursor.execute(sql.update_case.sql, sql.update_case.bind((*case_row, *follows)))
     _index(cursor, sql, case_id, _readers(sql.parties(row[3])), new)
-    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+    _insert_record(cursor, sql, record_row)
     return True
+
+
+def _insert_record(cursor: Any, sql: Statements, record_row: tuple[Any, ...]) -> None:
+    """Count the next position, then insert the record at it, in the caller's transaction.
+
+    The last writes of the transaction: the ``positions`` row stays locked from the count to
+    the commit, so the next writer counts only once this one has committed (or rolled back,
+    and then it takes the same position). Positions thus become visible in order, with no
+    gap, which is what lets the feed move past a position without missing one (see
+    ``docs/decisions.md``, "The change feed"). On PostgreSQL the feed's channel is told.
+    """
+    cursor.execute(sql.tick.sql, sql.tick.bind(()))
+    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+    if sql.notify is not None:
+        cursor.execute(sql.notify.sql, sql.notify.bind((sql.channel, "")))
 
 
 def _set_parties(
