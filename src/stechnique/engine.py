@@ -16,7 +16,7 @@ refusal raises before anything is written.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,9 +44,11 @@ from stechnique.errors import (
     PermissionDenied,
     RevisionSuperseded,
     StechniqueError,
+    StorageError,
     UnknownCase,
 )
 from stechnique.explanation import Explanation, reasons
+from stechnique.feed import Changes, FeedReader, follow
 from stechnique.migration import (
     MigrationPlan,
     MigrationRefusal,
@@ -57,7 +59,7 @@ from stechnique.parties import NO_PARTIES, parties_of
 from stechnique.records import GENESIS_HASH, Access, Actor, Case, Parties, Record
 from stechnique.registry import Registry
 from stechnique.schema import validate
-from stechnique.storage.base import Storage
+from stechnique.storage.base import Feed, SignalsAppends, Sleeper, Storage
 from stechnique.storage.memory import MemoryStorage
 from stechnique.visibility import redact
 from stechnique.waiting import Overdue, Policy, Waiting, overdue, waiting_on
@@ -111,6 +113,7 @@ class Engine:
         # Whether every case row has its parties (none upgraded from before them is left):
         # found out by the first listing.
         self._all_indexed = False
+        self._feed_reader = FeedReader(self.storage, self._procedure_of_record)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -561,6 +564,83 @@ class Engine:
             Access(auditor, self._now(), reason, tuple(case.id for case in found))
         )
         return found
+
+    def changes(self, after: int = 0, limit: int = 100, *, viewer: Actor) -> Changes:
+        """What happened after position ``after`` to the cases ``viewer`` may see, in the
+        order it happened: the entries of at most ``limit`` records (``stechnique.feed``).
+
+        Each record comes redacted as ``viewer`` could read it once appended, and a
+        ``disclosure`` entry tells of earlier records a record made readable. Pass the
+        returned ``position`` as ``after`` to read on: no record is ever skipped, even while
+        other processes append (``storage.base.Feed``).
+        """
+        check = Arguments()
+        after = check.position("after", after)
+        limit = check.seq("limit", limit) or 0
+        viewer = check.actor("viewer", viewer)
+        check.done()
+        return self._feed_reader.changes(self._feed(), after, limit, viewer)
+
+    def follow(
+        self,
+        consumer: str,
+        *,
+        viewer: Actor,
+        limit: int = 100,
+        idle: float | None = None,
+    ) -> Iterator[Changes]:
+        """The feed of ``viewer`` for the durable consumer ``consumer``, batch by batch, from
+        the position it last acknowledged; blocks while nothing is new (waking on an append
+        on PostgreSQL, polling with a backoff elsewhere), and ends once nothing has come for
+        ``idle`` seconds (None: never).
+
+        A batch is acknowledged, in the store, when the loop asks for the next one: a consumer
+        that crashes while handling a batch is given it again when it restarts (at least
+        once; ``Change.key`` de-duplicates). One that leaves the loop after handling a batch
+        acknowledges it itself (``acknowledge``).
+        """
+        check = Arguments()
+        consumer = check.identifier("consumer", consumer)
+        viewer = check.actor("viewer", viewer)
+        limit = check.seq("limit", limit) or 0
+        idle = check.seconds("idle", idle)
+        check.done()
+        return self._following(self._feed(), consumer, viewer, limit, idle)
+
+    def _following(
+        self, feed: Feed, consumer: str, viewer: Actor, limit: int, idle: float | None
+    ) -> Iterator[Changes]:
+        listener = self.storage.listen() if isinstance(self.storage, SignalsAppends) else Sleeper()
+        try:
+            yield from follow(
+                self._feed_reader, feed, listener, consumer, viewer, limit=limit, idle=idle
+            )
+        finally:
+            listener.close()
+
+    def acknowledge(self, consumer: str, position: int) -> None:
+        """Store that ``consumer`` has handled the feed up to ``position`` (never moving it
+        back); ``follow`` starts after it."""
+        check = Arguments()
+        consumer = check.identifier("consumer", consumer)
+        position = check.position("position", position)
+        check.done()
+        self._feed().acknowledge(consumer, position)
+
+    def acknowledged(self, consumer: str) -> int:
+        """The last position ``consumer`` acknowledged (0 if it never did)."""
+        check = Arguments()
+        consumer = check.identifier("consumer", consumer)
+        check.done()
+        return self._feed().acknowledged(consumer)
+
+    def _feed(self) -> Feed:
+        if not isinstance(self.storage, Feed):
+            raise StorageError(
+                "ce stockage ne tient pas de flux de changements (positions) / this storage "
+                "keeps no change feed (positions): see stechnique.storage.base.Feed"
+            )
+        return self.storage
 
     def accesses(self) -> list[Access]:
         """Every unredacted read logged by the store, oldest first: who, when, why, which."""

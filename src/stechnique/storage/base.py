@@ -45,12 +45,22 @@ back on the ``Storage`` methods when it is absent, so no adapter is required to 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from stechnique.records import Access, Actor, Case, Parties, Record
 
-__all__ = ["Feed", "Storage", "StreamsCaseIds", "not_followed", "readers_of"]
+__all__ = [
+    "Feed",
+    "Listener",
+    "SignalsAppends",
+    "Sleeper",
+    "Storage",
+    "StreamsCaseIds",
+    "not_followed",
+    "readers_of",
+]
 
 
 @runtime_checkable
@@ -175,6 +185,38 @@ class Feed(Protocol):
     def acknowledge(self, consumer: str, position: int) -> None:
         """Store that ``consumer`` has handled every record up to ``position``, atomically;
         a position below the stored one changes nothing (positions never go back)."""
+
+
+class Listener(Protocol):
+    """What a follower of the feed waits on (``SignalsAppends.listen``)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for a sign that records were appended; whether
+        one came. A sign is a hint: a follower reads the feed again either way."""
+
+    def close(self) -> None:
+        """Stop listening and release the connection."""
+
+
+@runtime_checkable
+class SignalsAppends(Protocol):
+    """Optional: a store that tells followers of its feed when records are appended
+    (``SQLStorage`` on PostgreSQL: ``LISTEN/NOTIFY``). Without it, followers poll."""
+
+    def listen(self) -> Listener:
+        """Start listening for appends (call before reading the feed, so none is missed)."""
+
+
+class Sleeper:
+    """The ``Listener`` of a store that signals nothing: waiting is sleeping."""
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep ``timeout`` seconds; no signal can come (False)."""
+        time.sleep(timeout)
+        return False
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def readers_of(viewer: Actor) -> frozenset[str]:

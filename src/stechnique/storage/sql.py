@@ -40,6 +40,7 @@ from sqlalchemy.engine import URL
 from stechnique.errors import ConcurrencyConflict, HistoryCorrupted, StorageError, UnknownCase
 from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.storage._sql_engine import make_backend, parse_url
+from stechnique.storage._sql_listen import PostgresListener
 from stechnique.storage._sql_schema import (
     ID_LENGTH,
     NAME_LENGTH,
@@ -49,7 +50,7 @@ from stechnique.storage._sql_schema import (
 )
 from stechnique.storage._sql_statements import DECODED, Statements, dumps, parties_json
 from stechnique.storage._sql_upgrade import ensure_schema, upgrade
-from stechnique.storage.base import not_followed, readers_of
+from stechnique.storage.base import Listener, Sleeper, not_followed, readers_of
 
 __all__ = ["SQLStorage", "upgrade_schema"]
 
@@ -407,6 +408,15 @@ class SQLStorage:
                 self._backend.writer.begin() as conn:  # fmt: skip
             if conn.execute(moved).rowcount == 0 and conn.execute(known).first() is None:
                 conn.execute(table.insert().values(name=consumer, position=position))
+
+    def listen(self) -> Listener:
+        """See ``SignalsAppends.listen``: on PostgreSQL a connection of its own that has run
+        ``LISTEN`` on the store's channel (see ``_sql_listen``); elsewhere a ``Sleeper``
+        (followers poll)."""
+        if self._sql.channel is None:
+            return Sleeper()
+        with self._backend.translated("listen for appends"):
+            return PostgresListener(self._backend.engine, self._sql.channel)
 
     def iter_case_ids(self) -> Iterator[str]:
         """See ``StreamsCaseIds.iter_case_ids`` (an optional capability beyond ``Storage``)."""
