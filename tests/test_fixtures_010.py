@@ -274,6 +274,9 @@ def test_a_010_case_fires_as_in_010_and_reads_follow_its_parties(tmp_path: Path)
         assert "accept_recommendations" in engine.available_events("mstr-air-bel", structure)
         after = engine.fire("mstr-air-bel", "accept_recommendations", actor=structure)
         assert after.state == "recommendations_accepted"
+        # The first record written after the upgrade follows the 70 numbered by it.
+        ((position, record),) = storage.changes(70, 10)
+        assert (position, record.case_id, record.seq) == (71, "mstr-air-bel", after.seq)
         # The officer who coordinates reads the diagnosis; the CAF, consulted on the MSTR
         # chapter, still sees the case but not the diagnosis (no DLA plan names it yet).
         officer = Actor("france-active-paca", {"france_active_officer"})

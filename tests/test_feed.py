@@ -1,0 +1,251 @@
+"""The change feed (issue 17): every step, once, in order, as each viewer may read it.
+
+Told on the MSTR story of Belle de Mai (tests/test_parties.py): a funder bound by ``refer`` is
+told of the records before it, the partners are told of the validated report once validated,
+and folding a viewer's feed gives exactly what ``Engine.history`` shows that viewer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sql_support import SQLBackend, open_empty
+from test_parties import (
+    BELLE_DE_MAI,
+    CABINET,
+    CAF,
+    CAF_13,
+    ETAT,
+    FACTS,
+    MSTR,
+    OTHER_CENTRE,
+    VALIDATED,
+    VITROLLES,
+    belle_de_mai,
+)
+
+from stechnique import Actor, Engine, HistoryCorrupted, InvalidArgument
+from stechnique.errors import ConcurrencyConflict, StorageError
+from stechnique.feed import Change
+from stechnique.records import Record
+from stechnique.storage import MemoryStorage, SQLStorage
+from stechnique.storage.base import Storage
+from stechnique.testing.contract import CaseBuilder
+from stechnique.visibility import is_redacted
+
+VIEWERS = (BELLE_DE_MAI, CAF, ETAT, CAF_13, CABINET, OTHER_CENTRE, VITROLLES)
+
+
+def _two_cases(engine: Engine) -> tuple[str, str]:
+    """Belle de Mai's whole story, and a second case of another centre fired in between."""
+    other = engine.start(MSTR, version="2015-2017", actor=OTHER_CENTRE, facts=FACTS).id
+    case = belle_de_mai(engine, before="validate_report")
+    engine.fire(other, "refer", actor=CAF, payload={"funders": ["ville-vitrolles"]})
+    engine.fire(case, "validate_report", actor=BELLE_DE_MAI)
+    return case, other
+
+
+def _entries(engine: Engine, viewer: Actor, limit: int = 100) -> list[Change]:
+    entries, after = [], 0
+    while True:
+        batch = engine.changes(after, limit, viewer=viewer)
+        entries += batch.entries
+        if batch.position == after:
+            return entries
+        after = batch.position
+
+
+def _folded(entries: list[Change]) -> dict[str, dict[int, Record]]:
+    """What a consumer knows after applying every entry: the latest of each record."""
+    known: dict[str, dict[int, Record]] = {}
+    for entry in entries:
+        for record in (*entry.disclosed, entry.record):
+            known.setdefault(record.case_id, {})[record.seq] = record
+    return known
+
+
+def test_folding_a_viewers_feed_gives_the_history_it_may_read() -> None:
+    engine = Engine()
+    cases = _two_cases(engine)
+    for viewer in VIEWERS:
+        known = _folded(_entries(engine, viewer))
+        visible = {case.id for case in engine.cases(viewer=viewer)}
+        assert set(known) == visible, viewer
+        for case_id in visible:
+            history = engine.history(case_id, viewer)
+            assert [known[case_id][record.seq] for record in history] == history, viewer
+    assert set(_folded(_entries(engine, CAF))) == set(cases)
+    assert _entries(engine, Actor("personne")) == []
+
+
+def test_every_record_once_in_the_order_it_was_appended() -> None:
+    engine = Engine()
+    _two_cases(engine)
+    entries = [e for e in _entries(engine, CAF, limit=3) if e.kind == "record"]
+    assert [e.position for e in entries] == list(range(1, len(entries) + 1))
+    stored = list(engine.storage.iter_records())
+    assert sorted((e.record.case_id, e.record.seq) for e in entries) == sorted(
+        (r.case_id, r.seq) for r in stored
+    )
+    for case_id in {r.case_id for r in stored}:
+        seqs = [e.record.seq for e in entries if e.record.case_id == case_id]
+        assert seqs == sorted(seqs)
+
+
+def test_a_funder_bound_by_refer_is_told_of_the_records_before() -> None:
+    engine = Engine()
+    case = belle_de_mai(engine, until="referred")
+    entries = _entries(engine, ETAT)
+    disclosure, refer = entries
+    assert (disclosure.kind, refer.kind) == ("disclosure", "record")
+    assert disclosure.position == refer.position == 2
+    assert disclosure.key == (case, 2, "disclosure")
+    assert refer.key == (case, 2, "record")
+    assert [r.seq for r in disclosure.disclosed] == [1]
+    assert disclosure.disclosed == tuple(engine.history(case, ETAT)[:1])
+    # Another funder, never bound, is told nothing.
+    assert _entries(engine, VITROLLES) == []
+
+
+def test_the_validated_report_alone_is_disclosed_to_the_partners() -> None:
+    engine = Engine()
+    belle_de_mai(engine)
+    for partner in (CAF, ETAT, CAF_13):
+        entries = _entries(engine, partner)
+        reports = [e.record for e in entries if e.record.event == "submit_report"]
+        assert all(is_redacted(r.payload["report"]) for r in reports)  # when submitted
+        (disclosure,) = [e for e in entries if e.kind == "disclosure" and e.record.seq > 2]
+        assert disclosure.record.event == "validate_report"
+        (opened,) = disclosure.disclosed
+        assert (opened.event, opened.payload["report"]) == ("submit_report", VALIDATED)
+    # The manager read every report all along: nothing to disclose.
+    assert [e for e in _entries(engine, BELLE_DE_MAI) if e.kind == "disclosure"] == []
+
+
+def test_entries_are_the_same_whenever_and_from_wherever_they_are_read() -> None:
+    engine = Engine()
+    _two_cases(engine)
+    whole = _entries(engine, ETAT)
+    assert _entries(engine, ETAT, limit=1) == whole
+    # A fresh engine reading from the middle reads the earlier records from the store.
+    middle = whole[len(whole) // 2].position
+    fresh = Engine(engine.storage)
+    assert list(fresh.changes(middle - 1, 100, viewer=ETAT)) == [
+        e for e in whole if e.position >= middle
+    ]
+
+
+def test_a_consumer_is_given_again_what_it_did_not_acknowledge() -> None:
+    engine = Engine()
+    belle_de_mai(engine, until="referred")
+    first = next(engine.follow("dashboard", viewer=CAF, limit=1, idle=0))
+    assert engine.acknowledged("dashboard") == 0  # it stopped inside the batch
+    again = engine.follow("dashboard", viewer=CAF, limit=1, idle=0)
+    assert next(again) == first
+    rest = list(again)  # the loop asked for the next batches: each one acknowledged
+    assert [b.position for b in rest] == [2]
+    assert engine.acknowledged("dashboard") == 2
+    assert list(engine.follow("dashboard", viewer=CAF, idle=0)) == []
+    assert engine.acknowledged("other") == 0
+
+
+def test_a_batch_the_viewer_sees_nothing_of_is_acknowledged_without_being_given() -> None:
+    engine = Engine()
+    belle_de_mai(engine, until="referred")
+    assert list(engine.follow("vitrolles", viewer=VITROLLES, idle=0)) == []
+    assert engine.acknowledged("vitrolles") == 2
+
+
+def test_bad_arguments_are_refused_in_both_languages() -> None:
+    engine = Engine()
+    with pytest.raises(InvalidArgument) as refused:
+        engine.changes(-1, 0, viewer="caf")  # type: ignore[arg-type]
+    assert {p.argument for p in refused.value.arguments} == {"after", "limit", "viewer"}
+    assert "entier" in str(refused.value)
+    assert "whole number" in str(refused.value)
+    with pytest.raises(InvalidArgument):
+        engine.follow("", viewer=CAF, idle=-1)
+
+
+def test_a_record_altered_in_the_store_is_not_served(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/feed.db"
+    with SQLStorage(url) as storage:
+        engine = Engine(storage)
+        belle_de_mai(engine, until="referred")
+        records = storage.schema.records
+        with sa.create_engine(url).begin() as connection:
+            connection.execute(
+                records.update().where(records.c.seq == 1).values(payload={"centre": "x"})
+            )
+        with pytest.raises(HistoryCorrupted):
+            Engine(storage).changes(0, viewer=CAF)
+
+
+def test_a_store_without_a_feed_is_refused_in_both_languages() -> None:
+    class NoFeed:
+        def __getattr__(self, name: str) -> object:
+            if name in ("changes", "acknowledge", "acknowledged", "last_position"):
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+        def __init__(self) -> None:
+            self._inner = MemoryStorage()
+
+    engine = Engine(NoFeed())  # type: ignore[arg-type]
+    with pytest.raises(StorageError) as refused:
+        engine.changes(viewer=CAF)
+    assert "flux de changements" in str(refused.value)
+    assert "change feed" in str(refused.value)
+
+
+# -- PostgreSQL: the append tells the followers -------------------------------------------
+
+
+@pytest.fixture
+def postgres_storage(postgres_url: str, table_prefix: str) -> Iterator[Storage]:
+    yield from open_empty(SQLBackend("postgres", postgres_url, table_prefix))
+
+
+@pytest.mark.postgres
+def test_an_append_notifies_on_commit_and_a_refused_one_does_not(
+    postgres_storage: SQLStorage,
+) -> None:
+    listener = postgres_storage.listen()
+    try:
+        builder = CaseBuilder("told")
+        postgres_storage.create(*builder.start())
+        assert listener.wait(10)
+        stale = CaseBuilder("told")
+        stale.case = builder.case
+        postgres_storage.append(*builder.step("submit"))
+        assert listener.wait(10)
+        with pytest.raises(ConcurrencyConflict):
+            postgres_storage.append(*stale.step("submit"))
+        assert not listener.wait(0.3)
+    finally:
+        listener.close()
+
+
+@pytest.mark.postgres
+def test_a_follower_wakes_when_another_connection_appends(postgres_storage: SQLStorage) -> None:
+    engine = Engine(postgres_storage)
+    belle_de_mai(engine, until="referred")
+    follower = engine.follow("waker", viewer=CAF, idle=30)
+    assert next(follower).position == 2
+    writer = threading.Timer(
+        0.2,
+        lambda: engine.fire(
+            engine.cases(viewer=CAF)[0].id,
+            "record_funder_decision",
+            actor=ETAT,
+            payload={"decision": "approve"},
+        ),
+    )
+    writer.start()
+    woken = next(follower)
+    writer.join()
+    assert [e.record.event for e in woken] == ["record_funder_decision"]
+    follower.close()
