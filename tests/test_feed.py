@@ -7,8 +7,10 @@ and folding a viewer's feed gives exactly what ``Engine.history`` shows that vie
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -249,3 +251,43 @@ def test_a_follower_wakes_when_another_connection_appends(postgres_storage: SQLS
     writer.join()
     assert [e.record.event for e in woken] == ["record_funder_decision"]
     follower.close()
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def test_the_changes_command_prints_what_the_viewer_may_read(tmp_path: Path) -> None:
+    from test_cli import REPORT, cli, report_sent
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    with SQLStorage(db) as storage:
+        report_sent(Engine(storage))
+    code, out, err = cli("changes", "--as", "caf-13:funder", "--db", db)
+    assert code == 0, err
+    positions = [int(line.split()[0]) for line in out.splitlines()]
+    assert positions == sorted(positions)
+    assert "discloses #1" in out  # bound by refer: told of the start
+    assert REPORT not in out
+    code, out, err = cli("changes", "--as", "caf-13:funder", "--json", "--after", "2", "--db", db)
+    assert code == 0, err
+    entries = [json.loads(line) for line in out.splitlines()]
+    assert [e["position"] for e in entries] == list(range(3, 3 + len(entries)))
+    assert all(e["key"] == [e["record"]["case_id"], e["record"]["seq"], e["kind"]] for e in entries)
+    code, out, _ = cli("changes", "--as", "personne:funder", "--db", db)
+    assert (code, out) == (0, "")
+
+
+def test_the_changes_command_acknowledges_for_a_consumer(tmp_path: Path) -> None:
+    from test_cli import cli, report_sent
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    with SQLStorage(db) as storage:
+        report_sent(Engine(storage))
+    first = cli("changes", "--as", "caf-13:funder", "--consumer", "bot", "--db", db)
+    assert first[0] == 0
+    assert first[1]
+    again = cli("changes", "--as", "caf-13:funder", "--consumer", "bot", "--follow", "--idle",
+                "0.1", "--db", db)  # fmt: skip
+    assert again[:2] == (0, "")
+    with SQLStorage(db) as storage:
+        assert storage.acknowledged("bot") == storage.last_position()

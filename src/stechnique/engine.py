@@ -583,9 +583,10 @@ class Engine:
 
     def follow(
         self,
-        consumer: str,
+        consumer: str | None = None,
         *,
         viewer: Actor,
+        after: int = 0,
         limit: int = 100,
         idle: float | None = None,
     ) -> Iterator[Changes]:
@@ -597,24 +598,31 @@ class Engine:
         A batch is acknowledged, in the store, when the loop asks for the next one: a consumer
         that crashes while handling a batch is given it again when it restarts (at least
         once; ``Change.key`` de-duplicates). One that leaves the loop after handling a batch
-        acknowledges it itself (``acknowledge``).
+        acknowledges it itself (``acknowledge``). Without a ``consumer`` the feed is followed
+        from ``after`` and nothing is stored.
         """
         check = Arguments()
-        consumer = check.identifier("consumer", consumer)
+        consumer = check.optional("consumer", consumer)
         viewer = check.actor("viewer", viewer)
+        after = check.position("after", after)
         limit = check.seq("limit", limit) or 0
         idle = check.seconds("idle", idle)
         check.done()
-        return self._following(self._feed(), consumer, viewer, limit, idle)
+        return self._following(self._feed(), consumer, viewer, after, limit, idle)
 
     def _following(
-        self, feed: Feed, consumer: str, viewer: Actor, limit: int, idle: float | None
+        self,
+        feed: Feed,
+        consumer: str | None,
+        viewer: Actor,
+        after: int,
+        limit: int,
+        idle: float | None,
     ) -> Iterator[Changes]:
         listener = self.storage.listen() if isinstance(self.storage, SignalsAppends) else Sleeper()
         try:
-            yield from follow(
-                self._feed_reader, feed, listener, consumer, viewer, limit=limit, idle=idle
-            )
+            yield from follow(self._feed_reader, feed, listener, consumer, viewer, after=after,
+                              limit=limit, idle=idle)  # fmt: skip
         finally:
             listener.close()
 

@@ -30,7 +30,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -38,7 +38,7 @@ from stechnique._histories import link_problems
 from stechnique.definition import Procedure
 from stechnique.errors import HistoryCorrupted
 from stechnique.parties import parties_after, parties_along
-from stechnique.records import GENESIS_HASH, Actor, Parties, Record
+from stechnique.records import GENESIS_HASH, Actor, Parties, Record, converter
 from stechnique.storage.base import Feed, Listener, Storage
 from stechnique.visibility import is_redacted, redact
 
@@ -71,6 +71,16 @@ class Change:
     def key(self) -> tuple[str, int, str]:
         """``(case id, seq, kind)``: what a consumer de-duplicates entries by."""
         return (self.record.case_id, self.record.seq, self.kind)
+
+    def to_data(self) -> dict[str, Any]:
+        """The entry as plain JSON data (records as ``export_jsonl`` writes them)."""
+        return {
+            "position": self.position,
+            "kind": self.kind,
+            "key": list(self.key),
+            "record": converter.unstructure(self.record),
+            "disclosed": [converter.unstructure(record) for record in self.disclosed],
+        }
 
 
 @attrs.frozen
@@ -203,9 +213,10 @@ def follow(
     reader: FeedReader,
     feed: Feed,
     listener: Listener,
-    consumer: str,
+    consumer: str | None,
     viewer: Actor,
     *,
+    after: int = 0,
     limit: int,
     idle: float | None,
     longest_wait: float = 1.0,
@@ -216,11 +227,12 @@ def follow(
     A batch is acknowledged (``Feed.acknowledge``) when the loop asks for the next one, that
     is once the caller has handled it: a consumer that stops or crashes inside a batch gets it
     again (at least once). Batches the viewer sees nothing of are acknowledged without being
-    yielded. When nothing is new it waits on ``listener`` (woken by an append on PostgreSQL),
+    yielded. Without a ``consumer``, the feed is read from ``after`` and nothing is stored.
+    When nothing is new it waits on ``listener`` (woken by an append on PostgreSQL),
     at first briefly, then twice as long each time up to ``longest_wait`` seconds: a missed
     wake-up costs at most that long, never a record.
     """
-    position = feed.acknowledged(consumer)
+    position = after if consumer is None else feed.acknowledged(consumer)
     delay, quiet_since = _SHORTEST_WAIT, time.monotonic()
     while True:
         batch = reader.changes(feed, position, limit, viewer)
@@ -232,7 +244,8 @@ def follow(
         delay, quiet_since = _SHORTEST_WAIT, time.monotonic()
         if batch.entries:
             yield batch
-        feed.acknowledge(consumer, batch.position)
+        if consumer is not None:
+            feed.acknowledge(consumer, batch.position)
         position = batch.position
 
 
