@@ -32,11 +32,12 @@ from test_parties import (
 from stechnique import Actor, Engine, HistoryCorrupted, InvalidArgument
 from stechnique.errors import ConcurrencyConflict, StorageError
 from stechnique.feed import Change
+from stechnique.parties import parties_of
 from stechnique.records import Record
 from stechnique.storage import MemoryStorage, SQLStorage
 from stechnique.storage.base import Storage
 from stechnique.testing.contract import CaseBuilder
-from stechnique.visibility import is_redacted
+from stechnique.visibility import is_redacted, redact
 
 VIEWERS = (BELLE_DE_MAI, CAF, ETAT, CAF_13, CABINET, OTHER_CENTRE, VITROLLES)
 
@@ -291,3 +292,17 @@ def test_the_changes_command_acknowledges_for_a_consumer(tmp_path: Path) -> None
     assert again[:2] == (0, "")
     with SQLStorage(db) as storage:
         assert storage.acknowledged("bot") == storage.last_position()
+
+
+def test_each_record_shows_as_its_history_up_to_it_would_show_it() -> None:
+    """The definition, worked out from scratch for every entry: the record as ``redact``
+    shows the case's history up to it, with the parties that history bound."""
+    engine = Engine()
+    _two_cases(engine)
+    for viewer in VIEWERS:
+        for entry in _entries(engine, viewer):
+            upto = list(engine.storage.records(entry.record.case_id))[: entry.record.seq]
+            parties = parties_of(upto, engine._procedure_of_record)
+            assert parties.sees(viewer)
+            shown = redact(upto, viewer, {}, parties, engine._procedure_of_record)
+            assert entry.record == shown[-1], (viewer, entry.key)

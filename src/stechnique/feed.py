@@ -34,13 +34,14 @@ from typing import Any, Literal
 
 import attrs
 
+from stechnique._chain import facts_after
 from stechnique._histories import link_problems
 from stechnique.definition import Procedure
 from stechnique.errors import HistoryCorrupted
 from stechnique.parties import parties_after, parties_along
 from stechnique.records import GENESIS_HASH, Actor, Parties, Record, converter
 from stechnique.storage.base import Feed, Listener, Storage
-from stechnique.visibility import is_redacted, redact
+from stechnique.visibility import is_redacted, redact, redact_next
 
 __all__ = ["DISCLOSURE", "RECORD", "Change", "Changes", "FeedReader", "Kind", "follow"]
 
@@ -103,10 +104,15 @@ class Changes:
 
 @attrs.define
 class _Known:
-    """A case's history up to the last record read, and its parties after each record."""
+    """A case's history up to the last record read, its parties after each record, its facts
+    after the last, and how each viewer was last shown it (``views``: that history redacted
+    for the viewer, as of its last record)."""
 
     records: list[Record]
     parties: list[Parties]
+    facts: dict[str, Any] = attrs.field(factory=dict)
+    reached: frozenset[str] = frozenset()
+    views: dict[Actor, list[Record]] = attrs.field(factory=dict)
 
 
 class FeedReader:
@@ -121,7 +127,10 @@ class FeedReader:
         cases_kept: int = 4096,
     ) -> None:
         self._storage = storage
-        self._procedure_of = procedure_of
+        self._pinned = procedure_of
+        # The procedure of each (name, version, fingerprint) met, pinned once: a feed asks for
+        # it several times a record.
+        self._procedures: dict[tuple[str, str, str], Procedure] = {}
         self._kept = cases_kept
         self._known: OrderedDict[str, _Known] = OrderedDict()
         self._lock = threading.Lock()
@@ -137,24 +146,44 @@ class FeedReader:
 
     def _entries(self, position: int, record: Record, viewer: Actor) -> list[Change]:
         known = self._history_to(record)
-        parties = known.parties[-1]
-        if not parties.sees(viewer):
+        before = known.views.pop(viewer, None)
+        if not known.parties[-1].sees(viewer):
             return []
+        if before is not None and len(before) != record.seq - 1:
+            before = None  # shown an older prefix: not the one before this record
+        if before is not None and not self._widens(known):
+            # The earlier records show as they did: only the new one is worked out.
+            procedure = self._procedure_of(record)
+            before.append(redact_next(known.records, viewer, known.facts, known.parties[-1],
+                                      procedure, before[-1] if before else None,
+                                      known.reached))  # fmt: skip
+            known.views[viewer] = before
+            return [Change(position, "record", before[-1])]
         shown = self._redact(known.records, known.parties, viewer)
+        known.views[viewer] = shown
         entry = Change(position, "record", shown[-1])
         if record.seq == 1:
             return [entry]
-        before = known.parties[-2]
-        if not before.sees(viewer):
+        if not known.parties[-2].sees(viewer):
             disclosed = shown[:-1]
         else:
-            earlier = self._redact(known.records[:-1], known.parties[:-1], viewer)
+            earlier = before or self._redact(known.records[:-1], known.parties[:-1], viewer)
             disclosed = [
                 now for now, then in zip(shown, earlier, strict=False) if _opened(then, now)
             ]
         if not disclosed:
             return [entry]
         return [Change(position, "disclosure", shown[-1], tuple(disclosed)), entry]
+
+    def _widens(self, known: _Known) -> bool:
+        """Whether the last record may change how the earlier ones show: it binds or unbinds
+        a party, migrates (other rules, other facts), or may open a confidential field."""
+        record = known.records[-1]
+        if record.seq == 1 or record.event == "migrate" or known.parties[-1] != known.parties[-2]:
+            return True
+        rules = self._procedure_of(record).reading_rules.confidential
+        return any(rule.opens_on == record.event or rule.opens_at == record.target
+                   for rule in rules)  # fmt: skip
 
     def _redact(self, records: list[Record], parties: list[Parties], viewer: Actor) -> list[Record]:
         # ``redact`` reads the facts from the history's ``start``: no fallback is needed.
@@ -167,10 +196,13 @@ class FeedReader:
         if known is None or len(known.records) < record.seq - 1:
             known = self._load(case_id, record.seq - 1)
         elif len(known.records) >= record.seq:  # read again (an earlier position): cut back
-            known = _Known(known.records[: record.seq - 1], known.parties[: record.seq - 1])
+            known = self._load(case_id, record.seq - 1, known.records[: record.seq - 1])
         head = known.records[-1].hash if known.records else GENESIS_HASH
         _check_link(record, record.seq, head)
         known.records.append(record)
+        known.facts = facts_after(record, known.facts)
+        if record.target not in known.reached:
+            known.reached = known.reached | {record.target}
         if record.event == "migrate":  # re-reads the earlier records: ``parties_along``
             known.parties = list(parties_along(known.records, self._procedure_of))
         else:
@@ -181,16 +213,27 @@ class FeedReader:
             self._known.popitem(last=False)
         return known
 
-    def _load(self, case_id: str, upto: int) -> _Known:
-        """The first ``upto`` records of the case from the store, checked, and their parties."""
-        records = list(self._storage.records(case_id)[:upto])
-        head = GENESIS_HASH
+    def _load(self, case_id: str, upto: int, records: list[Record] | None = None) -> _Known:
+        """The first ``upto`` records of the case (from the store unless given), checked, with
+        their parties and facts."""
+        if records is None:  # (a case met at its first record has nothing to read)
+            records = list(self._storage.records(case_id)[:upto]) if upto else []
+        head: str = GENESIS_HASH
+        facts: dict[str, Any] = {}
         for expected, record in enumerate(records, start=1):
             _check_link(record, expected, head)
-            head = record.hash
+            head, facts = record.hash, facts_after(record, facts)
         if len(records) < upto:
             raise HistoryCorrupted(case_id, len(records) + 1, "a record the feed read is missing")
-        return _Known(records, list(parties_along(records, self._procedure_of)))
+        parties = list(parties_along(records, self._procedure_of))
+        return _Known(records, parties, facts, frozenset(r.target for r in records))
+
+    def _procedure_of(self, record: Record) -> Procedure:
+        key = (record.name, record.version, record.fingerprint)
+        procedure = self._procedures.get(key)
+        if procedure is None:  # pinned (and checked) once; the registry never changes a pin
+            procedure = self._procedures[key] = self._pinned(record)
+        return procedure
 
 
 def _check_link(record: Record, seq: int, head: str) -> None:
