@@ -155,10 +155,10 @@ def redact_next(
     (it binds nobody, opens no rule). ``facts`` are those in force, ``procedure`` the
     record's, ``reached`` the targets of ``records``."""
     record = records[-1]
-    if not procedure.reading_rules.confidential and (
-        previous is None or previous.hash != WITHHELD_HASH
-    ):
-        return record  # nothing can be withheld: the record as it is
+    previous_withheld = previous is not None and previous.hash == WITHHELD_HASH
+    rules = procedure.reading_rules.confidential
+    if not previous_withheld and not any(rule.event == record.event for rule in rules):
+        return record  # no rule reads this event: the record as it is
     shown = _redact_one(records, len(records) - 1, viewer, facts, parties, procedure, reached)
     withheld = shown is not record
     if previous_withheld or withheld:
