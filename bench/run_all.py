@@ -31,6 +31,7 @@ FULL: dict[str, list[str]] = {
     "bench_postgres_fire.py": [],
     "bench_load_case.py": [],
     "bench_cases_query.py": [],
+    "bench_feed.py": ["--records", "1000000"],
 }
 QUICK: dict[str, list[str]] = {
     "bench_memory_fire.py": ["--cases", "5", "--repeats", "1"],
@@ -38,6 +39,7 @@ QUICK: dict[str, list[str]] = {
     "bench_postgres_fire.py": ["--cases", "2", "--repeats", "1"],
     "bench_load_case.py": ["--records", "30", "--repeats", "1"],
     "bench_cases_query.py": ["--cases", "1000", "--repeats", "1"],
+    "bench_feed.py": ["--records", "300", "--wakes", "5", "--repeats", "1"],
 }
 AUDIT_SIZES = {"full": ["10000", "100000", "1000000"], "quick": ["300", "600"]}
 AUDIT_TARGET = 50_000
