@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,14 @@ from test_parties import (
     belle_de_mai,
 )
 
-from stechnique import Actor, Engine, HistoryCorrupted, InvalidArgument
+from stechnique import (
+    Actor,
+    Engine,
+    HistoryCorrupted,
+    InvalidArgument,
+    ManualClock,
+    default_registry,
+)
 from stechnique.errors import ConcurrencyConflict, StorageError
 from stechnique.feed import Change
 from stechnique.parties import parties_of
@@ -306,3 +314,23 @@ def test_each_record_shows_as_its_history_up_to_it_would_show_it() -> None:
             assert parties.sees(viewer)
             shown = redact(upto, viewer, {}, parties, engine._procedure_of_record)
             assert entry.record == shown[-1], (viewer, entry.key)
+
+
+def test_a_periodic_audit_by_append_order_finds_a_backdated_forgery() -> None:
+    """Issue 16: a case written behind the engine's back after the last audit, its records
+    claiming 2016, escapes ``audit(since=...)`` but not ``appended_after``."""
+    engine = Engine(clock=ManualClock(datetime(2024, 1, 1, tzinfo=UTC)))
+    belle_de_mai(engine, until="referred")
+    checked_up_to = engine.storage.last_position()  # type: ignore[attr-defined]
+    last_audit = datetime(2024, 1, 2, tzinfo=UTC)
+    mstr = default_registry().get(MSTR, "2015-2017")
+    forged = CaseBuilder("forged", name=MSTR, version="2015-2017")
+    forged.fingerprint = mstr.fingerprint
+    at = datetime(2016, 3, 1, tzinfo=UTC)
+    engine.storage.create(*forged.start(FACTS, at=at, actor=BELLE_DE_MAI))
+    engine.storage.append(*forged.step("validate", "validated", at=at, actor=CAF))
+    assert engine.audit(since=last_audit).ok  # the forgery claims to be older
+    report = engine.audit(appended_after=checked_up_to)
+    assert not report.ok
+    assert {v.case_id for v in report.violations} == {"forged"}
+    assert report.records_checked == 2

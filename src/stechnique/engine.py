@@ -662,12 +662,16 @@ class Engine:
         version: str | None = None,
         since: datetime | None = None,
         progress: Callable[[int], None] | None = None,
+        appended_after: int | None = None,
     ) -> AuditReport:
         """Verify stored histories against their pinned procedure versions.
 
-        See ``stechnique.audit.audit`` for the selection and ``progress``.
+        See ``stechnique.audit.audit`` for the selection (``appended_after``: the records the
+        store appended after that position of the change feed) and ``progress``.
         """
         check = Arguments()
+        if appended_after is not None:
+            appended_after = check.position("appended_after", appended_after)
         case_id = check.optional("case_id", case_id)
         name = check.optional("name", name, MAX_NAME)
         version = check.optional("version", version, MAX_NAME)
@@ -682,6 +686,7 @@ class Engine:
             version=version,
             since=since,
             progress=progress,
+            appended_after=appended_after,
         )
 
     def waiting(
