@@ -38,9 +38,14 @@ Rules every adapter follows:
 * **Errors.** Driver failures surface as ``StorageError`` (chained with ``from``), never as the
   driver's own exception types.
 
-Beyond ``Storage``, an adapter may offer optional capabilities, each declared here as its own
-small protocol (``StreamsCaseIds``). The library checks for one with ``isinstance`` and falls
-back on the ``Storage`` methods when it is absent, so no adapter is required to implement it.
+Every adapter also keeps the change feed (``Feed``: each record's global position, never
+readable out of order, and the durable consumers' positions); ``Engine.changes`` and
+``Engine.follow`` need it, and the contract suite checks it.
+
+Beyond ``Storage`` and ``Feed``, an adapter may offer optional capabilities, each declared
+here as its own small protocol (``StreamsCaseIds``, ``SignalsAppends``). The library checks
+for one with ``isinstance`` and falls back on the ``Storage`` methods when it is absent, so no
+adapter is required to implement it.
 """
 
 from __future__ import annotations
