@@ -47,6 +47,7 @@ from stechnique.storage.base import Storage
 from stechnique.testing.contract import CaseBuilder
 from stechnique.visibility import is_redacted, redact
 
+FIXTURES = Path(__file__).parent / "fixtures" / "0.1.0"
 VIEWERS = (BELLE_DE_MAI, CAF, ETAT, CAF_13, CABINET, OTHER_CENTRE, VITROLLES)
 
 
@@ -334,3 +335,33 @@ def test_a_periodic_audit_by_append_order_finds_a_backdated_forgery() -> None:
     assert not report.ok
     assert {v.case_id for v in report.violations} == {"forged"}
     assert report.records_checked == 2
+
+
+def test_the_feed_of_an_upgraded_010_store_folds_into_each_viewers_history(
+    tmp_path: Path,
+) -> None:
+    """0.1.0's demo (a case migrated from the MSTR to the DLA among them), upgraded in place:
+    numbered by migration 0005, read from the middle and from the start, for each viewer."""
+    copy = tmp_path / "store.db"
+    copy.write_bytes((FIXTURES / "demo-0.1.0.sqlite").read_bytes())
+    viewers = [
+        Actor("caf-coordination", {"caf_coordinator"}),
+        Actor("esia", {"esia_officer"}),
+        Actor("france-active-paca", {"france_active_officer"}),
+        Actor("caf-13", {"funder"}),
+        Actor("ca-air-bel", {"structure"}),
+        Actor("ca-belle-de-mai", {"administrator"}),
+    ]
+    with SQLStorage(f"sqlite:///{copy}") as storage:
+        engine = Engine(storage)
+        for viewer in viewers:
+            entries = _entries(engine, viewer, limit=7)
+            known = _folded(entries)
+            visible = {case.id for case in engine.cases(viewer=viewer)}
+            assert set(known) == visible, viewer
+            for case_id in visible:
+                history = engine.history(case_id, viewer)
+                assert [known[case_id][r.seq] for r in history] == history, (viewer, case_id)
+            middle = entries[len(entries) // 2].position if entries else 0
+            fresh = Engine(storage).changes(middle - 1, 1000, viewer=viewer)
+            assert list(fresh) == [e for e in entries if e.position >= middle]
