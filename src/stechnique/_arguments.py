@@ -117,6 +117,17 @@ class Arguments:
             return 0
         return int(value)
 
+    def count(self, name: str, value: Any) -> int:
+        """How many to read at most: a whole number from 1 to ``MAX_SEQ``."""
+        if value.__class__ is not int or not 1 <= value <= MAX_SEQ:
+            self._refuse(
+                name,
+                f"un entier de 1 à 2^53 - 1 attendu, reçu {described(value)[0]}",
+                f"expected a whole number from 1 to 2^53 - 1, got {described(value)[1]}",
+            )
+            return 1
+        return int(value)
+
     def seconds(self, name: str, value: Any) -> float | None:
         """An optional duration in seconds: a number from 0."""
         if value is None:

@@ -576,7 +576,7 @@ class Engine:
         """
         check = Arguments()
         after = check.position("after", after)
-        limit = check.seq("limit", limit) or 0
+        limit = check.count("limit", limit)
         viewer = check.actor("viewer", viewer)
         check.done()
         return self._feed_reader.changes(self._feed(), after, limit, viewer)
@@ -605,7 +605,7 @@ class Engine:
         consumer = check.optional("consumer", consumer)
         viewer = check.actor("viewer", viewer)
         after = check.position("after", after)
-        limit = check.seq("limit", limit) or 0
+        limit = check.count("limit", limit)
         idle = check.seconds("idle", idle)
         check.done()
         return self._following(self._feed(), consumer, viewer, after, limit, idle)
