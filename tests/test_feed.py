@@ -365,3 +365,25 @@ def test_the_feed_of_an_upgraded_010_store_folds_into_each_viewers_history(
             middle = entries[len(entries) // 2].position if entries else 0
             fresh = Engine(storage).changes(middle - 1, 1000, viewer=viewer)
             assert list(fresh) == [e for e in entries if e.position >= middle]
+
+
+def test_the_audit_command_takes_the_records_appended_after_a_position(tmp_path: Path) -> None:
+    from test_cli import cli
+
+    db = f"sqlite:///{tmp_path / 'audit.db'}"
+    with SQLStorage(db) as storage:
+        engine = Engine(storage, clock=ManualClock(datetime(2024, 1, 1, tzinfo=UTC)))
+        belle_de_mai(engine, until="referred")
+        checked_up_to = storage.last_position()
+        forged = CaseBuilder("forged", name=MSTR, version="2015-2017")
+        forged.fingerprint = default_registry().get(MSTR, "2015-2017").fingerprint
+        at = datetime(2016, 3, 1, tzinfo=UTC)
+        storage.create(*forged.start(FACTS, at=at, actor=BELLE_DE_MAI))
+        storage.append(*forged.step("validate", "validated", at=at, actor=CAF))
+    # The last audit ran on 2024-01-02: the forgery claims to be older and escapes --since.
+    assert cli("audit", "--since", "2024-01-02", "--db", db)[0] == 3
+    code, out, _ = cli("audit", "--after", str(checked_up_to), "--json", "--db", db)
+    report = json.loads(out)
+    assert code == 1
+    assert {v["case_id"] for v in report["violations"]} == {"forged"}
+    assert report["scope"]["appended_after"] == checked_up_to

@@ -787,6 +787,16 @@ def audit_command(
         str | None,
         typer.Option(metavar="DATE", help="Only records written since (ISO 8601, UTC if naive)."),
     ] = None,
+    after: Annotated[
+        int | None,
+        typer.Option(
+            "--after",
+            min=0,
+            metavar="N",
+            help="Only records appended after position N of the change feed (whatever time "
+            "they claim).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     db: Db = DEFAULT_DB,
 ) -> None:
@@ -798,6 +808,8 @@ def audit_command(
         "version": version,
         "since": parse_moment(since, "--since") if since is not None else None,
     }
+    if after is not None:  # (absent otherwise: the report's scope stays as it was)
+        scope["appended_after"] = after
     with open_engine(db, read_only=True) as engine:
         progress = None if as_json else Console(stderr=True)
         report = audit_with_progress(engine, scope, progress)

@@ -75,6 +75,7 @@ def nothing_selected(
     name: str | None = None,
     version: str | None = None,
     since: datetime | None = None,
+    appended_after: int | None = None,
 ) -> str:
     """Why an audit or export has nothing to say: what was asked for, which nothing matched."""
     asked_fr, asked_en = [], []
@@ -88,6 +89,9 @@ def nothing_selected(
     if since is not None:
         asked_fr.append(f"enregistrés depuis {since.isoformat()}")
         asked_en.append(f"written since {since.isoformat()}")
+    if appended_after is not None:
+        asked_fr.append(f"ajoutés après la position {appended_after}")
+        asked_en.append(f"appended after position {appended_after}")
     fr = ", ".join(asked_fr) or "tout le magasin"
     en = ", ".join(asked_en) or "the whole store"
     return (
