@@ -104,6 +104,7 @@ def _record_row(record: Record) -> dict[str, Any]:
     row = {field: getattr(record, field) for field in attrs.fields_dict(Record) if field != "actor"}
     row["actor_id"], row["actor_roles"] = record.actor.id, sorted(record.actor.roles)
     row["actor_body"] = record.actor.body
+    row["position"] = None  # set per copy (``_copies``): the change feed's order
     return row
 
 
@@ -134,6 +135,7 @@ def _copies(
     """For each copy of ``history``: its encoded record rows and its encoded case row."""
     keys = list(schema.records.c.keys())
     at_case, at_prev, at_hash = keys.index("case_id"), keys.index("prev_hash"), keys.index("hash")
+    at_position, position = keys.index("position"), 0
     templates = [_encoded(schema.records, _record_row(r), dialect) for r in history]
     case_template = _encoded(schema.cases, _case_row(history), dialect)
     case_keys = list(schema.cases.c.keys())
@@ -145,6 +147,8 @@ def _copies(
             row = list(values)
             row[at_case], row[at_prev] = case_id, head
             head = row[at_hash] = sealer.hash(case_id, head)
+            position += 1
+            row[at_position] = position
             rows.append(tuple(row))
         case_row = list(case_template)
         case_row[at_id], case_row[at_head] = case_id, head
@@ -185,6 +189,8 @@ def build(path: Path, records_wanted: int) -> tuple[int, float]:
         if record_rows:
             connection.exec_driver_sql(records_sql, record_rows)
             connection.exec_driver_sql(cases_sql, case_rows)
+        # The feed's counter follows the positions given (one case's copy after another).
+        connection.execute(schema.positions.update().values(position=cases * len(history)))
     with engine.connect() as connection:
         # Fold the write-ahead log into the database: the audit should not pay for it.
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -33,6 +33,7 @@ FULL: dict[str, list[str]] = {
     "bench_cases_query.py": [],
     "bench_import.py": [],
     "bench_serve.py": [],
+    "bench_feed.py": ["--records", "1000000"],
 }
 QUICK: dict[str, list[str]] = {
     "bench_memory_fire.py": ["--cases", "5", "--repeats", "1"],
@@ -42,6 +43,7 @@ QUICK: dict[str, list[str]] = {
     "bench_cases_query.py": ["--cases", "1000", "--repeats", "1"],
     "bench_import.py": ["--records", "300", "--repeats", "1"],
     "bench_serve.py": ["--cases", "1", "--repeats", "1"],
+    "bench_feed.py": ["--records", "300", "--wakes", "5", "--repeats", "1"],
 }
 AUDIT_SIZES = {"full": ["10000", "100000", "1000000"], "quick": ["300", "600"]}
 AUDIT_TARGET = 50_000

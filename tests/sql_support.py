@@ -85,9 +85,13 @@ def empty_tables(url: str, prefix: str) -> None:
     schema = schema_for(prefix)
     with _engine(url).begin() as connection:
         existing = set(sa.inspect(connection).get_table_names())
-        for table in (schema.accesses, schema.case_readers, schema.records, schema.cases):
+        tables = (schema.accesses, schema.case_readers, schema.records, schema.cases,
+                  schema.consumers)  # fmt: skip
+        for table in tables:
             if table.name in existing:
                 connection.execute(table.delete())
+        if schema.positions.name in existing:  # the feed starts again at position 1
+            connection.execute(schema.positions.update().values(position=0))
 
 
 def drop_prefix(url: str, prefix: str) -> None:

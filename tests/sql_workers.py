@@ -147,3 +147,57 @@ def burst(url: str, prefix: str, case_ids: Sequence[str], progress: Any) -> None
         attempt += 1
         with progress.get_lock():
             progress.value += 1
+
+
+# -- the change feed under load (test_feed_load.py) ------------------------------------------
+
+#: Who follows the feed in the load test: a boss sees every ticket (a procedure without
+#: parties keeps 0.1.0's rule: its roles see its cases).
+WATCHER = Actor("watcher-1", {"boss"})
+
+
+def fire_for(
+    url: str, prefix: str, case_ids: Sequence[str], worker: int, seconds: float, barrier: Any
+) -> dict[str, int]:
+    """Fire ``comment`` round robin over the shared cases for ``seconds``, starting a case of
+    its own every 25 fires; lost races are skipped. What it wrote."""
+    import time
+
+    eng = engine(url, prefix)
+    fired = started = conflicts = 0
+    barrier.wait(timeout=60)
+    deadline = time.monotonic() + seconds
+    attempt = 0
+    while time.monotonic() < deadline:
+        attempt += 1
+        if attempt % 25 == 0:
+            open_ticket(eng, f"w{worker}-{attempt}")
+            started += 1
+            continue
+        try:
+            eng.fire(case_ids[attempt % len(case_ids)], "comment", actor=CLERK,
+                     payload={"text": f"w{worker}-{attempt}"})  # fmt: skip
+        except ConcurrencyConflict:
+            conflicts += 1
+            continue
+        fired += 1
+    eng.storage.close()
+    return {"fired": fired, "started": started, "conflicts": conflicts}
+
+
+def follow_feed(url: str, prefix: str, consumer: str, log: str, idle: float) -> None:
+    """Follow the feed as ``consumer`` until it has been quiet for ``idle`` seconds, writing
+    each entry handled to ``log`` (one unbuffered write a line: a SIGKILL loses none written)
+    before the batch is acknowledged; each run starts with a ``run`` line."""
+    eng = engine(url, prefix)
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"run {eng.acknowledged(consumer)}\n".encode())
+        for batch in eng.follow(consumer, viewer=WATCHER, limit=50, idle=idle):
+            lines = "".join(
+                f"{c.position} {c.kind} {c.record.case_id} {c.record.seq}\n" for c in batch
+            )
+            os.write(fd, lines.encode())
+    finally:
+        os.close(fd)
+        eng.storage.close()

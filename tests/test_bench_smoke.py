@@ -47,7 +47,7 @@ def _postgres_or_skip() -> None:
     ("script", "arguments", "rows"),
     [
         ("bench_memory_fire.py", ["--cases", "3", "--repeats", "1"], 3),
-        ("bench_sqlite_fire.py", ["--cases", "1", "--repeats", "1", "--synchronous", "NORMAL"], 2),
+        ("bench_sqlite_fire.py", ["--cases", "1", "--repeats", "1", "--synchronous", "NORMAL"], 3),
         ("bench_cases_query.py", ["--cases", "500", "--repeats", "1"], 8),
         ("bench_load_case.py", ["--records", "20", "--repeats", "1", "--backends", "sqlite"], 6),
         ("bench_import.py", ["--records", "150", "--repeats", "1", "--backends", "sqlite"], 4),
@@ -69,6 +69,12 @@ def test_postgres_benchmarks_run() -> None:
     load = _run("bench_load_case.py", "--records", "20", "--repeats", "1", "--backends",
                 "postgresql")  # fmt: skip
     assert len(load["rows"]) == 6
+    feed = _run("bench_feed.py", "--records", "300", "--wakes", "5", "--repeats", "1")
+    assert len(feed["rows"]) == 7
+    assert [t["name"] for t in feed["targets"]] == [
+        "feed catch-up / audit, records/s",
+        "wake-up p99 / 50 ms",
+    ]
 
 
 def test_serve_benchmark_runs() -> None:

@@ -25,7 +25,7 @@ from stechnique.definition import Procedure
 from stechnique.export import import_jsonl
 from stechnique.records import Actor, Record
 from stechnique.storage import MemoryStorage, SQLStorage
-from stechnique.storage.base import Storage
+from stechnique.storage.base import Feed, Storage
 
 FIXTURES = Path(__file__).parent / "fixtures" / "0.1.0"
 JSONL = FIXTURES / "demo-0.1.0.jsonl"
@@ -90,8 +90,29 @@ def _verify(storage: Storage, *, imported: bool = False) -> None:
             assert case.parties is None
     assert list(storage.cases_without_parties()) == ([] if imported else sorted(HEADS))
     assert list(storage.accesses()) == []
+    _numbered(storage, upgraded=not imported)
     if not imported:
         assert storage.cases(seen_by=Actor("anyone", {"administrator", "coordinator"})) == []
+
+
+def _numbered(storage: Storage, *, upgraded: bool) -> None:
+    """Every record has a position in the change feed, 1 to 70 with no gap, each case's in
+    seq order; an upgraded store numbered them as migration 0005 documents: by the time each
+    record claims (never earlier than its case's records before it), then case id, then seq."""
+    assert isinstance(storage, Feed)
+    read = list(storage.changes(0, 1000))
+    assert [position for position, _ in read] == list(range(1, 71))
+    assert storage.last_position() == 70
+    by_case: dict[str, list[int]] = {}
+    for _, record in read:
+        by_case.setdefault(record.case_id, []).append(record.seq)
+    assert all(seqs == sorted(seqs) for seqs in by_case.values())
+    if upgraded:
+        claimed, latest = [], {}
+        for record in sorted((r for _, r in read), key=lambda r: (r.case_id, r.seq)):
+            latest[record.case_id] = max(record.at, latest.get(record.case_id, record.at))
+            claimed.append((latest[record.case_id], record.case_id, record.seq))
+        assert [(r.case_id, r.seq) for _, r in read] == [(c, s) for _, c, s in sorted(claimed)]
 
 
 def _published(record: Record) -> Procedure:
@@ -253,6 +274,9 @@ def test_a_010_case_fires_as_in_010_and_reads_follow_its_parties(tmp_path: Path)
         assert "accept_recommendations" in engine.available_events("mstr-air-bel", structure)
         after = engine.fire("mstr-air-bel", "accept_recommendations", actor=structure)
         assert after.state == "recommendations_accepted"
+        # The first record written after the upgrade follows the 70 numbered by it.
+        ((position, record),) = storage.changes(70, 10)
+        assert (position, record.case_id, record.seq) == (71, "mstr-air-bel", after.seq)
         # The officer who coordinates reads the diagnosis; the CAF, consulted on the MSTR
         # chapter, still sees the case but not the diagnosis (no DLA plan names it yet).
         officer = Actor("france-active-paca", {"france_active_officer"})

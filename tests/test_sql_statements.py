@@ -49,4 +49,5 @@ def test_the_row_layouts_name_every_column_and_selects_follow_them() -> None:
     assert [column.name for column in schema.case_columns] == list(CaseRow._fields)
     assert [column.name for column in schema.record_columns] == list(RecordRow._fields)
     assert sorted(CaseRow._fields) == sorted(schema.cases.c.keys())
-    assert sorted(RecordRow._fields) == sorted(schema.records.c.keys())
+    # A record's position is the feed's, not the record's: selected beside it (``changes``).
+    assert sorted([*RecordRow._fields, "position"]) == sorted(schema.records.c.keys())

@@ -64,6 +64,7 @@ from stechnique.errors import (
 )
 from stechnique.explanation import Explanation, Reason
 from stechnique.export import ImportReport, export_csv, export_jsonl, import_jsonl
+from stechnique.feed import Change, Changes
 from stechnique.loader import FileProblem, ProcedureFileError, load_labels, load_procedure
 from stechnique.migration import Migration, MigrationPlan, MigrationRefusal, MigrationReport
 from stechnique.parties import parties_of
@@ -93,6 +94,8 @@ __all__ = [
     "CaseIdTaken",
     "CaseRole",
     "ChainHead",
+    "Change",
+    "Changes",
     "Checkpoint",
     "CheckpointInvalid",
     "Clock",

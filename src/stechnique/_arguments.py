@@ -106,6 +106,42 @@ class Arguments:
             return None
         return int(value)
 
+    def position(self, name: str, value: Any) -> int:
+        """A position in the change feed: a whole number from 0 (before the first record) to
+        ``MAX_SEQ``."""
+        if value.__class__ is not int or not 0 <= value <= MAX_SEQ:
+            self._refuse(
+                name,
+                f"un entier de 0 à 2^53 - 1 attendu, reçu {described(value)[0]}",
+                f"expected a whole number from 0 to 2^53 - 1, got {described(value)[1]}",
+            )
+            return 0
+        return int(value)
+
+    def count(self, name: str, value: Any) -> int:
+        """How many to read at most: a whole number from 1 to ``MAX_SEQ``."""
+        if value.__class__ is not int or not 1 <= value <= MAX_SEQ:
+            self._refuse(
+                name,
+                f"un entier de 1 à 2^53 - 1 attendu, reçu {described(value)[0]}",
+                f"expected a whole number from 1 to 2^53 - 1, got {described(value)[1]}",
+            )
+            return 1
+        return int(value)
+
+    def seconds(self, name: str, value: Any) -> float | None:
+        """An optional duration in seconds: a number from 0."""
+        if value is None:
+            return None
+        if value.__class__ is bool or not isinstance(value, int | float) or not value >= 0:
+            self._refuse(
+                name,
+                f"une durée en secondes (≥ 0) attendue, reçu {described(value)[0]}",
+                f"expected a duration in seconds (≥ 0), got {described(value)[1]}",
+            )
+            return None
+        return float(value)
+
     def revision(self, name: str, value: Any, *, required: bool = False) -> int | None:
         """A revision number, a whole number from 1; None when not given (unless
         ``required``)."""

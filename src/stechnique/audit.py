@@ -52,7 +52,7 @@ from stechnique.parties import NO_PARTIES, parties_after, parties_of
 from stechnique.records import FORMAT, GENESIS_HASH, Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
-from stechnique.storage.base import Storage
+from stechnique.storage.base import Feed, Storage
 from stechnique.storage.memory import MemoryStorage
 
 __all__ = ["CODES", "AuditReport", "Replay", "Violation", "audit"]
@@ -165,6 +165,7 @@ def audit(
     version: str | None = None,
     since: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    appended_after: int | None = None,
 ) -> AuditReport:
     """Audit the histories in ``storage`` against ``registry`` (default: published procedures).
 
@@ -172,7 +173,11 @@ def audit(
     (and ``version``). With ``since`` (an aware datetime) only records written at or after it
     are checked and counted; earlier records are still read, to rebuild the state, facts and
     chain head the later ones are judged against, and the case row is checked only for cases
-    having such records. A full audit also finds case rows that have no history.
+    having such records. ``since`` trusts the time each record claims; ``appended_after`` (a
+    position of the change feed, ``storage.base.Feed``) selects instead the records the store
+    appended after that position, whatever time they claim: what a periodic audit resuming
+    where the last one stopped should use, since a record backdated by whoever could write it
+    would escape ``since``. A full audit also finds case rows that have no history.
 
     ``progress``, when given, is called once per selected case, after its history is read
     (and checked), with the number of cases read so far: a progress bar over the selected
@@ -180,6 +185,8 @@ def audit(
     """
     if since is not None and since.tzinfo is None:
         raise ValueError(f"since={since!r} is naive; give an aware datetime (UTC)")
+    appended = None if appended_after is None else _appended(storage, appended_after)
+    checked = _checked(since, appended)
     if registry is None:
         from stechnique.workflows import default_registry
 
@@ -192,7 +199,7 @@ def audit(
     # audit, not whenever the garbage collector gets to it.
     with closing(rows_by_case(storage, HistoryFilter(case_id, name, version))) as stream:
         for read, rows in enumerate(stream, 1):
-            _audit_case(rows, registry, storage, store, since, tally)
+            _audit_case(rows, registry, storage, store, checked, tally)
             if openings:
                 tally.violations += _link_violations(storage, rows[0].case_id, openings)
                 tally.violations += _opened_violations(storage, registry, rows)
@@ -200,9 +207,33 @@ def audit(
                 progress(read)
     if case_id is not None and tally.cases == 0 and _case_row(storage, case_id) is not None:
         tally.violations.append(Violation(case_id, None, "case row has no history", "case"))
-    elif case_id is None and name is None and since is None:
+    elif case_id is None and name is None and checked is None:
         tally.violations += _rows_without_history(storage, tally.rows_with_history)
     return tally.report(time.perf_counter() - began)
+
+
+def _appended(storage: Storage, after: int) -> frozenset[tuple[str, int]]:
+    """The ``(case id, seq)`` of the records appended after position ``after``."""
+    if not isinstance(storage, Feed):
+        raise ValueError("appended_after needs a store that keeps the change feed (Feed)")
+    found: set[tuple[str, int]] = set()
+    while batch := storage.changes(after, 10_000):
+        found.update((record.case_id, record.seq) for _, record in batch)
+        after = batch[-1][0]
+    return frozenset(found)
+
+
+def _checked(
+    since: datetime | None, appended: frozenset[tuple[str, int]] | None
+) -> Callable[[Record], bool] | None:
+    """Which records an audit judges: those ``since`` and ``appended`` both select (None:
+    every record)."""
+    if since is None and appended is None:
+        return None
+    return lambda record: (
+        (since is None or record.at >= since)
+        and (appended is None or (record.case_id, record.seq) in appended)
+    )
 
 
 def _audit_case(
@@ -210,16 +241,17 @@ def _audit_case(
     registry: Registry,
     storage: Storage,
     store: ReadOnlyStore,
-    since: datetime | None,
+    checked: Callable[[Record], bool] | None,
     tally: _Tally,
 ) -> None:
-    """Replay one case's rows (records, or why a row is not one) and check its case row."""
-    if since is not None and all(isinstance(row, Record) and row.at < since for row in rows):
+    """Replay one case's rows (records, or why a row is not one) and check its case row;
+    only the records ``checked`` selects are judged (all of them when it is None)."""
+    if checked is not None and all(isinstance(row, Record) and not checked(row) for row in rows):
         return
     replay = Replay(rows[0].case_id, registry, store)
     for row in rows:
         if isinstance(row, Record):
-            replay.feed(row, check=since is None or row.at >= since)
+            replay.feed(row, check=checked is None or checked(row))
         else:
             replay.unreadable(row)
     case = _case_row(storage, replay.case_id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -49,9 +49,11 @@ from stechnique.errors import (
     PermissionDenied,
     RevisionSuperseded,
     StechniqueError,
+    StorageError,
     UnknownCase,
 )
 from stechnique.explanation import Explanation, reasons
+from stechnique.feed import Changes, FeedReader, follow
 from stechnique.i18n import Lang
 from stechnique.migration import (
     MigrationPlan,
@@ -63,7 +65,7 @@ from stechnique.parties import NO_PARTIES, parties_of
 from stechnique.records import GENESIS_HASH, Access, Actor, Case, Parties, Record
 from stechnique.registry import Registry
 from stechnique.schema import validate
-from stechnique.storage.base import Storage
+from stechnique.storage.base import Feed, SignalsAppends, Sleeper, Storage
 from stechnique.storage.memory import MemoryStorage
 from stechnique.visibility import redact
 from stechnique.waiting import Overdue, Policy, Waiting, overdue, waiting_on
@@ -149,6 +151,7 @@ class Engine:
         # Whether every case row has its parties (none upgraded from before them is left):
         # found out by the first listing.
         self._all_indexed = False
+        self._feed_reader = FeedReader(self.storage, self._procedure_of_record)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -773,6 +776,94 @@ class Engine:
         return found
 
     @_speaking
+    def changes(self, after: int = 0, limit: int = 100, *, viewer: Actor) -> Changes:
+        """What happened after position ``after`` to the cases ``viewer`` may see, in the
+        order it happened: the entries of at most ``limit`` records (``stechnique.feed``).
+
+        Each record comes redacted as ``viewer`` could read it once appended, and a
+        ``disclosure`` entry tells of earlier records a record made readable. Pass the
+        returned ``position`` as ``after`` to read on: no record is ever skipped, even while
+        other processes append (``storage.base.Feed``).
+        """
+        check = Arguments()
+        after = check.position("after", after)
+        limit = check.count("limit", limit)
+        viewer = check.actor("viewer", viewer)
+        check.done()
+        return self._feed_reader.changes(self._feed(), after, limit, viewer)
+
+    def follow(
+        self,
+        consumer: str | None = None,
+        *,
+        viewer: Actor,
+        after: int = 0,
+        limit: int = 100,
+        idle: float | None = None,
+    ) -> Iterator[Changes]:
+        """The feed of ``viewer`` for the durable consumer ``consumer``, batch by batch, from
+        the position it last acknowledged; blocks while nothing is new (waking on an append
+        on PostgreSQL, polling with a backoff elsewhere), and ends once nothing has come for
+        ``idle`` seconds (None: never).
+
+        A batch is acknowledged, in the store, when the loop asks for the next one: a consumer
+        that crashes while handling a batch is given it again when it restarts (at least
+        once; ``Change.key`` de-duplicates). One that leaves the loop after handling a batch
+        acknowledges it itself (``acknowledge``). Without a ``consumer`` the feed is followed
+        from ``after`` and nothing is stored.
+        """
+        check = Arguments()
+        consumer = check.optional("consumer", consumer)
+        viewer = check.actor("viewer", viewer)
+        after = check.position("after", after)
+        limit = check.count("limit", limit)
+        idle = check.seconds("idle", idle)
+        check.done()
+        return self._following(self._feed(), consumer, viewer, after, limit, idle)
+
+    def _following(
+        self,
+        feed: Feed,
+        consumer: str | None,
+        viewer: Actor,
+        after: int,
+        limit: int,
+        idle: float | None,
+    ) -> Iterator[Changes]:
+        listener = self.storage.listen() if isinstance(self.storage, SignalsAppends) else Sleeper()
+        try:
+            yield from follow(self._feed_reader, feed, listener, consumer, viewer, after=after,
+                              limit=limit, idle=idle)  # fmt: skip
+        finally:
+            listener.close()
+
+    @_speaking
+    def acknowledge(self, consumer: str, position: int) -> None:
+        """Store that ``consumer`` has handled the feed up to ``position`` (never moving it
+        back); ``follow`` starts after it."""
+        check = Arguments()
+        consumer = check.identifier("consumer", consumer)
+        position = check.position("position", position)
+        check.done()
+        self._feed().acknowledge(consumer, position)
+
+    @_speaking
+    def acknowledged(self, consumer: str) -> int:
+        """The last position ``consumer`` acknowledged (0 if it never did)."""
+        check = Arguments()
+        consumer = check.identifier("consumer", consumer)
+        check.done()
+        return self._feed().acknowledged(consumer)
+
+    def _feed(self) -> Feed:
+        if not isinstance(self.storage, Feed):
+            raise StorageError(
+                "ce stockage ne tient pas de flux de changements (positions) / this storage "
+                "keeps no change feed (positions): see stechnique.storage.base.Feed"
+            )
+        return self.storage
+
+    @_speaking
     def accesses(self) -> list[Access]:
         """Every unredacted read logged by the store, oldest first: who, when, why, which."""
         return list(self.storage.accesses())
@@ -786,12 +877,16 @@ class Engine:
         version: str | None = None,
         since: datetime | None = None,
         progress: Callable[[int], None] | None = None,
+        appended_after: int | None = None,
     ) -> AuditReport:
         """Verify stored histories against their pinned procedure versions.
 
-        See ``stechnique.audit.audit`` for the selection and ``progress``.
+        See ``stechnique.audit.audit`` for the selection (``appended_after``: the records the
+        store appended after that position of the change feed) and ``progress``.
         """
         check = Arguments()
+        if appended_after is not None:
+            appended_after = check.position("appended_after", appended_after)
         case_id = check.optional("case_id", case_id)
         name = check.optional("name", name, MAX_NAME)
         version = check.optional("version", version, MAX_NAME)
@@ -806,6 +901,7 @@ class Engine:
             version=version,
             since=since,
             progress=progress,
+            appended_after=appended_after,
         )
 
     @_speaking

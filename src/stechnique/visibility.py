@@ -38,7 +38,15 @@ from stechnique._labels import CONFIDENTIAL_FIELD
 from stechnique.definition import ConfidentialField, Procedure
 from stechnique.records import Actor, Parties, Record, value_digest, withheld_digest
 
-__all__ = ["REDACTED", "WITHHELD_HASH", "can_read", "is_redacted", "redact", "redaction"]
+__all__ = [
+    "REDACTED",
+    "WITHHELD_HASH",
+    "can_read",
+    "is_redacted",
+    "redact",
+    "redact_next",
+    "redaction",
+]
 
 #: The key of a redaction marker: ``{"__redacted__": {"fr": ..., "en": ..., "readers": [...]}}``,
 #: and, for a format-2 value, ``"digest"``: its salted digest. Defined with the record format
@@ -142,6 +150,37 @@ def redact(
             )
         seen.append(shown)
     return seen
+
+
+def redact_next(
+    records: Sequence[Record],
+    viewer: Actor,
+    facts: Mapping[str, Any],
+    parties: Parties,
+    procedure: Procedure,
+    previous: Record | None,
+    reached: frozenset[str],
+) -> Record:
+    """The last of ``records`` as ``redact(records, ...)`` shows it, given ``previous``, the
+    record before it as ``redact`` showed it: for a reader that extends a history one record at
+    a time (the change feed) when that record changes nothing of how the earlier ones show
+    (it binds nobody, opens no rule). ``facts`` are those in force, ``procedure`` the
+    record's, ``reached`` the targets of ``records``."""
+    record = records[-1]
+    previous_withheld = previous is not None and previous.hash == WITHHELD_HASH
+    rules = procedure.reading_rules.confidential
+    if not previous_withheld and not any(rule.event == record.event for rule in rules):
+        return record  # no rule reads this event: the record as it is
+    shown = _redact_one(records, len(records) - 1, viewer, facts, parties, procedure, reached)
+    # As ``redact``: only a hash covering a withheld value unsalted is withheld with it.
+    withheld = shown is not record and not _provable(shown)
+    if previous_withheld or withheld:
+        shown = attrs.evolve(
+            shown,
+            prev_hash=WITHHELD_HASH if previous_withheld else shown.prev_hash,
+            hash=WITHHELD_HASH if withheld else shown.hash,
+        )
+    return shown
 
 
 def _redact_one(

@@ -9,6 +9,7 @@ read-only: they never create a file or a table.
 from __future__ import annotations
 
 import functools
+import json
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -55,6 +56,7 @@ from stechnique.cli._support import table_prefix as global_table_prefix
 from stechnique.definition import Procedure
 from stechnique.engine import Engine
 from stechnique.errors import StechniqueError, StoreNotFound
+from stechnique.feed import Change
 from stechnique.i18n import LANGS, both, both_n, format_number, parse_lang, use_locale
 from stechnique.migration import shown
 from stechnique.records import Actor, Record
@@ -590,6 +592,69 @@ def timeline_command(
     _out().print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command("changes")
+def changes_command(
+    viewer: ViewerOption = None,
+    after: Annotated[
+        int, typer.Option("--after", min=0, metavar="N", help="Start after this position.")
+    ] = 0,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep waiting for new changes (Ctrl-C stops).")
+    ] = False,
+    consumer: Annotated[
+        str | None,
+        typer.Option(
+            "--consumer",
+            metavar="NAME",
+            help="A durable consumer: start after the position it acknowledged, and "
+            "acknowledge each batch once printed (instead of --after).",
+        ),
+    ] = None,
+    idle: Annotated[
+        float | None,
+        typer.Option(
+            "--idle", min=0, metavar="SECONDS", help="With --follow: stop after this long quiet."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per entry and line (JSON Lines).")
+    ] = False,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Print what happened, in order, to the cases --as a viewer may see: each record as it
+    could read it then, and what a step disclosed of earlier records."""
+    reader = parse_reader(viewer, None, None)
+    with open_engine(db, read_only=consumer is None, existing=True) as engine:
+        batches = engine.follow(
+            consumer, viewer=reader.who, after=after, idle=idle if follow else 0
+        )
+        try:
+            for batch in batches:
+                for change in batch:
+                    _line(_change_json(change) if as_json else _change_line(change))
+        except KeyboardInterrupt:
+            # Ctrl-C ends --follow; the batch being printed stays unacknowledged (again next
+            # time), and the store closes as the command returns.
+            return
+
+
+def _change_json(change: Change) -> str:
+    return json.dumps(change.to_data(), ensure_ascii=False, sort_keys=True)
+
+
+def _change_line(change: Change) -> str:
+    """One entry as a line: position, kind, case, seq, event, time, actor."""
+    record = change.record
+    line = (
+        f"{change.position:>8}  {change.kind:<10}  {record.case_id}  #{record.seq}  "
+        f"{record.event}  {record.at.isoformat()}  {record.actor.id}"
+    )
+    if change.disclosed:
+        shown = ", ".join(f"#{earlier.seq}" for earlier in change.disclosed)
+        line += f"  révèle / discloses {shown}"
+    return line
+
+
 @app.command()
 def explain(
     case: Annotated[str, typer.Argument(metavar="CASE")],
@@ -767,6 +832,16 @@ def audit_command(
         str | None,
         typer.Option(metavar="DATE", help="Only records written since (ISO 8601, UTC if naive)."),
     ] = None,
+    after: Annotated[
+        int | None,
+        typer.Option(
+            "--after",
+            min=0,
+            metavar="N",
+            help="Only records appended after position N of the change feed (whatever time "
+            "they claim).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     db: Db = DEFAULT_DB,
 ) -> None:
@@ -778,6 +853,8 @@ def audit_command(
         "version": version,
         "since": parse_moment(since, "--since") if since is not None else None,
     }
+    if after is not None:  # (absent otherwise: the report's scope stays as it was)
+        scope["appended_after"] = after
     with open_engine(db, read_only=True) as engine:
         progress = None if as_json else Console(stderr=True)
         report = audit_with_progress(engine, scope, progress)

@@ -76,6 +76,7 @@ def nothing_selected(
     name: str | None = None,
     version: str | None = None,
     since: datetime | None = None,
+    appended_after: int | None = None,
 ) -> str:
     """Why an audit or export has nothing to say: what was asked for, which nothing matched."""
     asked = []
@@ -86,6 +87,8 @@ def nothing_selected(
         asked.append(both("cases of {key}", key=key))
     if since is not None:
         asked.append(both("written since {since}", since=format_datetime(since)))
+    if appended_after is not None:
+        asked.append(both("appended after position {position}", position=appended_after))
     said = both(
         "nothing selected ({asked}): neither compliant nor in violation (exit status 3)",
         asked=joined(asked) if asked else both("the whole store"),

@@ -9,13 +9,13 @@ extras (``stechnique[postgres]``, ``stechnique[mysql]``), loaded when such a sto
 
 from typing import TYPE_CHECKING, Any
 
-from stechnique.storage.base import Storage, StreamsCaseIds
+from stechnique.storage.base import Feed, Storage, StreamsCaseIds
 from stechnique.storage.memory import MemoryStorage
 
 if TYPE_CHECKING:
     from stechnique.storage.sql import SQLStorage, upgrade_schema
 
-__all__ = ["MemoryStorage", "SQLStorage", "Storage", "StreamsCaseIds", "upgrade_schema"]
+__all__ = ["Feed", "MemoryStorage", "SQLStorage", "Storage", "StreamsCaseIds", "upgrade_schema"]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,7 +18,10 @@ Column choices that hold on every backend:
 Besides cases and records, ``<prefix>case_readers`` indexes each case under its
 ``Parties.readers()`` (``Storage.cases(seen_by=...)`` looks them up by reader) and
 ``<prefix>accesses`` logs the auditors' unredacted reads; ``<prefix>accounts`` holds the HTTP
-service's accounts (``stechnique.server``).
+service's accounts (``stechnique.server``). For the change feed, each record
+has a ``position`` (its place in the append order, not part of its hash), ``<prefix>positions``
+holds the last position handed out (one row, locked by each append until it commits) and
+``<prefix>consumers`` the position each durable consumer acknowledged.
 
 ``CaseRow`` and ``RecordRow`` declare the columns of a row in the one order every statement
 binds and selects them, whatever the order of the table's columns.
@@ -155,6 +158,8 @@ class SQLSchema:
     records: sa.Table
     case_readers: sa.Table
     accesses: sa.Table
+    positions: sa.Table
+    consumers: sa.Table
     accounts: sa.Table
 
     @property
@@ -175,7 +180,8 @@ class SQLSchema:
     @property
     def table_names(self) -> tuple[str, ...]:
         """Every table this prefix owns, the version table last."""
-        tables = (self.cases, self.records, self.case_readers, self.accesses, self.accounts)
+        tables = (self.cases, self.records, self.case_readers, self.accesses, self.positions,
+                  self.consumers, self.accounts)  # fmt: skip
         return (*(table.name for table in tables), self.version_table)
 
 
@@ -226,6 +232,10 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("format", sa.SmallInteger, nullable=False, server_default="1"),
         sa.Column("salts", sa.JSON(none_as_null=True), nullable=True),
         sa.UniqueConstraint("case_id", "idempotency_key", name=f"{prefix}records_case_key"),
+        # The change feed's order: given under the ``positions`` row lock (NULL never written
+        # since 0005, which numbered every record before it).
+        sa.Column("position", sa.BigInteger, nullable=True),
+        sa.Index(f"{prefix}records_position", "position", unique=True),
     )
     case_readers = sa.Table(
         f"{prefix}case_readers",
@@ -246,6 +256,18 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("case_ids", sa.JSON, nullable=False),
     )
+    positions = sa.Table(
+        f"{prefix}positions",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("position", sa.BigInteger, nullable=False),
+    )
+    consumers = sa.Table(
+        f"{prefix}consumers",
+        metadata,
+        sa.Column("name", _ident(ID_LENGTH), primary_key=True),
+        sa.Column("position", sa.BigInteger, nullable=False),
+    )
     # The HTTP service's accounts (``stechnique.server.accounts``): a token is kept only as
     # its SHA-256 digest, unique, by which a request finds its account.
     accounts = sa.Table(
@@ -261,4 +283,6 @@ def schema_for(prefix: str) -> SQLSchema:
         sa.Column("revoked_at", UTCDateTime, nullable=True),
         sa.UniqueConstraint("token_digest", name=f"{prefix}accounts_token_digest"),
     )
-    return SQLSchema(prefix, metadata, cases, records, case_readers, accesses, accounts)
+    return SQLSchema(
+        prefix, metadata, cases, records, case_readers, accesses, positions, consumers, accounts
+    )

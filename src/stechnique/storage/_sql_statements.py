@@ -212,7 +212,21 @@ class Statements:
             stored_parties.is_not_distinct_from(sa.bindparam("b_parties", type_=sa.Text))
         )
         insert_case = cases.insert().values(binds(cases, "c_"))
-        insert_record = records.insert().values(binds(records, "r_"))
+        # The record takes the position its transaction has just counted (``tick``): the row of
+        # ``positions`` stays locked until the commit, so positions commit in order.
+        positions = schema.positions
+        # Literals, not binds: these statements take no value.
+        one: sa.ColumnElement[int] = sa.literal_column("1", sa.Integer)
+        counted = sa.select(positions.c.position).where(positions.c.id == one).scalar_subquery()
+        record_values = {k: v for k, v in binds(records, "r_").items() if k != "position"}
+        insert_record = records.insert().values({**record_values, "position": counted})
+        self.tick = compile_for(
+            positions.update()
+            .where(positions.c.id == one)
+            .values(position=positions.c.position + one),
+            dialect,
+            (),
+        )
         select_case = sa.select(*schema.case_columns)
         select_records = sa.select(*schema.record_columns)
         self.get_case = compiled(select_case.where(cases.c.id == case_id))
@@ -245,6 +259,20 @@ class Statements:
             "b_reader",
         )
         self.insert_record = compiled(insert_record, *RECORD_ROW)
+        # ``restore`` (into an empty store) numbers the records itself, in one transaction,
+        # then sets the counter to the last position it gave.
+        self.insert_record_at = compiled(
+            records.insert().values({**record_values, "position": sa.bindparam("r_position")}),
+            *RECORD_ROW,
+            "r_position",
+        )
+        self.set_position = compile_for(
+            positions.update()
+            .where(positions.c.id == one)
+            .values(position=sa.bindparam("b_position", type_=sa.BigInteger)),
+            dialect,
+            ("b_position",),
+        )
         self.case_records = compiled(
             select_records.where(
                 records.c.case_id == case_id, records.c.seq > sa.bindparam("b_after")
@@ -270,13 +298,34 @@ class Statements:
             _literal(sa.select(sa.literal_column("1")).select_from(table).limit(1), dialect)
             for table in (cases, records)
         )
+        # The change feed: records after a position, in position order, the position first.
+        self.changes = compiled(
+            sa.select(records.c.position, *schema.record_columns)
+            .where(records.c.position > sa.bindparam("b_after"))
+            .order_by(records.c.position)
+            .limit(sa.bindparam("b_limit", type_=sa.Integer))
+            .offset(sa.literal_column("0")),  # SQLite would bind an OFFSET of its own
+            "b_after",
+            "b_limit",
+        )
+        self.last_position = compile_for(
+            sa.select(positions.c.position).where(positions.c.id == one), dialect, ()
+        )
         self.one_statement = dialect.name == "postgresql"
+        #: PostgreSQL: the channel told of each append, in the appending transaction.
+        self.channel = f"{schema.prefix}feed" if self.one_statement else None
+        self.notify = compiled(
+            sa.select(sa.func.pg_notify(sa.bindparam("b_channel"), sa.bindparam("b_payload"))),
+            "b_channel",
+            "b_payload",
+        ) if self.one_statement else None  # fmt: skip
         if self.one_statement:
             both = (*CASE_ROW, *RECORD_ROW)
-            self.append = compiled(_chained(same, records, "moved"), *both, *SAME_PARTIES)
-            self.create = compiled(_chained(insert_case, records, "created"), *both)
+            chained = functools.partial(_chained, positions=positions, channel=self.channel)
+            self.append = compiled(chained(same, records, "moved"), *both, *SAME_PARTIES)
+            self.create = compiled(chained(insert_case, records, "created"), *both)
             self.create_read = compiled(
-                _chained(insert_case, records, "created", readers), *both, "b_readers"
+                chained(insert_case, records, "created", readers), *both, "b_readers"
             )
 
     # -- values in ------------------------------------------------------------------------
@@ -637,26 +686,42 @@ def _literal(statement: sa.ClauseElement, dialect: Dialect) -> Compiled:
 
 
 def _chained(
-    first: sa.Insert | sa.Update, records: sa.Table, name: str, readers: sa.Table | None = None
+    first: sa.Insert | sa.Update,
+    records: sa.Table,
+    name: str,
+    readers: sa.Table | None = None,
+    *,
+    positions: sa.Table,
+    channel: str | None,
 ) -> sa.Insert:
     """PostgreSQL: ``first`` and the record insert as one statement (one round trip, atomic).
 
     The record takes its case id from ``first``'s ``RETURNING``: when ``first`` touches no row
-    (the case moved on), no record is inserted and the statement returns no row. With
+    (the case moved on), no record is inserted and the statement returns no row. Only then is
+    the ``positions`` row counted (and locked until the statement commits) for the record's
+    position, and ``channel`` notified (a hint for the feed's followers, sent on commit). With
     ``readers``, the statement also indexes the case under each reader of the JSON list bound
     as ``b_readers`` (PostgreSQL runs every data-modifying ``WITH`` to completion).
     """
     step = first.returning(first.table.c.id).cte(name)
-    values = [
-        sa.cast(sa.bindparam(f"r_{key}", type_=column.type), column.type)
-        for key, column in records.c.items()
-        if key != "case_id"
-    ]
-    row = sa.select(step.c.id, *values)
-    insert = records.insert().from_select(list(records.c.keys()), row).add_cte(step)
+    tick = (
+        positions.update()
+        .where(positions.c.id == sa.literal_column("1"), sa.exists(sa.select(step.c.id)))
+        .values(position=positions.c.position + sa.literal_column("1"))
+        .returning(positions.c.position)
+        .cte(f"{name}_position")
+    )
+    keys = [key for key in records.c.keys() if key not in ("case_id", "position")]  # noqa: SIM118
+    values = [sa.cast(sa.bindparam(f"r_{key}", type_=records.c[key].type), records.c[key].type)
+              for key in keys]  # fmt: skip
+    row = sa.select(step.c.id, *values, tick.c.position).select_from(step).join(tick, sa.true())
+    columns = ["case_id", *keys, "position"]
+    insert = records.insert().from_select(columns, row).add_cte(step).add_cte(tick)
+    # The channel comes from a checked table prefix (letters, digits, underscores).
+    told = sa.func.pg_notify(sa.literal_column(f"'{channel}'"), sa.literal_column("''"))
     if readers is None:
-        return insert.returning(records.c.seq)
-    recorded = insert.returning(records.c.seq).cte(f"{name}_record")
+        return insert.returning(records.c.seq, told)
+    recorded = insert.returning(records.c.seq, told).cte(f"{name}_record")
     listed = sa.func.json_array_elements_text(
         sa.cast(sa.bindparam("b_readers", type_=sa.Text), sa.JSON)
     ).table_valued("value")

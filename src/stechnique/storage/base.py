@@ -39,19 +39,34 @@ Rules every adapter follows:
 * **Errors.** Driver failures surface as ``StorageError`` (chained with ``from``), never as the
   driver's own exception types.
 
-Beyond ``Storage``, an adapter may offer optional capabilities, each declared here as its own
-small protocol (``StreamsCaseIds``). The library checks for one with ``isinstance`` and falls
-back on the ``Storage`` methods when it is absent, so no adapter is required to implement it.
+Every adapter also keeps the change feed (``Feed``: each record's global position, never
+readable out of order, and the durable consumers' positions); ``Engine.changes`` and
+``Engine.follow`` need it, and the contract suite checks it.
+
+Beyond ``Storage`` and ``Feed``, an adapter may offer optional capabilities, each declared
+here as its own small protocol (``StreamsCaseIds``, ``SignalsAppends``). The library checks
+for one with ``isinstance`` and falls back on the ``Storage`` methods when it is absent, so no
+adapter is required to implement it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from stechnique.records import Access, Actor, Case, Parties, Record
 
-__all__ = ["Storage", "StreamsCaseIds", "not_followed", "readers_of"]
+__all__ = [
+    "Feed",
+    "Listener",
+    "SignalsAppends",
+    "Sleeper",
+    "Storage",
+    "StreamsCaseIds",
+    "not_followed",
+    "readers_of",
+]
 
 
 @runtime_checkable
@@ -150,6 +165,78 @@ class StreamsCaseIds(Protocol):
 
     def iter_case_ids(self) -> Iterator[str]:
         """Stream the id of every stored case, by id, in constant memory."""
+
+
+@runtime_checkable
+class Feed(Protocol):
+    """The change feed: every record at its global position, and the durable consumers.
+
+    Every record a store holds has a **position**: 1 for the first appended, then 2, 3... in
+    the order the appends happened, with no gap. It is not part of the record (nor of its
+    hash): ``changes`` gives it beside the record. The rule an adapter must keep under
+    concurrent writers:
+
+    * **Never skipped.** Once ``changes(after=n)`` has returned a record at position ``p``,
+      no record at a position between ``n`` and ``p`` can appear later: a position becomes
+      readable only after every smaller one has (or never is, if its append failed). A reader
+      that moves past what it read therefore misses nothing. Positions handed out when a
+      record is inserted are *not* enough: two transactions commit in either order. ``create``
+      and ``append`` give the position in their own atomic step, under a lock held until they
+      commit (``SQLStorage``: one counter row; ``MemoryStorage``: its lock).
+    * **Stable.** A record keeps its position forever; a store upgraded from before positions
+      numbered its records once, in a documented order that keeps each case's seq order.
+    * **Consumers.** ``acknowledge`` stores a consumer's position durably, with the records,
+      and only moves it forward; ``acknowledged`` reads it back (0 for a new consumer).
+
+    The contract suite (``stechnique.testing.StorageContract``) checks every adapter for it;
+    ``Engine.changes`` and ``Engine.follow`` need it.
+    """
+
+    def changes(self, after: int = 0, limit: int = 500) -> Sequence[tuple[int, Record]]:
+        """Up to ``limit`` records whose position is greater than ``after``, as
+        ``(position, record)`` in position order (empty: nothing after ``after`` yet)."""
+
+    def last_position(self) -> int:
+        """The greatest position handed out so far (0 in an empty store)."""
+
+    def acknowledged(self, consumer: str) -> int:
+        """The last position ``consumer`` acknowledged (0 if it never did)."""
+
+    def acknowledge(self, consumer: str, position: int) -> None:
+        """Store that ``consumer`` has handled every record up to ``position``, atomically;
+        a position below the stored one changes nothing (positions never go back)."""
+
+
+class Listener(Protocol):
+    """What a follower of the feed waits on (``SignalsAppends.listen``)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for a sign that records were appended; whether
+        one came. A sign is a hint: a follower reads the feed again either way."""
+
+    def close(self) -> None:
+        """Stop listening and release the connection."""
+
+
+@runtime_checkable
+class SignalsAppends(Protocol):
+    """Optional: a store that tells followers of its feed when records are appended
+    (``SQLStorage`` on PostgreSQL: ``LISTEN/NOTIFY``). Without it, followers poll."""
+
+    def listen(self) -> Listener:
+        """Start listening for appends (call before reading the feed, so none is missed)."""
+
+
+class Sleeper:
+    """The ``Listener`` of a store that signals nothing: waiting is sleeping."""
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep ``timeout`` seconds; no signal can come (False)."""
+        time.sleep(timeout)
+        return False
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def readers_of(viewer: Actor) -> frozenset[str]:

@@ -43,6 +43,10 @@ class MemoryStorage:
         self._records: dict[str, list[Record]] = {}
         self._keys: dict[tuple[str, str], Record] = {}
         self._accesses: list[Access] = []
+        # The change feed: every record in append order (position n at index n - 1), and the
+        # position each consumer acknowledged. Appended under the lock: no gap, never skipped.
+        self._feed: list[Record] = []
+        self._consumers: dict[str, int] = {}
 
     def create(self, case: Case, first: Record) -> None:
         """See ``Storage.create``."""
@@ -51,6 +55,7 @@ class MemoryStorage:
                 raise CaseIdTaken(case.id)
             self._cases[case.id] = case
             self._records[case.id] = [first]
+            self._feed.append(first)
             if first.idempotency_key is not None:
                 self._keys[(case.id, first.idempotency_key)] = first
 
@@ -71,6 +76,7 @@ class MemoryStorage:
                 raise ConcurrencyConflict(case.id, record.seq - 1, stored.seq)
             self._cases[case.id] = case
             self._records[case.id].append(record)
+            self._feed.append(record)
             if key is not None:
                 self._keys[key] = record
 
@@ -169,7 +175,31 @@ class MemoryStorage:
                     keys[key] = record
                 cases[case.id], records[case.id] = case, list(history)
             self._cases, self._records, self._keys = cases, records, keys
+            # The feed numbers the imported records in the order the import gave them.
+            self._feed = [record for history in records.values() for record in history]
             return sum(map(len, records.values()))
+
+    def changes(self, after: int = 0, limit: int = 500) -> Sequence[tuple[int, Record]]:
+        """See ``Feed.changes``."""
+        start = max(after, 0)
+        with self._lock:
+            found = self._feed[start : start + max(limit, 0)]
+        return tuple((start + n, _own_record(r)) for n, r in enumerate(found, start=1))
+
+    def last_position(self) -> int:
+        """See ``Feed.last_position``."""
+        with self._lock:
+            return len(self._feed)
+
+    def acknowledged(self, consumer: str) -> int:
+        """See ``Feed.acknowledged``."""
+        with self._lock:
+            return self._consumers.get(consumer, 0)
+
+    def acknowledge(self, consumer: str, position: int) -> None:
+        """See ``Feed.acknowledge``."""
+        with self._lock:
+            self._consumers[consumer] = max(position, self._consumers.get(consumer, 0))
 
     def close(self) -> None:
         """Nothing to release; kept for the protocol."""

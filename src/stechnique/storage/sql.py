@@ -47,6 +47,7 @@ from stechnique.errors import (
 )
 from stechnique.records import Access, Actor, Case, Parties, Record
 from stechnique.storage._sql_engine import make_backend, parse_url
+from stechnique.storage._sql_listen import PostgresListener
 from stechnique.storage._sql_schema import (
     ID_LENGTH,
     NAME_LENGTH,
@@ -56,7 +57,7 @@ from stechnique.storage._sql_schema import (
 )
 from stechnique.storage._sql_statements import DECODED, Statements, dumps, parties_json
 from stechnique.storage._sql_upgrade import SchemaUpgrade, ensure_schema, upgrade
-from stechnique.storage.base import not_followed, readers_of
+from stechnique.storage.base import Listener, Sleeper, not_followed, readers_of
 
 __all__ = ["SQLStorage", "upgrade_schema"]
 
@@ -388,6 +389,58 @@ class SQLStorage:
                 # PostgreSQL session is never left « idle in transaction », holding locks.
                 result.close()
 
+    # -- the change feed (``Feed``) -----------------------------------------------------------
+
+    def changes(self, after: int = 0, limit: int = 500) -> Sequence[tuple[int, Record]]:
+        """See ``Feed.changes``: served by the unique index on ``records.position``."""
+        statement = self._sql.changes
+        rows = self._driver.run(_all, statement.sql, statement.bind((after, limit)),
+                                transaction=False,
+                                action=f"read the changes after position {after}")  # fmt: skip
+        return [(row[0], self._sql.record(row[1:])) for row in rows]
+
+    def last_position(self) -> int:
+        """See ``Feed.last_position``."""
+        statement = self._sql.last_position
+        row = self._driver.run(_one, statement.sql, statement.bind(()), transaction=False,
+                               action="read the last position")  # fmt: skip
+        return 0 if row is None else int(row[0])
+
+    def acknowledged(self, consumer: str) -> int:
+        """See ``Feed.acknowledged``."""
+        table = self.schema.consumers
+        query = sa.select(table.c.position).where(table.c.name == consumer)
+        with (
+            self._backend.translated(f"read consumer {consumer}"),
+            self._backend.reader.connect() as c,
+        ):
+            found = c.execute(query).scalar()
+        return 0 if found is None else int(found)
+
+    def acknowledge(self, consumer: str, position: int) -> None:
+        """See ``Feed.acknowledge``: one transaction, only ever moving the position forward."""
+        _check_length("consumer name", consumer, ID_LENGTH)
+        table = self.schema.consumers
+        moved = (
+            table.update()
+            .where(table.c.name == consumer, table.c.position < position)
+            .values(position=position)
+        )
+        known = sa.select(table.c.name).where(table.c.name == consumer)
+        with self._backend.translated(f"acknowledge for consumer {consumer}"), \
+                self._backend.writer.begin() as conn:  # fmt: skip
+            if conn.execute(moved).rowcount == 0 and conn.execute(known).first() is None:
+                conn.execute(table.insert().values(name=consumer, position=position))
+
+    def listen(self) -> Listener:
+        """See ``SignalsAppends.listen``: on PostgreSQL a connection of its own that has run
+        ``LISTEN`` on the store's channel (see ``_sql_listen``); elsewhere a ``Sleeper``
+        (followers poll)."""
+        if self._sql.channel is None:
+            return Sleeper()
+        with self._backend.translated("listen for appends"):
+            return PostgresListener(self._backend.engine, self._sql.channel)
+
     def iter_case_ids(self) -> Iterator[str]:
         """See ``StreamsCaseIds.iter_case_ids`` (an optional capability beyond ``Storage``)."""
         table = self.schema.cases
@@ -429,8 +482,8 @@ def _create(
             cursor.execute(sql.create.sql, sql.create.bind(case_row + record_row))
         return
     cursor.execute(sql.insert_case.sql, sql.insert_case.bind(case_row))
-    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
     _index(cursor, sql, case_row[0], frozenset(), readers)
+    _insert_record(cursor, sql, record_row)
 
 
 def _append_one(
@@ -463,7 +516,7 @@ def _append_two(
     cursor.execute(statement.sql, statement.bind((*case_row, *follows, case_row[-1])))
     if cursor.rowcount != 1:
         return _append_changed(cursor, sql, follows, case_row, record_row, parties)
-    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+    _insert_record(cursor, sql, record_row)
     return True
 
 
@@ -485,7 +538,7 @@ def _append_changed(
     new = _readers(parties)
     cursor.execute(sql.update_case.sql, sql.update_case.bind((*case_row, *follows)))
     _index(cursor, sql, case_id, _readers(sql.parties(row[3])), new)
-    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+    _insert_record(cursor, sql, record_row)
     return True
 
 
@@ -505,7 +558,9 @@ def _restore(
     for case, history in histories:
         for record in history:
             _check(case, record)
-            records.append(sql.insert_record.bind(sql.record_row(record)))
+            # The feed numbers the records 1, 2, 3... in the order the import gives them.
+            position = written + len(records) + 1
+            records.append(sql.insert_record_at.bind((*sql.record_row(record), position)))
         cases.append(sql.insert_case.bind(sql.case_row(case)))
         readers += [
             sql.insert_reader.bind((case.id, one)) for one in sorted(_readers(case.parties))
@@ -513,7 +568,9 @@ def _restore(
         if len(records) >= _RESTORE_BATCH:
             written += _insert(cursor, sql, cases, records, readers)
             cases, records, readers = [], [], []
-    return written + _insert(cursor, sql, cases, records, readers)
+    written += _insert(cursor, sql, cases, records, readers)
+    cursor.execute(sql.set_position.sql, sql.set_position.bind((written,)))
+    return written
 
 
 def _insert(
@@ -522,12 +579,27 @@ def _insert(
     """One batch of ``restore``: its case rows, record rows and readers; the records count."""
     for statement, rows in (
         (sql.insert_case, cases),
-        (sql.insert_record, records),
+        (sql.insert_record_at, records),
         (sql.insert_reader, readers),
     ):
         if rows:
             cursor.executemany(statement.sql, rows)
     return len(records)
+
+
+def _insert_record(cursor: Any, sql: Statements, record_row: tuple[Any, ...]) -> None:
+    """Count the next position, then insert the record at it, in the caller's transaction.
+
+    The last writes of the transaction: the ``positions`` row stays locked from the count to
+    the commit, so the next writer counts only once this one has committed (or rolled back,
+    and then it takes the same position). Positions thus become visible in order, with no
+    gap, which is what lets the feed move past a position without missing one (see
+    ``docs/decisions.md``, "The change feed"). On PostgreSQL the feed's channel is told.
+    """
+    cursor.execute(sql.tick.sql, sql.tick.bind(()))
+    cursor.execute(sql.insert_record.sql, sql.insert_record.bind(record_row))
+    if sql.notify is not None:
+        cursor.execute(sql.notify.sql, sql.notify.bind((sql.channel, "")))
 
 
 def _set_parties(

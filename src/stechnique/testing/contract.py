@@ -42,7 +42,7 @@ from stechnique.errors import (
 from stechnique.records import FORMAT, Access, Actor, Case, Parties, Record, seal
 from stechnique.registry import Registry
 from stechnique.schema import Field
-from stechnique.storage.base import Storage, StreamsCaseIds
+from stechnique.storage.base import Feed, Storage, StreamsCaseIds
 
 __all__ = [
     "APPLICANT",
@@ -200,6 +200,11 @@ def _same(got: Any, want: Any) -> None:
 
 def _matches(case: Case | None, **filters: str | None) -> bool:
     return case is not None and all(v in (None, getattr(case, k)) for k, v in filters.items())
+
+
+def _feed(storage: Storage) -> Feed:
+    assert isinstance(storage, Feed), "the adapter does not keep the change feed (Feed)"
+    return storage
 
 
 def _utc(moment: datetime) -> None:
@@ -802,6 +807,10 @@ class StorageContract:
         assert seen(storage, Actor("p", body="asso-7")) == ["r-007"]
         keyed = histories[3][1][1]
         assert storage.record_by_key("r-003", "key-r-003") == keyed
+        # The feed numbers every restored record, in the order the import gave them.
+        fed = [record for _, record in _feed(storage).changes(0, 10**6)]
+        assert fed == [record for _, history in histories for record in history]
+        assert _feed(storage).last_position() == len(fed)
 
     @pytest.mark.parametrize("failure", ["reading", "key-reused", "id-twice", "key-reused-first"])
     def test_a_failed_restore_writes_nothing(self, storage: Storage, failure: str) -> None:
@@ -837,6 +846,123 @@ class StorageContract:
         with pytest.raises(StoreNotEmpty):
             storage.restore(iter(_histories(2)))
         assert stored(storage) == before
+
+    # -- the change feed (``Feed``) -------------------------------------------------------
+
+    def test_feed_numbers_every_record_in_append_order(self, storage: Storage) -> None:
+        """Each record created or appended takes the next position: consecutive, in the order
+        written, across cases; read back whole, with its position."""
+        feed = _feed(storage)
+        base = feed.last_position()
+        one, two = CaseBuilder("feed-1"), CaseBuilder("feed-2")
+        written = []
+        for case, record in (one.start(), two.start(), one.step("submit"),
+                             two.step("submit"), two.step(payload={"text": AWKWARD}),
+                             one.step(payload={"text": "n"})):  # fmt: skip
+            if record.seq == 1:
+                storage.create(case, record)
+            else:
+                storage.append(case, record)
+            written.append(record)
+        read = list(feed.changes(base, 100))
+        assert [position for position, _ in read] == list(range(base + 1, base + 7))
+        for (_, got), want in zip(read, written, strict=True):
+            _same(got, want)
+        assert feed.last_position() == base + 6
+        assert list(feed.changes(base + 6, 100)) == []
+
+    def test_feed_resumes_after_any_position(self, storage: Storage) -> None:
+        """Reading page by page (``limit``) from any position gives the same records as one
+        read: nothing repeated, nothing skipped."""
+        feed = _feed(storage)
+        base = feed.last_position()
+        builder = CaseBuilder("pages")
+        storage.create(*builder.start())
+        for n in range(6):
+            storage.append(*builder.step(payload={"text": str(n)}))
+        whole = [(p, r.seq) for p, r in feed.changes(base, 100)]
+        for size in (1, 2, 3, 7):
+            paged, after = [], base
+            while batch := feed.changes(after, size):
+                assert len(batch) <= size
+                paged += [(p, r.seq) for p, r in batch]
+                after = batch[-1][0]
+            assert paged == whole
+        assert [(p, r.seq) for p, r in feed.changes(base + 3, 2)] == whole[3:5]
+
+    def test_a_refused_write_takes_no_position(self, storage: Storage) -> None:
+        """A write that fails (a lost race, a case id taken) leaves no hole: the next record
+        takes the very next position."""
+        feed = _feed(storage)
+        builder = CaseBuilder("holes")
+        storage.create(*builder.start())
+        stale = CaseBuilder("holes")
+        stale.case = builder.case
+        storage.append(*builder.step("submit"))
+        base = feed.last_position()
+        with pytest.raises(ConcurrencyConflict):
+            storage.append(*stale.step("submit"))
+        with pytest.raises(CaseIdTaken):
+            storage.create(*CaseBuilder("holes").start())
+        storage.append(*builder.step(payload={"text": "next"}))
+        assert [(p, r.seq) for p, r in feed.changes(base - 1, 100)] == [(base - 1 + 1, 2),
+                                                                         (base + 1, 3)]  # fmt: skip
+
+    def test_feed_never_skips_a_record_under_racing_writers(self, storage: Storage) -> None:
+        """Writers on several threads while a reader moves past what it read: the reader sees
+        every position once, each right after the one before (a record committed at a
+        position below one already read would be skipped for ever)."""
+        feed = _feed(storage)
+        base = feed.last_position()
+        done = threading.Event()
+        seen: list[int] = []
+        problems: list[str] = []
+
+        def write(worker: int) -> None:
+            builder = CaseBuilder(f"race-{worker}")
+            storage.create(*builder.start())
+            for n in range(12):
+                storage.append(*builder.step(payload={"text": str(n)}))
+
+        def read() -> None:
+            after = base
+            while True:
+                finished = done.is_set()
+                for position, _ in feed.changes(after, 7):
+                    if position != after + 1:
+                        problems.append(f"position {position} read right after {after}")
+                    seen.append(position)
+                    after = position
+                if finished and after == feed.last_position():
+                    return
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for thread in writers:
+            thread.start()
+        for thread in writers:
+            thread.join()
+        done.set()
+        reader.join()
+        assert problems == []
+        assert seen == list(range(base + 1, base + 4 * 13 + 1))
+        by_case: dict[str, list[int]] = {}
+        for _, record in feed.changes(base, 1000):
+            by_case.setdefault(record.case_id, []).append(record.seq)
+        assert all(seqs == list(range(1, 14)) for seqs in by_case.values())
+
+    def test_consumers_acknowledge_forward_only(self, storage: Storage) -> None:
+        """A consumer's acknowledged position is stored, independent of other consumers',
+        and never goes back."""
+        feed = _feed(storage)
+        assert feed.acknowledged("nobody-yet") == 0
+        feed.acknowledge("dashboard", 5)
+        feed.acknowledge("dashboard", 3)
+        feed.acknowledge("statistics", 2)
+        assert (feed.acknowledged("dashboard"), feed.acknowledged("statistics")) == (5, 2)
+        feed.acknowledge("dashboard", 9)
+        assert feed.acknowledged("dashboard") == 9
 
     # -- through the engine ---------------------------------------------------------------
 
