@@ -25,6 +25,7 @@ import io
 import json
 import os
 import stat
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -648,7 +649,7 @@ def _copies(records: list[Record], total: int) -> list[Record]:
     return sorted(out, key=lambda record: record.case_id)  # a file comes by increasing case id
 
 
-def item_5(stores: Stores, size: int, timing: bool) -> Item:
+def item_5(stores: Stores, size: int, timing: bool, repeats: int = 3) -> Item:
     from test_import import _key_reused, _long_id, _nan, _with_last_case
 
     item = Item(
@@ -689,22 +690,27 @@ def item_5(stores: Stores, size: int, timing: bool) -> Item:
     big = _copies(exported, size)
     path = stores.folder / "big.jsonl"
     path.write_text(_file(big), encoding="utf-8")
-    backend = stores.fresh("sqlite")
-    with backend.open() as storage:
-        ticks: list[int] = []
-        started = time.perf_counter()
-        report = import_jsonl(storage, path, progress=ticks.append)
-        imported = time.perf_counter() - started
-        started = time.perf_counter()
-        audited = audit(storage)
-        audit_time = time.perf_counter() - started
-        started = time.perf_counter()
-        exported_count = export_jsonl(storage, io.StringIO(), auditor=ADMIN, reason="mesure")
-        export_time = time.perf_counter() - started
+    # In turns, ``repeats`` times, each into a new store; the medians are compared (the machine
+    # is shared: one run alone can be off by 2x either way).
+    imports, audits, exports = [], [], []
+    for _ in range(repeats):
+        backend = stores.fresh("sqlite")
+        with backend.open() as storage:
+            ticks: list[int] = []
+            started = time.perf_counter()
+            report = import_jsonl(storage, path, progress=ticks.append)
+            imports.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            audited = audit(storage)
+            audits.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            exported_count = export_jsonl(storage, io.StringIO(), auditor=ADMIN, reason="mesure")
+            exports.append(time.perf_counter() - started)
+    imported, audit_time, export_time = map(statistics.median, (imports, audits, exports))
     ratio = (report.records / imported) / (audited.records_checked / audit_time)
     item.did(
         f"sqlite: import of a {report.records}-record file ({report.cases} cases), then "
-        "the audit and an export of the same store, timed in this run"
+        f"the audit and an export of the same store, in turns, {repeats} times (medians)"
     )
     item.saw(
         f"import {imported:.2f} s ({report.records / imported:,.0f} records/s), "
@@ -1157,24 +1163,24 @@ def item_10(stores: Stores) -> Item:
         if limit > 64 * 1024 * 1024:
             item.saw(f"mysql: max_allowed_packet is {limit} bytes: the 1153 replay left out")
         else:
+            from small import ticket
+
+            from stechnique import Registry
+
+            clerk, boss = Actor("agent-1", {"clerk"}), Actor("chef-1", {"boss"})
             with backend.open() as store:
-                engine = Engine(store)
-                case_id = _referred(engine)
+                engine = Engine(store, Registry((ticket(),)))
+                case_id = engine.start(
+                    "ticket", actor=clerk, facts={"title": "t", "kind": "solo"}
+                ).id
+                engine.fire(case_id, "approve", actor=boss)
                 big, error = outcome(
                     lambda: engine.fire(
-                        case_id,
-                        "record_funder_decision",
-                        actor=ETAT,
-                        payload={"decision": "approve", "note": "x" * (limit + 1024)},
+                        case_id, "comment", actor=clerk, payload={"text": "x" * (limit + 1024)}
                     )
                 )
                 next_fire, error2 = outcome(
-                    lambda: engine.fire(
-                        case_id,
-                        "record_funder_decision",
-                        actor=ETAT,
-                        payload={"decision": "approve"},
-                    )
+                    lambda: engine.fire(case_id, "comment", actor=clerk, payload={"text": "vu"})
                 )
             item.did("mysql: a fire over max_allowed_packet, then a valid fire")
             item.saw(
@@ -1218,7 +1224,9 @@ def main(argv: list[str] | None = None) -> int:
             2: lambda: item_2(stores),
             3: lambda: item_3(stores),
             4: lambda: item_4(stores),
-            5: lambda: item_5(stores, options.records, not options.no_timing),
+            5: lambda: item_5(
+                stores, options.records, not options.no_timing, 1 if options.no_timing else 2
+            ),
             6: lambda: item_6(stores, options.fuzz_calls),
             7: lambda: item_7(stores),
             8: lambda: item_8(stores),
