@@ -692,37 +692,49 @@ def item_5(stores: Stores, size: int, timing: bool, repeats: int = 3) -> Item:
     path.write_text(_file(big), encoding="utf-8")
     # In turns, ``repeats`` times, each into a new store; the medians are compared (the machine
     # is shared: one run alone can be off by 2x either way).
-    imports, audits, exports = [], [], []
+    wall: dict[str, list[float]] = {"import": [], "audit": [], "export": []}
+    cpu: dict[str, list[float]] = {"import": [], "audit": []}
     for _ in range(repeats):
         backend = stores.fresh("sqlite")
         with backend.open() as storage:
             ticks: list[int] = []
-            started = time.perf_counter()
-            report = import_jsonl(storage, path, progress=ticks.append)
-            imports.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            audited = audit(storage)
-            audits.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            exported_count = export_jsonl(storage, io.StringIO(), auditor=ADMIN, reason="mesure")
-            exports.append(time.perf_counter() - started)
-    imported, audit_time, export_time = map(statistics.median, (imports, audits, exports))
-    ratio = (report.records / imported) / (audited.records_checked / audit_time)
+            with _timed(wall["import"], cpu["import"]):
+                report = import_jsonl(storage, path, progress=ticks.append)
+            with _timed(wall["audit"], cpu["audit"]):
+                audited = audit(storage)
+            with _timed(wall["export"], []):
+                exported_count = export_jsonl(storage, io.StringIO(), auditor=ADMIN, reason="x")
+    seconds = {name: statistics.median(times) for name, times in wall.items()}
+    rate = {name: len(big) / value for name, value in seconds.items()}
+    # SQLite works in this process: CPU seconds are what a busy shared machine does not skew.
+    cpu_ratio = statistics.median(cpu["audit"]) / statistics.median(cpu["import"])
     item.did(
         f"sqlite: import of a {report.records}-record file ({report.cases} cases), then "
         f"the audit and an export of the same store, in turns, {repeats} times (medians)"
     )
     item.saw(
-        f"import {imported:.2f} s ({report.records / imported:,.0f} records/s), "
-        f"audit {audit_time:.2f} s ({audited.records_checked / audit_time:,.0f} records/s), "
-        f"export {export_time:.2f} s ({exported_count / export_time:,.0f} records/s); "
-        f"import / audit rate = {ratio:.2f}; progress reported {len(ticks)} times, "
-        f"last at {ticks[-1] if ticks else None}"
+        ", ".join(f"{n} {seconds[n]:.2f} s ({rate[n]:,.0f} records/s)" for n in seconds)
+        + f"; import / audit: {rate['import'] / rate['audit']:.2f} by the clock, "
+        f"{cpu_ratio:.2f} by CPU seconds; progress reported {len(ticks)} times, "
+        f"last at {ticks[-1] if ticks else None}; the issue saw 20.3 s (2,500 records/s)"
     )
+    ratio = cpu_ratio
+    _ = exported_count
     item.check("the big import audits clean", audited.ok and report.records == len(big))
     item.check("the import reports progress", len(ticks) > 1 and ticks[-1] == len(big))
-    item.check("the import runs at >= 0.8x the audit's records/s", ratio >= 0.8, counts=timing)
+    item.check(
+        "the import runs at >= 0.8x the audit's records per CPU second", ratio >= 0.8, counts=timing
+    )
     return item
+
+
+@contextmanager
+def _timed(wall: list[float], cpu: list[float]) -> Iterator[None]:
+    """Append the wall-clock and CPU seconds the block took."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    yield
+    wall.append(time.perf_counter() - started)
+    cpu.append(time.process_time() - started_cpu)
 
 
 # -- item 6: bad input escapes -------------------------------------------------------------
