@@ -112,6 +112,6 @@ def test_a_lone_surrogate_is_refused_escaped_or_raw(escaped: bool) -> None:
     line = json.dumps(data) if escaped else canonical_json(data)
     assert ("\\udc80" in line) is escaped
     target = MemoryStorage()
-    with pytest.raises(InvalidData, match="case_id ?: holds characters that are not valid"):
+    with pytest.raises(InvalidData, match=r"case_id ?: holds characters that are not valid"):
         import_jsonl(target, io.StringIO(line + "\n"))
     assert stored(target) == ([], [])

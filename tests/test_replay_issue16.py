@@ -19,10 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "replay_issue16.py"
 #: Items still open on this main, with the reason (each also has its own xfail reproduction).
-OPEN = {
-    3: "audit(since=) selects records by the time they claim, not by append order "
-    "(needs the global position of « A change feed »): see test_periodic_audit_attack.py",
-}
+OPEN: dict[int, str] = {}
 
 
 @pytest.fixture(scope="module")

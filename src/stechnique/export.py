@@ -583,6 +583,9 @@ def _unstorable(record: Record, line: str = "\\ud") -> list[FieldProblem]:
         ("event", record.event, MAX_NAME), ("target", record.target, MAX_NAME),
         ("name", record.name, MAX_NAME), ("version", record.version, MAX_NAME),
         *(("actor.roles", role, MAX_NAME) for role in record.actor.roles),
+        # The hashed texts too: a lone surrogate there would fail the hashing, not the store.
+        ("fingerprint", record.fingerprint, 2**62), ("prev_hash", record.prev_hash, 2**62),
+        ("hash", record.hash, 2**62),
     ]  # fmt: skip
     if record.idempotency_key is not None:
         fields.append(("idempotency_key", record.idempotency_key, MAX_ID))
