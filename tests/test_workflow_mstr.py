@@ -45,6 +45,7 @@ from stechnique import (
     UnknownCase,
     is_redacted,
 )
+from stechnique.records import content_hash, value_digest
 from stechnique.workflows.soutien_technique_renforce_2015_2017 import PROCEDURE
 
 VERSION = "2015-2017"
@@ -392,19 +393,24 @@ def test_the_validated_report_alone_opens_to_the_consulted_funders_and_the_caf()
         _unknown_to(engine_, case_id, outsider)
 
 
-def test_a_record_with_a_redacted_field_withholds_its_hash() -> None:
+def test_a_redacted_record_keeps_its_hash_and_its_digest_not_its_value() -> None:
     engine_ = engine()
     case_id = _reported(engine_)
     stored_records = whole(engine_, case_id)
     shown = engine_.history(case_id, FUNDER_A)
     assert len(shown) == len(stored_records)
-    for index, (seen, kept) in enumerate(zip(shown, stored_records, strict=True)):
-        redacted = any(is_redacted(value) for value in seen.payload.values())
-        assert redacted == (kept.event in ("submit_report", "request_revision"))
-        # A hash covers the payload: it would let the reader confirm a guess of the value.
-        assert seen.hash == ("withheld" if redacted else kept.hash)
-        after_redacted = index > 0 and shown[index - 1].hash == "withheld"
-        assert seen.prev_hash == ("withheld" if after_redacted else kept.prev_hash)
+    for seen, kept in zip(shown, stored_records, strict=True):
+        redacted = [field for field, value in seen.payload.items() if is_redacted(value)]
+        assert bool(redacted) == (kept.event in ("submit_report", "request_revision"))
+        # Format 2: the hash covers each confidential value's salted digest, which the marker
+        # keeps; value and salt are gone, so the hash confirms no guess (test_salted_records).
+        assert (seen.hash, seen.prev_hash) == (kept.hash, kept.prev_hash)
+        for field in redacted:
+            assert field in kept.salts
+            assert field not in seen.salts
+            marker = seen.payload[field]["__redacted__"]
+            assert marker["digest"] == value_digest(kept.salts[field], field, kept.payload[field])
+        assert content_hash(seen) == seen.hash
     assert engine_.history(case_id, ADMIN) == stored_records
 
 

@@ -451,7 +451,8 @@ class Replay:
             ):
                 for code, seq, message in link_problems(record, expected, self.head):
                     self._violation(seq, message, code)
-            self._check_format(record, last)
+            if record.format != FORMAT or record.payload:  # else nothing to check: no value
+                self._check_format(record, last)
             procedure = self.procedure
             if (
                 procedure is not None

@@ -125,7 +125,25 @@ def _case_problems(
 def _hash(record: Record) -> str:
     body = converter.unstructure(record)
     del body["hash"]
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    salts = body.pop("salts", {})
+    if "format" in body:
+        # Format 2, as the record format says, written out again here: each salted value
+        # hashed as the SHA-256 of ``[salt, field, value]``, under ``digests``.
+        # A value withheld from a viewer is hashed by the digest its marker keeps.
+        payload = body["payload"]
+        digests = {field: _sha256([salt, field, payload[field]]) for field, salt in salts.items()}
+        digests |= {
+            field: value["__redacted__"]["digest"]
+            for field, value in payload.items()
+            if _is_marker(value) and "digest" in value["__redacted__"] and field not in salts
+        }
+        body["digests"] = digests
+        body["payload"] = {field: v for field, v in payload.items() if field not in digests}
+    return _sha256(body)
+
+
+def _sha256(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
 _fingerprints: dict[int, tuple[Procedure, str]] = {}
@@ -453,7 +471,9 @@ def redaction_problems(
     engine: Engine, case: Case, records: Sequence[Record], viewer: Actor
 ) -> list[str]:
     """Invariant 3: ``engine.history`` hides exactly what the rules hide, drops nothing, and
-    withholds the hash of a record it redacts (and the next record's link to it)."""
+    shows no hash that could confirm a hidden value: a format-2 record keeps its hash, each
+    hidden value's salted digest in its marker and not its salt; a format-1 record (or one
+    with a hidden value not salted) has its hash withheld, and the next record's link to it."""
     where = f"case {case.id} viewed by {viewer.acts_for} ({sorted(viewer.roles)})"
     if not sees(engine.registry, records, viewer):
         return []
@@ -475,18 +495,42 @@ def redaction_problems(
                 problems.append(f"{where} seq {raw.seq}: {raw.event}.{name} shown (invariant 3)")
             elif name not in hidden and seen.payload[name] != value:
                 problems.append(f"{where} seq {raw.seq}: {raw.event}.{name} hidden needlessly")
-        if (seen.hash == raw.hash) == bool(hidden):
+        # Format 2: every hidden value committed by a salt proves the record's hash.
+        provable = raw.format != 1 and all(name in raw.salts for name in hidden)
+        problems += _salt_problems(f"{where} seq {raw.seq}", raw, seen, hidden, provable)
+        if provable:
+            if seen.hash != raw.hash or _hash(seen) != seen.hash:
+                problems.append(f"{where} seq {raw.seq}: the shown record does not prove its hash")
+        elif (seen.hash == raw.hash) == bool(hidden):
             problems.append(
                 f"{where} seq {raw.seq}: hash shown={seen.hash == raw.hash} (invariant 9)"
             )
         if (seen.prev_hash == raw.prev_hash) == withheld_before:
             problems.append(f"{where} seq {raw.seq}: link shown={seen.prev_hash == raw.prev_hash}")
-        withheld_before = bool(hidden)
+        withheld_before = bool(hidden) and not provable
+    return problems
+
+
+def _salt_problems(
+    where: str, raw: Record, seen: Record, hidden: Iterable[str], provable: bool
+) -> list[str]:
+    """Invariant 9 for salted values: a hidden value's salt is withheld with it and its marker
+    holds the salted digest (when every hidden value has one); a shown value keeps its salt."""
+    problems = []
+    hidden = set(hidden)
+    if seen.salts != {name: salt for name, salt in raw.salts.items() if name not in hidden}:
+        problems.append(f"{where}: the salts shown are not those of the values shown")
+    for name in sorted(hidden):
+        if not provable:
+            break
+        digest = _sha256([raw.salts[name], name, raw.payload[name]])
+        if seen.payload[name]["__redacted__"].get("digest") != digest:
+            problems.append(f"{where}: {raw.event}.{name}'s marker lacks its digest (invariant 9)")
     return problems
 
 
 _NOT_PAYLOAD = tuple(
-    a.name for a in attrs.fields(Record) if a.name not in ("payload", "hash", "prev_hash")
+    a.name for a in attrs.fields(Record) if a.name not in ("payload", "hash", "prev_hash", "salts")
 )
 
 
