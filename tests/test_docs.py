@@ -107,17 +107,24 @@ _DEMO_EN = re.compile(r"Demo: (\d+) stories, (\d+) cases .*\((\d+) records writt
 
 
 def test_the_demo_counts_quoted_are_what_the_demo_writes(tmp_path: Path) -> None:
-    ran = subprocess.run(
-        [sys.executable, "-c", "from stechnique.cli import app; app(['demo'])"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200", "PATH": ""},
-    )
-    assert ran.returncode == 0, ran.stderr
-    for pattern in (_DEMO_FR, _DEMO_EN):
+    # The demo speaks one language (French by default, English with --lang en): one run each.
+    for lang, pattern in (("fr", _DEMO_FR), ("en", _DEMO_EN)):
+        where = tmp_path / lang
+        where.mkdir()
+        ran = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from stechnique.cli import app; app(['--lang', '{lang}', 'demo'])",
+            ],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={"PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200", "PATH": ""},
+        )
+        assert ran.returncode == 0, ran.stderr
         written = pattern.search(ran.stdout)
         assert written is not None, ran.stdout[-2000:]
         for page in ("getting-started.md", "getting-started.en.md"):
