@@ -36,7 +36,9 @@ CASE_ID = "mstr-air-bel"
 BOARD = Actor("ca-air-bel", {"administrator"})
 CAF = Actor("caf-13-coordination", {"caf_coordinator"})
 CAF_FUNDER = Actor("caf-13", {"funder"})
-STRUCTURE = Actor("cs-air-bel", {"structure"})
+# The centre itself acts for the association that manages it: the 2019 case's structure is
+# the 2015-2017 mission's manager (only a case's parties act on it).
+STRUCTURE = Actor("cs-air-bel", {"structure"}, body="ca-air-bel")
 ESIA = Actor("esia-charge-de-mission", {"esia_officer"})
 FRANCE_ACTIVE = Actor("france-active-paca", {"france_active_officer"})
 

@@ -349,3 +349,22 @@ def test_default_registry_is_unchanged_by_the_reading_rules() -> None:
     # Reading rules are attached outside the fingerprints: every published one stays.
     assert all(procedure.reading is not None for procedure in default_registry())
     assert OTHER_APPLICANT.acts_for == "asso-b"
+
+
+
+def test_a_body_that_does_not_see_a_case_cannot_act_on_it_even_where_its_role_may() -> None:
+    """Revision 1 lets any administrator of an association withdraw by role alone; another
+    centre's administrator still gets « unknown case », as for a read, and nothing is written.
+    """
+    from audit_stories import ADMIN, CENTRE_FACTS, MSTR
+
+    engine = Engine(clock=ManualClock())
+    case = engine.start(MSTR, version="2015-2017", actor=ADMIN, facts=CENTRE_FACTS)
+    stranger = Actor("ca-autre-centre", roles=ADMIN.roles)
+    before = engine.storage.records(case.id)
+    reason = {"reason": "plus besoin"}
+    with pytest.raises(UnknownCase):
+        engine.fire(case.id, "withdraw", actor=stranger, payload=reason)
+    assert engine.storage.records(case.id) == before
+    # The case's own manager still may.
+    assert engine.fire(case.id, "withdraw", actor=ADMIN, payload=reason).state == "withdrawn"

@@ -276,10 +276,6 @@ class Engine:
         if expected_seq is not None and expected_seq != case.seq:
             raise ConcurrencyConflict(case.id, expected_seq, case.seq)
         target, clean, now = self._decide(case, procedure, event, actor, payload)
-        if opening is not None:
-            # Written first, so that a step whose own write is lost leaves a case that says so
-            # (``_openings``); the step below is then the retry's, or ``finish_transfers``'.
-            self._open(opening, case, actor, clean, now)
         record, after = next_step(
             case,
             procedure,
@@ -290,6 +286,15 @@ class Engine:
             payload=clean,
             idempotency_key=idempotency_key,
         )
+        if not self._may_act(case, after, actor):
+            # A step its rules allow by role alone (revision 1) is still no business of a body
+            # that is not the case's: it acts only on a case it sees, or that its step makes
+            # it a party of (a revision-1 provider acknowledging the rules).
+            raise UnknownCase(case.id)
+        if opening is not None:
+            # Written first, so that a step whose own write is lost leaves a case that says so
+            # (``_openings``); the step below is then the retry's, or ``finish_transfers``'.
+            self._open(opening, case, actor, clean, now)
         try:
             self.storage.append(after, record)
         except ConcurrencyConflict:
@@ -301,6 +306,12 @@ class Engine:
             raise
         self._known.remember(after, procedure)
         return after
+
+    def _may_act(self, case: Case, after: Case, actor: Actor) -> bool:
+        """Whether ``actor`` sees ``case``, or will once its step is written (``after``)."""
+        if self._parties(case).sees(actor):
+            return True
+        return after.parties is not None and after.parties.sees(actor)
 
     def _open(
         self, opening: Opening, case: Case, actor: Actor, payload: Mapping[str, Any], now: datetime
