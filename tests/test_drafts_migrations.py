@@ -79,7 +79,7 @@ def test_the_bulk_dry_run_names_what_is_not_carried() -> None:
     assert report.ok
     assert not report.applied
     assert f"{case.id}: 2019 individual_accompaniment -> 2019/r2 accompaniment" in report.summary()
-    assert "not carried: 2 individual financial_management; 3 collective" in report.summary()
+    assert "non repris : 2 individual financial_management; 3 collective" in report.summary()
 
 
 # -- 2015-2017 missions move to the DLA's latest revision ------------------------------------
