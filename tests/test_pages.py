@@ -105,12 +105,14 @@ def test_a_case_is_fired_through_its_form_then_redirected(service: Service) -> N
     assert "Chronologie" in page.text
     answer = client.post(
         f"/pages/cases/{case_id}/events/refer",
-        data={"csrf": _csrf(page), "seq": "1", "funders": ["caf-13", "etat"]},
+        data={"csrf": _csrf(page), "seq": "1", "funders": "caf-13\netat"},
     )
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == f"/pages/cases/{case_id}?done=1"
     case = service.call("caf", "GET", f"/cases/{case_id}").json()
     assert (case["state"], case["seq"]) == ("referred", 2)
+    history = service.call("caf", "GET", f"/cases/{case_id}/history").json()
+    assert history[-1]["payload"] == {"funders": ["caf-13", "etat"]}  # one funder a line
 
 
 def test_a_refused_form_shows_the_french_refusal_and_changes_nothing(service: Service) -> None:

@@ -75,6 +75,10 @@ def payload_of(fields: Sequence[Field], form: Mapping[str, Sequence[str]]) -> di
         elif field.kind == "choices":
             if values:
                 payload[field.name] = values
+        elif field.kind == "list":
+            lines = [line.strip() for value in values for line in value.splitlines()]
+            if any(lines):
+                payload[field.name] = [line for line in lines if line]
         elif values:
             payload[field.name] = _value(field, values[0])
     return payload
@@ -86,8 +90,6 @@ def _value(field: Field, text: str) -> Any:
             return int(text)
         except ValueError:
             return text
-    if field.kind == "list":
-        return [line.strip() for line in text.splitlines() if line.strip()]
     if field.kind in ("object", "objects"):
         try:
             return json.loads(text)
