@@ -63,6 +63,22 @@ def test_login_sets_an_httponly_samesite_cookie_that_never_holds_the_token(
     assert client.get("/pages/cases").status_code == 200
 
 
+def test_behind_a_tls_proxy_the_session_cookie_is_secure(service: Service) -> None:
+    # uvicorn trusts X-Forwarded-Proto from 127.0.0.1, as from a reverse proxy on the host.
+    proxied = {"X-Forwarded-Proto": "https"}
+    client = httpx.Client(base_url=service.base, timeout=30, headers=proxied)
+    form = client.get("/pages/login")
+    assert "Secure" in form.headers["set-cookie"]  # the login form's own CSRF cookie
+    # httpx keeps Secure cookies off plain http: the test sends it back as a browser on https.
+    sent = {**proxied, "Cookie": f"stechnique_login_csrf={form.cookies['stechnique_login_csrf']}"}
+    answer = httpx.post(
+        service.base + "/pages/login", headers=sent,
+        data={"csrf": _csrf(form), "token": service.tokens["caf"]},
+    )  # fmt: skip
+    assert answer.status_code == 303
+    assert "Secure" in answer.headers["set-cookie"]
+
+
 def test_a_wrong_or_revoked_token_or_a_forged_cookie_gets_no_session(service: Service) -> None:
     for token in ("stq_nothing", service.tokens["revoked"]):
         client = httpx.Client(base_url=service.base, timeout=30)
