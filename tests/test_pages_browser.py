@@ -181,6 +181,7 @@ def test_the_statistics_page_reads_in_french_and_in_english(visit: Visit, servic
     page = visit.page
     page.get_by_role("link", name="Suivi et évaluation du dispositif").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Suivi et évaluation du dispositif"
+    assert page.locator("figure.chart svg").count() >= 3  # drawn by pygal, served inline
     visit.check("stats")
     page.get_by_role("link", name="English").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Monitoring and evaluation"

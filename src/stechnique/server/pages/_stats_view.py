@@ -15,7 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 from stechnique.engine import Engine
 from stechnique.i18n import current_lang
 from stechnique.server._routes import list_cases
+from stechnique.server.pages._charts import bar_chart
 from stechnique.server.pages._session import Session, read_session
+from stechnique.server.pages._texts import text
 from stechnique.server.pages._views import _caller, _page, _spoken
 from stechnique.stats import TABLES, Figures, figures, to_csv
 
@@ -58,7 +60,8 @@ def stats_page(request: Request) -> Response:
         return RedirectResponse("/pages/login", status_code=303)
     with _spoken(request):
         found = _figures(request, session)
-        return _page(request, "stats.html", {"session": session, "f": found, "tables": TABLES})
+        charts = {table: bar_chart(text(table), getattr(found, table)) for table in TABLES[:-1]}
+        return _page(request, "stats.html", {"session": session, "f": found, "charts": charts})
 
 
 @router.get("/stats/{table}.csv")

@@ -72,6 +72,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "decisions": ("Décisions des financeurs", "Funders' decisions"),
     "durations": ("Temps passé dans chaque état (jours)", "Time spent in each state (days)"),
     "count": ("Nombre", "Count"),
+    "chart": ("graphique ; les chiffres sont dans le tableau",
+              "chart; the figures are in the table"),
     "median": ("Médiane", "Median"),
     "p90": ("90e centile", "90th percentile"),
     "csv": ("Télécharger en CSV", "Download as CSV"),
