@@ -166,6 +166,9 @@ def test_the_cases_page_filters_by_state_and_speaks_english_on_request(
     page = client.get("/pages/cases", params={"state": "referred"})
     assert referred in page.text
     assert started not in page.text
+    this_year = str(_now().year)
+    assert referred in client.get("/pages/cases", params={"year": this_year}).text
+    assert referred not in client.get("/pages/cases", params={"year": "2001"}).text
     english = client.get("/pages/cases", params={"lang": "en"})
     assert 'lang="en"' in english.text
     assert "Cases" in english.text
@@ -228,3 +231,18 @@ def test_the_statistics_suppress_small_counts_except_for_coordinators(
     assert "Chiffres sur les seuls dossiers" in funder.get("/pages/stats").text
     assert _counts(funder, "decisions")[key] == "<5"
     assert "&lt; 5" in funder.get("/pages/stats").text
+
+
+def test_the_cases_come_a_page_at_a_time_oldest_first(service: Service) -> None:
+    from stechnique.server.pages._views import PAGE_SIZE
+
+    while len(service.call("caf", "GET", "/cases").json()) <= PAGE_SIZE:
+        _started(service)
+    every = [case["id"] for case in service.call("caf", "GET", "/cases").json()]
+    client = logged_in(service, "caf")
+    first, second = client.get("/pages/cases"), client.get("/pages/cases", params={"page": 2})
+    listed = re.compile(r'href="/pages/cases/([^"]+)"')
+    assert listed.findall(first.text) == every[:PAGE_SIZE]
+    assert listed.findall(second.text) == every[PAGE_SIZE : 2 * PAGE_SIZE]
+    assert 'rel="next"' in first.text
+    assert 'rel="prev"' in second.text

@@ -33,6 +33,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "procedure": ("Procédure", "Procedure"),
     "version": ("Version", "Version"),
     "state": ("État", "State"),
+    "year": ("Année d'ouverture", "Year opened"),
     "all": ("Tous", "All"),
     "filter": ("Filtrer", "Filter"),
     "created": ("Ouvert le", "Opened on"),

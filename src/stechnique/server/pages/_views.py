@@ -151,6 +151,7 @@ def cases_page(
     procedure: Filter = None,
     version: Filter = None,
     state: Filter = None,
+    year: Filter = None,
     page: Annotated[int, Query(ge=1, le=10**6)] = 1,
 ) -> Response:
     """The cases the account may see, filtered, a page at a time."""
@@ -164,13 +165,18 @@ def cases_page(
                                version=version or None, state=state or None)  # fmt: skip
         except StechniqueError as error:
             return _refusal_page(request, session, error)
+        choices = _choices(engine)
+        choices["year"] = [(y, y) for y in sorted({str(c.created_at.year) for c in found})]
+        if year:
+            found = [case for case in found if str(case.created_at.year) == year]
         pages = max(1, -(-len(found) // PAGE_SIZE))
         page = min(page, pages)
         shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        kept = {"procedure": procedure or "", "version": version or "", "state": state or ""}
+        kept = {"procedure": procedure or "", "version": version or "", "state": state or "",
+                "year": year or ""}  # fmt: skip
         return _page(request, "cases.html", {
             "session": session, "cases": shown, "total": len(found), "page": page,
-            "pages": pages, "filters": kept, "choices": _choices(engine),
+            "pages": pages, "filters": kept, "choices": choices,
             "state_label": lambda case: _state_label(engine, case.fingerprint, case.state),
             "link": lambda number: "?" + urlencode({**kept, "page": number}),
         })  # fmt: skip
