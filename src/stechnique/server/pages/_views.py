@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from stechnique.diagram import dot
 from stechnique.engine import Engine
@@ -279,8 +280,6 @@ async def fire_page(request: Request, case_id: str, event: str) -> Response:
     with _spoken(request):
         if not csrf_ok(session, form.get("csrf")):
             return _case_view(request, session, case_id, text("bad_csrf"), event, 400)
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(_fire, request, session, case_id, event, values)
 
 
@@ -293,8 +292,8 @@ def _fire(
             actor = _commanding_actor(engine, _caller(session), case_id)
             case = engine.case(case_id, actor)
             procedure = engine.procedure(case.name, case.version)
-            candidates = procedure.candidates(case.state, event) if event in {
-                t.event for t in procedure.transitions} else ()  # fmt: skip
+            candidates = procedure.candidates(case.state, event)
+            # No transition from here: the engine refuses the event and says why.
             fields = candidates[0].payload if candidates else ()
             engine.fire(case_id, event, actor=actor, payload=payload_of(fields, values),
                         expected_seq=_seq(values))  # fmt: skip
