@@ -139,6 +139,8 @@ def test_a_coordinator_logs_in_filters_opens_a_case_and_fires_through_its_form(
     visit.check("login")
     visit.log_in("caf")
     visit.check("cases")
+    page.keyboard.press("Tab")  # the first stop skips to the content, for keyboard users
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "#main"
     page.get_by_label("État").select_option("requested")
     page.get_by_role("button", name="Filtrer").click()
     page.wait_for_url("**state=requested**")
