@@ -246,3 +246,37 @@ def test_the_cases_come_a_page_at_a_time_oldest_first(service: Service) -> None:
     assert listed.findall(second.text) == every[PAGE_SIZE : 2 * PAGE_SIZE]
     assert 'rel="next"' in first.text
     assert 'rel="prev"' in second.text
+
+
+def test_an_auditor_runs_an_audit_and_reads_the_violations_by_case_and_seq(
+    tmp_path: Path,
+) -> None:
+    import base64
+    import json
+    import sqlite3
+
+    with _serving("sqlite", tmp_path) as running:
+        clean, tampered = _referred(running), _referred(running)
+        with sqlite3.connect(running.url.removeprefix("sqlite:///")) as connection:
+            changed = connection.execute(
+                "UPDATE stechnique_records SET payload = ? WHERE case_id = ? AND seq = 2",
+                (json.dumps({"funders": ["caf-13"]}), tampered),
+            ).rowcount
+        assert changed == 1
+        coordination = logged_in(running, "caf")
+        assert coordination.get("/pages/audit").status_code == 403
+        assert "/pages/audit" not in coordination.get("/pages/cases").text
+        auditor = logged_in(running, "auditor")
+        form = auditor.get("/pages/audit")
+        assert form.status_code == 200
+        assert auditor.post("/pages/audit", data={"csrf": "forged"}).status_code == 400
+        report = auditor.post("/pages/audit", data={"csrf": _csrf(form), "procedure": ""})
+        assert report.status_code == 200
+        assert "Des violations ont été trouvées." in report.text
+        assert f"<td>{tampered}</td><td>2</td>" in report.text
+        assert clean not in report.text
+        encoded = re.search(r'href="data:application/json;base64,([^"]+)"', report.text)
+        assert encoded is not None
+        document = json.loads(base64.b64decode(encoded.group(1)))
+        assert document["cases_checked"] == 2
+        assert {(v["case_id"], v["seq"]) for v in document["violations"]} == {(tampered, 2)}

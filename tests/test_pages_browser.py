@@ -188,3 +188,14 @@ def test_the_statistics_page_reads_in_french_and_in_english(visit: Visit, servic
     page.get_by_role("link", name="English").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Monitoring and evaluation"
     visit.check("stats-en")
+
+
+def test_an_auditor_runs_an_audit_from_its_page(visit: Visit, service: Service) -> None:
+    _started(service)
+    visit.log_in("auditor")
+    page = visit.page
+    page.get_by_role("link", name="Audit des historiques").click()
+    visit.check("audit")
+    page.get_by_role("button", name="Lancer l'audit").click()
+    assert page.locator("#verdict").inner_text() == "Aucune violation."
+    visit.check("audit-report")

@@ -19,9 +19,11 @@ __all__ = ["install"]
 
 def install(app: FastAPI) -> None:
     """Add the pages (``/pages``) and their static files (``/pages/static``) to ``app``."""
+    from stechnique.server.pages._audit_view import router as audit_router
     from stechnique.server.pages._stats_view import router as stats_router
     from stechnique.server.pages._views import router
 
+    app.include_router(audit_router)
     app.include_router(stats_router)
     app.include_router(router)
     static = StaticFiles(directory=str(Path(__file__).parent / "static"))
