@@ -280,3 +280,19 @@ def test_an_auditor_runs_an_audit_and_reads_the_violations_by_case_and_seq(
         document = json.loads(base64.b64decode(encoded.group(1)))
         assert document["cases_checked"] == 2
         assert {(v["case_id"], v["seq"]) for v in document["violations"]} == {(tampered, 2)}
+
+
+def test_what_partners_typed_is_shown_escaped(service: Service) -> None:
+    from _stories import mstr_facts
+
+    facts = {**mstr_facts(), "centre": "<script>alert(1)</script>"}
+    started = service.call(
+        "admin", "POST", "/cases",
+        json={"procedure": "soutien-technique-renforce", "version": "2015-2017", "facts": facts},
+    )  # fmt: skip
+    assert started.status_code == 201
+    client = logged_in(service, "caf")
+    for path in ("/pages/cases", f"/pages/cases/{started.json()['id']}"):
+        page = client.get(path, params={"page": 1000})
+        assert "<script>alert(1)</script>" not in page.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text

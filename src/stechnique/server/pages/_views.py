@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import jinja2
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -51,7 +52,13 @@ PAGE_SIZE = 50
 _HERE = Path(__file__).parent
 _LOGIN_CSRF = "stechnique_login_csrf"
 
-templates = Jinja2Templates(directory=str(_HERE / "templates"))
+# Every template escapes what it prints (autoescape on for all of them, not only by extension):
+# case facts and payloads are what partners typed.
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True, auto_reload=False
+    )
+)
 templates.env.globals.update(t=text, when=format_datetime)
 router = APIRouter(prefix="/pages", include_in_schema=False)
 
