@@ -166,6 +166,9 @@ def test_the_cases_page_filters_by_state_and_speaks_english_on_request(
     page = client.get("/pages/cases", params={"state": "referred"})
     assert referred in page.text
     assert started not in page.text
+    waiting = client.get("/pages/cases", params={"waiting": "caf-13", "page": 1000}).text
+    assert referred in waiting
+    assert started not in waiting
     this_year = str(_now().year)
     assert referred in client.get("/pages/cases", params={"year": this_year}).text
     assert referred not in client.get("/pages/cases", params={"year": "2001"}).text

@@ -34,6 +34,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "version": ("Version", "Version"),
     "state": ("État", "State"),
     "year": ("Année d'ouverture", "Year opened"),
+    "waiting_filter": ("En attente de", "Waiting on"),
+    "waiting_hint": ("Un organisme (caf-13) ou un rôle coordinateur.",
+                     "A body (caf-13) or a coordinating role."),
     "audit": ("Audit des historiques", "Audit of the histories"),
     "audit_intro": ("Rejoue chaque historique du magasin contre sa version de procédure et "
                     "vérifie sa chaîne d'empreintes.",

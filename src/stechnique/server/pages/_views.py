@@ -160,6 +160,7 @@ def cases_page(
     version: Filter = None,
     state: Filter = None,
     year: Filter = None,
+    waiting: Filter = None,
     page: Annotated[int, Query(ge=1, le=10**6)] = 1,
 ) -> Response:
     """The cases the account may see, filtered, a page at a time."""
@@ -177,17 +178,32 @@ def cases_page(
         choices["year"] = [(y, y) for y in sorted({str(c.created_at.year) for c in found})]
         if year:
             found = [case for case in found if str(case.created_at.year) == year]
+        if waiting:
+            found = [case for case in found if _waits_on(engine, case.id, waiting.strip())]
         pages = max(1, -(-len(found) // PAGE_SIZE))
         page = min(page, pages)
         shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         kept = {"procedure": procedure or "", "version": version or "", "state": state or "",
-                "year": year or ""}  # fmt: skip
+                "year": year or "", "waiting": waiting or ""}  # fmt: skip
         return _page(request, "cases.html", {
             "session": session, "cases": shown, "total": len(found), "page": page,
             "pages": pages, "filters": kept, "choices": choices,
             "state_label": lambda case: _state_label(engine, case.fingerprint, case.state),
             "link": lambda number: "?" + urlencode({**kept, "page": number}),
         })  # fmt: skip
+
+
+def _waits_on(engine: Engine, case_id: str, who: str) -> bool:
+    """Whether the case waits on the body or coordinating role ``who`` (its history read:
+    this filter costs a read per case listed)."""
+    case = engine.storage.get(case_id)
+    if case is None:
+        return False
+    procedure = engine.registry.pinned(case.id, case.seq, case.name, case.version,
+                                       case.fingerprint)  # fmt: skip
+    if procedure.state(case.state).terminal or procedure.wait(case.state) is None:
+        return False
+    return waiting_on(procedure, case, engine.storage.records(case.id)).waits_on(who)
 
 
 def _choices(engine: Engine) -> dict[str, list[tuple[str, str]]]:
