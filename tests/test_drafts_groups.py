@@ -61,7 +61,8 @@ def test_no_one_else_learns_who_is_in_a_group(viewer: Actor) -> None:
         engine_.group_members(GROUP, viewer)
     error = refused.value
     # Both texts, French shown by default; neither names the group's members.
-    assert "ne peut pas" in str(error) and "may not" in error.en
+    assert "ne peut pas" in str(error)
+    assert "may not" in error.en
     for message in (error.fr, error.en):
         assert "ESIA" in message or "esia_officer" in message
         assert CASTELLANE.acts_for not in message

@@ -351,7 +351,6 @@ def test_default_registry_is_unchanged_by_the_reading_rules() -> None:
     assert OTHER_APPLICANT.acts_for == "asso-b"
 
 
-
 def test_a_body_that_does_not_see_a_case_cannot_act_on_it_even_where_its_role_may() -> None:
     """Revision 1 lets any administrator of an association withdraw by role alone; another
     centre's administrator still gets « unknown case », as for a read, and nothing is written.

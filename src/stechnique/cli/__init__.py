@@ -16,6 +16,7 @@ selected, ``_render`` draws what the user sees.
 from stechnique.cli import (
     _checkpoints,  # noqa: F401 (adds the ``checkpoint`` commands)
     _server,  # noqa: F401 (adds ``serve`` and the ``accounts`` commands)
+    _stats,  # noqa: F401 (adds ``stats``)
 )
 from stechnique.cli._commands import app
 

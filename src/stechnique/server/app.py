@@ -26,6 +26,7 @@ from stechnique.server._jwt import JwtVerifier
 from stechnique.server._problems import MEDIA_TYPE, Problem, problem_of
 from stechnique.server._routes import router
 from stechnique.server.accounts import AccountStore
+from stechnique.server.pages import install as install_pages
 from stechnique.storage.sql import SQLStorage
 
 __all__ = [
@@ -77,6 +78,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(router)
+    install_pages(app)
     app.add_exception_handler(Problem, _problem_response)
     app.add_exception_handler(StechniqueError, _error_response)
     app.add_exception_handler(RequestValidationError, _invalid_request)
