@@ -31,6 +31,9 @@ FRANCE_ACTIVE = Actor("france-active", roles={"france_active_officer"})
 CONSULTANT = Actor("consultant-rh", roles={"consultant"})
 CENTRE = Actor("centre-gennevilliers", roles={"centre"})
 COPIL = Actor("copil-92", roles={"steering_committee"})
+#: The structure of the migrated case: the 2015-2017 manager, now acting as the DLA structure
+#: (only a case's parties act on it).
+MIGRATED_STRUCTURE = Actor("direction-belle-de-mai", roles={"structure"}, body=ADMIN.id)
 
 MSTR = "soutien-technique-renforce"
 CONVENTION = "convention-pluripartenariale"
@@ -91,10 +94,13 @@ def mstr_migrated(engine: Engine, case_id: str) -> None:
         facts={"contact_email": "direction@belledemai.example", "moment": "new_director"},
         reason="Poursuite par le DLA",
     )
-    dla_to_plan(engine, case_id, [{"kind": "individual", "domain": "human_resources"}])
+    actions = [{"kind": "individual", "domain": "human_resources"}]
+    dla_to_plan(engine, case_id, actions, structure=MIGRATED_STRUCTURE)
 
 
-def dla_to_plan(engine: Engine, case_id: str, actions: list[dict[str, str]]) -> None:
+def dla_to_plan(
+    engine: Engine, case_id: str, actions: list[dict[str, str]], structure: Actor = STRUCTURE
+) -> None:
     """A DLA case from ``requested`` to a validated plan with ``actions``, acknowledged."""
     steps = [
         ("send_pre_diagnostic", STRUCTURE, {"pre_diagnostic": "Difficultés RH"}),
@@ -111,7 +117,8 @@ def dla_to_plan(engine: Engine, case_id: str, actions: list[dict[str, str]]) -> 
         ("acknowledge_confidentiality", CONSULTANT, None),
     ]
     for event, actor, payload in steps:
-        actor = STRUCTURE_2 if actor is STRUCTURE and case_id.endswith("-2") else actor
+        if actor is STRUCTURE:
+            actor = STRUCTURE_2 if case_id.endswith("-2") else structure
         engine.fire(case_id, event, actor=actor, payload=payload)
 
 

@@ -11,8 +11,8 @@ import pytest
 from audit_stories import (
     ADMIN,
     CAF,
+    MIGRATED_STRUCTURE,
     PROVIDER,
-    STRUCTURE,
     engine_on,
     every_story,
     mstr_closed,
@@ -79,7 +79,7 @@ def test_an_unchanged_or_grown_store_verifies(engine: Engine) -> None:
     assert report.ok
     assert report.cases_checked == len(checkpoint.heads)
     # Life goes on after the checkpoint: new records, new cases.
-    engine.fire("mstr-migrated", "withdraw", actor=STRUCTURE, payload={"reason": "Fin"})
+    engine.fire("mstr-migrated", "withdraw", actor=MIGRATED_STRUCTURE, payload={"reason": "Fin"})
     mstr_validated(engine, "new-case")
     report = verify_checkpoint(engine.storage, checkpoint, key=KEY)
     assert report.ok, report.summary()

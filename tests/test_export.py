@@ -14,9 +14,9 @@ from audit_stories import (
     ADMIN,
     CAF,
     ETAT,
+    MIGRATED_STRUCTURE,
     MSTR,
     PROVIDER,
-    STRUCTURE,
     engine_on,
     every_story,
     mstr_validated,
@@ -79,7 +79,9 @@ def test_export_import_audit_round_trip_on_sqlite(
     export_jsonl(empty, again, **AS_AUDITOR)
     assert again.read_bytes() == path.read_bytes()
     # A restored store works on: the engine fires on the restored cases.
-    Engine(empty).fire("mstr-migrated", "withdraw", actor=STRUCTURE, payload={"reason": "x"})
+    Engine(empty).fire(
+        "mstr-migrated", "withdraw", actor=MIGRATED_STRUCTURE, payload={"reason": "x"}
+    )
     assert audit(empty).ok
 
 
