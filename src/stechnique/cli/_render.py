@@ -304,7 +304,7 @@ def payload_text(record: Record, registry: Registry, bodies: Bodies | None = Non
     for index, line in enumerate(lines):
         if index:
             text.append("\n")
-        key, value = fields[index] if by_field else ("", None)
+        key, value = fields[index] if by_field else ("", {})
         if not is_redacted(value):
             text.append(line)
             continue
