@@ -43,7 +43,7 @@ from stechnique.registry import Registry
 from stechnique.schema import Field
 from stechnique.visibility import REDACTED, is_redacted
 
-__all__ = ["timeline"]
+__all__ = ["payload_lines", "timeline"]
 
 _MAX_TEXT = 160
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -71,6 +71,24 @@ def timeline(
         registry = default_registry()
     page = _Page(registry, bodies or Bodies(), lang or current_lang())
     return "\n".join(page.lines(records))
+
+
+def payload_lines(
+    record: Record,
+    registry: Registry,
+    *,
+    before: Procedure | None = None,
+    bodies: Bodies | None = None,
+    lang: Lang | None = None,
+) -> list[str]:
+    """``record``'s data as the timeline writes it: « Label : value » lines, options, bodies and
+    dates by name, a withheld value saying so. ``before`` is the procedure a migration left
+    (a migrate record's facts are the new version's)."""
+    page = _Page(registry, bodies or Bodies(), lang or current_lang())
+    procedure = registry.by_fingerprint(record.fingerprint)
+    if record.event == "migrate":
+        return page.migration_payload(record.payload, procedure)
+    return page.payload(record, procedure)
 
 
 class _Page:

@@ -573,7 +573,7 @@ def history(
             viewer=who.id,
             roles=roles,
         ).text()
-        _out().print(render.history_table(records, engine.registry, title))
+        _out().print(render.history_table(records, engine.registry, title, engine.bodies))
 
 
 @app.command("timeline")

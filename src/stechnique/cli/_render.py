@@ -25,18 +25,21 @@ from stechnique._labels import (
     STEP,
     Label,
     event_both,
+    field_label,
     record_event_both,
     role_both,
     source_title,
     state_both,
 )
 from stechnique.audit import AuditReport
+from stechnique.bodies import Bodies
 from stechnique.definition import ANY_ACTIVE, Procedure
 from stechnique.explanation import Explanation
 from stechnique.i18n import both, both_n, format_date, format_datetime, format_number
 from stechnique.records import Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field
+from stechnique.timeline import payload_lines
 from stechnique.visibility import REDACTED, is_redacted
 from stechnique.waiting import Overdue, Waited, Waiting
 
@@ -251,7 +254,9 @@ def _waited_label(procedure: Procedure | None, waited: Waited) -> str:
     return f"{waited.body} ({_said(label)})"
 
 
-def history_table(records: Sequence[Record], registry: Registry, title: str) -> Table:
+def history_table(
+    records: Sequence[Record], registry: Registry, title: str, bodies: Bodies | None = None
+) -> Table:
     """A case's records as a table; redacted fields say so, they are never left out."""
     table = Table(title=f"{title} ({_said(PARIS_TIMES)})", title_justify="left", show_lines=True)
     table.add_column("seq", justify="right", no_wrap=True)
@@ -282,27 +287,34 @@ def history_table(records: Sequence[Record], registry: Registry, title: str) -> 
             moment(record.at),
             Text(record.actor.id).append(f"\n{roles}", "dim"),
             step,
-            payload_text(record.payload),
+            payload_text(record, registry, bodies),
         )
     return table
 
 
-def payload_text(payload: Mapping[str, Any]) -> Text:
-    """``key: value`` lines; a redacted field shows « confidentiel » and who may read it."""
+def payload_text(record: Record, registry: Registry, bodies: Bodies | None = None) -> Text:
+    """The record's data as the timeline writes it, labelled in the language in force; a
+    redacted field shows « confidentiel », why and who may read it, in red."""
     text = Text()
-    for index, (key, value) in enumerate(payload.items()):
+    lines = payload_lines(record, registry, bodies=bodies)
+    # One line per field, in order (a migration's facts span several, but none is withheld).
+    fields: list[tuple[str, Any]] = list(record.payload.items())
+    by_field = record.event != "migrate" and len(lines) == len(fields)
+    procedure = registry.by_fingerprint(record.fingerprint)
+    for index, line in enumerate(lines):
         if index:
             text.append("\n")
-        text.append(f"{key}: ")
-        if is_redacted(value):
-            marker = value[REDACTED]
-            readers = ", ".join(marker.get("readers", ()))
-            reason = Label(marker.get("fr", ""), marker.get("en", "") or marker.get("fr", ""))
-            text.append(f"« {_said(CONFIDENTIAL)} »", "bold red")
-            said = both("{reason} (readers: {readers})", reason=reason, readers=readers)
-            text.append(f" {_said(said)}", "red")
-        else:
-            text.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        key, value = fields[index] if by_field else ("", {})
+        if not is_redacted(value):
+            text.append(line)
+            continue
+        marker: Mapping[str, Any] = value[REDACTED]
+        readers = ", ".join(marker.get("readers", ()))
+        reason = Label(marker.get("fr", ""), marker.get("en", "") or marker.get("fr", ""))
+        text.append(f"{field_label(procedure, key)} : ")
+        text.append(f"« {_said(CONFIDENTIAL)} »", "bold red")
+        said = both("{reason} (readers: {readers})", reason=reason, readers=readers)
+        text.append(f" {_said(said)}", "red")
     return text
 
 
