@@ -365,9 +365,11 @@ def test_cases_filters(db: str, engine: Engine) -> None:
 
 
 FIRE_FAILURES = [
-    pytest.param(["--payload", '{"funders": ['], "--payload is not valid JSON", id="bad-json"),
-    pytest.param(["--payload", "[1, 2]"], "must be a JSON object", id="not-an-object"),
-    pytest.param(["--payload", "@/no/such/file.json"], "cannot read", id="missing-file"),
+    pytest.param(
+        ["--payload", '{"funders": ['], "--payload n'est pas du JSON valide", id="bad-json"
+    ),
+    pytest.param(["--payload", "[1, 2]"], "doit être un objet JSON", id="not-an-object"),
+    pytest.param(["--payload", "@/no/such/file.json"], "impossible de lire", id="missing-file"),
     pytest.param(
         ["--payload", '{"funders": []}'], "données de 'refer' non valides", id="invalid-data"
     ),
@@ -712,7 +714,7 @@ def test_demo_into_an_existing_store_when_told(tmp_path: Path) -> None:
 
 def test_demo_without_stories_is_one_error_line(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("x = 1\n", encoding="utf-8")
-    with pytest.raises(Exception, match="defines no tell"):
+    with pytest.raises(Exception, match="tell"):
         load_stories(tmp_path)
 
 

@@ -276,7 +276,7 @@ def test_the_changes_command_prints_what_the_viewer_may_read(tmp_path: Path) -> 
     assert code == 0, err
     positions = [int(line.split()[0]) for line in out.splitlines()]
     assert positions == sorted(positions)
-    assert "discloses #1" in out  # bound by refer: told of the start
+    assert "révèle #1" in out  # bound by refer: told of the start (French by default)
     assert REPORT not in out
     code, out, err = cli("changes", "--as", "caf-13:funder", "--json", "--after", "2", "--db", db)
     assert code == 0, err

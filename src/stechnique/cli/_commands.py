@@ -643,7 +643,8 @@ def _change_json(change: Change) -> str:
 
 
 def _change_line(change: Change) -> str:
-    """One entry as a line: position, kind, case, seq, event, time, actor."""
+    """One entry as a line: position, kind, case, seq, event, time, actor (the kind and the ids
+    as the JSON output gives them: a line a script may read too)."""
     record = change.record
     line = (
         f"{change.position:>8}  {change.kind:<10}  {record.case_id}  #{record.seq}  "
@@ -651,7 +652,7 @@ def _change_line(change: Change) -> str:
     )
     if change.disclosed:
         shown = ", ".join(f"#{earlier.seq}" for earlier in change.disclosed)
-        line += f"  révèle / discloses {shown}"
+        line += "  " + both("discloses {records}", records=shown).text()
     return line
 
 

@@ -75,8 +75,11 @@ class CommandLineError(StechniqueError):
 def _check_url(url: str) -> None:
     if "://" not in url:
         raise CommandLineError(
-            f"--db {url!r} is not a database URL; use e.g. sqlite:///stechnique.db or "
-            "postgresql+psycopg://user@host/dbname"
+            both(
+                "--db {url!r} is not a database URL; use e.g. sqlite:///stechnique.db or "
+                "postgresql+psycopg://user@host/dbname",
+                url=url,
+            )
         )
 
 
@@ -274,17 +277,28 @@ def parse_json_object(text: str | None, option: str) -> dict[str, Any]:
         try:
             text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
         except OSError as error:
-            raise CommandLineError(f"{option}: cannot read {source}: {error.strerror}") from error
+            raise CommandLineError(
+                both("{option}: cannot read {source}: {reason}", option=option, source=source,
+                     reason=error.strerror or "")
+            ) from error  # fmt: skip
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        where = "" if source == "inline" else f" in {source}"
         raise CommandLineError(
-            f"{option} is not valid JSON{where}: {error.msg} at line {error.lineno} "
-            f"column {error.colno}"
+            both(
+                "{option} is not valid JSON ({source}): {reason} at line {line} column {column}",
+                option=option,
+                source=source,
+                reason=error.msg,
+                line=error.lineno,
+                column=error.colno,
+            )
         ) from error
     if not isinstance(value, dict):
-        raise CommandLineError(f"{option} must be a JSON object, got {type(value).__name__}")
+        raise CommandLineError(
+            both("{option} must be a JSON object, got {kind}", option=option,
+                 kind=type(value).__name__)
+        )  # fmt: skip
     return value
 
 
@@ -294,12 +308,13 @@ def parse_moment(text: str, option: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise CommandLineError(
-            f"{option} {text!r} is not an ISO 8601 date or time (e.g. 2019-01-01)"
-        ) from error
+            both("{option} {text!r} is not an ISO 8601 date or time (e.g. 2019-01-01)",
+                 option=option, text=text)
+        ) from error  # fmt: skip
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-GRAPHVIZ_HELP = (
+GRAPHVIZ_HELP = both(
     "install Graphviz to get its 'dot' program (Debian/Ubuntu: sudo apt-get install graphviz; "
     "Fedora: sudo dnf install graphviz; macOS: brew install graphviz; Windows: winget install "
     "graphviz; others: https://graphviz.org/download/), or use --format mermaid or --format "
@@ -311,7 +326,10 @@ def render_graphviz(source: str, output_format: str) -> bytes:
     """Graphviz ``dot`` text rendered to ``svg`` or ``png`` by the installed ``dot`` program."""
     program = shutil.which("dot")
     if program is None:
-        raise CommandLineError(f"--format {output_format} needs Graphviz: {GRAPHVIZ_HELP}")
+        raise CommandLineError(
+            both("--format {format} needs Graphviz: {help}", format=output_format,
+                 help=GRAPHVIZ_HELP)
+        )  # fmt: skip
     done = subprocess.run(
         [program, f"-T{output_format}"],
         input=source.encode("utf-8"),
@@ -322,9 +340,10 @@ def render_graphviz(source: str, output_format: str) -> bytes:
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise CommandLineError(
-            f"Graphviz failed to draw {output_format} (exit {done.returncode}): "
-            f"{detail[0] if detail else 'no message'}"
-        )
+            both("Graphviz failed to draw {format} (exit {code}): {detail}",
+                 format=output_format, code=done.returncode,
+                 detail=detail[0] if detail else "—")
+        )  # fmt: skip
     return done.stdout
 
 
@@ -346,15 +365,19 @@ def load_stories(directory: Path | None = None) -> list[tuple[str, Tell]]:
     directory = directory or examples_dir()
     if directory is None:
         raise CommandLineError(
-            "the example stories are missing from this installation (expected the package's "
-            "_examples folder or the source tree's examples/); reinstall stechnique"
+            both(
+                "the example stories are missing from this installation (expected the "
+                "package's _examples folder or the source tree's examples/); reinstall stechnique"
+            )
         )
     stories = []
     for path in sorted(directory.glob("[!_]*.py")):
         namespace = runpy.run_path(str(path), run_name=f"stechnique_example_{path.stem}")
         tell = namespace.get("tell")
         if not callable(tell):
-            raise CommandLineError(f"example {path.name} defines no tell(engine) function")
+            raise CommandLineError(
+                both("example {file} defines no tell(engine) function", file=path.name)
+            )
         stories.append((path.stem, tell))
     return stories
 
