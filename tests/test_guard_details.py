@@ -16,7 +16,7 @@ from test_drafts_scenarios import CAF_13, ETAT, MARSEILLE
 from test_drafts_scenarios import engine as draft_engine
 from test_drafts_scenarios import mstr_facts as mstr_facts_r2
 
-from stechnique import Actor, Bodies, Engine, GuardFailed
+from stechnique import Actor, Bodies, Engine, GuardFailed, PermissionDenied
 from stechnique.guard_details import GuardDetail
 from stechnique.workflows.guards import GUARDS
 
@@ -100,3 +100,11 @@ def test_a_step_reserved_to_a_party_names_its_bodies_to_those_who_see_the_case()
     etat_as_board = Actor(ETAT.id, {"funder", "administrator"})
     (reason,) = engine_.explain(case.id, "withdraw", etat_as_board, {"reason": "Non."}).reasons
     assert reason.fr == "Réservé au gestionnaire du dossier (Association Belle de Mai)"
+    # The refusal raised by the fire says the same, in both languages, and writes nothing.
+    before = engine_.storage.records(case.id)
+    with pytest.raises(PermissionDenied) as refused:
+        engine_.fire(case.id, "withdraw", actor=etat_as_board, payload={"reason": "Non."})
+    assert "réservé au gestionnaire du dossier (Association Belle de Mai)" in str(refused.value)
+    assert "(Association Belle de Mai)" in refused.value.en
+    assert refused.value.party_names == ("Association Belle de Mai",)
+    assert engine_.storage.records(case.id) == before

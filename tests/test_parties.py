@@ -287,9 +287,12 @@ def test_a_party_bound_step_needs_the_party_whatever_roles_are_claimed() -> None
     assert error.party == "reviewer"
     assert "réservé au relecteur de la partie du dossier" in str(error)
     assert "reserved to the part's reviewer of the case" in error.en
-    # Who the party is is not the actor's to learn, in either language.
-    assert "relecteur-a" not in error.fr
-    assert "relecteur-a" not in error.en
+    # It names who the party is (issue #15, « Réservé au gestionnaire du dossier (Association
+    # Belle de Mai) »): only a party of the case gets this refusal, and the history it reads
+    # already says whom ``assign`` bound.
+    assert "(relecteur-a)" in error.fr
+    assert "(relecteur-a)" in error.en
+    assert any(r.payload.get("reviewer") == "relecteur-a" for r in engine.history(case, REVIEWER_B))
     assert snapshot(engine.storage) == before
     engine.fire(case, "review", actor=REVIEWER_A, payload={"part": "a", "report": "lu"})
     engine.fire(case, "review", actor=REVIEWER_B, payload={"part": "b", "report": "relu"})

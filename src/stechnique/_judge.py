@@ -201,7 +201,7 @@ class PartyMissing(Refusal):
         """``PermissionDenied``, naming the party needed."""
         return PermissionDenied(
             case_id, self.event, self.actor_id, self.held, (), party=self.party,
-            party_fr=self.fr, party_en=self.en,
+            party_fr=self.fr, party_en=self.en, party_names=self.names,
         )  # fmt: skip
 
     def findings(self) -> tuple[tuple[str, str], ...]:

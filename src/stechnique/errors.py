@@ -272,6 +272,7 @@ class PermissionDenied(StechniqueError):
         party_fr: str | None = None,
         party_en: str | None = None,
         allowed_labels: Sequence[Label] = (),
+        party_names: Sequence[str] = (),
     ) -> None:
         self.case_id = case_id
         self.event = event
@@ -281,6 +282,9 @@ class PermissionDenied(StechniqueError):
         self.party = party
         self.party_fr = party_fr
         self.party_en = party_en
+        #: What the bodies bound to the party are called (« Association Belle de Mai »): only
+        #: an actor who sees the case is refused this way, and may know who its parties are.
+        self.party_names = tuple(party_names)
         if party is None:
             # The roles allowed by what people call them (``allowed_labels``, in the order of
             # ``allowed``), else by id.
@@ -292,6 +296,16 @@ class PermissionDenied(StechniqueError):
                 event=event,
                 where=_where(case_id),
                 allowed=joined(labels) if labels else both("none"),
+            )
+        elif self.party_names:
+            message = both(
+                "{event!r}{where} is reserved to {party} of the case ({names}), for which actor "
+                "{actor!r} does not act",
+                event=event,
+                where=_where(case_id),
+                party=Label(french_to(party_fr or party), party_en or party),
+                names=", ".join(self.party_names),
+                actor=actor_id,
             )
         else:
             message = both(
