@@ -26,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, get_origin
 
@@ -40,6 +41,7 @@ __all__ = [
     "JSON",
     "REDACTED",
     "SALT_BYTES",
+    "SALT_SOURCE",
     "Access",
     "Actor",
     "Case",
@@ -75,9 +77,17 @@ REDACTED = "__redacted__"
 SALT_BYTES = 16
 
 
+#: Where this context's salts come from; ``None`` (always, in use) is ``secrets``. Only the
+#: differential tests (``stechnique.testing``) set it, so that two stores fed the same commands
+#: hold the very same bytes: a salt is random so that a guess cannot be checked, and a test's
+#: salts guard nothing.
+SALT_SOURCE: ContextVar[Callable[[], str] | None] = ContextVar("stechnique_salts", default=None)
+
+
 def new_salt() -> str:
     """A fresh random salt (``SALT_BYTES`` from ``secrets``, as hex text)."""
-    return secrets.token_hex(SALT_BYTES)
+    source = SALT_SOURCE.get()
+    return secrets.token_hex(SALT_BYTES) if source is None else source()
 
 
 def value_digest(salt: str, field: str, value: Any) -> str:

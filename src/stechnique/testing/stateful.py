@@ -38,7 +38,7 @@ from stechnique.definition import (
 )
 from stechnique.engine import Engine
 from stechnique.errors import InvalidData, StechniqueError, UnknownCase
-from stechnique.records import Actor, Case, Record, canonical_json, converter
+from stechnique.records import SALT_SOURCE, Actor, Case, Record, canonical_json, converter
 from stechnique.registry import Registry
 from stechnique.schema import Field, validate
 from stechnique.storage.base import Storage
@@ -158,6 +158,8 @@ class ProcedureMachine(RuleBasedStateMachine):
         self.states_reached: set[str] = set()
         self.deepest = 0
         self.sound: set[str] = set()
+        # Each command salts its confidential values alike in both stores (``_salted``).
+        self._commands = 0
 
     def teardown(self) -> None:
         """Close the stores and report which states this run reached."""
@@ -335,9 +337,10 @@ class ProcedureMachine(RuleBasedStateMachine):
         # after every step: one full read of the store under test per step, not two.
         judged = self._steering
         before = snapshot(judged.storage)
-        outcome = _outcome(call, self.engine)
+        self._commands += 1
+        outcome = _salted(self._commands, lambda: _outcome(call, self.engine))
         if self.reference is not None:
-            other = self._reference_call(call)
+            other = _salted(self._commands, lambda: self._reference_call(call))
             assert outcome == other, f"stores disagree on {command}: {outcome} != {other}"
         note(f"{command!r} -> {outcome[0]}: {outcome[1]}")
         if outcome[0] == "refused":
@@ -362,6 +365,17 @@ class ProcedureMachine(RuleBasedStateMachine):
         if self.reference is not None:
             ours, theirs = snapshot(self.engine.storage), snapshot(self.reference.storage)
             assert ours == theirs, "the two stores hold different cases or records"
+
+
+def _salted(command: int, run: Callable[[], _Outcome]) -> _Outcome:
+    """``run()`` drawing its salts from a sequence fixed by the command's number: the store
+    under test and the reference store salt the same command alike, and hold the same bytes."""
+    drawn = iter(range(1, 1_000_000))
+    token = SALT_SOURCE.set(lambda: f"{command:016x}{next(drawn):016x}")
+    try:
+        return run()
+    finally:
+        SALT_SOURCE.reset(token)
 
 
 def _outcome(call: Callable[[Engine], object], engine: Engine) -> _Outcome:
