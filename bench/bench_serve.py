@@ -81,6 +81,8 @@ def fire(case_id: str, seq: int) -> dict:
         cursor.execute(sql.update_same_parties.sql, _case_values(case_id, seq, target, source))
         if cursor.rowcount != 1:
             raise HTTPException(409, "the conditional update matched no row")
+        # The record's feed position, counted as the storage counts it (docs/decisions.md).
+        cursor.execute(sql.tick.sql)
         cursor.execute(sql.insert_record.sql, _record_values(case_id, seq, event, source, target))
         connection.commit()
     finally:
