@@ -35,7 +35,14 @@ from stechnique.audit import AuditReport
 from stechnique.bodies import Bodies
 from stechnique.definition import ANY_ACTIVE, Procedure
 from stechnique.explanation import Explanation
-from stechnique.i18n import both, both_n, format_date, format_datetime, format_number
+from stechnique.i18n import (
+    both,
+    both_n,
+    current_lang,
+    format_date,
+    format_datetime,
+    format_number,
+)
 from stechnique.records import Case, Record
 from stechnique.registry import Registry
 from stechnique.schema import Field
@@ -311,7 +318,8 @@ def payload_text(record: Record, registry: Registry, bodies: Bodies | None = Non
         marker: Mapping[str, Any] = value[REDACTED]
         readers = ", ".join(marker.get("readers", ()))
         reason = Label(marker.get("fr", ""), marker.get("en", "") or marker.get("fr", ""))
-        text.append(f"{field_label(procedure, key)} : ")
+        # French sets a colon apart (« Rapport : »), English does not.
+        text.append(field_label(procedure, key) + (" : " if current_lang() == "fr" else ": "))
         text.append(f"« {_said(CONFIDENTIAL)} »", "bold red")
         said = both("{reason} (readers: {readers})", reason=reason, readers=readers)
         text.append(f" {_said(said)}", "red")
