@@ -127,6 +127,19 @@ def postgres_available(url: str = POSTGRES_URL) -> str | None:
     return None
 
 
+def drop_tables(prefix: str, url: str = POSTGRES_URL) -> None:
+    """Remove a bench's tables (those of ``prefix``) from the PostgreSQL server."""
+    import sqlalchemy as sa
+
+    from stechnique.storage._sql_schema import schema_for
+
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.begin() as connection:
+        for table in schema_for(prefix).table_names:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    engine.dispose()
+
+
 def libpq_url(url: str) -> str:
     """The libpq form of a SQLAlchemy PostgreSQL URL."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)

@@ -27,15 +27,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from _harness import POSTGRES_URL, Report, interleaved, parser, postgres_available, timed
+from _harness import (
+    POSTGRES_URL,
+    Report,
+    drop_tables,
+    interleaved,
+    parser,
+    postgres_available,
+    timed,
+)
 from _shape import procedure
 from bench_audit import build
 
 from stechnique import Actor, Engine, Registry
 from stechnique.audit import audit
 from stechnique.storage import SQLStorage
-from stechnique.storage._sql_schema import schema_for
 from stechnique.storage.base import Sleeper
 
 #: The CAF coordinator sees every MSTR case: the feed gives it every record.
@@ -151,7 +157,7 @@ def _measure_wake_ups(report: Report, wakes: int) -> None:
     if problem is not None:
         report.note(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
         return
-    _drop()
+    drop_tables(PREFIX)
     try:
         for listen, how in ((True, "LISTEN/NOTIFY"), (False, "polling only")):
             latencies = sorted(wake_ups(wakes, listen))
@@ -162,15 +168,7 @@ def _measure_wake_ups(report: Report, wakes: int) -> None:
             if listen:
                 report.target("wake-up p99 / 50 ms", p99 / 50, 1.0, higher_is_better=False)
     finally:
-        _drop()
-
-
-def _drop() -> None:
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        for table in schema_for(PREFIX).table_names:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
-    engine.dispose()
+        drop_tables(PREFIX)
 
 
 def main() -> None:

@@ -20,14 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
-from _harness import POSTGRES_URL, Report, parser, postgres_available
+from _harness import POSTGRES_URL, Report, drop_tables, parser, postgres_available
 from bench_audit import build
 
 from stechnique import Actor
 from stechnique.audit import audit
 from stechnique.export import export_jsonl, import_jsonl
 from stechnique.storage import SQLStorage
-from stechnique.storage._sql_schema import schema_for
 
 PREFIX = "stimport_"
 TARGET = 0.8
@@ -88,14 +87,6 @@ def _emptied_postgres() -> SQLStorage:
     return storage
 
 
-def _drop_postgres() -> None:
-    engine = sa.create_engine(POSTGRES_URL, poolclass=sa.NullPool)
-    with engine.begin() as connection:
-        for table in schema_for(PREFIX).table_names:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
-    engine.dispose()
-
-
 def main() -> None:
     """Export the file once; import and audit it on each backend; report the ratio."""
     options = parser(__doc__.split("\n\n")[0])
@@ -120,11 +111,11 @@ def main() -> None:
             if problem is not None:
                 report.note(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
             else:
-                _drop_postgres()
+                drop_tables(PREFIX)
                 try:
                     measure(report, "PostgreSQL", _emptied_postgres, path, args.repeats)
                 finally:
-                    _drop_postgres()
+                    drop_tables(PREFIX)
     report.emit(args.json)
 
 

@@ -30,14 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import sqlalchemy as sa
-from _harness import POSTGRES_URL, Report, libpq_url, median_seconds, parser, postgres_available
+from _harness import (
+    POSTGRES_URL,
+    Report,
+    drop_tables,
+    libpq_url,
+    median_seconds,
+    parser,
+    postgres_available,
+)
 from _shape import STEPS, TickingClock, procedure
 from transitions import Machine
 
 from stechnique import ANY_ACTIVE, Actor, Engine, Registry
 from stechnique.storage import SQLStorage
-from stechnique.storage._sql_schema import schema_for
 
 PREFIX = "stload_"
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
@@ -221,14 +227,6 @@ class _Unclosed:
         self.connection.commit()
 
 
-def _drop_postgres() -> None:
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        for table in schema_for(PREFIX).table_names:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
-    engine.dispose()
-
-
 def main() -> None:
     """Build the case on each backend, measure, report."""
     options = parser(__doc__.split("\n\n")[0])
@@ -246,11 +244,11 @@ def main() -> None:
         if problem is not None:
             report.note(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
         else:
-            _drop_postgres()
+            drop_tables(PREFIX)
             try:
                 _measure(report, "postgresql", POSTGRES_URL, args.records, args.repeats)
             finally:
-                _drop_postgres()
+                drop_tables(PREFIX)
     report.emit(args.json)
 
 

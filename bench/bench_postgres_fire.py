@@ -27,7 +27,16 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from _harness import POSTGRES_URL, Report, Run, interleaved, libpq_url, parser, postgres_available
+from _harness import (
+    POSTGRES_URL,
+    Report,
+    Run,
+    drop_tables,
+    interleaved,
+    libpq_url,
+    parser,
+    postgres_available,
+)
 from _shape import STEPS, TickingClock, engine_fires, procedure
 from sqlalchemy.dialects import postgresql
 
@@ -182,15 +191,6 @@ def in_processes(side: str, processes: int, cases: int) -> Run:
     return run
 
 
-def drop_tables() -> None:
-    """Remove the benchmark's tables."""
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        for table in schema_for(PREFIX).table_names:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
-    engine.dispose()
-
-
 def main() -> None:
     """Run every side and report."""
     options = parser(__doc__.split("\n\n")[0])
@@ -204,11 +204,11 @@ def main() -> None:
         report.note(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
         report.emit(args.json)
         return
-    drop_tables()
+    drop_tables(PREFIX)
     try:
         _measure(report, args.cases, args.processes, args.repeats)
     finally:
-        drop_tables()
+        drop_tables(PREFIX)
     report.emit(args.json)
 
 

@@ -38,13 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from _harness import POSTGRES_URL, Report, parser, postgres_available
+from _harness import POSTGRES_URL, Report, drop_tables, parser, postgres_available
 from _shape import STEPS
 
 from stechnique.server.accounts import AccountStore, Grant
 from stechnique.storage import SQLStorage
-from stechnique.storage._sql_schema import schema_for
 
 PREFIX = "stserve_"
 BENCH = Path(__file__).resolve().parent
@@ -234,15 +232,6 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
-def drop_tables() -> None:
-    """Remove the benchmark's tables."""
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        for table in schema_for(PREFIX).table_names:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
-    engine.dispose()
-
-
 def main() -> None:
     """Run both sides at each client count and report."""
     options = parser(__doc__.split("\n\n")[0])
@@ -258,7 +247,7 @@ def main() -> None:
         report.note(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
         report.emit(args.json)
         return
-    drop_tables()
+    drop_tables(PREFIX)
     SQLStorage(POSTGRES_URL, table_prefix=PREFIX).close()
     try:
         with _server(_OURS) as ours, _server(_RAW) as raw:
@@ -266,7 +255,7 @@ def main() -> None:
             for clients in args.clients:
                 _measure(report, clients, args, ours, raw, token)
     finally:
-        drop_tables()
+        drop_tables(PREFIX)
     report.emit(args.json)
 
 

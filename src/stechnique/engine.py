@@ -26,7 +26,7 @@ import attrs
 from stechnique._arguments import MAX_NAME, Arguments
 from stechnique._chain import case_after, next_step
 from stechnique._histories import case_from_history, link_problems
-from stechnique._judge import START, judge
+from stechnique._judge import START, Verdict, judge
 from stechnique._known_cases import KnownCases
 from stechnique._machine import trigger
 from stechnique._openings import links_back, opened_facts, step_taken, with_opened_id
@@ -185,17 +185,7 @@ class Engine:
             latest = self.registry.get(name, procedure.version)
             raise RevisionSuperseded(name, procedure.version, revision, latest.revision)
         clock = _Once(self._now)
-        verdict = judge(
-            procedure,
-            state=None,
-            event=START,
-            actor=actor,
-            facts=facts,
-            payload=facts,
-            context=lambda clean: self._context(
-                procedure, None, clean, actor, START, clean, clock()
-            ),
-        )
+        verdict = self._judge_start(procedure, actor, facts, clock)
         verdict.raise_first(None)
         clean, now = verdict.payload, clock()
         record, case = next_step(
@@ -313,6 +303,27 @@ class Engine:
             return True
         return after.parties is not None and after.parties.sees(actor)
 
+    def _judge_start(
+        self,
+        procedure: Procedure,
+        actor: Actor,
+        facts: Mapping[str, Any],
+        clock: Callable[[], datetime],
+    ) -> Verdict:
+        """Whether ``actor`` may open a case of ``procedure`` with ``facts`` (``start``, or a
+        step that opens one), judged at the time ``clock`` gives."""
+        return judge(
+            procedure,
+            state=None,
+            event=START,
+            actor=actor,
+            facts=facts,
+            payload=facts,
+            context=lambda clean: self._context(
+                procedure, None, clean, actor, START, clean, clock()
+            ),
+        )
+
     def _open(
         self, opening: Opening, case: Case, actor: Actor, payload: Mapping[str, Any], now: datetime
     ) -> None:
@@ -321,15 +332,7 @@ class Engine:
         opened_id = str(payload[opening.case_field])
         procedure = self.registry.get(opening.name, opening.version)
         facts = opened_facts(opening, case, self._parties(case), payload)
-        verdict = judge(
-            procedure,
-            state=None,
-            event=START,
-            actor=actor,
-            facts=facts,
-            payload=facts,
-            context=lambda clean: self._context(procedure, None, clean, actor, START, clean, now),
-        )
+        verdict = self._judge_start(procedure, actor, facts, lambda: now)
         existing = self.storage.get(opened_id)
         if existing is None:
             verdict.raise_first(None)
