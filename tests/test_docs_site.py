@@ -19,7 +19,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -29,22 +28,15 @@ from urllib.parse import urljoin
 
 import attrs
 import pytest
+from browser_support import artifacts_folder, missing, system_chromium
 
 from stechnique import Actor, AuditReport, Case, Procedure, Record, Violation, default_registry
 
 pytestmark = pytest.mark.docs
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path(os.environ.get("STECHNIQUE_CHROMIUM", "/usr/bin/chromium"))
-REQUIRE = "STECHNIQUE_REQUIRE_SERVERS"
 WIDTH = 1280
 SMALLEST_LABEL_PX = 12.0
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get(REQUIRE) == "1":
-        pytest.fail(f"{reason}; {REQUIRE}=1 makes this a failure", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +45,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         import mkdocs  # noqa: F401
     except ImportError:
-        _missing("MkDocs is not installed (pip install -e '.[docs]')")
+        missing("MkDocs is not installed (pip install -e '.[docs]')")
     folder = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
@@ -90,33 +82,14 @@ def base_url(site: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def artifacts(request: pytest.FixtureRequest) -> Path:
-    """Where the screenshots go; the path is printed even when output is captured."""
-    chosen = os.environ.get("STECHNIQUE_ARTIFACTS")
-    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="stechnique-docs-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if capture is not None and reporter is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(f"\ndocs site screenshots: {folder}")
-    return folder
+    """Where the screenshots go."""
+    return artifacts_folder(request, "stechnique-docs-", "docs site screenshots")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium, the system's own: Playwright never downloads a browser here."""
-    if not CHROMIUM.exists():
-        _missing(
-            f"no Chromium at {CHROMIUM} (apt-get install chromium, or set STECHNIQUE_CHROMIUM)"
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright is not installed (pip install -e '.[test]')")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield chromium
-        chromium.close()
+    """Headless Chromium, the system's own."""
+    yield from system_chromium()
 
 
 def _open(browser: Any, base_url: str) -> Any:

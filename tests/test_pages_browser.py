@@ -12,17 +12,15 @@ Without Chromium, Playwright or npm the tests skip and say why, except under
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_docs_site import CHROMIUM, _missing
+from browser_support import artifacts_folder, missing, system_chromium
 from test_serve import Service, _serving, _started
 
 from stechnique.workflows.soutien_technique_renforce_2015_2017 import PROCEDURE
@@ -45,12 +43,12 @@ def axe(tmp_path_factory: pytest.TempPathFactory) -> str:
     """axe-core's script, from the npm registry (``npm pack``: no install, no node_modules)."""
     npm = shutil.which("npm")
     if npm is None:
-        _missing("npm is not installed (apt-get install npm): axe-core comes from the npm registry")
+        missing("npm is not installed (apt-get install npm): axe-core comes from the npm registry")
     folder = tmp_path_factory.mktemp("axe")
     packed = subprocess.run([npm, "pack", "axe-core@4", "--silent"], cwd=folder,
                             capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     if packed.returncode != 0:
-        _missing(f"npm pack axe-core failed: {packed.stderr.strip()}")
+        missing(f"npm pack axe-core failed: {packed.stderr.strip()}")
     with tarfile.open(folder / packed.stdout.strip().splitlines()[-1]) as archive:
         member = archive.extractfile("package/axe.min.js")
         assert member is not None
@@ -59,31 +57,14 @@ def axe(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium, the system's own: Playwright never downloads a browser here."""
-    if not CHROMIUM.exists():
-        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright is not installed (pip install -e '.[test]')")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield chromium
-        chromium.close()
+    """Headless Chromium, the system's own."""
+    yield from system_chromium()
 
 
 @pytest.fixture(scope="module")
 def artifacts(request: pytest.FixtureRequest) -> Path:
-    """Where the screenshots go; the path is printed even when output is captured."""
-    chosen = os.environ.get("STECHNIQUE_ARTIFACTS")
-    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="stechnique-pages-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if capture is not None and reporter is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(f"\npages screenshots and axe counts: {folder}")
-    return folder
+    """Where the screenshots and axe counts go."""
+    return artifacts_folder(request, "stechnique-pages-", "pages screenshots and axe counts")
 
 
 class Visit:
