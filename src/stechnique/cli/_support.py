@@ -217,9 +217,14 @@ def parse_procedure_ref(text: str) -> tuple[str, str | None]:
     return name, version or None
 
 
-def parse_actor(text: str, option: str = "--as") -> Actor:
+def parse_actor(text: str | None, option: str = "--as") -> Actor:
     """An actor from ``ID:ROLE[,ROLE...][:BODY]`` (e.g. ``caf-13:funder``, or
     ``marie:administrator:ca-belle-de-mai`` for a person acting for a body)."""
+    if text is None:
+        # A required option the oldest click versions let through unset.
+        raise CommandLineError(
+            both("{option} is required (ID:ROLE[,ROLE...][:BODY])", option=option)
+        )
     actor_id, colon, rest = text.partition(":")
     roles_text, _, body = rest.partition(":")
     roles = [role.strip() for role in roles_text.split(",")]
