@@ -198,14 +198,38 @@ def _problem(answer: Any, status: int, code: str) -> dict[str, Any]:
 # -- the OpenAPI document ---------------------------------------------------------------------
 
 
+#: The FastAPI release that wrote docs/openapi.json (change it when regenerating the file).
+OPENAPI_WRITTEN_BY = "0.165.0"
+
+
+def _operations(document: dict[str, Any]) -> dict[tuple[str, str], tuple[str, list[str]]]:
+    """Each operation of an OpenAPI document: its id and the statuses it answers with."""
+    return {
+        (path, method): (operation.get("operationId", ""), sorted(operation["responses"]))
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+
+
 def test_the_served_openapi_document_is_the_committed_one(service: Service) -> None:
     served = service.call(None, "GET", "/openapi.json").json()
     committed = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
     assert served["openapi"].startswith("3.1")
-    assert served == committed, (
+    regenerate = (
         "docs/openapi.json is not what the service serves; regenerate it with "
         "`python -m stechnique.server.openapi > docs/openapi.json`"
     )
+    # The operations, their ids and statuses, whatever FastAPI release renders the schemas.
+    assert _operations(served) == _operations(committed), regenerate
+    assert sorted(served["components"]["schemas"]) == sorted(committed["components"]["schemas"]), (
+        regenerate
+    )
+    # Byte for byte where the FastAPI release is the one that wrote it: each release words the
+    # schemas a little differently, and the dependency floors' run has an older one.
+    import fastapi
+
+    if fastapi.__version__ == OPENAPI_WRITTEN_BY:
+        assert served == committed, regenerate
 
 
 #: Examples per operation and phase (raise it by hand: STECHNIQUE_SCHEMATHESIS_EXAMPLES=200).
