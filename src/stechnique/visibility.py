@@ -139,15 +139,7 @@ def redact(
             facts = record.payload.get("facts", facts)
         procedure = procedure_of(record)
         shown = _redact_one(records, index, viewer, facts, parties, procedure, reached)
-        # Only a hash covering a withheld value unsalted could confirm a guess: a format-1
-        # record's (see the module docstring), or a format-2 one's that failed to salt it.
-        previous_withheld, withheld = withheld, shown is not record and not _provable(shown)
-        if previous_withheld or withheld:
-            shown = attrs.evolve(
-                shown,
-                prev_hash=WITHHELD_HASH if previous_withheld else shown.prev_hash,
-                hash=WITHHELD_HASH if withheld else shown.hash,
-            )
+        shown, withheld = _hashes_shown(record, shown, previous_withheld=withheld)
         seen.append(shown)
     return seen
 
@@ -172,15 +164,23 @@ def redact_next(
     if not previous_withheld and not any(rule.event == record.event for rule in rules):
         return record  # no rule reads this event: the record as it is
     shown = _redact_one(records, len(records) - 1, viewer, facts, parties, procedure, reached)
-    # As ``redact``: only a hash covering a withheld value unsalted is withheld with it.
+    return _hashes_shown(record, shown, previous_withheld=previous_withheld)[0]
+
+
+def _hashes_shown(record: Record, shown: Record, *, previous_withheld: bool) -> tuple[Record, bool]:
+    """``shown`` (``record`` as redacted) with the hashes a viewer may see, and whether its
+    own hash is withheld: only a hash covering a withheld value unsalted could confirm a guess
+    (a format-1 record's, see the module docstring, or a format-2 one's that failed to salt
+    it); it reads ``withheld``, as does the next record's ``prev_hash``."""
     withheld = shown is not record and not _provable(shown)
-    if previous_withheld or withheld:
-        shown = attrs.evolve(
-            shown,
-            prev_hash=WITHHELD_HASH if previous_withheld else shown.prev_hash,
-            hash=WITHHELD_HASH if withheld else shown.hash,
-        )
-    return shown
+    if not (previous_withheld or withheld):
+        return shown, withheld
+    hashes = attrs.evolve(
+        shown,
+        prev_hash=WITHHELD_HASH if previous_withheld else shown.prev_hash,
+        hash=WITHHELD_HASH if withheld else shown.hash,
+    )
+    return hashes, withheld
 
 
 def _redact_one(
